@@ -1,0 +1,127 @@
+"""NumPy: vectorised, two BLAS-2 calls per gradient-descent epoch. Also the home of
+``threads_info``, used by every CPU backend to record the BLAS pools it really got."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+
+RNG_NOTE = "numpy default_rng (PCG64)"
+
+
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
+def _dtype(ctx: CellContext) -> Any:
+    return _np().dtype(ctx.dtype)
+
+
+def _linreg(ctx: CellContext) -> Kernel:
+    from jitscope.workloads.linreg import gradient_descent
+
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        dt = _dtype(ctx)
+        data["X"] = _np().ascontiguousarray(ctx.inputs["X"], dtype=dt)
+        data["y"] = _np().ascontiguousarray(ctx.inputs["y"], dtype=dt)
+
+    def run() -> Any:
+        return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
+
+    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
+
+
+def _mcpi(ctx: CellContext) -> Kernel:
+    from jitscope.workloads.mcpi import NUMPY_CHUNK, estimate_pi_numpy
+
+    dt = _dtype(ctx).type
+
+    def run() -> float:
+        return estimate_pi_numpy(ctx.inputs["n"], ctx.inputs["seed"], dt)
+
+    return FunctionKernel(run, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": f"chunks of {NUMPY_CHUNK}"})
+
+
+def _lu(ctx: CellContext) -> Kernel:
+    from jitscope.workloads.lu import lu_inplace_numpy, slogdet_from_lu
+
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data["A"] = _np().ascontiguousarray(ctx.inputs["A"], dtype=_dtype(ctx))
+
+    def run() -> tuple[float, float]:
+        return slogdet_from_lu(lu_inplace_numpy(data["A"].copy()))
+
+    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "rank-1 update per column"})
+
+
+def _nodes(ctx: CellContext) -> Kernel:
+    np = _np()
+    n, p, seed = ctx.inputs["n"], ctx.inputs["p"], ctx.inputs["seed"]
+    dt = _dtype(ctx)
+
+    def run() -> Any:
+        rng = np.random.default_rng(seed)
+        keys = np.arange(n, dtype=np.int64)
+        bias = np.full(n, 0.5, dtype=dt)
+        mutate = rng.random(keys.shape[0]) < p
+        bias[mutate] += rng.random(int(np.count_nonzero(mutate)), dtype=dt)
+        return bias.sum()
+
+    return FunctionKernel(run, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": "structure of arrays"})
+
+
+def threads_info() -> dict[str, Any]:
+    """The thread pools the process really has (threadpoolctl when installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {}
+    return {
+        "threadpools": [
+            f"{p.get('internal_api')}:{p.get('num_threads')}" for p in threadpool_info()
+        ]
+    }
+
+
+def limit_threads(n: int) -> None:
+    """Cap BLAS/OpenMP pools already loaded (env vars cover the ones loaded later)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(n)
+
+
+def _info() -> dict[str, Any]:
+    np = _np()
+    info: dict[str, Any] = {"version": np.__version__, "devices": ["cpu"]}
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]  # type: ignore[attr-defined]
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:
+        pass
+    info.update(threads_info())
+    return info
+
+
+BACKEND = Backend(
+    name="numpy",
+    description="NumPy, vectorised (BLAS for the mat-vecs)",
+    requires=("numpy",),
+    devices=("cpu",),
+    implementations=(
+        Implementation("linreg", "numpy", "default", _linreg, "X@w and X.T@r per epoch"),
+        Implementation("mcpi", "numpy", "default", _mcpi, "chunked vectorised PCG64"),
+        Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
+        Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
+    ),
+    info=_info,
+    setup_threads=limit_threads,
+)

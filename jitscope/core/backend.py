@@ -1,0 +1,198 @@
+"""What a backend is, and the contract an implementation (workload x backend x variant) meets.
+
+Backend modules must stay *light at import*: they declare :class:`Backend` and
+:class:`Implementation` objects and import their heavy library (numba, jax, torch...) only
+inside the functions that run in a worker process. The UI and the planner import these modules
+to list what exists; only ``jitscope.runner.child`` ever calls ``build``/``info``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jitscope.core.model import CellSpec
+from jitscope.core.workload import Inputs, Workload
+
+
+@dataclass
+class CellContext:
+    """What ``Implementation.build`` receives inside the worker."""
+
+    spec: CellSpec
+    workload: Workload
+    params: dict[str, Any]
+    inputs: Inputs  # float64 NumPy arrays / Python scalars, straight from make_inputs
+    threads: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.spec.size
+
+    @property
+    def dtype(self) -> str:
+        return self.spec.dtype
+
+    @property
+    def device(self) -> str:
+        return self.spec.device
+
+
+class Kernel:
+    """One prepared implementation, driven by the measurement protocol (DESIGN.md §4).
+
+    ``transfer`` moves/casts inputs onto the device (timed as ``transfer_s``; it must return
+    only when the data is really there). ``run`` performs one call and may return before the
+    device finished; ``sync`` waits for a ``run`` result; ``fetch`` turns it into the
+    workload's result form for the accuracy check. ``notes`` is the fairness record: set
+    ``dtype_used``, ``rng``, ``sync``, ``cache``, ``layout``... as they apply.
+    """
+
+    def __init__(self) -> None:
+        self.notes: dict[str, Any] = {}
+
+    def transfer(self) -> None:
+        """Default: nothing to move (host backends read ``ctx.inputs`` directly)."""
+
+    def run(self) -> Any:
+        raise NotImplementedError
+
+    def sync(self, out: Any) -> None:
+        """Default: synchronous backends have nothing to wait for."""
+
+    def fetch(self, out: Any) -> Any:
+        return out
+
+    def close(self) -> None:
+        """Release device memory etc. once the cell is done."""
+
+
+class FunctionKernel(Kernel):
+    """A kernel from plain callables, for the common host-side case."""
+
+    def __init__(
+        self,
+        run: Callable[[], Any],
+        *,
+        transfer: Callable[[], None] | None = None,
+        sync: Callable[[Any], None] | None = None,
+        fetch: Callable[[Any], Any] | None = None,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._run = run
+        self._transfer = transfer
+        self._sync = sync
+        self._fetch = fetch
+        self.notes.update(notes or {})
+
+    def transfer(self) -> None:
+        if self._transfer is not None:
+            self._transfer()
+
+    def run(self) -> Any:
+        return self._run()
+
+    def sync(self, out: Any) -> None:
+        if self._sync is not None:
+            self._sync(out)
+
+    def fetch(self, out: Any) -> Any:
+        return self._fetch(out) if self._fetch is not None else out
+
+
+class SkipCell(Exception):
+    """Raised by ``build`` (in the worker) when a cell cannot run here; the message is the
+    reason shown to the user, e.g. ``"jax x64 disabled: float64 would silently be float32"``."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """workload x backend x variant. ``build`` runs only inside a worker process."""
+
+    workload: str
+    backend: str
+    variant: str
+    build: Callable[[CellContext], Kernel]
+    description: str = ""
+    devices: tuple[str, ...] = ("cpu",)
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    max_size: int | None = None  # e.g. the Triton interpreter: larger sizes are skipped
+    max_size_reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}:{self.variant}"
+
+    def refusal(self, spec: CellSpec) -> str | None:
+        """Why this implementation cannot run ``spec`` (decided without importing anything)."""
+        if spec.device not in self.devices:
+            return f"{self.label} has no {spec.device} implementation of {self.workload}"
+        if spec.dtype not in self.dtypes:
+            return f"{self.label} runs {self.workload} in {'/'.join(self.dtypes)} only, not {spec.dtype}"
+        if self.max_size is not None and spec.size > self.max_size:
+            why = f": {self.max_size_reason}" if self.max_size_reason else ""
+            return f"{self.label} is limited to size <= {self.max_size}{why}"
+        return None
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    reason: str = ""  # why not, with the install hint
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A numerical backend. ``info`` and ``setup_threads`` run only inside a worker."""
+
+    name: str
+    description: str
+    requires: tuple[str, ...] = ()  # importable module names, probed with find_spec
+    extra: str = ""  # the pip extra that installs it: pip install 'jitscope[extra]'
+    devices: tuple[str, ...] = ("cpu",)  # devices it could support on some machine
+    implementations: tuple[Implementation, ...] = ()
+    default_variant: str = "default"
+    info: Callable[[], dict[str, Any]] | None = None
+    setup_threads: Callable[[int], None] | None = None
+    probe: Callable[[], str | None] | None = None  # extra no-import check; returns a reason
+    env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
+
+    def availability(self) -> Availability:
+        """Installed? Decided without importing the library (DESIGN.md §5)."""
+        for module in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                hint = f": pip install 'jitscope[{self.extra}]'" if self.extra else ""
+                return Availability(False, f"{module} is not installed{hint}")
+        if self.probe is not None:
+            reason = self.probe()
+            if reason:
+                return Availability(False, reason)
+        return Availability(True)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for impl in self.implementations:
+            if impl.variant not in seen:
+                seen.append(impl.variant)
+        if self.default_variant in seen:
+            seen.remove(self.default_variant)
+            seen.insert(0, self.default_variant)
+        return tuple(seen)
+
+
+def which_probe(binary: str, what: str | None = None) -> Callable[[], str | None]:
+    """A probe that requires an executable on PATH (julia, a C compiler...)."""
+
+    def probe() -> str | None:
+        return None if shutil.which(binary) else f"{what or binary} not found on PATH"
+
+    return probe

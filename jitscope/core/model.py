@@ -1,0 +1,170 @@
+"""The data every layer passes around: what to measure (a cell) and what came out.
+
+These are plain dataclasses with no behaviour beyond (de)serialisation, so the runner can
+ship them over JSON lines, the store can flatten them into rows, and the UI can render them
+without importing anything heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float64", "float32")
+
+
+class Status(str, Enum):
+    """Final state of one cell. Only ``ok`` and ``skipped`` count as success for exit codes."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"  # the cell raised, or its result missed the tolerance check by crashing it
+    CRASHED = "crashed"  # the worker process died (signal, os._exit, segfault)
+    TIMEOUT = "timeout"  # the cell ran past its timeout and the worker was killed
+    CANCELLED = "cancelled"  # the user cancelled before or during the cell
+
+    @property
+    def is_success(self) -> bool:
+        return self in (Status.OK, Status.SKIPPED)
+
+
+class Phase(str, Enum):
+    """Where a running cell is; the UI shows it in the live grid."""
+
+    QUEUED = "queued"
+    STARTING = "starting"  # worker interpreter starting / backend importing
+    TRANSFER = "transfer"
+    COMPILING = "compiling"  # the first call: tracing, JIT compilation, cache load
+    WARMUP = "warmup"
+    MEASURING = "measuring"
+    CHECKING = "checking"
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell = workload x backend[:variant] x device x dtype x size (DESIGN.md §4)."""
+
+    workload: str
+    backend: str
+    variant: str
+    device: str
+    dtype: str
+    size: int
+    params: tuple[tuple[str, Any], ...] = ()
+    budget_s: float = 1.0
+    timeout_s: float = 120.0
+    threads: int | None = None
+    seed: int = 12345
+
+    @property
+    def key(self) -> str:
+        """A short human-readable identity, stable across processes."""
+        return f"{self.workload}/{self.backend}:{self.variant}/{self.device}/{self.dtype}/{self.size}"
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["params"] = dict(self.params)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellSpec:
+        data = dict(data)
+        data["params"] = tuple(sorted(dict(data.get("params") or {}).items()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Steady-state timing statistics of one cell, all in seconds per call."""
+
+    median: float
+    iqr: float
+    min: float
+    mean: float
+    stdev: float
+    ci_low: float
+    ci_high: float
+    samples: int
+    loops: int
+    unstable: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How far a cell's answer is from the float64 reference, and whether that is acceptable."""
+
+    error: float
+    metric: str
+    tolerance: float
+    accurate: bool
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class CellResult:
+    """Everything measured for one cell. ``info`` holds the fairness record (threads, dtype
+    actually used, RNG, sync method, compile cache state, backend version...)."""
+
+    spec: CellSpec
+    status: Status
+    reason: str = ""
+    first_call_s: float | None = None
+    compile_s: float | None = None
+    transfer_s: float | None = None
+    stats: Stats | None = None
+    accuracy: Accuracy | None = None
+    gflops: float | None = None
+    gbs: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float | None:
+        return self.stats.median if self.stats else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_json(),
+            "status": self.status.value,
+            "reason": self.reason,
+            "first_call_s": self.first_call_s,
+            "compile_s": self.compile_s,
+            "transfer_s": self.transfer_s,
+            "stats": self.stats.to_json() if self.stats else None,
+            "accuracy": self.accuracy.to_json() if self.accuracy else None,
+            "gflops": self.gflops,
+            "gbs": self.gbs,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellResult:
+        return cls(
+            spec=CellSpec.from_json(data["spec"]),
+            status=Status(data["status"]),
+            reason=data.get("reason", ""),
+            first_call_s=data.get("first_call_s"),
+            compile_s=data.get("compile_s"),
+            transfer_s=data.get("transfer_s"),
+            stats=Stats(**data["stats"]) if data.get("stats") else None,
+            accuracy=Accuracy(**data["accuracy"]) if data.get("accuracy") else None,
+            gflops=data.get("gflops"),
+            gbs=data.get("gbs"),
+            info=dict(data.get("info") or {}),
+        )
+
+    @classmethod
+    def skipped(cls, spec: CellSpec, reason: str, **info: Any) -> CellResult:
+        return cls(spec=spec, status=Status.SKIPPED, reason=reason, info=dict(info))

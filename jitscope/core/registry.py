@@ -1,0 +1,196 @@
+"""Discovering workloads and backends: entry points, built-ins, and ``-w file.py`` plugins.
+
+Built-ins register through the same entry-point groups a third party uses
+(``jitscope.workloads``, ``jitscope.backends``). ``BUILTIN_*`` below mirrors the entries in
+``pyproject.toml`` (a test keeps them equal) so a source checkout that was never installed, or
+an editable install whose metadata predates a new backend, still finds everything.
+
+A broken entry-point plugin is recorded in ``Registry.problems`` and the rest keeps working; a
+broken ``-w`` file is a :class:`PluginError` because the user asked for it by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from jitscope.core.backend import Backend, Implementation
+from jitscope.core.errors import PluginError, UserError
+from jitscope.core.workload import Workload
+
+WORKLOAD_GROUP = "jitscope.workloads"
+BACKEND_GROUP = "jitscope.backends"
+
+BUILTIN_WORKLOADS: dict[str, str] = {
+    "linreg": "jitscope.workloads.linreg:WORKLOAD",
+    "mcpi": "jitscope.workloads.mcpi:WORKLOAD",
+    "lu": "jitscope.workloads.lu:WORKLOAD",
+    "nodes": "jitscope.workloads.nodes:WORKLOAD",
+}
+
+BUILTIN_BACKENDS: dict[str, str] = {
+    "python": "jitscope.backends.python_backend:BACKEND",
+    "numpy": "jitscope.backends.numpy_backend:BACKEND",
+}
+
+
+@dataclass
+class Registry:
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    backends: dict[str, Backend] = field(default_factory=dict)
+    extra_implementations: list[Implementation] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # broken entry-point plugins
+    workload_files: tuple[str, ...] = ()
+
+    # ---- lookups ----------------------------------------------------------------------
+    def implementations(
+        self, workload: str | None = None, backend: str | None = None
+    ) -> list[Implementation]:
+        impls: list[Implementation] = []
+        for b in self.backends.values():
+            impls.extend(b.implementations)
+        impls.extend(self.extra_implementations)
+        return [
+            i
+            for i in impls
+            if (workload is None or i.workload == workload)
+            and (backend is None or i.backend == backend)
+        ]
+
+    def variants(self, backend: str) -> tuple[str, ...]:
+        b = self.backends[backend]
+        names = list(b.variants)
+        for impl in self.extra_implementations:
+            if impl.backend == backend and impl.variant not in names:
+                names.append(impl.variant)
+        return tuple(names)
+
+    def find(self, workload: str, backend: str, variant: str) -> Implementation | None:
+        for impl in self.implementations(workload, backend):
+            if impl.variant == variant:
+                return impl
+        return None
+
+    def workload(self, name: str) -> Workload:
+        try:
+            return self.workloads[name]
+        except KeyError:
+            raise UserError(
+                f"unknown workload {name!r}; known: {', '.join(sorted(self.workloads))}"
+            ) from None
+
+    def backend(self, name: str) -> Backend:
+        try:
+            return self.backends[name]
+        except KeyError:
+            raise UserError(
+                f"unknown backend {name!r}; known: {', '.join(sorted(self.backends))}"
+            ) from None
+
+
+def _load_object(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+def _add_workload(reg: Registry, obj: Any, source: str) -> None:
+    if not isinstance(obj, Workload):
+        raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
+    reg.workloads[obj.name] = obj
+
+
+def _add_backend(reg: Registry, obj: Any, source: str) -> None:
+    if not isinstance(obj, Backend):
+        raise TypeError(f"{source} is not a jitscope Backend (got {type(obj).__name__})")
+    reg.backends[obj.name] = obj
+
+
+def _entry_points(group: str) -> Iterable[Any]:
+    try:
+        return list(entry_points(group=group))
+    except Exception:  # a corrupt metadata dir must not stop the tool
+        return []
+
+
+def load_file_plugin(reg: Registry, path: str | Path) -> None:
+    """Load ``WORKLOAD``/``WORKLOADS``, ``IMPLEMENTATIONS`` and ``BACKENDS`` from a file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise PluginError(f"workload file {path} does not exist")
+    digest = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:10]
+    module_name = f"jitscope_plugin_{p.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, p)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"workload file {path} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        line = ""
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == str(p):
+                line = f" (line {tb.tb_lineno})"
+            tb = tb.tb_next
+        raise PluginError(f"workload file {path} failed to import{line}: {type(exc).__name__}: {exc}") from None
+    found = False
+    try:
+        workloads = list(getattr(module, "WORKLOADS", []))
+        if hasattr(module, "WORKLOAD"):
+            workloads.append(module.WORKLOAD)
+        for w in workloads:
+            _add_workload(reg, w, f"{path}: WORKLOAD")
+            found = True
+        for b in getattr(module, "BACKENDS", []):
+            _add_backend(reg, b, f"{path}: BACKENDS")
+            found = True
+        for impl in getattr(module, "IMPLEMENTATIONS", []):
+            if not isinstance(impl, Implementation):
+                raise TypeError(f"IMPLEMENTATIONS holds a {type(impl).__name__}, not an Implementation")
+            reg.extra_implementations.append(impl)
+            found = True
+    except TypeError as exc:
+        raise PluginError(f"workload file {path}: {exc}") from None
+    if not found:
+        raise PluginError(
+            f"workload file {path} defines none of WORKLOAD, WORKLOADS, BACKENDS, IMPLEMENTATIONS"
+        )
+    reg.workload_files = (*reg.workload_files, str(p.resolve()))
+
+
+def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:
+    """Every workload and backend: entry points first, then built-ins, then ``-w`` files."""
+    reg = Registry()
+    for group, adder, builtins in (
+        (WORKLOAD_GROUP, _add_workload, BUILTIN_WORKLOADS),
+        (BACKEND_GROUP, _add_backend, BUILTIN_BACKENDS),
+    ):
+        seen: set[str] = set()
+        for ep in _entry_points(group):
+            seen.add(ep.name)
+            try:
+                adder(reg, ep.load(), f"entry point {ep.name} ({ep.value})")
+            except Exception as exc:
+                reg.problems.append(
+                    f"plugin {group}:{ep.name} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                )
+        for name, ref in builtins.items():
+            if name in seen:
+                continue
+            try:
+                adder(reg, _load_object(ref), ref)
+            except Exception as exc:
+                reg.problems.append(f"built-in {name} ({ref}) failed to load: {type(exc).__name__}: {exc}")
+    for path in workload_files:
+        load_file_plugin(reg, path)
+    return reg

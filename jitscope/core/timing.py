@@ -1,0 +1,134 @@
+"""The measurement protocol of DESIGN.md §4, independent of any backend.
+
+``measure`` takes the call, the sync and a clock, so tests drive it with a fake clock and
+backends plug in their own synchronisation (``block_until_ready``, ``cuda.synchronize``...).
+Every timed region ends with a sync: an asynchronous backend cannot look faster than it is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jitscope.core.model import Phase
+
+Clock = Callable[[], float]
+Progress = Callable[[Phase, float], None]
+
+LOOP_STEPS = (1, 2, 5)  # autorange: 1, 2, 5, 10, 20, 50, ... calls per sample
+
+
+@dataclass
+class Measurement:
+    """Raw outcome of the protocol; statistics are computed from ``samples`` afterwards."""
+
+    first_call_s: float
+    samples: list[float] = field(default_factory=list)  # seconds per call, one per sample
+    loops: int = 1
+    warmup_calls: int = 0
+    note: str = ""  # e.g. why there is a single sample
+    last_output: Any = None
+
+
+def target_sample_seconds(budget_s: float) -> float:
+    """How long one sample should last: far above timer overhead (~0.1 µs), yet leaving room
+    for a few dozen samples inside the budget."""
+    return max(0.001, min(0.01, budget_s / 20.0))
+
+
+def _timed(run: Callable[[], Any], sync: Callable[[Any], None], loops: int, clock: Clock) -> tuple[float, Any]:
+    out = None
+    t0 = clock()
+    for _ in range(loops):
+        out = run()
+    sync(out)
+    return clock() - t0, out
+
+
+def measure(
+    run: Callable[[], Any],
+    sync: Callable[[Any], None],
+    *,
+    budget_s: float,
+    clock: Clock = time.perf_counter,
+    max_samples: int = 200,
+    min_samples: int = 5,
+    warmup_fraction: float = 0.1,
+    progress: Progress | None = None,
+) -> Measurement:
+    """First call, warm-up, calibration, samples.
+
+    * first call, synced -> ``first_call_s`` (tracing/compilation included);
+    * warm-up: untimed calls for ``warmup_fraction * budget_s`` (at least one call), whose
+      last duration estimates one steady call;
+    * a steady call slower than the budget gets a single sample (the last warm-up call) and
+      says so in ``note``;
+    * otherwise loops per sample grow 1, 2, 5, 10, ... until a sample lasts
+      ``target_sample_seconds``; then samples until the budget is spent (at least
+      ``min_samples`` unless that would take more than 3x the budget).
+    """
+    report = progress or (lambda phase, fraction: None)
+    report(Phase.COMPILING, 0.0)
+    first_call_s, out = _timed(run, sync, 1, clock)
+
+    report(Phase.WARMUP, 0.0)
+    warmup_budget = warmup_fraction * budget_s
+    warm_spent = 0.0
+    warm_calls = 0
+    last_call = first_call_s
+    while warm_calls == 0 or warm_spent < warmup_budget:
+        last_call, out = _timed(run, sync, 1, clock)
+        warm_spent += last_call
+        warm_calls += 1
+        if last_call >= budget_s:
+            break
+    if last_call >= budget_s:
+        return Measurement(
+            first_call_s=first_call_s,
+            samples=[last_call],
+            loops=1,
+            warmup_calls=warm_calls - 1,
+            note=f"single sample: one call ({last_call:.3g} s) exceeds the budget ({budget_s:g} s)",
+            last_output=out,
+        )
+
+    report(Phase.MEASURING, 0.0)
+    target = target_sample_seconds(budget_s)
+    loops = 1
+    spent = 0.0
+    samples: list[float] = []
+    decade = 1
+    step = 0
+    # Calibration: time candidate loop counts; the first long enough sample counts.
+    while True:
+        loops = LOOP_STEPS[step] * decade
+        elapsed, out = _timed(run, sync, loops, clock)
+        spent += elapsed
+        if elapsed >= target or spent >= budget_s:
+            samples.append(elapsed / loops)
+            break
+        step += 1
+        if step == len(LOOP_STEPS):
+            step = 0
+            decade *= 10
+
+    while len(samples) < max_samples:
+        if spent >= budget_s and len(samples) >= min_samples:
+            break
+        if spent >= 3.0 * budget_s:
+            break
+        elapsed, out = _timed(run, sync, loops, clock)
+        spent += elapsed
+        samples.append(elapsed / loops)
+        report(Phase.MEASURING, min(1.0, spent / budget_s))
+    note = "" if len(samples) >= min_samples else f"only {len(samples)} samples fit in 3x the budget"
+    return Measurement(
+        first_call_s=first_call_s,
+        samples=samples,
+        loops=loops,
+        warmup_calls=warm_calls,
+        note=note,
+        last_output=out,
+    )

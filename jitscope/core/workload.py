@@ -1,0 +1,119 @@
+"""What a workload is: inputs, a float64 reference, an accuracy check and a cost model.
+
+A workload knows nothing about backends. Implementations (in ``jitscope.backends`` or in a
+plugin) receive the workload's float64 NumPy inputs and return a result in the workload's
+documented *result form*, which :meth:`Workload.check` compares with :meth:`reference`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jitscope.core.errors import UserError
+from jitscope.core.model import Accuracy
+
+Inputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A workload parameter settable with ``-p key=value``."""
+
+    name: str
+    default: Any
+    help: str
+    kind: type = float
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, text: str) -> Any:
+        try:
+            value = self.kind(float(text)) if self.kind is int else self.kind(text)
+        except ValueError:
+            raise UserError(
+                f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}"
+            ) from None
+        if self.kind is int and float(text) != value:
+            raise UserError(f"parameter {self.name}={text!r} must be a whole number")
+        if self.minimum is not None and value < self.minimum:
+            raise UserError(f"parameter {self.name}={text} is below its minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise UserError(f"parameter {self.name}={text} is above its maximum {self.maximum}")
+        return value
+
+
+# Tolerances per dtype: float32 carries ~7 significant digits, float64 ~16.
+DEFAULT_RTOL = {"float64": 1e-9, "float32": 1e-3}
+
+
+class Workload(ABC):
+    """Base class for workloads. Subclasses set the class attributes and the five methods."""
+
+    name: str = ""
+    description: str = ""
+    size_label: str = "n"  # what "size" means, e.g. "d features", "matrix order n"
+    default_sizes: tuple[int, ...] = ()
+    presets: dict[str, tuple[int, ...]] = {}
+    params: tuple[Param, ...] = ()
+    result_form: str = ""  # what an implementation must return (after Kernel.fetch)
+
+    # ---- parameters -----------------------------------------------------------------
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with given values; unknown names are a user error."""
+        known = {p.name: p for p in self.params}
+        for key in given:
+            if key not in known:
+                names = ", ".join(known) or "none"
+                raise UserError(f"workload {self.name} has no parameter {key!r} (it has: {names})")
+        resolved = {p.name: p.default for p in self.params}
+        resolved.update(given)
+        return resolved
+
+    # ---- the spec -------------------------------------------------------------------
+    @abstractmethod
+    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
+        """Deterministic float64 NumPy inputs (untimed)."""
+
+    @abstractmethod
+    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
+        """The float64 NumPy answer the check compares against."""
+
+    @abstractmethod
+    def check(
+        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
+    ) -> Accuracy:
+        """Compare an implementation's fetched result with the reference."""
+
+    def flops(self, size: int, params: dict[str, Any]) -> float | None:
+        """Floating-point operations of one call (None: not meaningful, e.g. ``nodes``)."""
+        return None
+
+    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float | None:
+        """Bytes one call must move in its fused form (None when ~0 or not meaningful)."""
+        return None
+
+    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
+        """Peak bytes a single cell is expected to allocate; used to refuse sizes up front."""
+        return 0
+
+    def validate_size(self, size: int) -> None:
+        """Raise UserError for a size this workload cannot take at all."""
+        if size < 1:
+            raise UserError(f"size {size} for {self.name} must be a positive integer")
+
+    def describe_size(self) -> str:
+        return self.size_label
+
+
+def rel_tolerance(dtype: str, scale: float = 1.0) -> float:
+    """Relative tolerance for a dtype, widened by ``scale`` for long accumulations."""
+    return DEFAULT_RTOL.get(dtype, 1e-3) * scale
+
+
+def as_float(value: Any) -> float:
+    """A backend scalar (NumPy, 0-d array, Python float) as a Python float."""
+    return float(np.asarray(value, dtype=np.float64).reshape(()))

@@ -1,0 +1,94 @@
+"""Worker process entry point: ``python -m jitscope.runner.child JOB.json --channel-fd N``.
+
+One fresh interpreter per backend x device. The supervisor set the thread variables in our
+environment before we started, so they apply before any library is imported. We speak the
+protocol on the channel fd only; fd 1 is pointed at fd 2 first thing, so a backend (or a C
+library) that prints cannot corrupt anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from jitscope.runner.protocol import encode
+
+PROGRESS_INTERVAL_S = 0.1  # coalesce progress: at most ~10 messages a second
+
+
+class Channel:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jitscope-worker")
+    parser.add_argument("job")
+    parser.add_argument("--channel-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    os.dup2(2, 1)  # stray prints go to the captured stderr, never to the protocol
+    sys.stdout = sys.stderr
+    channel = Channel(args.channel_fd)
+    os.environ["JITSCOPE_CHANNEL_FD"] = str(args.channel_fd)
+
+    with open(args.job, encoding="utf-8") as fh:
+        job = json.load(fh)
+
+    from jitscope.core.model import CellResult, CellSpec, Phase, Status
+    from jitscope.core.registry import load_registry
+    from jitscope.runner.execute import execute_cell
+
+    registry = load_registry(job.get("workload_files", []))
+    backend = registry.backend(job["backend"])
+    for key, value in backend.env.items():
+        os.environ.setdefault(key, value)
+    info: dict[str, Any] = {}
+    if backend.info is not None:
+        try:
+            info = dict(backend.info())
+        except Exception as exc:
+            info = {"error": f"{type(exc).__name__}: {exc}"}
+    threads = job.get("threads")
+    if threads and backend.setup_threads is not None:
+        try:
+            backend.setup_threads(int(threads))
+        except Exception as exc:
+            info["threads_error"] = f"{type(exc).__name__}: {exc}"
+    channel.send(
+        {"type": "hello", "pid": os.getpid(), "backend": backend.name, "device": job["device"], "info": info}
+    )
+
+    for item in job["cells"]:
+        index = int(item["index"])
+        spec = CellSpec.from_json(item["spec"])
+        last = [0.0]
+
+        def on_phase(phase: Phase, fraction: float, index: int = index, last: list[float] = last) -> None:
+            now = time.monotonic()
+            if phase == Phase.MEASURING and fraction not in (0.0, 1.0) and now - last[0] < PROGRESS_INTERVAL_S:
+                return
+            last[0] = now
+            channel.send({"type": "phase", "cell": index, "phase": phase.value, "fraction": fraction})
+
+        if "error" in info:
+            result = CellResult(spec=spec, status=Status.FAILED, reason=f"{backend.name} failed to load: {info['error']}")
+        else:
+            result = execute_cell(spec, registry, info, on_phase)
+        channel.send({"type": "result", "cell": index, "result": result.to_json()})
+    channel.send({"type": "bye"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Past-tense events the supervisor yields; the CLI and the UI both consume them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jitscope.core.model import CellResult, CellSpec, Phase
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    backend: str
+    device: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """The worker imported its backend; ``info`` has version, devices, thread pools..."""
+
+    backend: str
+    device: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CellProgressed:
+    index: int
+    spec: CellSpec
+    phase: Phase
+    fraction: float
+
+
+@dataclass(frozen=True)
+class CellFinished:
+    index: int
+    result: CellResult
+
+
+@dataclass(frozen=True)
+class RunWaited:
+    """Another jitscope holds the timing lock; we wait rather than time two things at once."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    cancelled: bool
+
+
+Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited | RunFinished

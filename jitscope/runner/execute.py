@@ -1,0 +1,124 @@
+"""Running one cell inside a worker: inputs, reference, build, transfer, measure, check.
+
+This is the code path of ``jitscope.runner.child``; tests also call :func:`execute_cell`
+in-process to check a backend's kernels without spawning anything.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from jitscope.core.backend import CellContext, SkipCell
+from jitscope.core.model import CellResult, CellSpec, Phase, Status
+from jitscope.core.registry import Registry
+from jitscope.core.stats import summarize
+from jitscope.core.timing import measure
+
+PhaseCallback = Callable[[Phase, float], None]
+
+_ITEMSIZE = {"float64": 8, "float32": 4}
+
+
+def _short_traceback(exc: BaseException, limit: int = 6) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    tail = "".join(lines).strip().splitlines()[-limit:]
+    return " | ".join(line.strip() for line in tail)
+
+
+def execute_cell(
+    spec: CellSpec,
+    registry: Registry,
+    backend_info: dict[str, Any] | None = None,
+    on_phase: PhaseCallback | None = None,
+) -> CellResult:
+    """Measure one cell. Never raises for a problem inside the cell: it becomes the status."""
+    report = on_phase or (lambda phase, fraction: None)
+    info: dict[str, Any] = {}
+    backend_info = backend_info or {}
+    if "version" in backend_info:
+        info["backend_version"] = backend_info["version"]
+    if spec.threads is not None:
+        info["threads"] = spec.threads
+
+    impl = registry.find(spec.workload, spec.backend, spec.variant)
+    if impl is None:
+        return CellResult.skipped(spec, f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}", **info)
+    refusal = impl.refusal(spec)
+    if refusal:
+        return CellResult.skipped(spec, refusal, **info)
+    devices = backend_info.get("devices")
+    if devices is not None and spec.device not in devices:
+        why = backend_info.get("device_reasons", {}).get(spec.device, "")
+        reason = f"no {spec.device} device visible to {spec.backend}" + (f" ({why})" if why else "")
+        return CellResult.skipped(spec, reason, **info)
+
+    workload = registry.workload(spec.workload)
+    kernel = None
+    try:
+        params = workload.resolve_params(spec.params_dict)
+        inputs = workload.make_inputs(spec.size, params, spec.seed)
+        reference = workload.reference(inputs, spec.size, params)
+        ctx = CellContext(spec=spec, workload=workload, params=params, inputs=inputs, threads=spec.threads)
+        try:
+            kernel = impl.build(ctx)
+        except SkipCell as skip:
+            return CellResult.skipped(spec, str(skip), **info)
+
+        report(Phase.TRANSFER, 0.0)
+        t0 = time.perf_counter()
+        kernel.transfer()
+        transfer_s = time.perf_counter() - t0
+
+        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report)
+        report(Phase.CHECKING, 1.0)
+        fetched = kernel.fetch(m.last_output)
+        accuracy = workload.check(fetched, reference, inputs, spec.size, params, spec.dtype)
+        stats = summarize(m.samples, m.loops)
+        info.update({k: v for k, v in kernel.notes.items() if v is not None})
+        info["warmup_calls"] = m.warmup_calls
+        if m.note:
+            info["note"] = m.note
+        if accuracy.detail:
+            info["accuracy_detail"] = accuracy.detail
+        flops = workload.flops(spec.size, params)
+        moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(str(info.get("dtype_used", spec.dtype)), 8))
+        median = stats.median
+        status = Status.OK
+        reason = ""
+        if not accuracy.accurate:
+            status = Status.FAILED
+            reason = (
+                f"inaccurate: {accuracy.metric} {accuracy.error:.3g} > tolerance {accuracy.tolerance:.3g}"
+                + (f" ({accuracy.detail})" if accuracy.detail else "")
+            )
+        return CellResult(
+            spec=spec,
+            status=status,
+            reason=reason,
+            first_call_s=m.first_call_s,
+            compile_s=max(0.0, m.first_call_s - median),
+            transfer_s=transfer_s,
+            stats=stats,
+            accuracy=accuracy,
+            gflops=(flops / median / 1e9) if flops and median > 0 else None,
+            gbs=(moved / median / 1e9) if moved and median > 0 else None,
+            info=info,
+        )
+    except MemoryError:
+        return CellResult(spec=spec, status=Status.FAILED, reason="out of memory", info=info)
+    except Exception as exc:  # a backend bug is a failed cell, never a dead sweep
+        return CellResult(
+            spec=spec,
+            status=Status.FAILED,
+            reason=f"{type(exc).__name__}: {exc}".strip()[:500],
+            info={**info, "traceback": _short_traceback(exc)},
+        )
+    finally:
+        if kernel is not None:
+            try:
+                kernel.close()
+            except Exception:
+                pass

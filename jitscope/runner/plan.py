@@ -1,0 +1,158 @@
+"""Turning a selection (workloads, backends, sizes, device, dtype...) into cells.
+
+All validation that can happen before any work happens here, so bad input fails in
+milliseconds with a clear message and nothing half-run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jitscope.core.errors import UserError
+from jitscope.core.model import DEVICES, DTYPES, CellSpec
+from jitscope.core.registry import Registry
+
+DEFAULT_BUDGET_S = 1.0
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_SEED = 12345
+
+
+@dataclass
+class Selection:
+    """What the user picked, in the terms they typed (the CLI and the app build one)."""
+
+    workloads: list[str]
+    backends: list[tuple[str, str | None]]
+    sizes: list[int] | None = None  # None: each workload's default sizes
+    device: str = "cpu"
+    dtype: str = "float64"
+    budget_s: float = DEFAULT_BUDGET_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    threads: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    seed: int = DEFAULT_SEED
+
+
+@dataclass
+class Plan:
+    cells: list[CellSpec]
+    workload_files: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> list[tuple[str, str]]:
+        """(backend, device) pairs in run order: one worker process each."""
+        seen: list[tuple[str, str]] = []
+        for cell in self.cells:
+            key = (cell.backend, cell.device)
+            if key not in seen:
+                seen.append(key)
+        return seen
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo, else total physical memory; None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def resolve_variants(registry: Registry, backends: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, variant in backends:
+        backend = registry.backend(name)
+        variants = registry.variants(name)
+        if variant is None:
+            chosen = [backend.default_variant if backend.default_variant in variants else variants[0]] if variants else []
+        elif variant == "*":
+            chosen = list(variants)
+        elif variant not in variants:
+            raise UserError(
+                f"backend {name} has no variant {variant!r}; its variants: {', '.join(variants) or 'none'}"
+            )
+        else:
+            chosen = [variant]
+        for v in chosen:
+            if (name, v) not in out:
+                out.append((name, v))
+    return out
+
+
+def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = None) -> Plan:
+    if not sel.workloads:
+        raise UserError("no workload selected (use -w, e.g. -w linreg; see `jitscope workloads`)")
+    if not sel.backends:
+        raise UserError("no backend selected (use -b, e.g. -b numpy; see `jitscope backends`)")
+    if sel.device not in DEVICES:
+        raise UserError(f"device {sel.device!r} is not one of {', '.join(DEVICES)}")
+    if sel.dtype not in DTYPES:
+        raise UserError(f"dtype {sel.dtype!r} is not one of {', '.join(DTYPES)}")
+    if not sel.budget_s > 0:
+        raise UserError(f"budget {sel.budget_s} must be a positive number of seconds")
+    if not sel.timeout_s > 0:
+        raise UserError(f"timeout {sel.timeout_s} must be a positive number of seconds")
+    if sel.threads is not None and sel.threads < 1:
+        raise UserError(f"threads {sel.threads} must be at least 1")
+    workloads = [registry.workload(name) for name in sel.workloads]
+    pairs = resolve_variants(registry, sel.backends)
+
+    # -p applies to every selected workload that has the parameter; one that none has is an error.
+    known = {p.name for w in workloads for p in w.params}
+    for key in sel.params:
+        if key not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise UserError(f"no selected workload has a parameter {key!r} (parameters: {names})")
+    limit = memory_limit if memory_limit is not None else available_memory_bytes()
+
+    cells: list[CellSpec] = []
+    for backend, variant in pairs:
+        for workload in workloads:
+            own = {p.name: p for p in workload.params}
+            parsed: dict[str, Any] = {k: own[k].parse(v) for k, v in sel.params.items() if k in own}
+            resolved = workload.resolve_params(parsed)
+            sizes = sel.sizes if sel.sizes else list(workload.default_sizes)
+            for size in sizes:
+                workload.validate_size(size)
+                need = workload.memory_estimate(size, resolved)
+                if limit and need > limit:
+                    raise UserError(
+                        f"{workload.name} size {size} needs about {_fmt_bytes(need)}, "
+                        f"more than the {_fmt_bytes(limit)} available; choose a smaller size"
+                    )
+                cells.append(
+                    CellSpec(
+                        workload=workload.name,
+                        backend=backend,
+                        variant=variant,
+                        device=sel.device,
+                        dtype=sel.dtype,
+                        size=size,
+                        params=tuple(sorted(parsed.items())),
+                        budget_s=sel.budget_s,
+                        timeout_s=sel.timeout_s,
+                        threads=sel.threads,
+                        seed=sel.seed,
+                    )
+                )
+    # Keep each backend x device together (one worker), in the order the user gave.
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
+    cells.sort(key=lambda c: order[(c.backend, c.device)])
+    return Plan(cells=cells, workload_files=registry.workload_files)

@@ -1,0 +1,97 @@
+"""``linreg``: linear regression by batch gradient descent on the mean squared error.
+
+Size is d, the number of columns of X (column 0 is ones, the intercept; the other d-1 are
+standardised Gaussian features). One call runs ``epochs`` full epochs of
+``r = Xw - y; g = (2/N) X^T r; w -= mu*g`` from w = 0, with no early stop. ``mu = 1/L`` where
+L = (2/N) * lambda_max(X^T X) is the gradient's Lipschitz constant, so no backend diverges in
+float32 either. Result form: the final weight vector w (length d).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jitscope.core.model import Accuracy
+from jitscope.core.workload import Inputs, Param, Workload
+
+DEFAULT_SAMPLES = 10_000
+
+
+def gradient_descent(X: np.ndarray, y: np.ndarray, mu: float, epochs: int) -> np.ndarray:
+    """The workload's algorithm with NumPy, in whatever dtype X and y have.
+
+    Two BLAS-2 calls per epoch. Also the float64 reference, so reference and the numpy
+    backend can never drift apart.
+    """
+    n = X.shape[0]
+    w = np.zeros(X.shape[1], dtype=X.dtype)
+    scale = X.dtype.type(2.0 / n)
+    step = X.dtype.type(mu)
+    for _ in range(epochs):
+        r = X @ w - y
+        g = scale * (X.T @ r)
+        w -= step * g
+    return w
+
+
+class Linreg(Workload):
+    name = "linreg"
+    description = "linear regression by batch gradient descent (two mat-vecs per epoch)"
+    size_label = "d (features incl. intercept)"
+    default_sizes = (2, 10, 100)
+    presets = {"small": (2, 10), "default": (2, 10, 100), "large": (2, 10, 100, 1000)}
+    params = (
+        Param("epochs", 20, "gradient-descent epochs per call (the classic study used 10000)", int, 1),
+        Param("samples", DEFAULT_SAMPLES, "N, rows of X", int, 2),
+    )
+    result_form = "1-D array w of length d"
+
+    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
+        n = int(params["samples"])
+        rng = np.random.default_rng(seed)
+        features = rng.standard_normal((n, size - 1))
+        if size > 1:
+            features -= features.mean(axis=0)
+            features /= features.std(axis=0)
+        X = np.empty((n, size), dtype=np.float64)
+        X[:, 0] = 1.0
+        X[:, 1:] = features
+        w_true = rng.standard_normal(size)
+        y = X @ w_true + 0.1 * rng.standard_normal(n)
+        lipschitz = 2.0 / n * float(np.linalg.eigvalsh(X.T @ X)[-1])
+        return {"X": X, "y": y, "mu": 1.0 / lipschitz, "epochs": int(params["epochs"])}
+
+    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
+        w_ref = gradient_descent(inputs["X"], inputs["y"], inputs["mu"], inputs["epochs"])
+        w_opt = np.linalg.lstsq(inputs["X"], inputs["y"], rcond=None)[0]
+        return {"w": w_ref, "w_opt": w_opt}
+
+    def check(
+        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
+    ) -> Accuracy:
+        w = np.asarray(result, dtype=np.float64).reshape(-1)
+        w_ref = reference["w"]
+        if w.shape != w_ref.shape:
+            return Accuracy(float("inf"), "rel_l2_vs_ref", 0.0, False, f"shape {w.shape} != {w_ref.shape}")
+        denom = float(np.linalg.norm(w_ref)) or 1.0
+        error = float(np.linalg.norm(w - w_ref)) / denom
+        gap = float(np.linalg.norm(w - reference["w_opt"]) / (np.linalg.norm(reference["w_opt"]) or 1.0))
+        tolerance = 1e-8 if dtype == "float64" else 1e-3
+        ok = bool(np.isfinite(error) and error <= tolerance)
+        return Accuracy(error, "rel_l2_vs_ref", tolerance, ok, f"gap to least squares {gap:.3g}")
+
+    def flops(self, size: int, params: dict[str, Any]) -> float:
+        return 4.0 * params["samples"] * size * params["epochs"]
+
+    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float:
+        n = params["samples"]
+        return float(itemsize) * (n * size + n) * params["epochs"]
+
+    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
+        # X in float64 (inputs), a cast/device copy, features scratch, X^T X.
+        return int(8 * params["samples"] * size * 3 + 8 * size * size)
+
+
+WORKLOAD = Linreg()

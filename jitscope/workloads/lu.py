@@ -1,0 +1,80 @@
+"""``lu``: naive right-looking LU (Doolittle, no pivoting) of a diagonally dominant matrix.
+
+A = U(0,1)^{n x n} + n*I, so no pivoting is needed and every U_kk > 0. One call factors a
+fresh copy of A (the copy is part of the call: an in-place factorisation must not see its own
+output on the next call) and returns the determinant as (sign, sum log|U_kk|) because the
+plain determinant overflows float64 near n = 143. Reference: ``numpy.linalg.slogdet``.
+Result form: (sign, logabsdet).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from jitscope.core.model import Accuracy
+from jitscope.core.workload import Inputs, Workload, as_float
+
+
+def lu_inplace_numpy(a: np.ndarray) -> np.ndarray:
+    """Doolittle without pivoting, vectorised over the trailing block: one rank-1 update per k."""
+    n = a.shape[0]
+    for k in range(n - 1):
+        a[k + 1 :, k] /= a[k, k]
+        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
+    return a
+
+
+def slogdet_from_lu(lu: np.ndarray) -> tuple[float, float]:
+    diag = np.diagonal(lu).astype(np.float64)
+    sign = float(np.prod(np.sign(diag)))
+    return sign, float(np.sum(np.log(np.abs(diag))))
+
+
+class NaiveLU(Workload):
+    name = "lu"
+    description = "naive LU factorisation without pivoting, determinant as sign and log|det|"
+    size_label = "matrix order n"
+    default_sizes = (10, 64, 256)
+    presets = {"small": (10, 32), "default": (10, 64, 256), "large": (10, 64, 256, 1024)}
+    result_form = "(sign, logabsdet)"
+
+    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
+        rng = np.random.default_rng(seed)
+        a = rng.uniform(0.0, 1.0, (size, size))
+        a[np.diag_indices(size)] += size
+        return {"A": a}
+
+    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
+        sign, logdet = np.linalg.slogdet(inputs["A"])
+        return float(sign), float(logdet)
+
+    def check(
+        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
+    ) -> Accuracy:
+        sign, logdet = as_float(result[0]), as_float(result[1])
+        ref_sign, ref_logdet = reference
+        error = abs(logdet - ref_logdet)
+        rtol = 1e-10 if dtype == "float64" else 1e-4
+        tolerance = rtol * max(1.0, abs(ref_logdet))
+        sign_ok = sign == ref_sign
+        ok = bool(math.isfinite(error) and error <= tolerance and sign_ok)
+        detail = f"logdet={logdet:.10g} ref={ref_logdet:.10g}" + ("" if sign_ok else f" SIGN {sign} != {ref_sign}")
+        return Accuracy(error, "abs_error_logdet", tolerance, ok, detail)
+
+    def flops(self, size: int, params: dict[str, Any]) -> float:
+        n = float(size)
+        return (2.0 / 3.0) * n**3 - n**2 / 2.0 - n / 6.0
+
+    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float:
+        # Each of the n-1 rank-1 updates reads and writes the trailing block once.
+        n = size
+        return float(itemsize) * sum(2 * (n - k - 1) ** 2 for k in range(n - 1)) if n < 20000 else float(itemsize) * 2 * n**3 / 3
+
+    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
+        return 8 * size * size * 4
+
+
+WORKLOAD = NaiveLU()

@@ -1,0 +1,75 @@
+"""``mcpi``: Monte Carlo estimate of pi from n uniform points in the unit square.
+
+One call draws n points (2n uniforms), counts those with x^2 + y^2 <= 1 and returns
+4*count/n. The RNG is the backend's choice (recorded in the cell); the seed is an input.
+The check is statistical: z = |pi_hat - pi| * sqrt(n) / 1.6422 (1.6422 = 4*sqrt(p(1-p)),
+p = pi/4). |z| > 4 means a broken kernel: a reused stream, or a float32 counter that stops
+counting at 2^24. Result form: the estimate as a float.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from jitscope.core.model import Accuracy
+from jitscope.core.workload import Inputs, Workload, as_float
+
+SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
+Z_LIMIT = 4.0
+NUMPY_CHUNK = 1 << 20
+
+
+def estimate_pi_numpy(n: int, seed: int, dtype: type = np.float64) -> float:
+    """Chunked NumPy estimate: memory stays bounded whatever n is (PCG64 stream)."""
+    rng = np.random.default_rng(seed)
+    inside = 0
+    remaining = n
+    while remaining > 0:
+        m = min(remaining, NUMPY_CHUNK)
+        x = rng.random(m, dtype=dtype)
+        y = rng.random(m, dtype=dtype)
+        inside += int(np.count_nonzero(x * x + y * y <= 1.0))
+        remaining -= m
+    return 4.0 * inside / n
+
+
+class MonteCarloPi(Workload):
+    name = "mcpi"
+    description = "Monte Carlo estimate of pi (count points inside the quarter circle)"
+    size_label = "n samples"
+    default_sizes = (10_000, 100_000, 1_000_000)
+    presets = {
+        "small": (1_000, 10_000, 100_000),
+        "default": (10_000, 100_000, 1_000_000),
+        "large": (100_000, 1_000_000, 10_000_000, 100_000_000),
+    }
+    result_form = "float estimate of pi"
+
+    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
+        return {"n": int(size), "seed": int(seed)}
+
+    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
+        return math.pi
+
+    def check(
+        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
+    ) -> Accuracy:
+        estimate = as_float(result)
+        error = abs(estimate - math.pi)
+        sigma = SIGMA_PER_SQRT_N / math.sqrt(size)
+        z = error / sigma
+        ok = bool(math.isfinite(error) and z <= Z_LIMIT)
+        return Accuracy(error, "abs_error_pi", Z_LIMIT * sigma, ok, f"pi_hat={estimate:.8f} z={z:.2f}")
+
+    def flops(self, size: int, params: dict[str, Any]) -> float:
+        return 5.0 * size
+
+    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
+        # Worst case: a backend that materialises both coordinates in float64.
+        return 16 * size
+
+
+WORKLOAD = MonteCarloPi()
