@@ -89,6 +89,50 @@ def tail_of(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     return " | ".join(kept)[-600:]
 
 
+def spawn_worker(
+    python: str,
+    backend: str,
+    device: str,
+    cells: list[tuple[int, CellSpec]],
+    workload_files: tuple[str, ...],
+    workdir: Path,
+    threads: int | None = None,
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Start ``python -m jitscope.runner.child`` on a job file; returns (process, read fd of
+    the protocol pipe, log path). The caller owns closing the fd and reaping the process."""
+    if cells:
+        threads = cells[0][1].threads
+    job = {
+        "backend": backend,
+        "device": device,
+        "threads": threads,
+        "workload_files": list(workload_files),
+        "cells": [{"index": i, "spec": s.to_json()} for i, s in cells],
+    }
+    job_path = workdir / "job.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    log_path = workdir / "worker.log"
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [python, "-m", "jitscope.runner.child", str(job_path), "--channel-fd", str(write_fd)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                env=worker_env(threads),
+                start_new_session=True,  # its own process group: cancel kills grandchildren too
+                cwd=str(workdir),
+            )
+    except OSError:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return proc, read_fd, log_path
+
+
 class TimingLock:
     """An advisory, machine-wide lock held while a worker times anything."""
 
@@ -218,37 +262,13 @@ class Supervisor:
         for index, spec in pending:
             yield CellFinished(index, _cancelled(spec))
 
-    def _spawn(self, backend: str, device: str, pending: list[tuple[int, CellSpec]], workdir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
-        job = {
-            "backend": backend,
-            "device": device,
-            "threads": pending[0][1].threads,
-            "workload_files": list(self.plan.workload_files),
-            "cells": [{"index": i, "spec": s.to_json()} for i, s in pending],
-        }
-        job_path = workdir / "job.json"
-        job_path.write_text(json.dumps(job), encoding="utf-8")
-        log_path = workdir / "worker.log"
-        read_fd, write_fd = os.pipe()
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [self.python, "-m", "jitscope.runner.child", str(job_path), "--channel-fd", str(write_fd)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                env=worker_env(pending[0][1].threads),
-                start_new_session=True,  # its own process group: cancel kills grandchildren too
-                cwd=str(workdir),
-            )
-        os.close(write_fd)
-        return proc, read_fd, log_path
-
     def _one_worker(self, backend: str, device: str, pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
         """Run one worker over ``pending`` (consumed in place) until it ends or must be replaced."""
         with tempfile.TemporaryDirectory(prefix="jitscope-worker-") as tmp:
             workdir = Path(tmp)
-            proc, read_fd, log_path = self._spawn(backend, device, pending, workdir)
+            proc, read_fd, log_path = spawn_worker(
+                self.python, backend, device, pending, self.plan.workload_files, workdir
+            )
             with self._proc_lock:
                 self._proc = proc
             if self.cancelled:
@@ -297,6 +317,8 @@ class Supervisor:
                             deadline = time.monotonic() + (pending[0][1].timeout_s if pending else 0)
                         if event is not None:
                             yield event
+                    if not pending:
+                        break
                     if len(buffer) > MAX_LINE_BYTES:
                         _kill(proc)
                         index, spec = pending.pop(0)
@@ -322,8 +344,9 @@ class Supervisor:
                 selector.close()
                 os.close(read_fd)
                 if proc.poll() is None:
-                    # All cells reported: give the worker a moment to say bye and exit.
-                    try:
+                    if pending:  # abandoned mid-cell (cancel, Ctrl-C, consumer gone): kill now
+                        _kill(proc)
+                    try:  # all cells reported: give the worker a moment to say bye and exit
                         proc.wait(timeout=5)
                     except subprocess.TimeoutExpired:
                         _kill(proc)

@@ -1,0 +1,85 @@
+"""The run's environment: what machine, what software, what thread settings.
+
+Collected in the parent without importing any backend (versions come from package metadata;
+devices and runtime details come from each worker's hello message and are merged in).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from importlib import metadata
+from typing import Any
+
+from jitscope import __version__
+
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+DISTRIBUTIONS = {
+    "numpy": "numpy",
+    "numba": "numba",
+    "jax": "jax",
+    "jaxlib": "jaxlib",
+    "tensorflow": "tensorflow",
+    "torch": "torch",
+    "triton": "triton",
+    "cython": "Cython",
+    "scipy": "scipy",
+    "cupy": "cupy-cuda12x",
+}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_total_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def installed_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for key, dist in DISTRIBUTIONS.items():
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def collect_environment(threads: int | None = None) -> dict[str, Any]:
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "jitscope": __version__,
+        "host": socket.gethostname(),
+        "os": f"{platform.system()} {platform.release()}",
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_available": affinity,
+        "memory_bytes": memory_total_bytes(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "python_executable": sys.executable,
+        "threads": threads,
+        "thread_env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
+        "versions": installed_versions(),
+        "workers": {},  # filled per backend x device from each worker's hello
+    }

@@ -1,0 +1,185 @@
+"""Every plotext call in jitscope lives here (DESIGN.md §8), used by the CLI and the app.
+
+plotext keeps one global figure, and a log-scaled figure that is built twice can fail, so each
+render starts from ``clear_figure()`` and re-adds its data: a chart is a pure function of its
+series, and redraws, resizes and theme switches are just new calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from jitscope.core.model import CellResult, Status
+
+
+@dataclass
+class Series:
+    label: str
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+
+def fmt_seconds(value: float) -> str:
+    if value <= 0 or not math.isfinite(value):
+        return "0"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if value >= scale * 0.9995:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value * 1e9:.2g}ns"
+
+
+def fmt_number(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    exponent = math.floor(math.log10(abs(value)))
+    if -3 <= exponent <= 5:
+        return f"{value:.4g}"
+    mantissa = value / 10**exponent
+    return f"1e{exponent}" if abs(mantissa - 1) < 1e-9 else f"{mantissa:.2g}e{exponent}"
+
+
+def fmt_size(value: float) -> str:
+    if value >= 1e3 and float(value).is_integer():
+        exponent = int(math.floor(math.log10(value)))
+        if value == 10**exponent:
+            return f"1e{exponent}"
+    return f"{value:g}"
+
+
+def series_label(result: CellResult, with_dtype: bool = False) -> str:
+    s = result.spec
+    label = s.backend if s.variant == "default" else f"{s.backend}:{s.variant}"
+    if s.device != "cpu":
+        label += f"@{s.device}"
+    if with_dtype:
+        label += f" {s.dtype}"
+    return label
+
+
+def _group(results: Sequence[CellResult], value: str) -> dict[str, list[Series]]:
+    """Per workload, one series per backend:variant(@device)(dtype), points sorted by size."""
+    dtypes = {r.spec.dtype for r in results}
+    out: dict[str, dict[str, Series]] = {}
+    for r in results:
+        if r.status != Status.OK:
+            continue
+        if value == "median":
+            y = r.median_s
+        elif value == "error":
+            y = r.accuracy.error if r.accuracy else None
+        elif value == "compile":
+            y = r.compile_s
+        else:
+            raise ValueError(value)
+        if y is None:
+            continue
+        label = series_label(r, with_dtype=len(dtypes) > 1)
+        series = out.setdefault(r.spec.workload, {}).setdefault(label, Series(label))
+        series.x.append(float(r.spec.size))
+        series.y.append(float(y))
+    result: dict[str, list[Series]] = {}
+    for workload, by_label in out.items():
+        for s in by_label.values():
+            pairs = sorted(zip(s.x, s.y, strict=True))
+            s.x = [p[0] for p in pairs]
+            s.y = [p[1] for p in pairs]
+        result[workload] = list(by_label.values())
+    return result
+
+
+def time_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
+    """Median seconds per call vs size."""
+    return _group(results, "median")
+
+
+def error_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
+    """Accuracy error vs size."""
+    return _group(results, "error")
+
+
+def compile_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
+    return _group(results, "compile")
+
+
+def speedup_series(results: Sequence[CellResult], baseline: str) -> dict[str, list[Series]]:
+    """Speed-up of each series over ``baseline`` (a series label) at the same sizes."""
+    out: dict[str, list[Series]] = {}
+    for workload, series in time_series(results).items():
+        base = next((s for s in series if s.label == baseline), None)
+        if base is None:
+            continue
+        base_at = dict(zip(base.x, base.y, strict=True))
+        out[workload] = [
+            Series(s.label, [x for x in s.x if x in base_at], [base_at[x] / y for x, y in zip(s.x, s.y, strict=True) if x in base_at and y > 0])
+            for s in series
+        ]
+    return out
+
+
+def _decade_ticks(lo: float, hi: float) -> list[float]:
+    if lo <= 0 or hi <= 0:
+        return []
+    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    return [10.0**e for e in range(a, b + 1)]
+
+
+def render(
+    series: Sequence[Series],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    width: int = 80,
+    height: int = 20,
+    logx: bool = True,
+    logy: bool = True,
+    yfmt=fmt_number,
+    colors: Sequence[str] | None = None,
+    color: bool = True,
+    extra: Sequence[Series] = (),
+) -> str:
+    """A line chart as text (ANSI colours unless ``color`` is False). ``extra`` series are
+    drawn as reference lines (e.g. the expected 1/sqrt(n) error of a pi estimate)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(max(20, width), max(8, height))
+    drawable = [s for s in [*series, *extra] if s.x and all(v > 0 for v in s.y if logy) and all(v > 0 for v in s.x if logx)]
+    if not drawable:
+        return "(no data to plot yet)"
+    if logx:
+        plt.xscale("log")
+    if logy:
+        plt.yscale("log")
+    palette = list(colors or ["blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray"])
+    for i, s in enumerate(series):
+        if s not in drawable:
+            continue
+        plt.plot(s.x, s.y, label=s.label, marker="dot" if len(s.x) > 1 else "o", color=palette[i % len(palette)])
+    for s in extra:
+        if s in drawable:
+            plt.plot(s.x, s.y, label=s.label, marker="dot", color="gray")
+    xs = sorted({x for s in drawable for x in s.x})
+    ys = [y for s in drawable for y in s.y]
+    if logx and xs:
+        plt.xticks(xs, [fmt_size(x) for x in xs])
+    if logy and ys:
+        ticks = _decade_ticks(min(ys), max(ys))
+        if len(ticks) >= 2:
+            plt.yticks(ticks, [yfmt(t) for t in ticks])
+    if title:
+        plt.title(title)
+    if xlabel:
+        plt.xlabel(xlabel)
+    if ylabel:
+        plt.ylabel(ylabel)
+    if color:
+        plt.theme("pro")
+    else:
+        plt.theme("clear")
+    text = str(plt.build())
+    if not color:
+        text = plt.uncolorize(text)
+    return text

@@ -1,0 +1,246 @@
+"""The results store: SQLite (stdlib), WAL mode, one committed row per finished cell.
+
+Every cell is committed the moment it finishes, so a crash, a Ctrl-C or a full disk later in
+the sweep loses nothing already measured. WAL and a busy timeout let two jitscope processes
+write to one database at once. A database is recognised by ``PRAGMA application_id``; any
+other SQLite file (or a non-SQLite file) is refused rather than written into.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jitscope.core.errors import UserError
+from jitscope.core.model import CellResult, Status
+
+APPLICATION_ID = 0x4A495453  # "JITS"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    state TEXT NOT NULL DEFAULT 'running',
+    label TEXT NOT NULL DEFAULT '',
+    command TEXT NOT NULL DEFAULT '',
+    selection TEXT NOT NULL DEFAULT '{}',
+    environment TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS cells (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    workload TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    device TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    median_s REAL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS cells_by_run ON cells(run_id);
+"""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: float
+    finished_at: float | None
+    state: str  # running | finished | cancelled | interrupted
+    label: str
+    command: str
+    selection: dict[str, Any]
+    environment: dict[str, Any]
+    cell_count: int = 0
+    ok_count: int = 0
+
+    @property
+    def host(self) -> str:
+        return str(self.environment.get("host", ""))
+
+    @property
+    def started(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+
+
+class Store:
+    """A jitscope results database. Use one Store per thread (sqlite3 connections are not
+    shared across threads here); they may all point at the same file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self._conn = self._open()
+
+    # ---- opening ------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if path.exists() and path.is_dir():
+            raise UserError(f"database {path} is a directory, not a jitscope database file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the folder for database {path}: {exc.strerror or exc}") from None
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open database {path}: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if existed and app_id != APPLICATION_ID:
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if tables or app_id:
+                    raise UserError(f"{path} is an SQLite database, but not a jitscope one; refusing to write to it")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if app_id != APPLICATION_ID:
+                with _transaction(conn):
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    for statement in _statements(SCHEMA):
+                        conn.execute(statement)
+            else:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise UserError(f"database {path} was written by a newer jitscope (schema {version}); upgrade jitscope")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise UserError(f"{path} is not a jitscope database ({exc})") from None
+        except UserError:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing ------------------------------------------------------------------------
+    def start_run(self, *, command: str = "", selection: dict[str, Any] | None = None,
+                  environment: dict[str, Any] | None = None, label: str = "") -> int:
+        with _transaction(self._conn):
+            cur = self._conn.execute(
+                "INSERT INTO runs (started_at, state, label, command, selection, environment) VALUES (?, 'running', ?, ?, ?, ?)",
+                (time.time(), label, command, json.dumps(selection or {}, default=str), json.dumps(environment or {}, default=str)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def add_cell(self, run_id: int, seq: int, result: CellResult) -> None:
+        """Commit one finished cell now (its own transaction)."""
+        s = result.spec
+        with _transaction(self._conn):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO cells (run_id, seq, workload, backend, variant, device, dtype, size, status, median_s, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, seq, s.workload, s.backend, s.variant, s.device, s.dtype, s.size, result.status.value,
+                 result.median_s, json.dumps(result.to_json(), default=str)),
+            )
+
+    def update_environment(self, run_id: int, environment: dict[str, Any]) -> None:
+        with _transaction(self._conn):
+            self._conn.execute("UPDATE runs SET environment = ? WHERE id = ?", (json.dumps(environment, default=str), run_id))
+
+    def finish_run(self, run_id: int, state: str = "finished") -> None:
+        with _transaction(self._conn):
+            self._conn.execute("UPDATE runs SET finished_at = ?, state = ? WHERE id = ?", (time.time(), state, run_id))
+
+    def delete_run(self, run_id: int) -> bool:
+        with _transaction(self._conn):
+            self._conn.execute("DELETE FROM cells WHERE run_id = ?", (run_id,))
+            cur = self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return cur.rowcount > 0
+
+    def import_cells(self, results: list[CellResult], *, label: str, environment: dict[str, Any], command: str = "import") -> int:
+        """Store cells read from elsewhere (e.g. another machine's CSV) as a run of their own."""
+        run_id = self.start_run(command=command, environment=environment, label=label)
+        for seq, result in enumerate(results):
+            self.add_cell(run_id, seq, result)
+        self.finish_run(run_id, "imported")
+        return run_id
+
+    # ---- reading ------------------------------------------------------------------------
+    def runs(self, limit: int | None = None) -> list[RunRecord]:
+        sql = (
+            "SELECT r.id, r.started_at, r.finished_at, r.state, r.label, r.command, r.selection, r.environment,"
+            " count(c.seq), sum(CASE WHEN c.status = 'ok' THEN 1 ELSE 0 END)"
+            " FROM runs r LEFT JOIN cells c ON c.run_id = r.id GROUP BY r.id ORDER BY r.id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_run_record(row) for row in self._conn.execute(sql)]
+
+    def run(self, run_id: int) -> RunRecord:
+        row = self._conn.execute(
+            "SELECT r.id, r.started_at, r.finished_at, r.state, r.label, r.command, r.selection, r.environment,"
+            " (SELECT count(*) FROM cells WHERE run_id = r.id),"
+            " (SELECT count(*) FROM cells WHERE run_id = r.id AND status = 'ok')"
+            " FROM runs r WHERE r.id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise UserError(f"no run {run_id} in {self.path} (see `jitscope history`)")
+        return _run_record(row)
+
+    def cells(self, run_id: int) -> list[CellResult]:
+        rows = self._conn.execute("SELECT data FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))
+        return [CellResult.from_json(json.loads(data)) for (data,) in rows]
+
+    def latest_run_id(self) -> int | None:
+        row = self._conn.execute("SELECT max(id) FROM runs").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        id=int(row[0]),
+        started_at=float(row[1]),
+        finished_at=row[2],
+        state=row[3],
+        label=row[4],
+        command=row[5],
+        selection=json.loads(row[6] or "{}"),
+        environment=json.loads(row[7] or "{}"),
+        cell_count=int(row[8] or 0),
+        ok_count=int(row[9] or 0),
+    )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def status_counts(results: list[CellResult]) -> dict[Status, int]:
+    counts: dict[Status, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts

@@ -1,0 +1,101 @@
+"""A recorded run: the supervisor's events, with every finished cell committed to the store.
+
+The CLI and the app both drive a :class:`RecordedRun`, so persistence happens in one place
+and the same way: a run row first (with the environment), each cell the moment it finishes,
+worker details merged into the environment as they arrive, and the run's final state last.
+``events()`` opens its own store connection in the thread that iterates it (SQLite
+connections belong to one thread), so the app can iterate it in a background worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from jitscope.core.environment import collect_environment
+from jitscope.core.model import CellResult
+from jitscope.core.registry import Registry
+from jitscope.results.store import Store
+from jitscope.runner.events import CellFinished, Event, RunFinished, WorkerReady
+from jitscope.runner.plan import Plan, Selection
+from jitscope.runner.supervisor import Supervisor
+
+
+def selection_record(sel: Selection) -> dict[str, Any]:
+    return {
+        "workloads": sel.workloads,
+        "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
+        "sizes": sel.sizes,
+        "device": sel.device,
+        "dtype": sel.dtype,
+        "budget_s": sel.budget_s,
+        "timeout_s": sel.timeout_s,
+        "threads": sel.threads,
+        "params": sel.params,
+        "seed": sel.seed,
+    }
+
+
+class RecordedRun:
+    """Iterate :meth:`events` to run; :meth:`cancel` from any thread stops it."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        registry: Registry,
+        db_path: str | Path,
+        *,
+        selection: Selection | None = None,
+        command: str = "",
+        label: str = "",
+        supervisor_factory: Callable[[Plan, Registry], Supervisor] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.registry = registry
+        self.db_path = Path(db_path)
+        self.selection = selection
+        self.command = command
+        self.label = label
+        factory = supervisor_factory or (lambda p, r: Supervisor(p, r))
+        self.supervisor = factory(plan, registry)
+        self.run_id: int | None = None
+        self.results: dict[int, CellResult] = {}
+        self.environment: dict[str, Any] = collect_environment(plan.cells[0].threads if plan.cells else None)
+
+    def cancel(self) -> None:
+        self.supervisor.cancel()
+
+    def run_record(self) -> dict[str, Any]:
+        """What the exporters need to describe this run."""
+        return {"id": self.run_id, "environment": self.environment, "command": self.command}
+
+    def ordered_results(self) -> list[CellResult]:
+        return [self.results[i] for i in sorted(self.results)]
+
+    def events(self) -> Iterator[Event]:
+        store = Store(self.db_path)
+        try:
+            self.run_id = store.start_run(
+                command=self.command,
+                selection=selection_record(self.selection) if self.selection else {},
+                environment=self.environment,
+                label=self.label,
+            )
+            state = "interrupted"
+            try:
+                for event in self.supervisor.run():
+                    if isinstance(event, CellFinished):
+                        # Commit before anyone else sees it: nothing measured can be lost.
+                        store.add_cell(self.run_id, event.index, event.result)
+                        self.results[event.index] = event.result
+                    elif isinstance(event, WorkerReady):
+                        self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
+                        store.update_environment(self.run_id, self.environment)
+                    elif isinstance(event, RunFinished):
+                        state = "cancelled" if event.cancelled else "finished"
+                    yield event
+            finally:
+                store.finish_run(self.run_id, state)
+        finally:
+            store.close()
