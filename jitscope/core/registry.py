@@ -48,6 +48,7 @@ class Registry:
     extra_implementations: list[Implementation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
     workload_files: tuple[str, ...] = ()
+    file_workloads: list[str] = field(default_factory=list)  # names defined by -w files
 
     # ---- lookups ----------------------------------------------------------------------
     def implementations(
@@ -150,6 +151,8 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
             workloads.append(module.WORKLOAD)
         for w in workloads:
             _add_workload(reg, w, f"{path}: WORKLOAD")
+            if w.name not in reg.file_workloads:
+                reg.file_workloads.append(w.name)
             found = True
         for b in getattr(module, "BACKENDS", []):
             _add_backend(reg, b, f"{path}: BACKENDS")

@@ -1,0 +1,317 @@
+"""The ``jitscope`` command (Typer). ``jitscope`` alone opens the terminal app; the
+subcommands run the same engine headless, for scripts, CI and SSH sessions.
+
+Exit codes: 0 every cell ok or skipped with a reason; 1 some cell failed, crashed or timed
+out (everything else still saved and exported); 2 bad arguments or unusable files; 130 when
+interrupted (what finished is saved).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from jitscope import __version__
+from jitscope.core.errors import UserError
+from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes, split_list
+from jitscope.core.paths import DB_ENV, default_db_path
+from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S, DEFAULT_SEED, Selection
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    name="jitscope",
+    help=(
+        "Which Python numerical backend is fastest for this workload, on this machine, "
+        "and is its answer still right?\n\n"
+        "Run [bold]jitscope[/bold] alone for the terminal app, or [bold]jitscope run[/bold] headless:\n\n"
+        "  jitscope run -w linreg -w mcpi -b python,numpy -s 2,10,100 --csv out.csv"
+    ),
+    rich_markup_mode="rich",
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=False,
+)
+
+# ---- shared option declarations -----------------------------------------------------------
+WorkloadOpt = Annotated[
+    list[str] | None,
+    typer.Option("-w", "--workload", help="Workload name (linreg, mcpi, lu, nodes, or a plugin's) or a path to a workload file. Repeat or comma-separate."),
+]
+BackendOpt = Annotated[
+    list[str] | None,
+    typer.Option("-b", "--backend", help="Backend[:variant], comma-separated or repeated: -b numpy,numba:parallel. NAME:* runs every variant."),
+]
+SizeOpt = Annotated[
+    list[str] | None,
+    typer.Option("-s", "--size", help="Problem sizes, e.g. -s 2,10,100 or -s 1e6. Default: each workload's default sizes."),
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 or float32.")]
+BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of steady-state sampling per cell.", min=0.0)]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell is killed and marked timeout.", min=0.0)]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker). Default: the libraries' own choice.")]
+ParamOpt = Annotated[list[str] | None, typer.Option("-p", "--param", help="Workload parameter key=value, e.g. -p epochs=100. Repeatable.")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (default: per-user data dir, or ${DB_ENV}).")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]jitscope: error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _db(db: Path | None) -> Path:
+    return db.expanduser() if db else default_db_path()
+
+
+def _split_workloads(items: list[str] | None) -> tuple[list[str], list[str]]:
+    """Names vs files: ``-w ./my_workload.py`` loads a plugin file; its workloads are selected."""
+    names: list[str] = []
+    files: list[str] = []
+    for item in split_list(items or []):
+        if item.endswith(".py") or "/" in item or Path(item).suffix == ".py":
+            files.append(item)
+        else:
+            names.append(item)
+    return names, files
+
+
+def _selection(
+    workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: str, dtype: str,
+    budget: float, timeout: float, threads: int | None, param: list[str] | None, seed: int = DEFAULT_SEED,
+) -> tuple[Selection, list[str]]:
+    from jitscope.core.registry import load_registry
+
+    names, files = _split_workloads(workload)
+    if files:
+        for name in load_registry(files).file_workloads:
+            if name not in names:
+                names.append(name)
+    sel = Selection(
+        workloads=names,
+        backends=parse_backend_specs(backend or []),
+        sizes=parse_sizes(size) if size else None,
+        device=device,
+        dtype=dtype,
+        budget_s=budget,
+        timeout_s=timeout,
+        threads=threads,
+        params=parse_params(param or []),
+        seed=seed,
+    )
+    return sel, files
+
+
+# ---- the app (no subcommand) ------------------------------------------------------------------
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    workload: WorkloadOpt = None,
+    backend: BackendOpt = None,
+    size: SizeOpt = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float64",
+    budget: BudgetOpt = DEFAULT_BUDGET_S,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+    threads: ThreadsOpt = None,
+    param: ParamOpt = None,
+    db: DbOpt = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Open the terminal app; the options preselect its setup screen."""
+    if version:
+        console.print(f"jitscope {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param)
+        from jitscope.core.registry import load_registry
+        from jitscope.results.store import Store
+
+        registry = load_registry(files)
+        for name in sel.workloads:
+            registry.workload(name)
+        for name, _variant in sel.backends:
+            registry.backend(name)
+        Store(_db(db)).close()  # refuse a foreign or unreadable database before the UI starts
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        from jitscope.ui.app import run_app
+    except ImportError as exc:  # pragma: no cover - only while the UI is missing
+        err_console.print(f"the terminal app is not available ({exc}); use `jitscope run` (see --help)")
+        console.print(ctx.get_help())
+        raise typer.Exit(2) from None
+    preselect = sel if (sel.workloads or sel.backends or sel.sizes) else None
+    raise typer.Exit(run_app(preselect, _db(db), files))
+
+
+# ---- run --------------------------------------------------------------------------------------
+@app.command()
+def run(
+    workload: WorkloadOpt = None,
+    backend: BackendOpt = None,
+    size: SizeOpt = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float64",
+    budget: BudgetOpt = DEFAULT_BUDGET_S,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+    threads: ThreadsOpt = None,
+    param: ParamOpt = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the results as tidy CSV (one row per cell).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results and environment as JSON.")] = None,
+    md: Annotated[Path | None, typer.Option("--md", help="Write a Markdown table.")] = None,
+    db: DbOpt = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant] (default: the fastest cell).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
+    label: Annotated[str, typer.Option("--label", help="A label stored with the run (shown in history).")] = "",
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size after the table.")] = True,
+) -> None:
+    """Measure workloads x backends x sizes, save every cell, print a table and a plot.
+
+    Example: [bold]jitscope run -w linreg -w mcpi -w lu -w nodes -b python,numpy[/bold]
+    """
+    from jitscope.cli_run import execute_run
+
+    try:
+        sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
+        code = execute_run(
+            sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=plot,
+            command=shlex.join(["jitscope", *sys.argv[1:]]), console=console,
+        )
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+# ---- listings -------------------------------------------------------------------------------
+@app.command()
+def backends(
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Start each installed backend in a worker to report its runtime version and devices (slower).")] = True,
+    workload_file: Annotated[list[str] | None, typer.Option("-w", "--workload-file", help="Also load this workload/backend plugin file.")] = None,
+) -> None:
+    """Every backend, installed or not: version, devices, variants, and why it is unavailable."""
+    from jitscope.cli_info import print_backends
+
+    try:
+        print_backends(console, probe=probe, files=workload_file or [])
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def workloads(
+    matrix: Annotated[bool, typer.Option("--matrix", help="Print the workload x backend:variant coverage table.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="With --matrix: print it as a Markdown table (for the README).")] = False,
+    workload_file: Annotated[list[str] | None, typer.Option("-w", "--workload-file", help="Also load this workload plugin file.")] = None,
+) -> None:
+    """Every workload: what size means, default sizes, parameters, and who implements it."""
+    from jitscope.cli_info import print_matrix, print_workloads
+
+    try:
+        if matrix:
+            print_matrix(console, markdown=markdown, files=workload_file or [])
+        else:
+            print_workloads(console, files=workload_file or [])
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def history(
+    db: DbOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many runs.", min=1)] = 20,
+) -> None:
+    """Past runs, newest first."""
+    from jitscope.cli_info import print_history
+
+    try:
+        print_history(console, _db(db), limit)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id from `jitscope history`, or 'latest'.")],
+    db: DbOpt = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant].")] = None,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size.")] = True,
+) -> None:
+    """Print a stored run's table (and plot) again."""
+    from jitscope.cli_info import resolve_run_id
+    from jitscope.cli_run import print_report
+    from jitscope.results.store import Store
+
+    try:
+        with Store(_db(db)) as store:
+            rid = resolve_run_id(store, run_id)
+            results = store.cells(rid)
+            record = store.run(rid)
+        console.print(f"run {rid} — {record.started} on {record.host} ({record.state})")
+        print_report(console, results, baseline, plot)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(help="Run id from `jitscope history`, or 'latest'.")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV path.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="JSON path.")] = None,
+    md: Annotated[Path | None, typer.Option("--md", help="Markdown path.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write a stored run as CSV, JSON and/or Markdown."""
+    from jitscope.cli_info import resolve_run_id
+    from jitscope.results.export import write_exports
+    from jitscope.results.store import Store
+
+    if not (csv or json_path or md):
+        raise _fail("say where to write: --csv PATH, --json PATH and/or --md PATH")
+    try:
+        with Store(_db(db)) as store:
+            rid = resolve_run_id(store, run_id)
+            record = store.run(rid)
+            results = store.cells(rid)
+        run_info = {"id": rid, "environment": record.environment, "command": record.command, "started": record.started}
+        for path in write_exports(results, run_info, csv_path=csv, json_path=json_path, md_path=md):
+            console.print(f"wrote {path}")
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("import")
+def import_csv(
+    path: Annotated[Path, typer.Argument(help="A CSV written by jitscope (e.g. on another machine).")],
+    label: Annotated[str, typer.Option("--label", help="Label for the imported run (default: the CSV's host).")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Import another machine's CSV as a run, to compare or overlay it in the app."""
+    from jitscope.results.export import read_csv
+    from jitscope.results.store import Store
+
+    try:
+        results, host = read_csv(path)
+        with Store(_db(db)) as store:
+            rid = store.import_cells(results, label=label or host or path.name,
+                                     environment={"host": host, "imported_from": str(path)}, command=f"import {path}")
+        console.print(f"imported {len(results)} cells from {path} as run {rid}")
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
