@@ -8,7 +8,7 @@ series, and redraws, resizes and theme switches are just new calls.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from jitscope.core.model import CellResult, Status
@@ -58,8 +58,12 @@ def series_label(result: CellResult, with_dtype: bool = False) -> str:
     return label
 
 
-def _group(results: Sequence[CellResult], value: str) -> dict[str, list[Series]]:
-    """Per workload, one series per backend:variant(@device)(dtype), points sorted by size."""
+Labeller = Callable[[CellResult], str]
+
+
+def _group(results: Sequence[CellResult], value: str, label: Labeller | None = None) -> dict[str, list[Series]]:
+    """Per workload, one series per backend:variant(@device)(dtype), points sorted by size.
+    ``label`` overrides the series name (the app tags overlaid runs with it)."""
     dtypes = {r.spec.dtype for r in results}
     out: dict[str, dict[str, Series]] = {}
     for r in results:
@@ -75,8 +79,8 @@ def _group(results: Sequence[CellResult], value: str) -> dict[str, list[Series]]
             raise ValueError(value)
         if y is None:
             continue
-        label = series_label(r, with_dtype=len(dtypes) > 1)
-        series = out.setdefault(r.spec.workload, {}).setdefault(label, Series(label))
+        name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)
+        series = out.setdefault(r.spec.workload, {}).setdefault(name, Series(name))
         series.x.append(float(r.spec.size))
         series.y.append(float(y))
     result: dict[str, list[Series]] = {}
@@ -89,24 +93,24 @@ def _group(results: Sequence[CellResult], value: str) -> dict[str, list[Series]]
     return result
 
 
-def time_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
+def time_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Median seconds per call vs size."""
-    return _group(results, "median")
+    return _group(results, "median", label)
 
 
-def error_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
+def error_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Accuracy error vs size."""
-    return _group(results, "error")
+    return _group(results, "error", label)
 
 
-def compile_series(results: Sequence[CellResult]) -> dict[str, list[Series]]:
-    return _group(results, "compile")
+def compile_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
+    return _group(results, "compile", label)
 
 
-def speedup_series(results: Sequence[CellResult], baseline: str) -> dict[str, list[Series]]:
+def speedup_series(results: Sequence[CellResult], baseline: str, label: Labeller | None = None) -> dict[str, list[Series]]:
     """Speed-up of each series over ``baseline`` (a series label) at the same sizes."""
     out: dict[str, list[Series]] = {}
-    for workload, series in time_series(results).items():
+    for workload, series in time_series(results, label).items():
         base = next((s for s in series if s.label == baseline), None)
         if base is None:
             continue
@@ -136,12 +140,16 @@ def render(
     logx: bool = True,
     logy: bool = True,
     yfmt=fmt_number,
-    colors: Sequence[str] | None = None,
+    colors: Sequence[str | tuple[int, int, int]] | None = None,
     color: bool = True,
     extra: Sequence[Series] = (),
+    legend: bool = True,
+    extra_color: str | tuple[int, int, int] = "gray",
 ) -> str:
     """A line chart as text (ANSI colours unless ``color`` is False). ``extra`` series are
-    drawn as reference lines (e.g. the expected 1/sqrt(n) error of a pi estimate)."""
+    drawn as reference lines (e.g. the expected 1/sqrt(n) error of a pi estimate).
+    ``colors`` may hold plotext names or RGB tuples (the app passes its theme's colours);
+    ``legend=False`` leaves the legend to the caller (the app draws its own, numbered)."""
     import plotext as plt
 
     plt.clear_figure()
@@ -157,16 +165,21 @@ def render(
     for i, s in enumerate(series):
         if s not in drawable:
             continue
-        plt.plot(s.x, s.y, label=s.label, marker="dot" if len(s.x) > 1 else "o", color=palette[i % len(palette)])
+        plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot" if len(s.x) > 1 else "o",
+                 color=palette[i % len(palette)])
     for s in extra:
         if s in drawable:
-            plt.plot(s.x, s.y, label=s.label, marker="dot", color="gray")
+            plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot", color=extra_color)
     xs = sorted({x for s in drawable for x in s.x})
     ys = [y for s in drawable for y in s.y]
     if logx and xs:
         plt.xticks(xs, [fmt_size(x) for x in xs])
     if logy and ys:
-        ticks = _decade_ticks(min(ys), max(ys))
+        # Only decades inside the data's range: a tick outside it is drawn over the title.
+        lo, hi = min(ys), max(ys)
+        ticks = [t for t in _decade_ticks(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+        if len(ticks) < 2 and hi > lo:
+            ticks = sorted({lo, *ticks, hi})
         if len(ticks) >= 2:
             plt.yticks(ticks, [yfmt(t) for t in ticks])
     if title:
@@ -183,3 +196,65 @@ def render(
     if not color:
         text = plt.uncolorize(text)
     return text
+
+
+def loggable(series: Sequence[Series], logx: bool = True, logy: bool = True) -> tuple[list[Series], int]:
+    """The series with the points a log axis cannot show (<= 0, nan, inf) left out, and how
+    many were left out, so one exact (zero-error) point does not hide a whole series."""
+    out: list[Series] = []
+    dropped = 0
+    for s in series:
+        keep = [
+            (x, y) for x, y in zip(s.x, s.y, strict=True)
+            if math.isfinite(x) and math.isfinite(y) and (x > 0 or not logx) and (y > 0 or not logy)
+        ]
+        dropped += len(s.x) - len(keep)
+        out.append(Series(s.label, [p[0] for p in keep], [p[1] for p in keep]))
+    return out, dropped
+
+
+def expected_pi_error(sizes: Sequence[float]) -> Series:
+    """The expected |pi_hat - pi| of an n-sample Monte Carlo estimate: 1.6422 / sqrt(n)."""
+    sigma = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))
+    xs = sorted({float(n) for n in sizes if n > 0})
+    return Series("expected 1.64/\u221an", xs, [sigma / math.sqrt(n) for n in xs])
+
+
+def render_log_bars(
+    groups: Sequence[str],
+    bars: Sequence[Series],
+    *,
+    title: str = "",
+    width: int = 80,
+    height: int = 20,
+    xfmt=fmt_seconds,
+    colors: Sequence[str | tuple[int, int, int]] | None = None,
+    color: bool = True,
+    legend: bool = True,
+) -> str:
+    """Horizontal grouped bars on a log axis (plotext bars cannot take a log scale, so the
+    values are drawn as decades above the smallest and the ticks relabelled). ``bars`` holds
+    one Series per bar kind (e.g. compile, steady) whose ``y`` has one value per group;
+    None or <= 0 draws no bar."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(max(20, width), max(8, height))
+    values = [v for b in bars for v in b.y if v is not None and v > 0 and math.isfinite(v)]
+    if not groups or not values:
+        return "(no data to plot yet)"
+    lo = math.floor(math.log10(min(values)))
+    hi = max(lo + 1, math.ceil(math.log10(max(values))))
+    lifted = [[math.log10(v) - lo + 0.05 if v is not None and v > 0 and math.isfinite(v) else 0.0 for v in b.y]
+              for b in bars]
+    palette = list(colors or ["blue+", "red+", "green+", "magenta+"])
+    plt.multiple_bar(list(groups), lifted, labels=[b.label for b in bars] if legend else None,
+                     color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8)
+    decades = list(range(0, hi - lo + 1))
+    plt.xticks(decades, [xfmt(10.0 ** (lo + d)) for d in decades])
+    plt.xlim(0, hi - lo)
+    if title:
+        plt.title(title)
+    plt.theme("pro" if color else "clear")
+    text = str(plt.build())
+    return text if color else plt.uncolorize(text)

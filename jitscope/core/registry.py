@@ -38,6 +38,15 @@ BUILTIN_WORKLOADS: dict[str, str] = {
 BUILTIN_BACKENDS: dict[str, str] = {
     "python": "jitscope.backends.python_backend:BACKEND",
     "numpy": "jitscope.backends.numpy_backend:BACKEND",
+    "numba": "jitscope.backends.numba_backend:BACKEND",
+    "jax": "jitscope.backends.jax_backend:BACKEND",
+    "tensorflow": "jitscope.backends.tensorflow_backend:BACKEND",
+    "torch": "jitscope.backends.torch_backend:BACKEND",
+    "triton": "jitscope.backends.triton_backend:BACKEND",
+    "cython": "jitscope.backends.cython_backend:BACKEND",
+    "scipy": "jitscope.backends.scipy_backend:BACKEND",
+    "cupy": "jitscope.backends.cupy_backend:BACKEND",
+    "julia": "jitscope.backends.julia_backend:BACKEND",
 }
 
 

@@ -18,6 +18,8 @@ Clock = Callable[[], float]
 Progress = Callable[[Phase, float], None]
 
 LOOP_STEPS = (1, 2, 5)  # autorange: 1, 2, 5, 10, 20, 50, ... calls per sample
+MAX_WARMUP_CALLS = 10_000  # warm-up is for JIT/caches/allocators; more calls teach nothing
+MAX_LOOPS = 10**7  # ~10 ms even for a 1 ns call; beyond that the clock or sync is broken
 
 
 @dataclass
@@ -55,6 +57,7 @@ def measure(
     clock: Clock = time.perf_counter,
     max_samples: int = 200,
     min_samples: int = 5,
+    max_loops: int = MAX_LOOPS,
     warmup_fraction: float = 0.1,
     progress: Progress | None = None,
 ) -> Measurement:
@@ -78,7 +81,7 @@ def measure(
     warm_spent = 0.0
     warm_calls = 0
     last_call = first_call_s
-    while warm_calls == 0 or warm_spent < warmup_budget:
+    while warm_calls == 0 or (warm_spent < warmup_budget and warm_calls < MAX_WARMUP_CALLS):
         last_call, out = _timed(run, sync, 1, clock)
         warm_spent += last_call
         warm_calls += 1
@@ -106,7 +109,7 @@ def measure(
         loops = LOOP_STEPS[step] * decade
         elapsed, out = _timed(run, sync, loops, clock)
         spent += elapsed
-        if elapsed >= target or spent >= budget_s:
+        if elapsed >= target or spent >= budget_s or loops >= max_loops:
             samples.append(elapsed / loops)
             break
         step += 1

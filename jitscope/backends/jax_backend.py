@@ -1,0 +1,320 @@
+"""JAX: ``jax.jit`` with ``lax.fori_loop`` (a Python loop would unroll and compile for
+seconds), on CPU or a CUDA GPU.
+
+Traps handled here (DESIGN.md §3):
+
+* float64 needs ``jax_enable_x64``; the worker turns it on through ``JAX_ENABLE_X64=1``
+  (``Backend.env``). If x64 is off anyway, a float64 cell is *skipped*, never silently run in
+  float32; ``dtype_used`` is read from the device arrays themselves.
+* dispatch is asynchronous: ``sync`` is ``block_until_ready`` on every timed call.
+* on a GPU, XLA pre-allocates 75% of memory: ``XLA_PYTHON_CLIENT_PREALLOCATE=false``.
+* float32 matmuls on recent GPUs default to TF32: the dots ask for ``precision="highest"``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    FunctionKernel,
+    Implementation,
+    Kernel,
+    SkipCell,
+)
+
+NAME = "jax"
+MCPI_CHUNK = 1 << 20
+_PLATFORM = {"cpu": "cpu", "cuda": "gpu"}
+
+
+def _jax() -> Any:
+    import jax
+
+    return jax
+
+
+def _device(ctx: CellContext) -> Any:
+    jax = _jax()
+    try:
+        return jax.devices(_PLATFORM[ctx.device])[0]
+    except RuntimeError as exc:
+        raise SkipCell(f"jax has no {ctx.device} device: {exc}") from None
+
+
+def _dtype(ctx: CellContext) -> Any:
+    jax = _jax()
+    import jax.numpy as jnp
+
+    if ctx.dtype == "float64" and not jax.config.jax_enable_x64:
+        raise SkipCell("jax x64 is disabled (JAX_ENABLE_X64=0): float64 would silently run as float32")
+    return jnp.dtype(ctx.dtype)
+
+
+def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+    jax = _jax()
+    notes = {
+        "dtype_used": ctx.dtype,
+        "sync": "jax.block_until_ready on every timed call",
+        "compiler": f"XLA via jax.jit (jaxlib {_jaxlib_version()})",
+        "cache": "n/a (in-memory jit cache; first call traces and compiles)",
+        "x64": bool(jax.config.jax_enable_x64),
+        "threads": _threads_note(ctx.device),
+    }
+    notes.update(extra)
+    return notes
+
+
+def _jaxlib_version() -> str:
+    try:
+        import jaxlib
+
+        return str(jaxlib.__version__)
+    except Exception:
+        return "?"
+
+
+def _threads_note(device: str) -> str:
+    if device != "cpu":
+        return "n/a (GPU)"
+    if "xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", ""):
+        return "1 (XLA_FLAGS --xla_cpu_multi_thread_eigen=false)"
+    return f"XLA CPU thread pool (all {os.cpu_count()} cores)"
+
+
+def _sync(out: Any) -> None:
+    _jax().block_until_ready(out)
+
+
+def _put(x: Any, dtype: Any, device: Any) -> Any:
+    import numpy as np
+
+    arr = _jax().device_put(np.asarray(x, dtype=dtype), device)
+    arr.block_until_ready()
+    return arr
+
+
+# ---- linreg ---------------------------------------------------------------------------------
+def _linreg(ctx: CellContext) -> Kernel:
+    jax = _jax()
+    import jax.numpy as jnp
+    from jax import lax
+
+    dt = _dtype(ctx)
+    dev = _device(ctx)
+    n = ctx.inputs["X"].shape[0]
+    data: dict[str, Any] = {}
+
+    @jax.jit
+    def gd(X: Any, y: Any, mu: Any, scale: Any, epochs: Any) -> Any:
+        def epoch(_: Any, w: Any) -> Any:
+            r = jnp.matmul(X, w, precision="highest") - y
+            g = scale * jnp.matmul(X.T, r, precision="highest")
+            return w - mu * g
+
+        return lax.fori_loop(0, epochs, epoch, jnp.zeros(X.shape[1], X.dtype))
+
+    def transfer() -> None:
+        data["X"] = _put(ctx.inputs["X"], dt, dev)
+        data["y"] = _put(ctx.inputs["y"], dt, dev)
+        data["mu"] = _put(ctx.inputs["mu"], dt, dev)
+        data["scale"] = _put(2.0 / n, dt, dev)
+        data["epochs"] = _put(int(ctx.inputs["epochs"]), jnp.int32, dev)
+        kernel.notes["dtype_used"] = str(data["X"].dtype)
+
+    def run() -> Any:
+        return gd(data["X"], data["y"], data["mu"], data["scale"], data["epochs"])
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: jax.device_get(out),
+        notes=_notes(ctx, layout="X@w and X.T@r per epoch inside lax.fori_loop (XLA fuses the rest)",
+                     matmul_precision="highest"),
+    )
+    return kernel
+
+
+# ---- mcpi -----------------------------------------------------------------------------------
+def _mcpi(ctx: CellContext) -> Kernel:
+    jax = _jax()
+    import jax.numpy as jnp
+    from jax import lax
+
+    dt = _dtype(ctx)
+    dev = _device(ctx)
+    n = int(ctx.inputs["n"])
+    chunk = min(n, MCPI_CHUNK)
+    nchunks = math.ceil(n / chunk)
+    count_dt = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+    if n >= 2**31 and count_dt == jnp.int32:
+        raise SkipCell("jax without x64 counts in int32, which overflows at 2**31 samples")
+    data: dict[str, Any] = {}
+
+    @jax.jit
+    def estimate(key: Any) -> Any:
+        lane = jnp.arange(chunk)
+
+        def body(i: Any, count: Any) -> Any:
+            xy = jax.random.uniform(jax.random.fold_in(key, i), (2, chunk), dt)
+            inside = xy[0] * xy[0] + xy[1] * xy[1] <= 1
+            valid = i * chunk + lane < n  # the last chunk may be partial
+            return count + jnp.sum(inside & valid, dtype=count_dt)
+
+        count = lax.fori_loop(0, nchunks, body, jnp.zeros((), count_dt))
+        return 4.0 * count / n
+
+    def transfer() -> None:
+        data["key"] = jax.device_put(jax.random.key(int(ctx.inputs["seed"])), dev)
+        data["key"].block_until_ready()
+        probe = jax.random.uniform(data["key"], (1,), dt)
+        kernel.notes["dtype_used"] = str(probe.dtype)
+
+    kernel = FunctionKernel(
+        lambda: estimate(data["key"]),
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: float(out),
+        notes=_notes(
+            ctx,
+            rng=f"jax.random {jax.config.jax_default_prng_impl}, fold_in(key, chunk index) per chunk",
+            layout=f"fori_loop over chunks of {chunk}: generate, test, count ({jnp.dtype(count_dt).name} counter)",
+        ),
+    )
+    return kernel
+
+
+# ---- lu -------------------------------------------------------------------------------------
+def _lu(ctx: CellContext) -> Kernel:
+    jax = _jax()
+    import jax.numpy as jnp
+    from jax import lax
+
+    dt = _dtype(ctx)
+    dev = _device(ctx)
+    size = ctx.size
+    acc_dt = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    data: dict[str, Any] = {}
+
+    @jax.jit
+    def lu_slogdet(A: Any) -> Any:
+        idx = jnp.arange(size)
+
+        def step(k: Any, a: Any) -> Any:
+            below = idx > k
+            col = jnp.where(below, a[:, k] / a[k, k], 0)  # multipliers l_ik, zero at/above k
+            row = jnp.where(below, a[k, :], 0)  # u_kj for j > k
+            a = a - jnp.outer(col, row)
+            return a.at[:, k].set(jnp.where(below, col, a[:, k]))
+
+        a = lax.fori_loop(0, size - 1, step, A)
+        diag = jnp.diagonal(a)
+        return jnp.prod(jnp.sign(diag)), jnp.sum(jnp.log(jnp.abs(diag)).astype(acc_dt))
+
+    def transfer() -> None:
+        data["A"] = _put(ctx.inputs["A"], dt, dev)
+        kernel.notes["dtype_used"] = str(data["A"].dtype)
+
+    kernel = FunctionKernel(
+        lambda: lu_slogdet(data["A"]),
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: (float(out[0]), float(out[1])),
+        notes=_notes(
+            ctx,
+            layout="functional (A is never modified, so each call factors a fresh A); "
+            "masked full-size rank-1 update per k in fori_loop (n^3 flops instead of 2n^3/3, "
+            "static shapes for XLA)",
+        ),
+    )
+    return kernel
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+def _nodes(ctx: CellContext) -> Kernel:
+    jax = _jax()
+    import jax.numpy as jnp
+
+    dt = _dtype(ctx)
+    dev = _device(ctx)
+    n = int(ctx.inputs["n"])
+    p = float(ctx.inputs["p"])
+    data: dict[str, Any] = {}
+
+    @jax.jit
+    def checksum(key: Any, p: Any) -> Any:
+        k_mutate, k_value = jax.random.split(key)
+        bias = jnp.full(n, 0.5, dt)
+        mutate = jax.random.uniform(k_mutate, (n,), dt) < p
+        bias = bias + jnp.where(mutate, jax.random.uniform(k_value, (n,), dt), 0)
+        return jnp.sum(bias)
+
+    def transfer() -> None:
+        data["key"] = jax.device_put(jax.random.key(int(ctx.inputs["seed"])), dev)
+        data["p"] = _put(p, dt, dev)
+        kernel.notes["dtype_used"] = str(data["p"].dtype)
+
+    kernel = FunctionKernel(
+        lambda: checksum(data["key"], data["p"]),
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: float(out),
+        notes=_notes(
+            ctx,
+            rng=f"jax.random {jax.config.jax_default_prng_impl}, one key per array",
+            layout="structure of arrays (keys are implicit: node i has key i), "
+            "vectorised mask; checksum summed in the cell's dtype",
+        ),
+    )
+    return kernel
+
+
+# ---- backend --------------------------------------------------------------------------------
+def _info() -> dict[str, Any]:
+    if os.environ.get("OMP_NUM_THREADS") == "1" and "multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        # One thread requested: XLA's CPU pool only honours this before the backend starts.
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    jax = _jax()
+    info: dict[str, Any] = {
+        "version": jax.__version__,
+        "jaxlib": _jaxlib_version(),
+        "x64": bool(jax.config.jax_enable_x64),
+        "default_prng": str(jax.config.jax_default_prng_impl),
+        "devices": ["cpu"],
+        "device_reasons": {},
+    }
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError as exc:
+        gpus = []
+        info["device_reasons"]["cuda"] = f"jaxlib has no GPU platform ({str(exc).split('.')[0]}); install jax[cuda12]"
+    if gpus:
+        info["devices"].append("cuda")
+        info["gpu"] = gpus[0].device_kind
+        info["gpu_count"] = len(gpus)
+    if os.environ.get("XLA_FLAGS"):
+        info["xla_flags"] = os.environ["XLA_FLAGS"]
+    return info
+
+
+IMPLS = (
+    Implementation("linreg", NAME, "default", _linreg, "jit + fori_loop, two mat-vecs per epoch", devices=("cpu", "cuda")),
+    Implementation("mcpi", NAME, "default", _mcpi, "jit + fori_loop over chunks (threefry)", devices=("cpu", "cuda")),
+    Implementation("lu", NAME, "default", _lu, "jit + fori_loop, masked rank-1 updates", devices=("cpu", "cuda")),
+    Implementation("nodes", NAME, "default", _nodes, "jit, structure of arrays", devices=("cpu", "cuda")),
+)
+
+BACKEND = Backend(
+    name=NAME,
+    description="JAX: jit + lax.fori_loop (XLA), x64 honoured, block_until_ready",
+    requires=("jax", "jaxlib"),
+    extra="jax",
+    devices=("cpu", "cuda"),
+    implementations=IMPLS,
+    info=_info,
+    env={"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
+)

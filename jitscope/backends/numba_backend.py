@@ -1,0 +1,308 @@
+"""Numba: ``@njit`` fused loops, a ``parallel`` (prange) variant, a ``vectorize`` (ufunc)
+variant for ``mcpi`` and a ``jitclass`` variant for ``nodes``.
+
+Light at import: the kernels live in ``_numba_kernels`` and are imported inside the worker,
+after ``NUMBA_CACHE_DIR`` points at jitscope's per-user cache (``cache=True`` everywhere it
+is allowed). Whether the first call compiled, loaded from that cache or found the code
+already compiled in this worker is recorded as ``cache`` = miss / hit / in-memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
+
+SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
+COUNTER_RNG = "splitmix64 counter-based: sample i = splitmix64(key(seed) + i*phi64)"
+
+
+def _kernels() -> Any:
+    """Import the kernels with the on-disk cache under jitscope's cache folder."""
+    from jitscope.core.paths import cache_dir
+
+    where = os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
+    if "numba" in sys.modules:  # imported before us (in-process tests): config already read
+        import numba
+
+        if not numba.config.CACHE_DIR:
+            numba.config.CACHE_DIR = where
+    from jitscope.backends import _numba_kernels
+
+    return _numba_kernels
+
+
+def _np_dtype(ctx: CellContext) -> Any:
+    import numpy as np
+
+    return np.dtype(ctx.dtype)
+
+
+def _cache_counts(dispatchers: list[Any]) -> tuple[int, int]:
+    hits = misses = 0
+    for d in dispatchers:
+        stats = getattr(d, "stats", None)
+        if stats is None:
+            continue
+        hits += sum(stats.cache_hits.values())
+        misses += sum(stats.cache_misses.values())
+    return hits, misses
+
+
+class NumbaKernel(Kernel):
+    """A host kernel calling jitted code; records cache state and threads after the run."""
+
+    def __init__(
+        self,
+        call: Any,
+        dispatchers: list[Any],
+        notes: dict[str, Any],
+        *,
+        parallel: bool = False,
+        prepare: Any = None,
+    ) -> None:
+        super().__init__()
+        self._call = call
+        self._prepare = prepare
+        self._dispatchers = dispatchers
+        self._parallel = parallel
+        self._before = _cache_counts(dispatchers)
+        self.notes.update(notes)
+
+    def transfer(self) -> None:
+        if self._prepare is not None:
+            self._prepare()
+
+    def run(self) -> Any:
+        return self._call()
+
+    def fetch(self, out: Any) -> Any:
+        import numba
+
+        if self._dispatchers:
+            hits, misses = _cache_counts(self._dispatchers)
+            if misses > self._before[1]:
+                self.notes["cache"] = "miss (compiled, saved to disk)"
+            elif hits > self._before[0]:
+                self.notes["cache"] = "hit (loaded from disk)"
+            else:
+                self.notes["cache"] = "in-memory (compiled earlier in this worker)"
+        if self._parallel:
+            self.notes["threads"] = numba.get_num_threads()
+            self.notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
+            with contextlib.suppress(ValueError):
+                self.notes["threading_layer"] = numba.threading_layer()
+        else:
+            self.notes["threads"] = 1
+        return out
+
+
+def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+    import numba
+
+    notes = {
+        "dtype_used": ctx.dtype,
+        "sync": "none needed (synchronous CPU code)",
+        "compiler": f"numba {numba.__version__} (LLVM)",
+        "cache": "n/a",
+    }
+    notes.update(extra)
+    return notes
+
+
+# ---- linreg ---------------------------------------------------------------------------------
+def _linreg(parallel: bool) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        import numpy as np
+
+        K = _kernels()
+        dt = _np_dtype(ctx)
+        d = ctx.size
+        epochs = int(ctx.inputs["epochs"])
+        n = ctx.inputs["X"].shape[0]
+        coef = dt.type(ctx.inputs["mu"] * 2.0 / n)  # mu * (2/N), in the cell's dtype
+        small = d <= K.SMALL_D
+        if small:
+            fn = K.linreg_small(d, parallel)
+            layout = f"X^T (column-major), kernel specialised on d={d}: w, g in registers"
+        else:
+            fn = K.linreg_rows_parallel if parallel else K.linreg_rows
+            layout = "row-major X, one fused pass per epoch (dot + axpy per row)"
+        if parallel:
+            layout += "; rows split in one chunk per thread, cache-line padded partial gradients"
+        data: dict[str, Any] = {}
+
+        def prepare() -> None:
+            X = ctx.inputs["X"].T if small else ctx.inputs["X"]
+            data["X"] = np.ascontiguousarray(X, dtype=dt)
+            data["y"] = np.ascontiguousarray(ctx.inputs["y"], dtype=dt)
+            kernel.notes["dtype_used"] = str(data["X"].dtype)
+
+        if parallel:
+            import numba
+
+            def call() -> Any:
+                return fn(data["X"], data["y"], coef, epochs, numba.get_num_threads())
+
+        else:
+
+            def call() -> Any:
+                return fn(data["X"], data["y"], coef, epochs)
+
+        kernel = NumbaKernel(
+            call, [fn], _base_notes(ctx, layout=layout, fastmath=True), parallel=parallel, prepare=prepare
+        )
+        return kernel
+
+    return build
+
+
+# ---- mcpi -----------------------------------------------------------------------------------
+def _mcpi(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        K = _kernels()
+        n = int(ctx.inputs["n"])
+        seed = int(ctx.inputs["seed"])
+        single = ctx.dtype == "float32"
+        counter = "int64 counter (no float32 saturation at 2**24)"
+        if variant == "default":
+            fn = K.mcpi_serial
+            notes = _base_notes(ctx, rng=SERIAL_RNG, layout=f"fused generate-test-count; {counter}")
+            return NumbaKernel(lambda: fn(n, seed, single), [fn], notes)
+        if variant == "parallel":
+            fn = K.mcpi_parallel_f32 if single else K.mcpi_parallel_f64
+            notes = _base_notes(ctx, rng=COUNTER_RNG, layout=f"fused, prange over samples; {counter}")
+            return NumbaKernel(lambda: fn(n, seed), [fn], notes, parallel=True)
+        notes = _base_notes(
+            ctx,
+            rng=COUNTER_RNG,
+            layout=f"@vectorize(target='parallel') ufunc over index chunks of {K.VECTORIZE_CHUNK}; {counter}",
+            cache="n/a (parallel ufunc: cached on disk, hit/miss not reported by numba)",
+        )
+        kernel = NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, parallel=True)
+        return kernel
+
+    return build
+
+
+# ---- lu -------------------------------------------------------------------------------------
+def _lu(parallel: bool) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        import numpy as np
+
+        K = _kernels()
+        fn = K.lu_slogdet_parallel if parallel else K.lu_slogdet
+        data: dict[str, Any] = {}
+
+        def prepare() -> None:
+            data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=_np_dtype(ctx))
+            kernel.notes["dtype_used"] = str(data["A"].dtype)
+
+        layout = "copy of A, then naive in-place Doolittle (row-major, i-j loops)"
+        if parallel:
+            layout += "; rows of each trailing update in prange"
+        kernel = NumbaKernel(
+            lambda: fn(data["A"]),
+            [fn],
+            _base_notes(ctx, layout=layout, fastmath=True, accumulator="log|det| summed in float64"),
+            parallel=parallel,
+            prepare=prepare,
+        )
+        return kernel
+
+    return build
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+def _nodes(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        import numpy as np
+
+        K = _kernels()
+        n = int(ctx.inputs["n"])
+        p = float(ctx.inputs["p"])
+        seed = int(ctx.inputs["seed"])
+        acc = "checksum accumulated in float64"
+        if variant == "jitclass":
+            fn = K.nodes_jitclass(ctx.dtype)
+            notes = _base_notes(
+                ctx,
+                rng=SERIAL_RNG,
+                layout="reflected list of @jitclass Node(key, bias) objects",
+                accumulator=acc,
+                cache="n/a (functions using a jitclass cannot be cached on disk)",
+            )
+            return NumbaKernel(lambda: fn(n, p, seed), [], notes)
+        proto = np.zeros(1, dtype=_np_dtype(ctx))
+        parallel = variant == "parallel"
+        fn = K.nodes_soa_parallel if parallel else K.nodes_soa
+        notes = _base_notes(
+            ctx,
+            rng=COUNTER_RNG if parallel else SERIAL_RNG,
+            layout="structure of arrays (keys int64, bias)" + ("; prange over nodes" if parallel else ""),
+            accumulator=acc,
+        )
+        return NumbaKernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel)
+
+    return build
+
+
+# ---- backend --------------------------------------------------------------------------------
+def _info() -> dict[str, Any]:
+    _kernels()
+    import numba
+
+    from jitscope.backends.numpy_backend import threads_info
+
+    info: dict[str, Any] = {
+        "version": numba.__version__,
+        "devices": ["cpu"],
+        "device_reasons": {"cuda": "jitscope's numba backend has CPU kernels only"},
+        "numba_threads": numba.get_num_threads(),
+        "cache_dir": numba.config.CACHE_DIR,
+    }
+    try:
+        import llvmlite
+
+        info["llvmlite"] = llvmlite.__version__
+    except ImportError:
+        pass
+    info.update(threads_info())
+    return info
+
+
+def _setup_threads(n: int) -> None:
+    import numba
+
+    from jitscope.backends.numpy_backend import limit_threads
+
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    limit_threads(n)
+
+
+NAME = "numba"
+
+BACKEND = Backend(
+    name=NAME,
+    description="Numba @njit: fused loops, prange, @vectorize, @jitclass; on-disk cache",
+    requires=("numba",),
+    extra="numba",
+    devices=("cpu",),
+    implementations=(
+        Implementation("linreg", NAME, "default", _linreg(False), "one fused pass over X per epoch (fastmath)"),
+        Implementation("linreg", NAME, "parallel", _linreg(True), "fused pass, rows split across threads (prange)"),
+        Implementation("mcpi", NAME, "default", _mcpi("default"), "fused loop, numba's Mersenne Twister seeded in-kernel"),
+        Implementation("mcpi", NAME, "parallel", _mcpi("parallel"), "fused prange loop, counter-based splitmix64"),
+        Implementation("mcpi", NAME, "vectorize", _mcpi("vectorize"), "@vectorize parallel ufunc over index chunks"),
+        Implementation("lu", NAME, "default", _lu(False), "naive in-place Doolittle on a copy (fastmath)"),
+        Implementation("lu", NAME, "parallel", _lu(True), "naive Doolittle, trailing-update rows in prange"),
+        Implementation("nodes", NAME, "default", _nodes("default"), "structure of arrays, in-kernel RNG"),
+        Implementation("nodes", NAME, "parallel", _nodes("parallel"), "structure of arrays, prange, counter RNG"),
+        Implementation("nodes", NAME, "jitclass", _nodes("jitclass"), "list of @jitclass Node objects"),
+    ),
+    info=_info,
+    setup_threads=_setup_threads,
+)

@@ -1,0 +1,301 @@
+"""TensorFlow: ``tf.function(jit_compile=True)`` (XLA) with graph loops, on CPU or GPU.
+
+Traps handled here (DESIGN.md §3):
+
+* loops are graph loops (``tf.range`` under AutoGraph becomes ``tf.while_loop``), so an epoch
+  count never unrolls into the graph;
+* every per-call value is a tensor (a Python scalar argument retraces for each new value);
+  shapes that XLA must know statically (n for ``nodes``) are fixed per cell when the function
+  is built;
+* sync by materialising the result (``.numpy()``), because eager ops may return before the
+  device is done;
+* GPU memory growth is enabled before the runtime starts; ``TF_CPP_MIN_LOG_LEVEL`` quiets it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    FunctionKernel,
+    Implementation,
+    Kernel,
+    SkipCell,
+)
+
+NAME = "tensorflow"
+MCPI_CHUNK = 1 << 20
+
+
+def _tf() -> Any:
+    import tensorflow as tf
+
+    return tf
+
+
+def _device_name(ctx: CellContext) -> str:
+    tf = _tf()
+    if ctx.device == "cuda":
+        if not tf.config.list_logical_devices("GPU"):
+            raise SkipCell("tensorflow sees no GPU")
+        return "/GPU:0"
+    return "/CPU:0"
+
+
+def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+    tf = _tf()
+    notes = {
+        "dtype_used": ctx.dtype,
+        "sync": "result materialised with .numpy()",
+        "compiler": "XLA via tf.function(jit_compile=True)",
+        "cache": "n/a (in-memory trace cache; first call traces and compiles)",
+        "threads": (
+            f"intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default (all cores)'}, "
+            f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'default'}"
+        )
+        if ctx.device == "cpu"
+        else "n/a (GPU)",
+    }
+    notes.update(extra)
+    return notes
+
+
+def _to_numpy(out: Any) -> Any:
+    if isinstance(out, tuple | list):
+        return tuple(o.numpy() for o in out)
+    return out.numpy()
+
+
+def _sync(out: Any) -> None:
+    _to_numpy(out)
+
+
+def _put(x: Any, dtype: Any, device: str) -> Any:
+    tf = _tf()
+    with tf.device(device):
+        t = tf.identity(tf.constant(x, dtype=dtype))
+    # Wait until it is really there: a reduction on the device, materialised on the host.
+    with tf.device(device):
+        tf.reduce_sum(tf.reshape(t, [-1])[:1]).numpy()
+    return t
+
+
+# ---- linreg ---------------------------------------------------------------------------------
+def _linreg(ctx: CellContext) -> Kernel:
+    tf = _tf()
+    dt = tf.as_dtype(ctx.dtype)
+    dev = _device_name(ctx)
+    n = ctx.inputs["X"].shape[0]
+    data: dict[str, Any] = {}
+
+    @tf.function(jit_compile=True)
+    def gd(X: Any, y: Any, mu: Any, scale: Any, epochs: Any) -> Any:
+        w = tf.zeros([tf.shape(X)[1], 1], dtype=X.dtype)
+        for _ in tf.range(epochs):
+            r = tf.matmul(X, w) - y
+            g = scale * tf.matmul(X, r, transpose_a=True)
+            w = w - mu * g
+        return tf.reshape(w, [-1])
+
+    def transfer() -> None:
+        data["X"] = _put(ctx.inputs["X"], dt, dev)
+        data["y"] = _put(ctx.inputs["y"].reshape(-1, 1), dt, dev)
+        data["mu"] = _put(ctx.inputs["mu"], dt, dev)
+        data["scale"] = _put(2.0 / n, dt, dev)
+        data["epochs"] = _put(int(ctx.inputs["epochs"]), tf.int32, dev)
+        kernel.notes["dtype_used"] = data["X"].dtype.name
+
+    def run() -> Any:
+        with tf.device(dev):
+            return gd(data["X"], data["y"], data["mu"], data["scale"], data["epochs"])
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_sync,
+        fetch=_to_numpy,
+        notes=_notes(ctx, layout="X@w and X^T@r (matmul transpose_a) per epoch in a tf.range graph loop"),
+    )
+    return kernel
+
+
+# ---- mcpi -----------------------------------------------------------------------------------
+def _mcpi(ctx: CellContext) -> Kernel:
+    tf = _tf()
+    dt = tf.as_dtype(ctx.dtype)
+    dev = _device_name(ctx)
+    n = int(ctx.inputs["n"])
+    chunk = min(n, MCPI_CHUNK)
+    data: dict[str, Any] = {}
+
+    @tf.function(jit_compile=True)
+    def estimate(seed: Any, n: Any) -> Any:
+        nchunks = (n + chunk - 1) // chunk
+        count = tf.zeros([], tf.int64)
+        lane = tf.range(chunk, dtype=tf.int64)
+        for i in tf.range(nchunks):
+            xy = tf.random.stateless_uniform([2, chunk], seed=tf.stack([seed, i]), dtype=dt)
+            inside = xy[0] * xy[0] + xy[1] * xy[1] <= 1
+            valid = i * chunk + lane < n  # the last chunk may be partial
+            count += tf.reduce_sum(tf.cast(tf.logical_and(inside, valid), tf.int64))
+        return 4.0 * tf.cast(count, tf.float64) / tf.cast(n, tf.float64)
+
+    def transfer() -> None:
+        data["seed"] = _put(int(ctx.inputs["seed"]), tf.int64, dev)
+        data["n"] = _put(n, tf.int64, dev)
+
+    def run() -> Any:
+        with tf.device(dev):
+            return estimate(data["seed"], data["n"])
+
+    return FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: float(out.numpy()),
+        notes=_notes(
+            ctx,
+            rng="tf.random.stateless_uniform (Philox), seed (seed, chunk index) per chunk",
+            layout=f"graph loop over chunks of {chunk}: generate, test, count (int64 counter)",
+        ),
+    )
+
+
+# ---- lu -------------------------------------------------------------------------------------
+def _lu(ctx: CellContext) -> Kernel:
+    tf = _tf()
+    dt = tf.as_dtype(ctx.dtype)
+    dev = _device_name(ctx)
+    size = ctx.size
+    data: dict[str, Any] = {}
+
+    @tf.function(jit_compile=True)
+    def lu_slogdet(A: Any) -> Any:
+        idx = tf.range(size)
+        a = A
+        for k in tf.range(size - 1):
+            below = idx > k
+            col = tf.where(below, a[:, k] / a[k, k], tf.zeros([], a.dtype))
+            row = tf.where(below, a[k, :], tf.zeros([], a.dtype))
+            a = a - col[:, None] * row[None, :]
+            col_mask = tf.logical_and(below[:, None], tf.equal(idx, k)[None, :])
+            a = tf.where(col_mask, col[:, None], a)
+        diag = tf.linalg.diag_part(a)
+        logdet = tf.reduce_sum(tf.cast(tf.math.log(tf.abs(diag)), tf.float64))
+        return tf.reduce_prod(tf.sign(diag)), logdet
+
+    def transfer() -> None:
+        data["A"] = _put(ctx.inputs["A"], dt, dev)
+        kernel.notes["dtype_used"] = data["A"].dtype.name
+
+    def run() -> Any:
+        with tf.device(dev):
+            return lu_slogdet(data["A"])
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: (float(out[0].numpy()), float(out[1].numpy())),
+        notes=_notes(
+            ctx,
+            layout="functional (each call starts from the untouched A); masked full-size rank-1 "
+            "update per k in a graph loop (n^3 flops instead of 2n^3/3, static shapes for XLA)",
+        ),
+    )
+    return kernel
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+def _nodes(ctx: CellContext) -> Kernel:
+    tf = _tf()
+    dt = tf.as_dtype(ctx.dtype)
+    dev = _device_name(ctx)
+    n = int(ctx.inputs["n"])  # XLA needs the array length at compile time: fixed per cell
+    data: dict[str, Any] = {}
+
+    @tf.function(jit_compile=True)
+    def checksum(seed: Any, p: Any) -> Any:
+        bias = tf.fill([n], tf.constant(0.5, dt))
+        mutate = tf.random.stateless_uniform([n], seed=tf.stack([seed, 0]), dtype=dt) < p
+        value = tf.random.stateless_uniform([n], seed=tf.stack([seed, 1]), dtype=dt)
+        bias = bias + tf.where(mutate, value, tf.zeros([], dt))
+        return tf.reduce_sum(bias)
+
+    def transfer() -> None:
+        data["seed"] = _put(int(ctx.inputs["seed"]), tf.int64, dev)
+        data["p"] = _put(float(ctx.inputs["p"]), dt, dev)
+        kernel.notes["dtype_used"] = data["p"].dtype.name
+
+    def run() -> Any:
+        with tf.device(dev):
+            return checksum(data["seed"], data["p"])
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: float(out.numpy()),
+        notes=_notes(
+            ctx,
+            rng="tf.random.stateless_uniform (Philox), one seed per array",
+            layout="structure of arrays (keys implicit), vectorised mask; checksum in the cell's dtype",
+        ),
+    )
+    return kernel
+
+
+# ---- backend --------------------------------------------------------------------------------
+def _info() -> dict[str, Any]:
+    tf = _tf()
+    info: dict[str, Any] = {"version": tf.__version__, "devices": ["cpu"], "device_reasons": {}}
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError as exc:  # runtime already initialised
+            info["memory_growth_error"] = str(exc)
+    if gpus:
+        info["devices"].append("cuda")
+        try:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            info["gpu"] = details.get("device_name", gpus[0].name)
+        except Exception:
+            info["gpu"] = gpus[0].name
+        info["memory_growth"] = True
+    else:
+        built = tf.sysconfig.get_build_info()
+        why = "no GPU visible to tensorflow"
+        if not built.get("is_cuda_build", False):
+            why = "this tensorflow build has no CUDA support"
+        info["device_reasons"]["cuda"] = why
+    info["cuda_build"] = bool(tf.sysconfig.get_build_info().get("is_cuda_build", False))
+    return info
+
+
+def _setup_threads(n: int) -> None:
+    tf = _tf()
+    tf.config.threading.set_intra_op_parallelism_threads(n)
+    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(n, 2)))
+
+
+_DEV = ("cpu", "cuda")
+
+BACKEND = Backend(
+    name=NAME,
+    description="TensorFlow: tf.function(jit_compile=True), graph loops, .numpy() sync",
+    requires=("tensorflow",),
+    extra="tensorflow",
+    devices=_DEV,
+    implementations=(
+        Implementation("linreg", NAME, "default", _linreg, "XLA graph loop, two matmuls per epoch", devices=_DEV),
+        Implementation("mcpi", NAME, "default", _mcpi, "XLA graph loop over chunks (stateless Philox)", devices=_DEV),
+        Implementation("lu", NAME, "default", _lu, "XLA graph loop, masked rank-1 updates", devices=_DEV),
+        Implementation("nodes", NAME, "default", _nodes, "XLA, structure of arrays", devices=_DEV),
+    ),
+    info=_info,
+    setup_threads=_setup_threads,
+    env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+)

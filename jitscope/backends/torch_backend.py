@@ -1,0 +1,361 @@
+"""PyTorch: ``eager`` (the default) and ``compile`` (``torch.compile``, Inductor), CPU or CUDA.
+
+Traps handled here (DESIGN.md §3): CUDA kernels are asynchronous, so ``sync`` is
+``torch.cuda.synchronize()`` on CUDA; CPU threads come from ``torch.set_num_threads``;
+``torch.compile`` on CPU generates C++ and needs a compiler, and its first call takes tens of
+seconds: that is the compile column, not the steady state. Float32 matmuls on CUDA are kept
+in full float32 (``allow_tf32 = False``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from typing import Any
+
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    FunctionKernel,
+    Implementation,
+    Kernel,
+    SkipCell,
+)
+
+NAME = "torch"
+MCPI_CHUNK = 1 << 20
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def _device(ctx: CellContext) -> Any:
+    torch = _torch()
+    if ctx.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SkipCell("torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+def _dtype(ctx: CellContext) -> Any:
+    return getattr(_torch(), ctx.dtype)
+
+
+def _make_sync(ctx: CellContext) -> Any:
+    torch = _torch()
+    if ctx.device == "cuda":
+        return lambda out: torch.cuda.synchronize()
+    return lambda out: None
+
+
+def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
+    torch = _torch()
+    notes: dict[str, Any] = {
+        "dtype_used": ctx.dtype,
+        "sync": "torch.cuda.synchronize()" if ctx.device == "cuda" else "none needed (CPU ops are synchronous)",
+        "threads": torch.get_num_threads() if ctx.device == "cpu" else "n/a (GPU)",
+    }
+    if variant == "compile":
+        notes["compiler"] = "torch.compile (Inductor: C++/OpenMP on CPU, Triton on CUDA)"
+        notes["cache"] = (
+            "Inductor on-disk cache in TORCHINDUCTOR_CACHE_DIR (the first call always includes "
+            "Dynamo tracing, and code generation unless that cache hits)"
+        )
+    else:
+        notes["compiler"] = "none (eager ATen kernels)"
+        notes["cache"] = "n/a"
+    notes.update(extra)
+    return notes
+
+
+def _compile(fn: Any, ctx: CellContext) -> Any:
+    torch = _torch()
+    if ctx.device == "cpu" and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
+        raise SkipCell("torch.compile on CPU needs a C++ compiler (c++/g++/clang++) on PATH")
+    from jitscope.core.paths import cache_dir
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
+    return torch.compile(fn, dynamic=False)
+
+
+def _put(x: Any, ctx: CellContext) -> Any:
+    torch = _torch()
+    t = torch.as_tensor(x).to(device=_device(ctx), dtype=_dtype(ctx)).contiguous()
+    if ctx.device == "cuda":
+        torch.cuda.synchronize()
+    return t
+
+
+# ---- linreg ---------------------------------------------------------------------------------
+def _linreg(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        torch = _torch()
+        epochs = int(ctx.inputs["epochs"])
+        n = ctx.inputs["X"].shape[0]
+        mu = float(ctx.inputs["mu"])
+        scale = 2.0 / n
+        data: dict[str, Any] = {}
+
+        def epoch(X: Any, y: Any, w: Any) -> Any:
+            r = X @ w - y
+            g = scale * (X.T @ r)
+            return w - mu * g
+
+        step = _compile(epoch, ctx) if variant == "compile" else epoch
+
+        def transfer() -> None:
+            data["X"] = _put(ctx.inputs["X"], ctx)
+            data["y"] = _put(ctx.inputs["y"], ctx)
+            kernel.notes["dtype_used"] = str(data["X"].dtype).removeprefix("torch.")
+
+        def run() -> Any:
+            X, y = data["X"], data["y"]
+            w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
+            with torch.no_grad():
+                for _ in range(epochs):
+                    w = step(X, y, w)
+            return w
+
+        layout = "X@w and X.T@r per epoch"
+        if variant == "compile":
+            layout += " (one compiled epoch; the epoch loop stays in Python so it never unrolls)"
+        kernel = FunctionKernel(
+            run,
+            transfer=transfer,
+            sync=_make_sync(ctx),
+            fetch=lambda out: out.cpu().numpy(),
+            notes=_notes(ctx, variant, layout=layout),
+        )
+        return kernel
+
+    return build
+
+
+# ---- mcpi -----------------------------------------------------------------------------------
+def _mcpi(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        torch = _torch()
+        dev = _device(ctx)
+        dt = _dtype(ctx)
+        n = int(ctx.inputs["n"])
+        seed = int(ctx.inputs["seed"])
+        chunk = min(n, MCPI_CHUNK)
+
+        if variant == "compile":
+            # torch.rand inside the compiled graph: Inductor fuses generate-test-count into one
+            # kernel with its own Philox stream (seeded from the global generator).
+            def count_chunk(m: int) -> Any:
+                xy = torch.rand(2, m, dtype=dt, device=dev)
+                return ((xy[0] * xy[0] + xy[1] * xy[1]) <= 1).sum()
+
+            counter = _compile(count_chunk, ctx)
+
+            def run() -> Any:
+                torch.manual_seed(seed)
+                total = torch.zeros((), dtype=torch.int64, device=dev)
+                for start in range(0, n, chunk):
+                    total += counter(min(chunk, n - start))
+                return total
+
+            rng = "Inductor Philox (torch.rand inside the compiled graph), torch.manual_seed(seed)"
+        else:
+
+            def run() -> Any:
+                gen = torch.Generator(device=dev)
+                gen.manual_seed(seed)
+                total = torch.zeros((), dtype=torch.int64, device=dev)
+                for start in range(0, n, chunk):
+                    xy = torch.rand(2, min(chunk, n - start), dtype=dt, device=dev, generator=gen)
+                    total += ((xy[0] * xy[0] + xy[1] * xy[1]) <= 1).sum()
+                return total
+
+            rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
+
+        return FunctionKernel(
+            run,
+            sync=_make_sync(ctx),
+            fetch=lambda out: 4.0 * int(out.item()) / n,
+            notes=_notes(ctx, variant, rng=rng, layout=f"chunks of {chunk}, int64 counter tensor on the device"),
+        )
+
+    return build
+
+
+# ---- lu -------------------------------------------------------------------------------------
+def _lu(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        torch = _torch()
+        size = ctx.size
+        data: dict[str, Any] = {}
+
+        if variant == "compile":
+            idx_holder: dict[str, Any] = {}
+
+            def step(a: Any, k: Any) -> Any:
+                # k is a 1-element index tensor: index_select keeps the graph free of
+                # data-dependent Python ints, so it compiles once for every k.
+                idx = idx_holder["idx"]
+                below = idx > k
+                col_k = a.index_select(1, k).squeeze(1)
+                row_k = a.index_select(0, k).squeeze(0)
+                col = torch.where(below, col_k / col_k.index_select(0, k), 0.0)
+                row = torch.where(below, row_k, 0.0)
+                a = a - torch.outer(col, row)
+                col_mask = below[:, None] & (idx == k)[None, :]
+                return torch.where(col_mask, col[:, None], a)
+
+            compiled_step = _compile(step, ctx)
+
+            def factor(A: Any) -> Any:
+                a = A.clone()
+                for k in range(size - 1):
+                    a = compiled_step(a, data["ks"][k])
+                return a
+
+            layout = (
+                "clone of A, then one compiled masked full-size rank-1 update per k (k passed as a "
+                "tensor so it compiles once; n^3 flops instead of 2n^3/3)"
+            )
+        else:
+
+            def factor(A: Any) -> Any:
+                a = A.clone()
+                for k in range(size - 1):
+                    a[k + 1 :, k] /= a[k, k]
+                    a[k + 1 :, k + 1 :].addr_(a[k + 1 :, k], a[k, k + 1 :], alpha=-1)
+                return a
+
+            layout = "clone of A, then per k: scale column, in-place rank-1 update (addr_) of the trailing block"
+
+        def transfer() -> None:
+            data["A"] = _put(ctx.inputs["A"], ctx)
+            if variant == "compile":
+                idx_holder["idx"] = torch.arange(size, device=data["A"].device)
+                data["ks"] = [torch.tensor([k], device=data["A"].device) for k in range(size)]
+            kernel.notes["dtype_used"] = str(data["A"].dtype).removeprefix("torch.")
+
+        def run() -> Any:
+            with torch.no_grad():
+                a = factor(data["A"])
+                diag = torch.diagonal(a)
+                return torch.prod(torch.sign(diag)), torch.sum(torch.log(torch.abs(diag)).double())
+
+        kernel = FunctionKernel(
+            run,
+            transfer=transfer,
+            sync=_make_sync(ctx),
+            fetch=lambda out: (float(out[0].item()), float(out[1].item())),
+            notes=_notes(ctx, variant, layout=layout),
+        )
+        return kernel
+
+    return build
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+def _nodes(variant: str) -> Any:
+    def build(ctx: CellContext) -> Kernel:
+        torch = _torch()
+        dev = _device(ctx)
+        dt = _dtype(ctx)
+        n = int(ctx.inputs["n"])
+        p = float(ctx.inputs["p"])
+        seed = int(ctx.inputs["seed"])
+
+        def checksum(gen: Any = None) -> Any:
+            keys = torch.arange(n, device=dev)
+            bias = torch.full((keys.shape[0],), 0.5, dtype=dt, device=dev)
+            mutate = torch.rand(n, device=dev, dtype=dt, generator=gen) < p
+            value = torch.rand(n, device=dev, dtype=dt, generator=gen)
+            return (bias + torch.where(mutate, value, 0.0)).sum()
+
+        if variant == "compile":
+            compiled = _compile(lambda: checksum(), ctx)
+
+            def run() -> Any:
+                torch.manual_seed(seed)
+                return compiled()
+
+            rng = "Inductor Philox (torch.rand inside the compiled graph)"
+        else:
+
+            def run() -> Any:
+                gen = torch.Generator(device=dev)
+                gen.manual_seed(seed)
+                return checksum(gen)
+
+            rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
+
+        return FunctionKernel(
+            run,
+            sync=_make_sync(ctx),
+            fetch=lambda out: float(out.item()),
+            notes=_notes(ctx, variant, rng=rng, layout="structure of arrays (keys, bias), boolean mask"),
+        )
+
+    return build
+
+
+# ---- backend --------------------------------------------------------------------------------
+def _info() -> dict[str, Any]:
+    torch = _torch()
+    info: dict[str, Any] = {
+        "version": torch.__version__,
+        "devices": ["cpu"],
+        "device_reasons": {},
+        "threads": torch.get_num_threads(),
+        "cuda_build": torch.version.cuda,
+    }
+    if torch.cuda.is_available():
+        info["devices"].append("cuda")
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+        info["cuda_runtime"] = torch.version.cuda
+        props = torch.cuda.get_device_properties(0)
+        info["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+        with contextlib.suppress(Exception):  # private API: best effort
+            info["cuda_driver"] = torch._C._cuda_getDriverVersion()
+    elif torch.version.cuda is None:
+        info["device_reasons"]["cuda"] = f"this torch build ({torch.__version__}) has no CUDA support"
+    else:
+        info["device_reasons"]["cuda"] = "no CUDA device or driver visible to torch"
+    return info
+
+
+def _setup_threads(n: int) -> None:
+    torch = _torch()
+    torch.set_num_threads(n)
+
+
+_DEV = ("cpu", "cuda")
+
+
+def _impls() -> tuple[Implementation, ...]:
+    out = []
+    for variant, what in (("eager", "eager ATen ops"), ("compile", "torch.compile (Inductor)")):
+        out += [
+            Implementation("linreg", NAME, variant, _linreg(variant), f"{what}: X@w, X.T@r per epoch", devices=_DEV),
+            Implementation("mcpi", NAME, variant, _mcpi(variant), f"{what}: chunked rand, test, count", devices=_DEV),
+            Implementation("lu", NAME, variant, _lu(variant), f"{what}: rank-1 update per k", devices=_DEV),
+            Implementation("nodes", NAME, variant, _nodes(variant), f"{what}: structure of arrays", devices=_DEV),
+        ]
+    return tuple(out)
+
+
+BACKEND = Backend(
+    name=NAME,
+    description="PyTorch: eager ops, or torch.compile (Inductor); CPU or CUDA",
+    requires=("torch",),
+    extra="torch",
+    devices=_DEV,
+    implementations=_impls(),
+    default_variant="eager",
+    info=_info,
+    setup_threads=_setup_threads,
+)

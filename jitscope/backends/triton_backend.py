@@ -1,0 +1,253 @@
+"""Triton: hand-written kernels for ``mcpi``, ``linreg`` and ``lu``.
+
+* ``default``: compiled kernels on a CUDA GPU (``devices=("cuda",)``).
+* ``interpreter``: the same kernels under ``TRITON_INTERPRET=1`` on the CPU (NumPy emulation
+  of every program). It exists so the kernels can be checked without a GPU; its timings say
+  nothing about Triton's speed, hence small sizes only and a variant name nobody can mistake
+  for a compiled result.
+
+``nodes`` (an object-heavy loop) has no Triton formulation: it is not registered, so a
+``nodes`` cell says "triton:... has no implementation of nodes".
+
+``TRITON_INTERPRET`` is read when ``@triton.jit`` decorates a kernel, so it is set before the
+kernel module is imported, and the two variants refuse to run in a worker already set up for
+the other mode (one worker serves one device, so this only matters in-process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    FunctionKernel,
+    Implementation,
+    Kernel,
+    SkipCell,
+)
+
+NAME = "triton"
+INTERP_REASON = "the Triton interpreter emulates every program in NumPy (checking, not timing)"
+
+
+def _kernels(interpret: bool) -> Any:
+    """Import triton (and our kernels) in the right mode. Triton's own ``@jit`` helpers
+    (``tl.sum``, ``tl.randint4x``...) are decorated when ``triton`` is first imported, so the
+    variable must be set before *that* import: ``_info`` deliberately does not import triton."""
+    if "triton" not in sys.modules:
+        if interpret:
+            os.environ["TRITON_INTERPRET"] = "1"
+        elif os.environ.get("TRITON_INTERPRET", "0") == "1":
+            raise SkipCell("TRITON_INTERPRET=1 is set: compiled Triton kernels would be interpreted")
+    import triton.language as tl
+
+    from jitscope.backends import _triton_kernels as K
+
+    helpers_interpreted = type(tl.randint4x).__name__ == "InterpretedFunction"
+    if interpret != K.INTERPRETED or helpers_interpreted != interpret:
+        mode = "interpreted" if helpers_interpreted else "compiled"
+        raise SkipCell(
+            f"triton was already imported in {mode} mode in this process "
+            "(TRITON_INTERPRET must be set before the first import); run this variant in its own worker"
+        )
+    return K
+
+
+def _setup(ctx: CellContext) -> tuple[Any, Any, Any, bool]:
+    import torch
+
+    interpret = ctx.spec.variant == "interpreter"
+    if not interpret and not torch.cuda.is_available():
+        raise SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none); use triton:interpreter on CPU")
+    K = _kernels(interpret)
+    device = torch.device("cpu") if interpret else torch.device("cuda", 0)
+    return K, torch, device, interpret
+
+
+def _make_sync(torch: Any, interpret: bool) -> Any:
+    if interpret:
+        return lambda out: None
+    return lambda out: torch.cuda.synchronize()
+
+
+def _notes(ctx: CellContext, interpret: bool, **extra: Any) -> dict[str, Any]:
+    import triton
+
+    notes: dict[str, Any] = {
+        "dtype_used": ctx.dtype,
+        "sync": "none (the interpreter is synchronous)" if interpret else "torch.cuda.synchronize()",
+        "compiler": "Triton interpreter (TRITON_INTERPRET=1), NOT compiled" if interpret else f"triton {triton.__version__} (PTX via LLVM)",
+        "cache": "n/a (interpreted)" if interpret else "Triton on-disk kernel cache (~/.triton/cache)",
+        "threads": "1 (interpreter)" if interpret else "n/a (GPU)",
+    }
+    notes.update(extra)
+    return notes
+
+
+def _put(torch: Any, x: Any, ctx: CellContext, device: Any) -> Any:
+    t = torch.as_tensor(x).to(device=device, dtype=getattr(torch, ctx.dtype)).contiguous()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return t
+
+
+# ---- mcpi -----------------------------------------------------------------------------------
+def _mcpi(ctx: CellContext) -> Kernel:
+    K, torch, device, interpret = _setup(ctx)
+    n = int(ctx.inputs["n"])
+    seed = int(ctx.inputs["seed"])
+    block = 1 << 16 if interpret else 4096  # the interpreter pays per program: few, big ones
+    programs = -(-n // block)
+    partial = torch.empty(programs, dtype=torch.int32, device=device)
+    f64 = ctx.dtype == "float64"
+
+    def run() -> Any:
+        K.mcpi_kernel[(programs,)](seed, n, partial, BLOCK=block, F64=f64)
+        return partial.sum(dtype=torch.int64)
+
+    return FunctionKernel(
+        run,
+        sync=_make_sync(torch, interpret),
+        fetch=lambda out: 4.0 * int(out.item()) / n,
+        notes=_notes(
+            ctx,
+            interpret,
+            rng="Philox4x32 (tl.randint4x), counter = global sample index; "
+            + ("32-bit uniforms converted to float64" if f64 else "float32 uniforms"),
+            layout=f"{programs} programs x {block} samples, int32 count per program, int64 total",
+        ),
+    )
+
+
+# ---- linreg ---------------------------------------------------------------------------------
+LINREG_MAX_D = 4096
+
+
+def _linreg(ctx: CellContext) -> Kernel:
+    K, torch, device, interpret = _setup(ctx)
+    import triton
+
+    n, d = ctx.inputs["X"].shape
+    epochs = int(ctx.inputs["epochs"])
+    block_d = triton.next_power_of_2(d)
+    tile = 1 << 16 if interpret else 4096  # elements of X per program
+    block_n = max(1, min(tile, tile // block_d))
+    nblocks = -(-n // block_n)
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data["X"] = _put(torch, ctx.inputs["X"], ctx, device)
+        data["y"] = _put(torch, ctx.inputs["y"], ctx, device)
+        data["coef"] = _put(torch, [ctx.inputs["mu"] * 2.0 / n], ctx, device)
+        data["partial"] = torch.empty(nblocks * block_d, dtype=data["X"].dtype, device=device)
+        kernel.notes["dtype_used"] = str(data["X"].dtype).removeprefix("torch.")
+
+    def run() -> Any:
+        X, y, partial, coef = data["X"], data["y"], data["partial"], data["coef"]
+        w = torch.zeros(d, dtype=X.dtype, device=device)
+        for _ in range(epochs):
+            K.linreg_partial_kernel[(nblocks,)](X, y, w, partial, n, d, BLOCK_N=block_n, BLOCK_D=block_d)
+            K.linreg_update_kernel[(1,)](partial, w, coef, nblocks, d, BLOCK_D=block_d)
+        return w
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_make_sync(torch, interpret),
+        fetch=lambda out: out.cpu().numpy(),
+        notes=_notes(
+            ctx,
+            interpret,
+            layout=f"per epoch: fused tile kernel ({nblocks} programs x [{block_n}, {block_d}] tile of X, "
+            "r and X^T r from one read) + a reduce-and-update kernel",
+        ),
+    )
+    return kernel
+
+
+# ---- lu -------------------------------------------------------------------------------------
+def _lu(ctx: CellContext) -> Kernel:
+    K, torch, device, interpret = _setup(ctx)
+    size = ctx.size
+    bm = bn = 64 if interpret else 32
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data["A"] = _put(torch, ctx.inputs["A"], ctx, device)
+        kernel.notes["dtype_used"] = str(data["A"].dtype).removeprefix("torch.")
+
+    def run() -> Any:
+        a = data["A"].clone()  # each call factors a fresh copy
+        for k in range(size - 1):
+            m = size - k - 1
+            K.lu_scale_kernel[(-(-m // 256),)](a, size, k, BLOCK=256)
+            K.lu_update_kernel[(-(-m // bm), -(-m // bn))](a, size, k, BM=bm, BN=bn)
+        diag = torch.diagonal(a)
+        return torch.prod(torch.sign(diag)), torch.sum(torch.log(torch.abs(diag)).double())
+
+    kernel = FunctionKernel(
+        run,
+        transfer=transfer,
+        sync=_make_sync(torch, interpret),
+        fetch=lambda out: (float(out[0].item()), float(out[1].item())),
+        notes=_notes(
+            ctx,
+            interpret,
+            layout=f"copy of A; per k: scale-column kernel + rank-1 update kernel on {bm}x{bn} tiles",
+        ),
+    )
+    return kernel
+
+
+# ---- backend --------------------------------------------------------------------------------
+def _info() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    import torch
+
+    # No `import triton` here: the build decides TRITON_INTERPRET before the first import.
+    info: dict[str, Any] = {
+        "version": version("triton"),
+        "torch": torch.__version__,
+        "devices": ["cpu"],
+        "device_reasons": {},
+        "cpu_mode": "interpreter only (TRITON_INTERPRET=1)",
+    }
+    if torch.cuda.is_available():
+        info["devices"].append("cuda")
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda_runtime"] = torch.version.cuda
+    elif torch.version.cuda is None:
+        info["device_reasons"]["cuda"] = f"torch {torch.__version__} has no CUDA support; Triton kernels need a GPU"
+    else:
+        info["device_reasons"]["cuda"] = "no CUDA device visible to torch; Triton kernels need a GPU"
+    return info
+
+
+_CUDA = ("cuda",)
+_CPU = ("cpu",)
+
+BACKEND = Backend(
+    name=NAME,
+    description="Triton kernels (mcpi, linreg, lu): compiled on CUDA; interpreter on CPU",
+    requires=("triton", "torch"),
+    extra="triton",
+    devices=("cpu", "cuda"),
+    implementations=(
+        Implementation("mcpi", NAME, "default", _mcpi, "Philox, count per program", devices=_CUDA),
+        Implementation("linreg", NAME, "default", _linreg, "fused tile kernel + update kernel per epoch",
+                       devices=_CUDA, max_size=LINREG_MAX_D,
+                       max_size_reason="the fused kernel keeps a whole row of X in one program"),
+        Implementation("lu", NAME, "default", _lu, "scale + rank-1 update kernels per k", devices=_CUDA),
+        Implementation("mcpi", NAME, "interpreter", _mcpi, "INTERPRETER (CPU, NumPy emulation), not compiled",
+                       devices=_CPU, max_size=1_000_000, max_size_reason=INTERP_REASON),
+        Implementation("linreg", NAME, "interpreter", _linreg, "INTERPRETER (CPU, NumPy emulation), not compiled",
+                       devices=_CPU, max_size=16, max_size_reason=INTERP_REASON),
+        Implementation("lu", NAME, "interpreter", _lu, "INTERPRETER (CPU, NumPy emulation), not compiled",
+                       devices=_CPU, max_size=64, max_size_reason=INTERP_REASON),
+    ),
+    info=_info,
+)

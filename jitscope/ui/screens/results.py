@@ -1,0 +1,177 @@
+"""Results: the table (median, IQR, compile, error, speed-up vs a baseline) and the plots.
+Single keys switch the plot (p), the workload (w), the baseline (b) and which series are
+shown (1-9, 0 for all); m zooms the plot to the whole screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from jitscope.core.model import Status
+from jitscope.ui.state import PLOT_KINDS, PLOT_TITLES, ResultSet, cell_row
+from jitscope.ui.widgets.grid import tone_style
+from jitscope.ui.widgets.modebar import ModeBar
+from jitscope.ui.widgets.plot import Chart
+
+COLUMNS = ("workload", "backend", "size", "status", "median", "IQR", "compile", "error", "speed-up", "reason")
+REASON_WIDTH = 48
+
+
+class ResultsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("p", "next_plot", "Plot", tooltip="Cycle: time, accuracy, speed-up, compile vs steady"),
+        Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),
+        Binding("b", "next_baseline", "Baseline", tooltip="Cycle the speed-up baseline"),
+        Binding("1", "toggle_series(0)", "Show", key_display="1-9", tooltip="Show/hide series 1-9 of the plot"),
+        *[Binding(str(i + 1), f"toggle_series({i})", f"Show/hide series {i + 1}", show=False) for i in range(1, 9)],
+        Binding("0", "show_all", "Show every series", show=False),
+        Binding("m", "zoom", "Zoom", tooltip="Plot on the whole screen (again: back)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: ResultSet | None = None
+        self.kind = "time"
+        self.workload: str | None = None
+        self.baseline: str | None = None
+        self.hidden: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar("results")
+        yield Static("no results yet: run a sweep (r) or open one from History (h)", id="results-info")
+        table = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="results-detail")
+        yield Chart(id="results-chart")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self._fill_table())
+        if self.app.view is not None:  # type: ignore[attr-defined]
+            self.load(self.app.view)  # type: ignore[attr-defined]
+
+    def load(self, view: ResultSet) -> None:
+        """Show a run (or an overlay); keeps the plot kind, resets what depends on the data."""
+        self.view = view
+        workloads = view.workloads()
+        if self.workload not in workloads:
+            self.workload = workloads[0] if workloads else None
+        labels = view.labels()
+        if self.baseline not in labels:
+            self.baseline = labels[0] if labels else None
+        self.hidden &= set(labels)
+        self._fill_table()
+        self._draw()
+
+    # ---- drawing ----------------------------------------------------------------------------------
+    def _fill_table(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        view = self.view
+        if view is None:
+            return
+        speedups = view.speedups(self.baseline)
+        for n, ((ref, result), speedup) in enumerate(zip(view.items, speedups, strict=True)):
+            row = cell_row(result, speedup, view.label(ref, result))
+            tone = {"ok": "success", "skipped": "warning", "cancelled": "warning"}.get(result.status.value, "error")
+            cells: list[Any] = [Text(v) for v in row]
+            cells[3] = Text(row[3], style=tone_style(self, tone))
+            if result.accuracy is not None and not result.accuracy.accurate:
+                cells[7] = Text(row[7], style=tone_style(self, "warning", bold=True))
+            if row[9]:
+                reason = row[9] if len(row[9]) <= REASON_WIDTH else row[9][: REASON_WIDTH - 1] + "…"
+                cells[9] = Text(reason, style=tone_style(self, tone))
+            table.add_row(*cells, key=str(n))
+        self._info()
+
+    def _info(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        counts: dict[str, int] = {}
+        for r in view.results:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        runs = " vs ".join(ref.tag for ref in view.runs) if view.overlay else view.title
+        text = f"{runs} · {len(view.items)} cells: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        text += f" · baseline {self.baseline}" if self.baseline else ""
+        self.query_one("#results-info", Static).update(Content(text))
+
+    def _draw(self) -> None:
+        view = self.view
+        chart = self.query_one(Chart)
+        if view is None or self.workload is None:
+            return
+        labels = view.labels(self.workload)
+        data = view.plot(self.kind, self.workload, self.baseline)
+        chart.draw(data, labels, self.hidden, f"{self.workload}: {PLOT_TITLES[self.kind]}",
+                   f"{self.workload}: nothing measured to plot")
+
+    @on(DataTable.RowHighlighted)
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        if self.view is None or event.row_key.value is None:
+            return
+        ref, r = self.view.items[int(event.row_key.value)]
+        s = r.spec
+        parts = [f"{self.view.label(ref, r)} {s.workload} n={s.size} {s.dtype}: {r.status.value}"]
+        if r.reason:
+            parts.append(r.reason)
+        if r.stats is not None:
+            parts.append(f"{r.stats.samples}x{r.stats.loops} samples" + (" (unstable)" if r.stats.unstable else ""))
+        if r.accuracy is not None:
+            parts.append(f"{r.accuracy.metric} {r.accuracy.error:.3g} (tol {r.accuracy.tolerance:.2g})")
+        if r.gflops:
+            parts.append(f"{r.gflops:.3g} GFLOP/s")
+        tone = "success" if r.status == Status.OK else "error" if not r.status.is_success else "warning"
+        self.query_one("#results-detail", Static).update(Text(" · ".join(parts), style=tone_style(self, tone)))
+
+    # ---- keys ---------------------------------------------------------------------------------------
+    def action_next_plot(self) -> None:
+        self.kind = PLOT_KINDS[(PLOT_KINDS.index(self.kind) + 1) % len(PLOT_KINDS)]
+        self._draw()
+
+    def action_next_workload(self) -> None:
+        if self.view is None:
+            return
+        workloads = self.view.workloads()
+        i = workloads.index(self.workload) if self.workload in workloads else -1
+        self.workload = workloads[(i + 1) % len(workloads)]
+        self._draw()
+
+    def action_next_baseline(self) -> None:
+        if self.view is None:
+            return
+        labels = self.view.labels()
+        i = labels.index(self.baseline) if self.baseline in labels else -1
+        self.baseline = labels[(i + 1) % len(labels)]
+        self.notify(f"baseline: {self.baseline}", timeout=2)
+        self._fill_table()
+        self._draw()
+
+    def action_toggle_series(self, index: int) -> None:
+        if self.view is None or self.workload is None:
+            return
+        labels = self.view.labels(self.workload)
+        if index >= len(labels):
+            return
+        self.hidden ^= {labels[index]}
+        self._draw()
+
+    def action_show_all(self) -> None:
+        self.hidden.clear()
+        self._draw()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.query_one(Chart), container=False)

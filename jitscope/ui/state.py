@@ -1,0 +1,373 @@
+"""The app's data, kept free of Textual so it can be tested as plain logic.
+
+- :func:`compose_plan` turns the setup form (a Selection plus a size preset) into a Plan.
+- :class:`RunProgress` follows a run's cells (phase, status, timings) and estimates the ETA.
+- :class:`ResultSet` is what the Results screen shows: one run, or several overlaid, with
+  series labels, speed-ups against a baseline and the plot series of each kind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jitscope.core.model import CellResult, CellSpec, Phase, Status
+from jitscope.core.registry import Registry
+from jitscope.plots import (
+    Series,
+    error_series,
+    expected_pi_error,
+    fmt_seconds,
+    fmt_size,
+    series_label,
+    speedup_series,
+    time_series,
+)
+from jitscope.runner.plan import Plan, Selection, build_plan
+
+DEFAULT_PRESET = "default"
+
+
+# ---- setup ------------------------------------------------------------------------------
+def preset_names(registry: Registry, workloads: Sequence[str]) -> list[str]:
+    """``default`` first, then every preset any of the workloads defines."""
+    names = [DEFAULT_PRESET]
+    for w in workloads:
+        workload = registry.workloads.get(w)
+        for name in workload.presets if workload else ():
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def preset_sizes(registry: Registry, workload: str, preset: str) -> list[int]:
+    w = registry.workload(workload)
+    if preset != DEFAULT_PRESET and preset in w.presets:
+        return list(w.presets[preset])
+    return list(w.default_sizes)
+
+
+def compose_plan(registry: Registry, selection: Selection, preset: str = DEFAULT_PRESET) -> Plan:
+    """A Plan for the selection; with no explicit sizes, each workload takes the preset's own
+    sizes (a workload without that preset keeps its defaults). Raises UserError."""
+    if selection.sizes or preset == DEFAULT_PRESET or len(selection.workloads) == 0:
+        return build_plan(registry, selection)
+    known = {p.name for name in selection.workloads for p in registry.workload(name).params}
+    stray = sorted(set(selection.params) - known)
+    if stray:  # the same message build_plan gives
+        build_plan(registry, replace(selection, sizes=None))
+    cells: list[CellSpec] = []
+    for name in selection.workloads:
+        own = {p.name for p in registry.workload(name).params}
+        sub = replace(
+            selection,
+            workloads=[name],
+            sizes=preset_sizes(registry, name, preset),
+            params={k: v for k, v in selection.params.items() if k in own},
+        )
+        cells.extend(build_plan(registry, sub).cells)
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
+    cells.sort(key=lambda c: order[(c.backend, c.device)])
+    return Plan(cells=cells, workload_files=registry.workload_files)
+
+
+# ---- a run in progress -------------------------------------------------------------------
+STATUS_WORDS = {
+    Status.OK: "ok",
+    Status.SKIPPED: "skipped",
+    Status.FAILED: "failed",
+    Status.CRASHED: "crashed",
+    Status.TIMEOUT: "timeout",
+    Status.CANCELLED: "cancelled",
+}
+
+
+@dataclass
+class CellState:
+    spec: CellSpec
+    phase: Phase = Phase.QUEUED
+    fraction: float = 0.0
+    result: CellResult | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    @property
+    def word(self) -> str:
+        """What the live grid shows for this cell."""
+        if self.result is not None:
+            r = self.result
+            if r.status == Status.OK and r.median_s is not None:
+                return fmt_seconds(r.median_s)
+            return STATUS_WORDS[r.status]
+        if self.phase == Phase.MEASURING and self.fraction > 0:
+            return f"measure {int(self.fraction * 100)}%"
+        return self.phase.value
+
+    @property
+    def tone(self) -> str:
+        """A theme role: the grid colours cells through theme variables only."""
+        if self.result is None:
+            return "muted" if self.phase == Phase.QUEUED else "primary"
+        if self.result.status == Status.OK:
+            return "success" if not (self.result.accuracy and not self.result.accuracy.accurate) else "warning"
+        if self.result.status in (Status.SKIPPED, Status.CANCELLED):
+            return "warning"
+        return "error"
+
+
+@dataclass
+class RunProgress:
+    """Cell states and timing of one run; ``clock`` is injected so tests are deterministic."""
+
+    cells: list[CellSpec]
+    clock: Callable[[], float]
+    states: list[CellState] = field(default_factory=list)
+    started_at: float = 0.0
+    finished: bool = False
+    cancelled: bool = False
+    run_id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.states = [CellState(spec) for spec in self.cells]
+        self.started_at = self.clock()
+
+    @property
+    def total(self) -> int:
+        return len(self.states)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for s in self.states if s.done)
+
+    def progressed(self, index: int, phase: Phase, fraction: float) -> None:
+        state = self.states[index]
+        if state.started_at is None:
+            state.started_at = self.clock()
+        state.phase = phase
+        state.fraction = fraction
+
+    def finished_cell(self, index: int, result: CellResult) -> None:
+        state = self.states[index]
+        state.result = result
+        state.finished_at = self.clock()
+        if state.started_at is None:
+            state.started_at = state.finished_at
+
+    @property
+    def current(self) -> CellState | None:
+        for s in self.states:
+            if not s.done and s.phase != Phase.QUEUED:
+                return s
+        return None
+
+    @property
+    def fraction(self) -> float:
+        if not self.states:
+            return 1.0
+        running = self.current
+        partial = running.fraction * 0.5 if running and running.phase == Phase.MEASURING else 0.0
+        return min(1.0, (self.done + partial) / self.total)
+
+    def elapsed(self) -> float:
+        return max(0.0, self.clock() - self.started_at)
+
+    def eta(self) -> float | None:
+        """Seconds left: remaining cells times the mean time of the measured ones so far
+        (skipped and cancelled cells cost nothing); before the first, a guess from the budget."""
+        if self.finished:
+            return 0.0
+        remaining = [s for s in self.states if not s.done]
+        if not remaining:
+            return 0.0
+        measured = [s.finished_at - s.started_at for s in self.states
+                    if s.done and s.result is not None and s.result.status not in (Status.SKIPPED, Status.CANCELLED)
+                    and s.started_at is not None and s.finished_at is not None]
+        if measured:
+            per_cell = sum(measured) / len(measured)
+        else:
+            per_cell = max(0.2, 1.5 * remaining[0].spec.budget_s)
+        running = self.current
+        spent = (self.clock() - running.started_at) if running and running.started_at is not None else 0.0
+        return max(0.0, per_cell * len(remaining) - min(spent, per_cell))
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.states:
+            if s.result is not None:
+                out[s.result.status.value] = out.get(s.result.status.value, 0) + 1
+        return out
+
+    def results(self) -> list[CellResult]:
+        return [s.result for s in self.states if s.result is not None]
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def fmt_time(value: float | None) -> str:
+    return fmt_seconds(value) if value is not None and value > 0 else "-"
+
+
+def fmt_error(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.2g}"
+
+
+# ---- results on screen ---------------------------------------------------------------------
+PLOT_KINDS = ("time", "accuracy", "speedup", "compile")
+PLOT_TITLES = {
+    "time": "time per call vs size",
+    "accuracy": "error vs size",
+    "speedup": "speed-up vs baseline",
+    "compile": "compile vs steady state",
+}
+
+
+@dataclass
+class RunRef:
+    """One run in a ResultSet: its id, a short tag for overlays and what exports need."""
+
+    run_id: int | None
+    tag: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResultSet:
+    """Results of one run, or of several overlaid (each result tagged with its run)."""
+
+    items: list[tuple[RunRef, CellResult]]
+    title: str = ""
+
+    @classmethod
+    def single(cls, results: Sequence[CellResult], ref: RunRef, title: str = "") -> ResultSet:
+        return cls([(ref, r) for r in results], title)
+
+    @property
+    def runs(self) -> list[RunRef]:
+        seen: dict[int, RunRef] = {}
+        for ref, _ in self.items:
+            seen.setdefault(id(ref), ref)
+        return list(seen.values())
+
+    @property
+    def overlay(self) -> bool:
+        return len(self.runs) > 1
+
+    @property
+    def results(self) -> list[CellResult]:
+        return [r for _, r in self.items]
+
+    def label(self, ref: RunRef, result: CellResult) -> str:
+        base = series_label(result, with_dtype=len({r.spec.dtype for r in self.results}) > 1)
+        return f"{ref.tag} {base}" if self.overlay else base
+
+    def labeller(self) -> Callable[[CellResult], str]:
+        tags = {id(r): ref for ref, r in self.items}
+        return lambda r: self.label(tags[id(r)], r)
+
+    def workloads(self) -> list[str]:
+        return list(dict.fromkeys(r.spec.workload for r in self.results))
+
+    def labels(self, workload: str | None = None) -> list[str]:
+        return list(dict.fromkeys(self.label(ref, r) for ref, r in self.items
+                                  if workload is None or r.spec.workload == workload))
+
+    def speedups(self, baseline: str | None) -> list[float | None]:
+        """Per item: baseline median / its median at the same workload, size and dtype."""
+        if baseline is None:
+            return [None] * len(self.items)
+        base: dict[tuple[str, int, str], float] = {}
+        for ref, r in self.items:
+            if r.status == Status.OK and r.median_s and self.label(ref, r) == baseline:
+                base[(r.spec.workload, r.spec.size, r.spec.dtype)] = r.median_s
+        out: list[float | None] = []
+        for _, r in self.items:
+            ref_median = base.get((r.spec.workload, r.spec.size, r.spec.dtype))
+            ok = r.status == Status.OK and r.median_s
+            out.append(ref_median / r.median_s if ref_median and ok else None)
+        return out
+
+    def plot(self, kind: str, workload: str, baseline: str | None) -> PlotData:
+        """Series (and reference lines) of one plot kind for one workload."""
+        results = [r for r in self.results if r.spec.workload == workload]
+        label = self.labeller()
+        extra: list[Series] = []
+        if kind == "time":
+            series = time_series(results, label).get(workload, [])
+            return PlotData(series, extra, "size", "seconds per call", "time")
+        if kind == "accuracy":
+            series = error_series(results, label).get(workload, [])
+            metric = next((r.accuracy.metric for r in results if r.accuracy), "error")
+            if workload == "mcpi":
+                sizes = [x for s in series for x in s.x] or [float(r.spec.size) for r in results]
+                if sizes:
+                    extra.append(expected_pi_error(sizes))
+            return PlotData(series, extra, "size", metric, "number")
+        if kind == "speedup":
+            if baseline is None:
+                return PlotData([], [], "size", "speed-up", "number", note="no baseline")
+            series = speedup_series(results, baseline, label).get(workload, [])
+            return PlotData(series, [], "size", f"x faster than {baseline}", "number")
+        if kind == "compile":
+            # Bars at the largest size measured: compile (first call - median) vs the median.
+            ok = [r for r in results if r.status == Status.OK and r.median_s]
+            if not ok:
+                return PlotData([], [], "", "", "time", groups=[], bars=[])
+            size = max(r.spec.size for r in ok)
+            at = {label(r): r for r in ok if r.spec.size == size}
+            groups = [g for g in self.labels(workload) if g in at]
+            bars = [
+                Series("compile (first call - median)", [], [at[g].compile_s for g in groups]),
+                Series("steady (median)", [], [at[g].median_s for g in groups]),
+            ]
+            return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, note=f"at size {fmt_size(size)}")
+        raise ValueError(kind)
+
+
+@dataclass
+class PlotData:
+    series: list[Series]
+    extra: list[Series]
+    xlabel: str
+    ylabel: str
+    yunit: str  # "time" or "number": how to format the y ticks
+    note: str = ""
+    groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
+    bars: list[Series] = field(default_factory=list)
+
+
+def cell_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
+    """One Results-table row as plain strings (styles are added by the widget)."""
+    st = result.stats
+    acc = result.accuracy
+    row = [
+        result.spec.workload,
+        label,
+        fmt_size(result.spec.size),
+        result.status.value,
+        fmt_time(result.median_s),
+        fmt_time(st.iqr) if st else "-",
+        fmt_time(result.compile_s),
+        (fmt_error(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
+        f"{speedup:.2f}x" if speedup is not None else "-",
+        result.reason,
+    ]
+    return row

@@ -1,0 +1,104 @@
+"""A backend that misbehaves on purpose, to prove the supervisor survives it.
+
+Loaded as a plugin file (-w); every variant implements the ``mcpi`` workload.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+
+from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+
+
+def _fine(ctx: CellContext) -> Kernel:
+    return FunctionKernel(lambda: 3.141592653589793, notes={"dtype_used": ctx.dtype})
+
+
+def _noisy(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        print("hello from print() on stdout")
+        os.write(1, b"raw bytes on fd 1, as a C library would write them\n")
+        sys.stdout.flush()
+        return 3.141592653589793
+
+    return FunctionKernel(run)
+
+
+def _segfault(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        ctypes.string_at(0)  # a real SIGSEGV
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _hang(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _exit(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        sys.stderr.write("about to exit mid-cell\n")
+        sys.stderr.flush()
+        os._exit(3)
+
+    return FunctionKernel(run)
+
+
+def _garbage(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        os.write(int(os.environ["JITSCOPE_CHANNEL_FD"]), b"this is not json\n")
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _raises(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        raise RuntimeError("kernel exploded")
+
+    return FunctionKernel(run)
+
+
+def _wrong(ctx: CellContext) -> Kernel:
+    return FunctionKernel(lambda: 2.5)  # a broken estimate: the z-check must catch it
+
+
+def _kill(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+_VARIANTS = {
+    "fine": _fine,
+    "noisy": _noisy,
+    "segfault": _segfault,
+    "hang": _hang,
+    "exit": _exit,
+    "garbage": _garbage,
+    "raises": _raises,
+    "wrong": _wrong,
+    "sigkill": _kill,
+}
+
+BACKENDS = [
+    Backend(
+        name="chaos",
+        description="misbehaves on purpose (tests only)",
+        implementations=tuple(Implementation("mcpi", "chaos", v, f) for v, f in _VARIANTS.items()),
+        default_variant="fine",
+        info=lambda: {"version": "0", "devices": ["cpu"]},
+    )
+]

@@ -1,0 +1,97 @@
+"""Numba for real, through the engine: every variant accurate, dtypes honest, threads and
+the on-disk cache recorded (a second worker loads what the first one compiled)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.registry import load_registry
+from jitscope.runner.events import CellFinished
+from jitscope.runner.plan import Plan
+from jitscope.runner.supervisor import Supervisor
+
+pytest.importorskip("numba")
+
+BUDGET = 0.05
+
+
+def run_cells(cells: list[CellSpec]) -> list[CellResult]:
+    events = Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run()
+    return [e.result for e in events if isinstance(e, CellFinished)]
+
+
+def spec(workload: str, variant: str, size: int, dtype: str = "float64", **params: int) -> CellSpec:
+    return CellSpec(workload, "numba", variant, "cpu", dtype, size, params=tuple(sorted(params.items())),
+                    budget_s=BUDGET, timeout_s=180)
+
+
+CELLS = [
+    spec("linreg", "default", 2),  # specialised on d
+    spec("linreg", "default", 12),  # generic row kernel
+    spec("linreg", "parallel", 2),
+    spec("linreg", "parallel", 12),
+    spec("linreg", "default", 12, "float32"),
+    spec("mcpi", "default", 20_000),
+    spec("mcpi", "parallel", 200_000),
+    spec("mcpi", "parallel", 200_000, "float32"),
+    spec("mcpi", "vectorize", 300_000),  # more than one ufunc chunk
+    spec("lu", "default", 24),
+    spec("lu", "parallel", 24),
+    spec("lu", "default", 24, "float32"),
+    spec("nodes", "default", 20_000),
+    spec("nodes", "parallel", 20_000, "float32"),
+    spec("nodes", "jitclass", 5_000),
+]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("numba-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JITSCOPE_HOME", str(path))
+        mp.delenv("NUMBA_CACHE_DIR", raising=False)
+        yield path
+
+
+@pytest.fixture(scope="module")
+def results(home: Path) -> dict[str, CellResult]:
+    return {r.spec.key: r for r in run_cells(CELLS)}
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.key)
+def test_cell_runs_and_is_accurate(results: dict[str, CellResult], cell: CellSpec) -> None:
+    r = results[cell.key]
+    assert r.status == Status.OK, r.reason
+    assert r.accuracy is not None and r.accuracy.accurate
+    assert r.info["dtype_used"] == cell.dtype
+    assert r.info["rng"] if cell.workload in ("mcpi", "nodes") else True
+    assert r.first_call_s is not None and r.stats is not None and r.stats.median > 0
+
+
+def test_threads_recorded(results: dict[str, CellResult]) -> None:
+    for r in results.values():
+        if r.spec.variant in ("parallel", "vectorize"):
+            assert isinstance(r.info["threads"], int) and r.info["threads"] >= 1
+            assert r.info["threading_layer"]
+        else:
+            assert r.info["threads"] == 1
+
+
+def test_cache_miss_then_hit_across_workers(results: dict[str, CellResult], home: Path) -> None:
+    first = results[CELLS[9].key]  # lu default: compiled in the first worker
+    assert first.info["cache"].startswith("miss")
+    assert any((home / "cache" / "numba").rglob("*.nbi")), "index files under jitscope's cache dir"
+    again = run_cells([CELLS[9]])[0]
+    assert again.status == Status.OK, again.reason
+    assert again.info["cache"].startswith("hit")
+    # Loading from disk is much cheaper than compiling.
+    assert again.first_call_s < first.first_call_s
+
+
+def test_jitclass_is_not_disk_cached_and_says_so(results: dict[str, CellResult]) -> None:
+    r = results[CELLS[-1].key]
+    assert "cannot be cached" in r.info["cache"]

@@ -1,0 +1,179 @@
+"""The worker protocol survives misbehaving backends: prints, segfaults, hangs, exits, garbage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CHAOS
+
+from jitscope.core.model import CellResult, Status
+from jitscope.core.registry import load_registry
+from jitscope.results.store import Store
+from jitscope.runner.events import CellFinished, RunFinished, WorkerStarted
+from jitscope.runner.plan import Selection, build_plan
+from jitscope.runner.session import RecordedRun
+from jitscope.runner.supervisor import Supervisor
+
+
+def chaos_run(variants: list[str], timeout_s: float = 60.0, db: Path | None = None) -> tuple[list[CellResult], list[object]]:
+    registry = load_registry([CHAOS])
+    sel = Selection(workloads=["mcpi"], backends=[("chaos", v) for v in variants], sizes=[1000],
+                    budget_s=0.02, timeout_s=timeout_s)
+    plan = build_plan(registry, sel)
+    # build_plan dedups (backend, variant) pairs; tests want repeats, so build cells by hand
+    cells = []
+    for v in variants:
+        cells.append(next(c for c in plan.cells if c.variant == v))
+    plan.cells = cells
+    events: list[object] = []
+    if db is None:
+        sup = Supervisor(plan, registry, lock_path=None)
+        for ev in sup.run():
+            events.append(ev)
+    else:
+        rec = RecordedRun(plan, registry, db, supervisor_factory=lambda p, r: Supervisor(p, r, lock_path=None))
+        events.extend(rec.events())
+    finished = sorted((e for e in events if isinstance(e, CellFinished)), key=lambda e: e.index)
+    return [e.result for e in finished], events
+
+
+def test_prints_to_stdout_and_fd1_do_not_corrupt_protocol() -> None:
+    results, _ = chaos_run(["noisy", "fine"])
+    assert [r.status for r in results] == [Status.OK, Status.OK]
+    assert results[0].accuracy is not None and results[0].accuracy.accurate
+
+
+def test_segfault_is_a_crashed_cell_and_the_sweep_goes_on() -> None:
+    results, events = chaos_run(["fine", "segfault", "fine"])
+    assert [r.status for r in results] == [Status.OK, Status.CRASHED, Status.OK]
+    assert "SIGSEGV" in results[1].reason
+    # a fresh worker was started for the cells after the crash
+    assert sum(isinstance(e, WorkerStarted) for e in events) == 2
+
+
+def test_sigkill_and_os_exit_mid_cell() -> None:
+    results, _ = chaos_run(["sigkill", "exit", "fine"])
+    assert [r.status for r in results] == [Status.CRASHED, Status.CRASHED, Status.OK]
+    assert "SIGKILL" in results[0].reason
+    assert "code 3" in results[1].reason
+    assert "about to exit mid-cell" in results[1].reason  # last stderr lines are kept
+
+
+def test_hang_becomes_timeout_and_next_cell_runs() -> None:
+    t0 = time.monotonic()
+    results, _ = chaos_run(["hang", "fine"], timeout_s=3.0)
+    assert [r.status for r in results] == [Status.TIMEOUT, Status.OK]
+    assert "timeout of 3 s" in results[0].reason
+    assert time.monotonic() - t0 < 60
+
+
+def test_garbage_on_the_channel_is_a_failed_cell() -> None:
+    results, _ = chaos_run(["garbage", "fine"])
+    assert results[0].status == Status.FAILED
+    assert "unparseable" in results[0].reason
+    assert results[1].status == Status.OK
+
+
+def test_exception_and_wrong_answer_are_failed_cells_with_reasons() -> None:
+    results, _ = chaos_run(["raises", "wrong", "fine"])
+    assert results[0].status == Status.FAILED and "kernel exploded" in results[0].reason
+    assert results[1].status == Status.FAILED and results[1].reason.startswith("inaccurate")
+    assert results[1].stats is not None  # timing kept, but the cell does not pass
+    assert results[2].status == Status.OK
+
+
+def test_results_before_a_crash_are_in_the_store(db_path: Path) -> None:
+    results, _ = chaos_run(["fine", "noisy", "segfault"], db=db_path)
+    with Store(db_path) as store:
+        run = store.runs()[0]
+        stored = store.cells(run.id)
+    assert [r.status for r in stored] == [Status.OK, Status.OK, Status.CRASHED]
+    assert stored[0].stats == results[0].stats
+    assert run.state == "finished"
+
+
+def test_cancel_kills_the_worker_at_once() -> None:
+    registry = load_registry([CHAOS])
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("chaos", "hang"), ("numpy", None)],
+                                          sizes=[1000], timeout_s=600))
+    sup = Supervisor(plan, registry, lock_path=None)
+    events: list[object] = []
+
+    def consume() -> None:
+        events.extend(sup.run())
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not any(isinstance(e, WorkerStarted) for e in events) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    sup.cancel()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert time.monotonic() - t0 < 5
+    finished = [e.result for e in events if isinstance(e, CellFinished)]
+    assert [r.status for r in finished] == [Status.CANCELLED, Status.CANCELLED]
+    assert isinstance(events[-1], RunFinished) and events[-1].cancelled
+
+
+def test_unavailable_backend_and_missing_implementation_are_reasoned_skips() -> None:
+    from jitscope.core.backend import Backend
+
+    registry = load_registry([CHAOS])
+    registry.backends["ghost"] = Backend("ghost", "not installed", requires=("no_such_module_xyz",), extra="ghost")
+    plan = build_plan(registry, Selection(workloads=["lu"], backends=[("ghost", None), ("chaos", None)], sizes=[4]))
+    # ghost has no variants at all, so build_plan yields only chaos cells; add a ghost cell by hand
+    from dataclasses import replace
+
+    plan.cells.append(replace(plan.cells[0], backend="ghost", variant="default"))
+    results = [e.result for e in Supervisor(plan, registry, lock_path=None).run() if isinstance(e, CellFinished)]
+    reasons = {r.spec.backend: r.reason for r in results}
+    assert all(r.status == Status.SKIPPED for r in results)
+    assert "has no implementation of lu" in reasons["chaos"]
+    assert "no_such_module_xyz is not installed" in reasons["ghost"] and "jitscope[ghost]" in reasons["ghost"]
+
+
+def test_cuda_cell_on_a_cpu_only_backend_is_skipped_with_reason() -> None:
+    registry = load_registry()
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("numpy", None)], sizes=[1000], device="cuda"))
+    results = [e.result for e in Supervisor(plan, registry, lock_path=None).run() if isinstance(e, CellFinished)]
+    assert results[0].status == Status.SKIPPED
+    assert "no cuda implementation" in results[0].reason
+
+
+def test_timing_lock_serialises_two_supervisors(tmp_path: Path) -> None:
+    from jitscope.runner.events import RunWaited
+    from jitscope.runner.supervisor import TimingLock
+
+    lock_path = tmp_path / "timing.lock"
+    holder = TimingLock(lock_path)
+    assert holder.try_acquire()
+    registry = load_registry()
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("numpy", None)], sizes=[100], budget_s=0.02))
+    sup = Supervisor(plan, registry, lock_path=lock_path)
+    gen = sup.run()
+    first = next(gen)
+    assert isinstance(first, RunWaited)
+    holder.release()
+    rest = list(gen)
+    assert [e.result.status for e in rest if isinstance(e, CellFinished)] == [Status.OK]
+
+
+@pytest.mark.parametrize("threads", [1])
+def test_thread_setting_reaches_the_worker(threads: int) -> None:
+    registry = load_registry()
+    plan = build_plan(registry, Selection(workloads=["linreg"], backends=[("numpy", None)], sizes=[10], budget_s=0.02, threads=threads))
+    events = list(Supervisor(plan, registry, lock_path=None).run())
+    from jitscope.runner.events import WorkerReady
+
+    info = next(e.info for e in events if isinstance(e, WorkerReady))
+    result = next(e.result for e in events if isinstance(e, CellFinished))
+    assert result.status == Status.OK
+    assert result.info["threads"] == threads
+    if "threadpools" in info:  # threadpoolctl installed: the BLAS pool really has 1 thread
+        assert all(p.endswith(":1") for p in info["threadpools"])

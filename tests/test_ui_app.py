@@ -1,0 +1,458 @@
+"""The app with App.run_test() and a scripted runner: no worker processes, no real clock."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+
+import pytest
+from test_ui_support import (
+    aio,
+    FakeRun,
+    factory,
+    failed_result,
+    fake_probe,
+    make_app,
+    mcpi_selection,
+    ok_result,
+    store_with_runs,
+)
+from textual.widgets import DataTable, Input, SelectionList, Static
+
+from jitscope.core.model import Status
+from jitscope.ui.screens.dialogs import ExportDialog, HelpScreen
+from jitscope.ui.screens.results import ResultsScreen
+from jitscope.ui.screens.run import RunScreen
+from jitscope.ui.screens.setup import SetupScreen
+from jitscope.ui.widgets.grid import CellGrid
+from jitscope.ui.widgets.plot import PlotView
+
+SIZE = (80, 24)
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+async def run_to_end(app, pilot) -> None:
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.job is not None)
+    await wait_for(pilot, lambda: not app.running)
+    await pilot.pause()
+
+
+# ---- setup --------------------------------------------------------------------------------
+@aio
+async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection(dtype="float32", budget_s=0.5, params={"p": "0.3"}))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        assert screen.query_one("#workloads", SelectionList).selected == ["mcpi"]
+        assert set(screen.query_one("#backends", SelectionList).selected) == {"numpy", "python"}
+        assert screen.query_one("#sizes", Input).value == "1000,10000,100000"
+        request = screen.run_request()
+        assert request.selection.dtype == "float32" and request.selection.budget_s == 0.5
+        assert len(request.plan.cells) == 6
+        await wait_for(pilot, lambda: "turbo" in app.backend_info)
+        backends = screen.query_one("#backends", SelectionList)
+        prompts = {str(o.value): str(o.prompt) for o in backends.options}
+        assert "2.0.0" in prompts["numpy"] and "turbo:parallel" in prompts
+        assert "✗" in prompts["fastlib"] and "not installed" in prompts["fastlib"]
+        assert "fastlib" not in app.backend_info  # unavailable backends are never probed
+
+
+@aio
+async def test_setup_is_shown_before_any_probe_answers(tmp_path: Path) -> None:
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow_probe(name: str, device: str) -> dict:
+        started.set()
+        gate.wait(5)
+        return fake_probe(name, device)
+
+    app = make_app(tmp_path, probe=slow_probe)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)
+            await wait_for(pilot, started.is_set)
+            prompts = [str(o.prompt) for o in app.screen.query_one("#backends", SelectionList).options]
+            assert any("…" in p for p in prompts)  # still probing, yet the screen works:
+            await pilot.press("space")
+            assert app.screen.query_one("#workloads", SelectionList).selected == ["linreg"]
+            gate.set()
+            await wait_for(pilot, lambda: len(app.backend_info) == 3)
+    finally:
+        gate.set()
+
+
+@aio
+async def test_invalid_setup_is_a_message_not_a_crash(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        assert any("workload" in n.message for n in app._notifications)
+        await pilot.press("space")  # first workload
+        summary = app.screen.query_one("#summary", Static)
+        assert "backend" in text_of(summary)
+        app.screen.query_one("#backends", SelectionList).select("numpy")
+        app.screen.query_one("#sizes", Input).value = "10,abc"
+        await pilot.pause()
+        assert "abc" in text_of(summary)
+
+
+@aio
+async def test_unavailable_backend_cannot_be_selected(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        backends = app.screen.query_one("#backends", SelectionList)
+        backends.focus()
+        index = [str(o.value) for o in backends.options].index("fastlib")
+        backends.highlighted = index
+        await pilot.press("space")
+        await pilot.pause()
+        assert "fastlib" not in backends.selected
+        assert any("not installed" in n.message for n in app._notifications)
+        assert "not installed" in text_of(app.screen.query_one("#detail", Static))
+
+
+# ---- run ----------------------------------------------------------------------------------
+@aio
+async def test_select_with_keys_and_run(tmp_path: Path) -> None:
+    seen = []
+
+    def make(plan, registry, db_path, selection):
+        seen.append(selection)
+        return FakeRun(plan)
+
+    app = make_app(tmp_path, run_factory=make)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "space")  # workloads: linreg, [mcpi], lu, nodes
+        await pilot.press("tab", "space")  # backends: [numpy]
+        await pilot.press("tab", "tab")  # options: preset, sizes
+        assert app.focused is app.screen.query_one("#sizes", Input)
+        await pilot.press(*"1k,10k", "escape")
+        await run_to_end(app, pilot)
+        assert seen[0].workloads == ["mcpi"] and seen[0].backends == [("numpy", None)]
+        assert seen[0].sizes == [1000, 10000]
+        assert app.view is not None and [r.status for r in app.view.results] == [Status.OK, Status.OK]
+        assert "2/2 cells" in text_of(app.screen.query_one("#run-line", Static))
+
+
+@aio
+async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        run = FakeRun.instances[-1]
+        await pilot.pause(0.4)  # a redraw tick
+        screen = app.screen
+        grid = screen.query_one(CellGrid)
+        words = [s.word for s in grid.progress.states]
+        assert words[:3] == ["10us", "100us", "compiling"] and words[3:] == ["queued"] * 3
+        assert "2/6 cells" in text_of(screen.query_one("#run-line", Static))
+        assert "running 2/6" in app.run_status
+        assert screen.query_one(PlotView).renders > 0
+        cell = grid.get_cell_at((0, 2))
+        assert str(cell) == "100us"
+        run.release()
+        await wait_for(pilot, lambda: not app.running)
+        await pilot.pause(0.3)
+        assert [s.word for s in grid.progress.states][3:] == ["200us", "2ms", "20ms"]
+        assert app.run_status == ""
+
+
+@aio
+async def test_cancel_stops_at_once_and_keeps_finished_cells(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        run = FakeRun.instances[-1]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.running)
+        assert run.cancel_calls == 1
+        statuses = [r.status for r in app.view.results]
+        assert statuses[0] == Status.OK and set(statuses[1:]) == {Status.CANCELLED}
+        assert any("Cancelled" in n.message for n in app._notifications)
+        assert "cancelled" in text_of(app.screen.query_one("#run-line", Static))
+
+
+@aio
+async def test_failed_cell_is_shown_with_its_reason(tmp_path: Path) -> None:
+    def outcome(index, spec):
+        return failed_result(spec) if (spec.backend, spec.size) == ("python", 10000) else ok_result(spec)
+
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(outcome))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        screen = app.screen
+        grid = screen.query_one(CellGrid)
+        assert str(grid.get_cell_at((1, 2))) == "failed"
+        log_text = "\n".join(str(line.text) for line in screen.query_one("#run-log").lines)
+        assert "ZeroDivisionError" in log_text
+        grid.move_cursor(row=1, column=2)
+        await pilot.pause()
+        assert "ZeroDivisionError" in text_of(screen.query_one("#cell-detail", Static))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        table = app.screen.query_one(DataTable)
+        reasons = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+        assert any("ZeroDivisionError" in r for r in reasons)
+
+
+@aio
+async def test_quit_during_a_run_cancels_it_and_exits(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert FakeRun.instances[-1].cancel_calls == 1
+    assert app.return_value == 0
+
+
+# ---- results, export ----------------------------------------------------------------------------
+@aio
+async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        table = screen.query_one(DataTable)
+        speedups = [str(table.get_row_at(i)[8]) for i in range(table.row_count)]
+        assert speedups == ["1.00x"] * 3 + ["0.05x"] * 3
+        await pilot.press("b")
+        assert screen.baseline == "python"
+        assert str(table.get_row_at(0)[8]) == "20.00x"
+        for kind in ("accuracy", "speedup", "compile", "time"):
+            await pilot.press("p")
+            assert screen.kind == kind
+        await pilot.press("2")
+        assert screen.hidden == {"python"}
+        await pilot.press("0")
+        assert screen.hidden == set()
+        await pilot.press("m")
+        assert screen.maximized is not None
+        await pilot.press("m")
+        assert screen.maximized is None
+
+
+@aio
+async def test_export_csv_json_to_an_edited_path(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        path_input = app.screen.query_one("#export-path", Input)
+        assert path_input.value == str(tmp_path / "jitscope-run-42.csv")
+        target = tmp_path / "out" / "sweep.csv"
+        path_input.value = str(target)
+        app.screen.query_one("#export-json").value = True
+        await pilot.press("enter")
+        await wait_for(pilot, target.exists)
+        rows = list(csv.DictReader(target.open()))
+        assert len(rows) == 6 and {r["backend"] for r in rows} == {"numpy", "python"}
+        assert rows[0]["run_id"] == "42" and rows[0]["host"] == "testhost"
+        assert target.with_suffix(".json").exists()
+        assert any(str(target) in n.message for n in app._notifications)
+
+
+@aio
+async def test_export_error_is_a_notification(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        (tmp_path / "a-file").write_text("")
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "a-file" / "x.csv")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(n.severity == "error" for n in app._notifications)
+
+
+@aio
+async def test_nothing_to_export_yet(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert not isinstance(app.screen, ExportDialog)
+
+
+# ---- history ----------------------------------------------------------------------------------------
+@aio
+async def test_history_open_overlay_import_delete(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    laptop, gpubox = store_with_runs(db)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 2 and str(table.get_row_at(0)[1]) == f"#{gpubox}"
+        await pilot.press("enter")  # open the newest
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        assert len(app.view.items) == 6 and not app.view.overlay
+        await pilot.press("h", "space")  # mark gpubox, cursor moves to laptop
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        view = app.view
+        assert view.overlay and len(view.items) == 12
+        assert view.labels("mcpi") == ["gpubox numpy", "gpubox python", "laptop numpy", "laptop python"]
+        screen = app.screen
+        await pilot.press("b", "b")  # baseline: laptop numpy
+        speed = dict(zip([screen.view.label(ref, r) for ref, r in view.items], view.speedups(screen.baseline), strict=True))
+        assert speed["gpubox numpy"] == pytest.approx(4.0)
+        # export the overlay: each row keeps its own run id
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        out = tmp_path / "both.csv"
+        app.screen.query_one("#export-path", Input).value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, out.exists)
+        assert {r["run_id"] for r in csv.DictReader(out.open())} == {str(laptop), str(gpubox)}
+        # import it back as a third run
+        await pilot.press("h", "i")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 3)
+        # delete the newest (the import), after confirming
+        await pilot.press("home", "d")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+
+
+@aio
+async def test_overlay_needs_two_runs(tmp_path: Path) -> None:
+    store_with_runs(tmp_path / "results.sqlite")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h", "o")
+        assert any("mark two runs" in n.message for n in app._notifications)
+
+
+# ---- themes, keys, layout -------------------------------------------------------------------------------
+@aio
+async def test_theme_switch_redraws_plot(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        plot = app.screen.query_one(PlotView)
+        await pilot.pause()
+        before = plot.renders
+        dark_primary = app.theme_variables["primary"]
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        assert app.theme == "jitscope-light"
+        assert app.theme_variables["primary"] != dark_primary
+        assert plot.renders > before
+        rendered = str(plot.render())
+        assert "1e3" in rendered and "1e5" in rendered
+        await pilot.press("t")
+        assert app.theme == "jitscope-dark"
+
+
+@aio
+async def test_plot_survives_resizes(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        plot = app.screen.query_one(PlotView)
+        for size in ((120, 40), (60, 20), (80, 24), (200, 60)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert "1e4" in str(plot.render())
+
+
+@aio
+async def test_help_and_command_palette_list_the_keys(tmp_path: Path) -> None:
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = [key for key, _ in app.screen.rows]
+        for key in ("p", "w", "b", "1-9", "m", "e", "r", "q", "?", "s", "h"):
+            assert key in keys
+        await pilot.press("escape")
+        assert isinstance(app.screen, ResultsScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert any(t.endswith("(p)") for t in titles) and any(t.endswith("(e)") for t in titles)
+        assert "Theme: jitscope-light" in titles
+
+
+@aio
+async def test_no_color_plots_are_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        assert app.no_color
+        rendered = app.screen.query_one(PlotView).render()
+        assert not rendered.spans and "\x1b[" not in str(rendered)
+
+
+def fixed_widgets(screen):
+    """Displayed widgets that are not inside a scrolling container (those may be larger)."""
+    for widget in screen.query("*"):
+        if not widget.display or not widget.region:
+            continue
+        scrolled = False
+        node = widget.parent
+        while node is not None and node is not screen:
+            if getattr(node, "is_scrollable", False):
+                scrolled = True
+            node = node.parent
+        if not scrolled:
+            yield widget
+
+
+@pytest.mark.parametrize("mode", ["setup", "run", "results", "history"])
+@aio
+async def test_everything_fits_in_80x24(tmp_path: Path, mode: str) -> None:
+    store_with_runs(tmp_path / "results.sqlite")
+    app = make_app(tmp_path, mcpi_selection(workloads=["mcpi", "linreg"], sizes=None, params={"epochs": "5"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press({"setup": "s", "run": "l", "results": "v", "history": "h"}[mode])
+        await pilot.pause()
+        screen = app.screen
+        width, height = SIZE
+        for widget in fixed_widgets(screen):
+            region = widget.region
+            assert region.right <= width and region.bottom <= height, f"{widget} at {region}"
+        keys = list(screen.query("FooterKey"))
+        assert keys and all(k.region.right <= width and k.region.width > 0 for k in keys), "footer overflows"
+        assert screen.query_one("#modebar").region.y == 0
+        assert screen.query_one("Footer").region.y == height - 1
+        for tab in screen.query("ModeTab"):
+            assert tab.region.right <= width
+        for dialog_key in ("question_mark",):
+            await pilot.press(dialog_key)
+            await pilot.pause()
+            for widget in fixed_widgets(app.screen):
+                assert widget.region.right <= width and widget.region.bottom <= height
+            await pilot.press("escape")
