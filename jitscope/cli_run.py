@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import load_registry
 from jitscope.plots import fmt_seconds, render, time_series
@@ -120,7 +121,10 @@ def execute_run(
     results = rec.ordered_results()
     if results:
         print_report(console, results, baseline, plot)
-    written = write_exports(results, {**rec.run_record(), "started": ""}, csv_path=csv, json_path=json_path, md_path=md)
+    try:
+        written = write_exports(results, {**rec.run_record(), "started": ""}, csv_path=csv, json_path=json_path, md_path=md)
+    except UserError as exc:  # e.g. the disk filled up during the run: the store has it all
+        raise UserError(f"{exc}; the results are saved as run {rec.run_id}: `jitscope export {rec.run_id} --db {db_path} ...`") from None
     for path in written:
         console.print(f"wrote {path}")
     counts: dict[str, int] = {}

@@ -154,18 +154,22 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def check_writable(path: str | Path) -> None:
-    """Fail before a sweep, not after, when an export path cannot be written."""
+    """Fail before a sweep, not after, when an export path cannot be written: create the
+    folder and a probe file for real (permission bits say nothing when running as root)."""
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"export path {p} is a directory")
-    parent = p.parent if str(p.parent) else Path(".")
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    import os
-
-    if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UserError(f"export path {p} is not writable")
+    probe = p.with_name(f".{p.name}.jitscope-probe")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(probe, "x", encoding="utf-8"):
+            pass
+        probe.unlink()
+        if p.exists():
+            with open(p, "a", encoding="utf-8"):
+                pass
+    except OSError as exc:
+        raise UserError(f"export path {p} is not writable: {exc.strerror or exc}") from None
 
 
 def write_exports(results: Sequence[CellResult], run: dict[str, Any], *, csv_path: str | Path | None = None,

@@ -1,0 +1,115 @@
+"""JAX for real: accuracy, float64 really float64 (x64), float32 honest, the timed call
+includes the device work (block_until_ready), and CUDA skipped with a reason on a CPU box."""
+
+from __future__ import annotations
+
+import pytest
+
+from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.registry import load_registry
+from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.plan import Plan
+from jitscope.runner.supervisor import Supervisor
+
+pytest.importorskip("jax")
+
+BUDGET = 0.05
+FEW, MANY = 20, 320  # linreg epochs for the sync check: 16x the work
+
+
+def spec(workload: str, size: int, dtype: str = "float64", device: str = "cpu", budget: float = BUDGET, **params: int) -> CellSpec:
+    return CellSpec(workload, "jax", "default", device, dtype, size, params=tuple(sorted(params.items())),
+                    budget_s=budget, timeout_s=180)
+
+
+CELLS = [
+    spec("linreg", 10),
+    spec("linreg", 10, "float32"),
+    spec("mcpi", 50_000),
+    spec("mcpi", 50_000, "float32"),
+    spec("lu", 24),
+    spec("lu", 24, "float32"),
+    spec("nodes", 20_000),
+    spec("nodes", 20_000, "float32"),
+]
+SYNC_CELLS = [spec("linreg", 32, budget=0.2, epochs=FEW), spec("linreg", 32, budget=0.2, epochs=MANY)]
+CUDA_CELLS = [spec("mcpi", 1000, device="cuda")]
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[dict[str | int, CellResult], dict[tuple[str, str], dict]]:
+    cells = CELLS + SYNC_CELLS + CUDA_CELLS
+    results: dict[str | int, CellResult] = {}  # by key, and by plan index (params are not in keys)
+    infos: dict[tuple[str, str], dict] = {}
+    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
+        if isinstance(event, CellFinished):
+            results[event.result.spec.key] = event.result
+            results[event.index] = event.result
+        elif isinstance(event, WorkerReady):
+            infos[(event.backend, event.device)] = event.info
+    return results, infos
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.key)
+def test_cell_runs_accurate_and_dtype_honest(run: tuple, cell: CellSpec) -> None:
+    r = run[0][cell.key]
+    assert r.status == Status.OK, r.reason
+    assert r.accuracy is not None and r.accuracy.accurate
+    # dtype_used is read from the device arrays, not copied from the request.
+    assert r.info["dtype_used"] == cell.dtype
+    assert "block_until_ready" in r.info["sync"]
+
+
+def test_float64_is_really_float64(run: tuple) -> None:
+    """A float32 run could not meet linreg's float64 tolerance (1e-8 relative)."""
+    r = run[0][CELLS[0].key]
+    assert r.info["x64"] is True
+    assert r.accuracy is not None and r.accuracy.tolerance <= 1e-8 and r.accuracy.error < 1e-10
+    r32 = run[0][CELLS[1].key]
+    assert r32.accuracy is not None and r32.accuracy.error > 1e-10  # float32 really rounds
+
+
+def test_worker_info_reports_x64_and_devices(run: tuple) -> None:
+    info = run[1][("jax", "cpu")]
+    assert info["x64"] is True and "cpu" in info["devices"] and info["version"]
+
+
+def test_timing_includes_the_device_work(run: tuple) -> None:
+    """Same kernel, 16x the epochs: an unsynchronised timer would see two dispatch times of
+    about the same size; block_until_ready makes the median grow with the work."""
+    few, many = run[0][len(CELLS)], run[0][len(CELLS) + 1]
+    assert dict(few.spec.params)["epochs"] == FEW and dict(many.spec.params)["epochs"] == MANY
+    assert few.status == many.status == Status.OK
+    assert few.stats is not None and many.stats is not None
+    assert many.stats.median / few.stats.median > 4.0
+
+
+def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:
+    info = run[1].get(("jax", "cuda"), {})
+    r = run[0][CUDA_CELLS[0].key]
+    if "cuda" in info.get("devices", []):
+        assert r.status == Status.OK, r.reason
+        return
+    assert r.status == Status.SKIPPED
+    assert r.reason.startswith("no cuda device visible to jax") and "GPU" in r.reason
+
+
+def test_unsynced_timing_would_lie() -> None:
+    """In-process, the jax kernel measured with its own sync vs a deliberately missing one:
+    JAX dispatches asynchronously, so without block_until_ready the clock stops early."""
+    from jitscope.core.backend import CellContext
+    from jitscope.core.timing import measure
+
+    reg = load_registry()
+    cell = spec("linreg", 32, "float32", epochs=MANY)
+    workload = reg.workload("linreg")
+    params = workload.resolve_params(cell.params_dict)
+    ctx = CellContext(cell, workload, params, workload.make_inputs(cell.size, params, cell.seed))
+    kernel = reg.find("linreg", "jax", "default").build(ctx)  # type: ignore[union-attr]
+    kernel.transfer()
+    synced = measure(kernel.run, kernel.sync, budget_s=0.2)
+    unsynced = measure(kernel.run, lambda out: None, budget_s=0.2)
+    kernel.sync(unsynced.last_output)
+    synced_median = sorted(synced.samples)[len(synced.samples) // 2]
+    unsynced_min = min(unsynced.samples)
+    assert unsynced_min < synced_median / 5

@@ -1,0 +1,155 @@
+"""The real command, end to end, as a user runs it (subprocesses, real workers)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import BROKEN, CHAOS, EXAMPLE
+
+
+def jitscope(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "jitscope.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=full_env)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["-w", "nope", "-b", "numpy"], ["unknown workload 'nope'", "linreg"]),
+        (["-w", "mcpi", "-b", "nope"], ["unknown backend 'nope'", "numpy"]),
+        (["-w", "mcpi", "-b", "numpy:turbo"], ["no variant 'turbo'", "default"]),
+        (["-w", "mcpi", "-b", "numpy", "-s", "abc"], ["size 'abc'"]),
+        (["-w", "mcpi", "-b", "numpy", "-s", "-5"], ["size '-5'"]),
+        (["-w", "mcpi", "-b", "numpy", "-s", "0"], ["size '0' must be positive"]),
+        (["-w", "mcpi", "-b", "numpy", "-s", ""], ["empty entry"]),
+        (["-w", "linreg", "-b", "numpy", "-s", "100000000"], ["needs about", "choose a smaller size"]),
+        (["-w", "mcpi", "-b", "numpy", "-p", "epochs=3"], ["no selected workload has a parameter 'epochs'"]),
+        (["-w", "linreg", "-b", "numpy", "-p", "epochs=many"], ["epochs='many'"]),
+        (["-w", "mcpi", "-b", "numpy", "--dtype", "float16"], ["dtype 'float16'"]),
+        (["-w", "mcpi", "-b", "numpy", "--device", "tpu"], ["device 'tpu'"]),
+        (["-w", BROKEN, "-b", "numpy"], ["broken_plugin.py failed to import (line 3)", "deliberately broken"]),
+        (["-w", "mcpi", "-b", "numpy", "--csv", "/proc/no/such/dir/out.csv"], ["not writable"]),
+        ([], ["no workload selected"]),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], needles: list[str], tmp_path: Path) -> None:
+    proc = jitscope("run", "--db", str(tmp_path / "db.sqlite"), *args)
+    assert_clean_error(proc, *needles)
+    assert len(proc.stderr.strip().splitlines()) <= 3  # one message (soft-wrapped at most)
+
+
+def test_foreign_and_garbage_databases_are_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.sqlite"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    assert_clean_error(jitscope("run", "-w", "mcpi", "-b", "numpy", "--db", str(foreign)), "not a jitscope one")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(os.urandom(4096))
+    assert_clean_error(jitscope("history", "--db", str(garbage)), "not a jitscope database")
+    assert_clean_error(jitscope("export", "9", "--csv", str(tmp_path / "x.csv"), "--db", str(tmp_path / "new.sqlite")), "no run 9")
+
+
+def test_run_history_show_export_import(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    db = str(tmp_path / "db.sqlite")
+    csv_path, json_path, md_path = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "r.md"
+    proc = jitscope("run", "-w", "mcpi", "-w", "lu", "-b", "python,numpy", "-s", "16,64", "--budget", "0.02",
+                    "--db", db, "--csv", str(csv_path), "--json", str(json_path), "--md", str(md_path), "--baseline", "python")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "speed-up vs python" in proc.stdout
+    assert "median time per call" in proc.stdout  # the plot
+    frame = pd.read_csv(csv_path)
+    assert len(frame) == 8 and set(frame["status"]) == {"ok"} and frame["accurate"].all()
+    assert (frame["compile_s"] >= 0).all() and (frame["first_call_s"] > 0).all()
+    assert set(frame["backend"]) == {"python", "numpy"}
+    assert "| lu | numpy:default |" in md_path.read_text()
+
+    hist = jitscope("history", "--db", db)
+    assert hist.returncode == 0 and "8/8" in hist.stdout
+    shown = jitscope("show", "latest", "--db", db, "--no-plot")
+    assert shown.returncode == 0 and "numpy" in shown.stdout
+    again = tmp_path / "again.csv"
+    exported = jitscope("export", "1", "--csv", str(again), "--db", db)
+    assert exported.returncode == 0
+    # identical rows whichever path wrote them
+    assert again.read_text() == csv_path.read_text()
+    imported = jitscope("import", str(csv_path), "--label", "laptop", "--db", db)
+    assert imported.returncode == 0 and "as run 2" in imported.stdout
+    assert "laptop" in jitscope("history", "--db", db).stdout
+
+
+def test_failed_cell_gives_exit_1_and_everything_else_is_saved(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    out = tmp_path / "r.csv"
+    proc = jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:segfault,numpy", "-s", "1000",
+                    "--budget", "0.02", "--db", str(db), "--csv", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = out.read_text()
+    assert text.count("\n") == 4  # header + 3 cells
+    assert "crashed" in text and "SIGSEGV" in text
+    rows = sqlite3.connect(db).execute("SELECT backend, variant, status FROM cells ORDER BY seq").fetchall()
+    assert rows == [("chaos", "fine", "ok"), ("chaos", "segfault", "crashed"), ("numpy", "default", "ok")]
+
+
+def test_example_plugin_runs_end_to_end(tmp_path: Path) -> None:
+    proc = jitscope("run", "-w", EXAMPLE, "-b", "python,numpy", "-s", "1000", "--budget", "0.02",
+                    "--db", str(tmp_path / "db.sqlite"), "--no-plot")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" ok ") >= 2 and "dot" in proc.stdout
+    listing = jitscope("workloads", "-w", EXAMPLE)
+    assert "dot — dot product" in listing.stdout
+
+
+def test_listings() -> None:
+    backends = jitscope("backends", "--no-probe")
+    assert backends.returncode == 0
+    for name in ("python", "numpy"):
+        assert name in backends.stdout
+    probed = jitscope("backends")
+    assert probed.returncode == 0 and "openblas" in probed.stdout.lower() or "available" in probed.stdout
+    workloads = jitscope("workloads")
+    assert all(w in workloads.stdout for w in ("linreg", "mcpi", "lu", "nodes"))
+    matrix = jitscope("workloads", "--matrix", "--markdown")
+    assert matrix.stdout.startswith("| backend:variant | linreg | lu | mcpi | nodes |")
+    assert "| numpy:default | ✓ | ✓ | ✓ | ✓ |" in matrix.stdout
+    assert jitscope("--help").returncode == 0 and "jitscope run" in jitscope("--help").stdout
+
+
+def test_two_concurrent_runs_share_one_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "db.sqlite")
+    args = ["run", "-w", "mcpi", "-w", "nodes", "-b", "numpy", "-s", "100,1000,10000", "--budget", "0.05", "--db", db, "--no-plot"]
+    cmd = [sys.executable, "-m", "jitscope.cli", *args]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM runs WHERE state = 'finished'").fetchone()[0] == 2
+    assert conn.execute("SELECT run_id, count(*) FROM cells GROUP BY run_id").fetchall() == [(1, 6), (2, 6)]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.slow
+def test_seed_sweep_python_vs_numpy_default_sizes(tmp_path: Path) -> None:
+    """The issue's acceptance run: four workloads, python and numpy, default sizes."""
+    pd = pytest.importorskip("pandas")
+    out = tmp_path / "seed.csv"
+    proc = jitscope("run", "-w", "linreg", "-w", "mcpi", "-w", "lu", "-w", "nodes", "-b", "python,numpy",
+                    "--budget", "0.1", "--db", str(tmp_path / "db.sqlite"), "--csv", str(out), "--no-plot", timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame = pd.read_csv(out)
+    assert len(frame) == 24 and set(frame["status"]) == {"ok"} and frame["accurate"].all()
+    med = frame.set_index(["workload", "backend", "size"])["median_s"]
+    assert med[("linreg", "python", 100)] > 20 * med[("linreg", "numpy", 100)]
+    assert med[("mcpi", "python", 1_000_000)] > 5 * med[("mcpi", "numpy", 1_000_000)]

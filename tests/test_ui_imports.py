@@ -1,0 +1,41 @@
+"""The UI process imports no heavy backend: a fresh interpreter imports the app, loads the real
+registry (every installed backend plugin), shows every screen, and checks sys.modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HEAVY = ("numba", "jax", "jaxlib", "tensorflow", "torch", "triton", "cupy")
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    import jitscope.ui.app as ui
+    from jitscope.core.registry import load_registry
+
+    after_import = sorted(m for m in HEAVY if m in sys.modules)
+
+    async def main():
+        app = ui.JitscopeApp(load_registry(), DB, probe=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in ("l", "v", "h", "s", "question_mark", "escape"):
+                await pilot.press(key)
+            await pilot.pause()
+
+    asyncio.run(main())
+    after_app = sorted(m for m in HEAVY if m in sys.modules)
+    print(json.dumps({"after_import": after_import, "after_app": after_app}))
+    """
+)
+
+
+def test_ui_process_imports_no_heavy_backend(tmp_path: Path) -> None:
+    code = f"HEAVY = {HEAVY!r}\nDB = {str(tmp_path / 'db.sqlite')!r}\n" + CHILD
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {"after_import": [], "after_app": []}
