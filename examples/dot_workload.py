@@ -48,7 +48,7 @@ def _python(ctx: CellContext) -> Kernel:
 
     def run() -> float:
         total = 0.0
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             total += x * y
         return total
 

@@ -20,7 +20,7 @@ from jitscope import __version__
 from jitscope.core.errors import UserError
 from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes, split_list
 from jitscope.core.paths import DB_ENV, default_db_path
-from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S, DEFAULT_SEED, Selection
+from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -22,7 +29,13 @@ from jitscope.plots import fmt_seconds, render, time_series
 from jitscope.results.export import check_writable, write_exports
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
-from jitscope.runner.events import CellFinished, CellProgressed, RunWaited, WorkerReady, WorkerStarted
+from jitscope.runner.events import (
+    CellFinished,
+    CellProgressed,
+    RunWaited,
+    WorkerReady,
+    WorkerStarted,
+)
 from jitscope.runner.plan import Selection, build_plan
 from jitscope.runner.session import RecordedRun
 

@@ -162,14 +162,14 @@ def render(
     if logy:
         plt.yscale("log")
     palette = list(colors or ["blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray"])
+    for s in extra:  # reference lines first, so the data is drawn over them
+        if s in drawable:
+            plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot", color=extra_color)
     for i, s in enumerate(series):
         if s not in drawable:
             continue
         plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot" if len(s.x) > 1 else "o",
                  color=palette[i % len(palette)])
-    for s in extra:
-        if s in drawable:
-            plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot", color=extra_color)
     xs = sorted({x for s in drawable for x in s.x})
     ys = [y for s in drawable for y in s.y]
     if logx and xs:

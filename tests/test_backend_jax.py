@@ -95,10 +95,12 @@ def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:
 
 
 def test_unsynced_timing_would_lie() -> None:
-    """In-process, the jax kernel measured with its own sync vs a deliberately missing one:
-    JAX dispatches asynchronously, so without block_until_ready the clock stops early."""
+    """In-process, one call of the jax kernel timed with its sync and without: JAX dispatches
+    asynchronously, so without block_until_ready the clock stops long before the work ends
+    (the reason the engine syncs every timed region)."""
+    import time
+
     from jitscope.core.backend import CellContext
-    from jitscope.core.timing import measure
 
     reg = load_registry()
     cell = spec("linreg", 32, "float32", epochs=MANY)
@@ -107,9 +109,12 @@ def test_unsynced_timing_would_lie() -> None:
     ctx = CellContext(cell, workload, params, workload.make_inputs(cell.size, params, cell.seed))
     kernel = reg.find("linreg", "jax", "default").build(ctx)  # type: ignore[union-attr]
     kernel.transfer()
-    synced = measure(kernel.run, kernel.sync, budget_s=0.2)
-    unsynced = measure(kernel.run, lambda out: None, budget_s=0.2)
-    kernel.sync(unsynced.last_output)
-    synced_median = sorted(synced.samples)[len(synced.samples) // 2]
-    unsynced_min = min(unsynced.samples)
-    assert unsynced_min < synced_median / 5
+    kernel.sync(kernel.run())  # compile
+    synced, unsynced = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        out = kernel.run()
+        unsynced.append(time.perf_counter() - t0)
+        kernel.sync(out)
+        synced.append(time.perf_counter() - t0)
+    assert min(unsynced) < min(synced) / 5

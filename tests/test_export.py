@@ -12,9 +12,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.model import Status
 from jitscope.results.export import CSV_COLUMNS, read_csv, to_csv, write_exports
 
-REQUIRED = ("run_id, workload, backend, variant, device, dtype, size, status, reason, first_call_s, compile_s, "
-            "transfer_s, median_s, iqr_s, min_s, mean_s, stdev_s, ci_low_s, ci_high_s, samples, loops, error, "
-            "error_metric, tolerance, accurate, gflops, gbs, threads, backend_version, host").split(", ")
+REQUIRED = ["run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason", "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s", "ci_low_s", "ci_high_s", "samples", "loops", "error", "error_metric", "tolerance", "accurate", "gflops", "gbs", "threads", "backend_version", "host"]
 
 
 def test_csv_has_the_contract_columns_in_tidy_form(tmp_path: Path) -> None:

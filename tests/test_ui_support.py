@@ -68,7 +68,8 @@ def ok_result(spec: CellSpec, speed: float | None = None) -> CellResult:
     median = (speed or SPEED.get(spec.backend, 1e-8)) * spec.size * (1.5 if spec.variant != "default" else 1.0)
     stats = Stats(median=median, iqr=median * 0.05, min=median * 0.97, mean=median * 1.01, stdev=median * 0.03,
                   ci_low=median * 0.98, ci_high=median * 1.02, samples=20, loops=10, unstable=False)
-    error = 1.6 / spec.size**0.5 if spec.workload == "mcpi" else 1e-12
+    scale = {"numpy": 0.5, "python": 1.5, "turbo": 4.0}.get(spec.backend, 1.0)
+    error = scale / spec.size**0.5 if spec.workload == "mcpi" else 1e-12 * scale
     accuracy = Accuracy(error, "abs_error_pi" if spec.workload == "mcpi" else "rel_error", 1.0, True)
     compile_s = 0.5 if spec.backend == "turbo" else median * 0.2
     return CellResult(spec=spec, status=Status.OK, first_call_s=compile_s + median, compile_s=compile_s,

@@ -6,6 +6,7 @@ in-process to check a backend's kernels without spawning anything.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -118,7 +119,5 @@ def execute_cell(
         )
     finally:
         if kernel is not None:
-            try:
+            with contextlib.suppress(Exception):
                 kernel.close()
-            except Exception:
-                pass

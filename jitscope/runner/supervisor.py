@@ -149,7 +149,7 @@ class TimingLock:
             return True
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a+")
+            self._fh = open(self.path, "a+")  # noqa: SIM115 - held open across calls while locked
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True

@@ -58,7 +58,7 @@ def probe_in_worker(backend: str, device: str) -> dict[str, Any]:
 class JitscopeApp(App[int]):
     """Setup -> Run -> Results, and History; every action has a key (see :data:`BINDINGS`)."""
 
-    CSS_PATH = "jitscope.tcss"
+    CSS_PATH = Path(__file__).with_name("jitscope.tcss")  # absolute: subclasses live elsewhere
     TITLE = "jitscope"
     DEFAULT_MODE = "setup"
     BINDINGS = [

@@ -85,9 +85,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             yield Label("enter: export · escape: cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        path = self.query_one("#export-path", Input)
-        path.focus()
-        path.cursor_position = len(path.value)
+        self.query_one("#export-path", Input).focus()  # all selected: type to replace, arrows to edit
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#export-ok")

@@ -1,0 +1,66 @@
+"""TensorFlow for real: XLA-compiled graph loops on every workload and dtype, sync by
+materialising, float64 honoured, CUDA a clear skip on a CPU box."""
+
+from __future__ import annotations
+
+import pytest
+
+from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.registry import load_registry
+from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.plan import Plan
+from jitscope.runner.supervisor import Supervisor
+
+pytest.importorskip("tensorflow")
+
+BUDGET = 0.05
+
+
+def spec(workload: str, size: int, dtype: str = "float64", device: str = "cpu", **params: int) -> CellSpec:
+    return CellSpec(workload, "tensorflow", "default", device, dtype, size,
+                    params=tuple(sorted(params.items())), budget_s=BUDGET, timeout_s=300)
+
+
+CELLS = [
+    spec("linreg", 10),
+    spec("linreg", 10, "float32"),
+    spec("mcpi", 50_000),
+    spec("mcpi", 3_000_000, "float32"),  # several chunks, last one partial
+    spec("lu", 24),
+    spec("lu", 24, "float32"),
+    spec("nodes", 20_000),
+    spec("nodes", 20_000, "float32"),
+]
+CUDA = [spec("nodes", 1000, device="cuda")]
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
+    results: dict[int, CellResult] = {}
+    infos: dict[tuple[str, str], dict] = {}
+    for event in Supervisor(Plan(cells=CELLS + CUDA), load_registry(), lock_path=None).run():
+        if isinstance(event, CellFinished):
+            results[event.index] = event.result
+        elif isinstance(event, WorkerReady):
+            infos[(event.backend, event.device)] = event.info
+    return results, infos
+
+
+@pytest.mark.parametrize("index", range(len(CELLS)), ids=[c.key for c in CELLS])
+def test_cell_accurate_and_dtype_honest(run: tuple, index: int) -> None:
+    cell, r = CELLS[index], run[0][index]
+    assert r.status == Status.OK, r.reason
+    assert r.accuracy is not None and r.accuracy.accurate
+    assert r.info["dtype_used"] == cell.dtype
+    assert ".numpy()" in r.info["sync"]
+    assert "jit_compile=True" in r.info["compiler"]
+
+
+def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:
+    info = run[1].get(("tensorflow", "cuda"), {})
+    r = run[0][len(CELLS)]
+    if "cuda" in info.get("devices", []):
+        assert r.status == Status.OK, r.reason
+        return
+    assert r.status == Status.SKIPPED
+    assert r.reason.startswith("no cuda device visible to tensorflow (")

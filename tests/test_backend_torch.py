@@ -1,0 +1,89 @@
+"""PyTorch for real: eager on every workload and dtype, one small torch.compile cell (its
+first call is the compile column), threads recorded, CUDA a clear skip on a CPU box."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.registry import load_registry
+from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.plan import Plan
+from jitscope.runner.supervisor import Supervisor
+
+pytest.importorskip("torch")
+
+BUDGET = 0.05
+
+
+def spec(workload: str, size: int, dtype: str = "float64", variant: str = "eager", device: str = "cpu",
+         threads: int | None = None, **params: int) -> CellSpec:
+    return CellSpec(workload, "torch", variant, device, dtype, size, params=tuple(sorted(params.items())),
+                    budget_s=BUDGET, timeout_s=300, threads=threads)
+
+
+EAGER = [
+    spec("linreg", 10),
+    spec("linreg", 10, "float32"),
+    spec("mcpi", 50_000),
+    spec("mcpi", 50_000, "float32"),
+    spec("lu", 24),
+    spec("lu", 24, "float32"),
+    spec("nodes", 20_000),
+    spec("nodes", 20_000, "float32"),
+]
+COMPILE = [spec("linreg", 2, "float32", variant="compile")]
+ONE_THREAD = [spec("lu", 16, threads=1)]  # its own worker: thread settings are per worker
+CUDA = [spec("linreg", 2, device="cuda")]
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
+    cells = EAGER + COMPILE + CUDA
+    results: dict[int, CellResult] = {}
+    infos: dict[tuple[str, str], dict] = {}
+    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
+        if isinstance(event, CellFinished):
+            results[event.index] = event.result
+        elif isinstance(event, WorkerReady):
+            infos[(event.backend, event.device)] = event.info
+    return results, infos
+
+
+@pytest.mark.parametrize("index", range(len(EAGER)), ids=[c.key for c in EAGER])
+def test_eager_cell_accurate_and_dtype_honest(run: tuple, index: int) -> None:
+    cell, r = EAGER[index], run[0][index]
+    assert r.status == Status.OK, r.reason
+    assert r.accuracy is not None and r.accuracy.accurate
+    assert r.info["dtype_used"] == cell.dtype
+    assert isinstance(r.info["threads"], int)
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no C++ compiler")
+def test_compile_variant_compiles_in_the_first_call(run: tuple) -> None:
+    r = run[0][len(EAGER)]
+    assert r.status == Status.OK, r.reason
+    assert r.accuracy is not None and r.accuracy.accurate
+    assert "torch.compile" in r.info["compiler"]
+    # Dynamo + Inductor code generation: far slower than a steady call.
+    assert r.first_call_s is not None and r.stats is not None
+    assert r.compile_s is not None and r.compile_s > 10 * r.stats.median
+
+
+def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:
+    info = run[1].get(("torch", "cuda"), {})
+    r = run[0][len(EAGER) + len(COMPILE)]
+    if "cuda" in info.get("devices", []):
+        assert r.status == Status.OK, r.reason
+        return
+    assert r.status == Status.SKIPPED
+    assert r.reason.startswith("no cuda device visible to torch (")
+
+
+def test_threads_setting_reaches_torch() -> None:
+    events = list(Supervisor(Plan(cells=ONE_THREAD), load_registry(), lock_path=None).run())
+    r = [e.result for e in events if isinstance(e, CellFinished)][0]
+    assert r.status == Status.OK, r.reason
+    assert r.info["threads"] == 1

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import BROKEN, EXAMPLE, ROOT
+
+from jitscope.core import registry as registry_module
+from jitscope.core.errors import PluginError
+from jitscope.core.registry import BUILTIN_BACKENDS, BUILTIN_WORKLOADS, load_registry
+
+
+def test_builtins_are_declared_as_entry_points_too() -> None:
+    """Built-ins register the way a third party would; the fallback table must match."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert project["jitscope.workloads"] == BUILTIN_WORKLOADS
+    assert project["jitscope.backends"] == BUILTIN_BACKENDS
+
+
+def test_seed_workloads_and_baseline_backends_present() -> None:
+    reg = load_registry()
+    assert {"linreg", "mcpi", "lu", "nodes"} <= set(reg.workloads)
+    assert {"python", "numpy"} <= set(reg.backends)
+    assert reg.problems == []
+    for w in ("linreg", "mcpi", "lu", "nodes"):
+        assert reg.find(w, "numpy", "default") is not None
+        assert reg.find(w, "python", "default") is not None
+
+
+def test_broken_entry_point_is_reported_and_the_rest_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    class FakeEP:
+        name = "brokenthing"
+        value = "no_such_pkg.mod:BACKEND"
+
+        def load(self) -> object:
+            raise ImportError("No module named 'no_such_pkg'")
+
+    real = registry_module._entry_points
+
+    def fake(group: str) -> list[object]:
+        return [*real(group), FakeEP()] if group == registry_module.BACKEND_GROUP else real(group)
+
+    monkeypatch.setattr(registry_module, "_entry_points", fake)
+    reg = load_registry()
+    assert any("brokenthing" in p and "no_such_pkg" in p for p in reg.problems)
+    assert "numpy" in reg.backends and "mcpi" in reg.workloads
+
+
+def test_file_plugins() -> None:
+    reg = load_registry([EXAMPLE])
+    assert "dot" in reg.workloads and reg.file_workloads == ["dot"]
+    assert reg.find("dot", "numpy", "default") is not None
+    with pytest.raises(PluginError, match=r"broken_plugin.py failed to import \(line 3\): RuntimeError"):
+        load_registry([BROKEN])
+    with pytest.raises(PluginError, match="does not exist"):
+        load_registry(["/no/such/plugin.py"])
+
+
+def test_plugin_defining_nothing_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(PluginError, match="defines none of"):
+        load_registry([str(empty)])
+
+
+def test_core_and_cli_import_no_heavy_backend_and_core_no_ui() -> None:
+    code = (
+        "import sys, jitscope.core.registry, jitscope.runner.supervisor, jitscope.results.store\n"
+        "from jitscope.core.registry import load_registry; load_registry()\n"
+        "assert 'textual' not in sys.modules, 'core imported textual'\n"
+        "import jitscope.cli\n"
+        "heavy = [m for m in ('numba','jax','tensorflow','torch','triton','cupy','scipy') if m in sys.modules]\n"
+        "print(' '.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_workload_inputs_are_deterministic() -> None:
+    import numpy as np
+
+    reg = load_registry()
+    for name, size in (("linreg", 5), ("lu", 7)):
+        w = reg.workload(name)
+        params = w.resolve_params({})
+        a, b = w.make_inputs(size, params, 1), w.make_inputs(size, params, 1)
+        c = w.make_inputs(size, params, 2)
+        key = "X" if name == "linreg" else "A"
+        assert np.array_equal(a[key], b[key]) and not np.array_equal(a[key], c[key])

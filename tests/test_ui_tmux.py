@@ -1,0 +1,89 @@
+"""The real ``jitscope`` command in a real terminal (tmux, 80x24): a small NumPy sweep run,
+exported to CSV and quit with keys alone, as a user would."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.tmux
+
+JITSCOPE = Path(sys.executable).with_name("jitscope")
+
+
+class Tmux:
+    def __init__(self, tmp_path: Path) -> None:
+        self.socket = f"jitscope-test-{uuid.uuid4().hex[:8]}"
+        self.tmp_path = tmp_path
+
+    def __call__(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
+        return out.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, what: Callable[[str], bool], timeout: float, description: str) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if what(text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {description}; the screen was:\n{text}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self("send-keys", "-t", "app", key)
+            time.sleep(0.15)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (CI installs it)")
+    if not JITSCOPE.exists():
+        pytest.skip(f"no jitscope console script next to {sys.executable}")
+    session = Tmux(tmp_path)
+    yield session
+    session("kill-server")
+
+
+def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
+    home, db, out = tmp_path / "home", tmp_path / "runs.sqlite", tmp_path / "exported" / "sweep.csv"
+    env = {"JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env_args = " ".join(f"{k}={v}" for k, v in env.items())
+    command = (f"cd {tmp_path} && env {env_args} {JITSCOPE} -w mcpi -b numpy -s 1000,10000 --budget 0.2 "
+               f"--db {db}; echo JITSCOPE-EXIT=$?; sleep 60")
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", command)
+    screen = tmux.wait_for(lambda s: "2 cells" in s and "Workloads" in s, 30, "the setup screen")
+    assert "Setup" in screen.splitlines()[0]
+
+    tmux.keys("r")
+    screen = tmux.wait_for(lambda s: "2/2 cells" in s and "done in" in s, 60, "the run to finish")
+    assert "mcpi numpy" in screen and "failed" not in screen
+
+    tmux.keys("e")
+    tmux.wait_for(lambda s: "to CSV" in s, 10, "the export dialog")
+    tmux.keys("C-a", "C-k")
+    tmux("send-keys", "-t", "app", "-l", str(out))
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "Exported" in s, 10, "the export notification")
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["workload"], r["backend"], r["size"], r["status"]) for r in rows] == [
+        ("mcpi", "numpy", "1000", "ok"), ("mcpi", "numpy", "10000", "ok")]
+
+    tmux.keys("q")
+    tmux.wait_for(lambda s: "JITSCOPE-EXIT=" in s, 15, "the app to exit")
+    assert "JITSCOPE-EXIT=0" in tmux.screen()
+    assert db.exists() and os.path.getsize(db) > 0
