@@ -3,6 +3,8 @@ includes the device work (block_until_ready), and CUDA skipped with a reason on 
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from jitscope.core.model import CellResult, CellSpec, Status
@@ -11,7 +13,8 @@ from jitscope.runner.events import CellFinished, WorkerReady
 from jitscope.runner.plan import Plan
 from jitscope.runner.supervisor import Supervisor
 
-pytest.importorskip("jax")
+if importlib.util.find_spec("jax") is None:  # not importorskip: keep heavy libraries out of pytest
+    pytest.skip("jax is not installed", allow_module_level=True)
 
 BUDGET = 0.05
 FEW, MANY = 20, 320  # linreg epochs for the sync check: 16x the work
@@ -118,3 +121,16 @@ def test_unsynced_timing_would_lie() -> None:
         kernel.sync(out)
         synced.append(time.perf_counter() - t0)
     assert min(unsynced) < min(synced) / 5
+
+
+def test_float64_without_x64_is_refused_not_downgraded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user who turned x64 off gets a skipped float64 cell with the reason, never a float32
+    result labelled float64; float32 still runs."""
+    monkeypatch.setenv("JAX_ENABLE_X64", "0")  # Backend.env only sets a default
+    cells = [spec("mcpi", 1000), spec("mcpi", 1000, "float32")]
+    events = Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run()
+    f64, f32 = (e.result for e in sorted((e for e in events if isinstance(e, CellFinished)), key=lambda e: e.index))
+    assert f64.status == Status.SKIPPED
+    assert "x64" in f64.reason and "float32" in f64.reason
+    assert f32.status == Status.OK, f32.reason
+    assert f32.info["dtype_used"] == "float32"

@@ -9,10 +9,10 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from jitscope.core.model import CellSpec, Status
 from jitscope.core.registry import BUILTIN_BACKENDS, load_registry

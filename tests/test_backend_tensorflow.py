@@ -3,6 +3,8 @@ materialising, float64 honoured, CUDA a clear skip on a CPU box."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from jitscope.core.model import CellResult, CellSpec, Status
@@ -11,7 +13,8 @@ from jitscope.runner.events import CellFinished, WorkerReady
 from jitscope.runner.plan import Plan
 from jitscope.runner.supervisor import Supervisor
 
-pytest.importorskip("tensorflow")
+if importlib.util.find_spec("tensorflow") is None:  # not importorskip: keep heavy libraries out of pytest
+    pytest.skip("tensorflow is not installed", allow_module_level=True)
 
 BUDGET = 0.05
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import BROKEN, EXAMPLE, ROOT
 
 from jitscope.core import registry as registry_module

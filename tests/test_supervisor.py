@@ -93,6 +93,10 @@ def test_results_before_a_crash_are_in_the_store(db_path: Path) -> None:
     assert [r.status for r in stored] == [Status.OK, Status.OK, Status.CRASHED]
     assert stored[0].stats == results[0].stats
     assert run.state == "finished"
+    env = run.environment
+    for key in ("host", "os", "cpu", "cores", "memory_bytes", "python", "versions", "thread_env"):
+        assert key in env
+    assert env["workers"]["chaos/cpu"]["version"] == "0"  # what the worker itself reported
 
 
 def test_cancel_kills_the_worker_at_once() -> None:

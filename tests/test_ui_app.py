@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from test_ui_support import (
-    aio,
     FakeRun,
+    aio,
     factory,
     failed_result,
     fake_probe,
@@ -149,7 +149,7 @@ async def test_select_with_keys_and_run(tmp_path: Path) -> None:
         assert seen[0].workloads == ["mcpi"] and seen[0].backends == [("numpy", None)]
         assert seen[0].sizes == [1000, 10000]
         assert app.view is not None and [r.status for r in app.view.results] == [Status.OK, Status.OK]
-        assert "2/2 cells" in text_of(app.screen.query_one("#run-line", Static))
+        assert "done in 0:00: 2 ok" in text_of(app.screen.query_one("#run-line", Static))
 
 
 @aio
@@ -164,7 +164,7 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
         grid = screen.query_one(CellGrid)
         words = [s.word for s in grid.progress.states]
         assert words[:3] == ["10us", "100us", "compiling"] and words[3:] == ["queued"] * 3
-        assert "2/6 cells" in text_of(screen.query_one("#run-line", Static))
+        assert "2/6 ·" in text_of(screen.query_one("#run-line", Static))
         assert "running 2/6" in app.run_status
         assert screen.query_one(PlotView).renders > 0
         cell = grid.get_cell_at((0, 2))
@@ -450,9 +450,33 @@ async def test_everything_fits_in_80x24(tmp_path: Path, mode: str) -> None:
         assert screen.query_one("Footer").region.y == height - 1
         for tab in screen.query("ModeTab"):
             assert tab.region.right <= width
-        for dialog_key in ("question_mark",):
+        for dialog_key in ("question_mark", "e"):
             await pilot.press(dialog_key)
             await pilot.pause()
+            assert isinstance(app.screen, HelpScreen if dialog_key == "question_mark" else ExportDialog)
             for widget in fixed_widgets(app.screen):
                 assert widget.region.right <= width and widget.region.bottom <= height
             await pilot.press("escape")
+
+
+@aio
+async def test_a_run_stops_the_version_probe_in_flight(tmp_path: Path) -> None:
+    calls: list[str] = []
+    holder: dict = {}
+
+    def probe(name: str, device: str) -> dict:
+        calls.append(name)
+        app = holder["app"]
+        if len(calls) == 1:  # the first probe is slow (think TensorFlow) until a run cancels it
+            app.probe_cancel.wait(5)
+            return {"error": "cancelled", "cancelled": True}
+        return fake_probe(name, device)
+
+    app = holder["app"] = make_app(tmp_path, mcpi_selection(), probe=probe)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(calls) == 1)
+        await run_to_end(app, pilot)
+        assert [r.status for r in app.view.results] == [Status.OK] * 6
+        # probing resumes after the run, the cancelled backend included
+        await wait_for(pilot, lambda: {"numpy", "python", "turbo"} <= set(app.backend_info))
+        assert not any(info.get("cancelled") for info in app.backend_info.values())

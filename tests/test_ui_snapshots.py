@@ -8,7 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from test_ui_support import FakeRun, factory, failed_result, make_app, mcpi_selection, ok_result, store_with_runs
+from test_ui_support import (
+    FakeRun,
+    factory,
+    failed_result,
+    make_app,
+    mcpi_selection,
+    ok_result,
+    store_with_runs,
+)
 
 SIZE = (80, 24)
 

@@ -70,7 +70,7 @@ def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
     assert "Setup" in screen.splitlines()[0]
 
     tmux.keys("r")
-    screen = tmux.wait_for(lambda s: "2/2 cells" in s and "done in" in s, 60, "the run to finish")
+    screen = tmux.wait_for(lambda s: "done in" in s and ": 2 ok" in s, 60, "the run to finish")
     assert "mcpi numpy" in screen and "failed" not in screen
 
     tmux.keys("e")

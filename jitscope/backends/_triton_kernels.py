@@ -10,7 +10,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-INV_2_32 = 2.3283064365386963e-10  # 2**-32
+# Globals read inside compiled kernels must be constexpr (the interpreter would not notice).
+INV_2_32: tl.constexpr = tl.constexpr(2.3283064365386963e-10)  # 2**-32
 
 
 @triton.jit

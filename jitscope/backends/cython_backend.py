@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,10 @@ NAME = "cython"
 PYX = Path(__file__).with_name("_cython_kernels.pyx")
 # Reassociation lets the compiler vectorise the reductions (like numba's fastmath) without
 # -ffast-math, which could link crtfastmath and flush denormals for the whole process.
+# -march=native, like Numba's LLVM targeting the host CPU (so the cache key includes the CPU).
 CFLAGS = (
-    "-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros",
-    "-fassociative-math", "-fno-strict-aliasing",
+    "-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
+    "-fno-signed-zeros", "-fassociative-math", "-fno-strict-aliasing",
 )
 _loaded: dict[str, Any] = {}
 _failed: dict[str, str] = {}  # a failed build is not retried for every cell of the worker
@@ -51,12 +53,24 @@ def _probe() -> str | None:
     return None
 
 
+def _cpu_signature() -> str:
+    """The CPU the module is built for (-march=native): model and feature flags."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            lines = [line for line in fh if line.startswith(("model name", "flags", "Features"))]
+        return "".join(sorted(set(lines)))
+    except OSError:
+        return platform.machine() + platform.processor()
+
+
 def _cache_key(compiler: str) -> str:
     import Cython
 
     h = hashlib.sha256()
     h.update(PYX.read_bytes())
-    for part in (Cython.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "", compiler, *CFLAGS):
+    parts = (Cython.__version__, sys.version, sysconfig.get_config_var("EXT_SUFFIX") or "", compiler,
+             _cpu_signature(), *CFLAGS)
+    for part in parts:
         h.update(b"\0" + str(part).encode())
     return h.hexdigest()[:16]
 

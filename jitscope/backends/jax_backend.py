@@ -171,8 +171,9 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def transfer() -> None:
         data["key"] = jax.device_put(jax.random.key(int(ctx.inputs["seed"])), dev)
         data["key"].block_until_ready()
-        probe = jax.random.uniform(data["key"], (1,), dt)
-        kernel.notes["dtype_used"] = str(probe.dtype)
+        # The dtype the kernel's points really have (traced, not run: nothing is compiled here).
+        points = jax.eval_shape(lambda k: jax.random.uniform(k, (2, chunk), dt), data["key"])
+        kernel.notes["dtype_used"] = str(points.dtype)
 
     kernel = FunctionKernel(
         lambda: estimate(data["key"]),

@@ -28,6 +28,7 @@ from jitscope.core.backend import (
 
 NAME = "julia"
 SERVER = Path(__file__).with_name("_julia_server.jl")
+WORKLOADS = ("linreg", "mcpi", "lu", "nodes")
 
 
 class JuliaServer:
@@ -106,27 +107,27 @@ class JuliaKernel(Kernel):
 
     def transfer(self) -> None:
         ctx, inputs, dt = self.ctx, self.ctx.inputs, self.ctx.dtype
-        if ctx.workload == "linreg":
+        if ctx.spec.workload == "linreg":
             n, d = inputs["X"].shape
             x_file = self._file("X.bin", inputs["X"])
             y_file = self._file("y.bin", inputs["y"])
             coef = repr(float(inputs["mu"]) * 2.0 / n)
             self.server.request(f"SETUP linreg {dt} {x_file} {n} {d} {y_file} {coef} {int(inputs['epochs'])}")
             self.notes["layout"] = "X as d x N column-major (each sample contiguous), one fused pass per epoch"
-        elif ctx.workload == "mcpi":
+        elif ctx.spec.workload == "mcpi":
             self.server.request(f"SETUP mcpi {dt} {int(inputs['n'])} {int(inputs['seed'])}")
             self.notes["rng"] = "Julia Random.Xoshiro (xoshiro256++), seeded per call"
             self.notes["layout"] = "fused generate-test-count, Int64 counter"
-        elif ctx.workload == "lu":
+        elif ctx.spec.workload == "lu":
             a_file = self._file("A.bin", inputs["A"])
             self.server.request(f"SETUP lu {dt} {a_file} {inputs['A'].shape[0]}")
             self.notes["layout"] = "copy of A, naive Doolittle in column-oriented (kji) loop order"
-        elif ctx.workload == "nodes":
+        elif ctx.spec.workload == "nodes":
             self.server.request(f"SETUP nodes {dt} {int(inputs['n'])} {float(inputs['p'])!r} {int(inputs['seed'])}")
             self.notes["rng"] = "Julia Random.Xoshiro (xoshiro256++), seeded per call"
             self.notes["layout"] = "Vector of mutable struct Node{T}(key, bias) objects; checksum in Float64"
-        else:
-            raise SkipCell(f"julia has no kernel for {ctx.workload}")
+        else:  # _build refuses other workloads before a process is started
+            raise RuntimeError(f"julia has no kernel for {ctx.spec.workload}")
 
     def run(self) -> Any:
         fields = self.server.request("RUN")
@@ -139,11 +140,11 @@ class JuliaKernel(Kernel):
             self.notes["julia_internal_median_s"] = statistics.median(steady)
             self.notes["julia_first_call_s"] = self._internal[0]
         values = [float(v) for v in out]
-        if self.ctx.workload == "linreg":
+        if self.ctx.spec.workload == "linreg":
             import numpy as np
 
             return np.array(values)
-        if self.ctx.workload == "lu":
+        if self.ctx.spec.workload == "lu":
             return values[0], values[1]
         return values[0]
 
@@ -156,6 +157,8 @@ def _build(ctx: CellContext) -> Kernel:
     julia = shutil.which("julia")
     if julia is None:
         raise SkipCell("julia not found on PATH")
+    if ctx.spec.workload not in WORKLOADS:
+        raise SkipCell(f"julia has no kernel for {ctx.spec.workload}")
     return JuliaKernel(ctx, julia)
 
 

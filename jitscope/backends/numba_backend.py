@@ -17,7 +17,10 @@ from typing import Any
 from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
 
 SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
-COUNTER_RNG = "splitmix64 counter-based: sample i = splitmix64(key(seed) + i*phi64)"
+COUNTER_RNG = (
+    "splitmix64 counter-based: sample i = splitmix64(key(seed) + i*phi64), "
+    "split into two 31-bit (float64) or 24-bit (float32) uniforms"
+)
 
 
 def _kernels() -> Any:
@@ -179,11 +182,10 @@ def _mcpi(variant: str) -> Any:
         notes = _base_notes(
             ctx,
             rng=COUNTER_RNG,
-            layout=f"@vectorize(target='parallel') ufunc over index chunks of {K.VECTORIZE_CHUNK}; {counter}",
-            cache="n/a (parallel ufunc: cached on disk, hit/miss not reported by numba)",
+            layout=f"@vectorize ufunc over materialised index chunks of {K.VECTORIZE_CHUNK}; {counter}",
+            cache="n/a (the ufunc is cached on disk; numba does not report hit/miss for ufuncs)",
         )
-        kernel = NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, parallel=True)
-        return kernel
+        return NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes)
 
     return build
 
@@ -296,7 +298,7 @@ BACKEND = Backend(
         Implementation("linreg", NAME, "parallel", _linreg(True), "fused pass, rows split across threads (prange)"),
         Implementation("mcpi", NAME, "default", _mcpi("default"), "fused loop, numba's Mersenne Twister seeded in-kernel"),
         Implementation("mcpi", NAME, "parallel", _mcpi("parallel"), "fused prange loop, counter-based splitmix64"),
-        Implementation("mcpi", NAME, "vectorize", _mcpi("vectorize"), "@vectorize parallel ufunc over index chunks"),
+        Implementation("mcpi", NAME, "vectorize", _mcpi("vectorize"), "@vectorize ufunc over index chunks"),
         Implementation("lu", NAME, "default", _lu(False), "naive in-place Doolittle on a copy (fastmath)"),
         Implementation("lu", NAME, "parallel", _lu(True), "naive Doolittle, trailing-update rows in prange"),
         Implementation("nodes", NAME, "default", _nodes("default"), "structure of arrays, in-kernel RNG"),

@@ -250,4 +250,6 @@ BACKEND = Backend(
                        devices=_CPU, max_size=64, max_size_reason=INTERP_REASON),
     ),
     info=_info,
+    # Keep FMA contraction on (Triton's current default) and say so, instead of a warning.
+    env={"TRITON_DEFAULT_FP_FUSION": "1"},
 )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
+import subprocess
 import sys
 from importlib import metadata
 from typing import Any
@@ -64,6 +66,26 @@ def installed_versions() -> dict[str, str]:
     return versions
 
 
+def gpus() -> list[dict[str, str]]:
+    """NVIDIA GPUs and driver via nvidia-smi (no CUDA library is loaded in this process)."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2:
+            found.append({"name": parts[0], "driver": parts[1], "memory": parts[2] if len(parts) > 2 else ""})
+    return found
+
+
 def collect_environment(threads: int | None = None) -> dict[str, Any]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
@@ -81,5 +103,6 @@ def collect_environment(threads: int | None = None) -> dict[str, Any]:
         "threads": threads,
         "thread_env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
         "versions": installed_versions(),
+        "gpus": gpus(),
         "workers": {},  # filled per backend x device from each worker's hello
     }

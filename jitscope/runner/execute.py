@@ -7,6 +7,7 @@ in-process to check a backend's kernels without spawning anything.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -41,8 +42,9 @@ def execute_cell(
     backend_info = backend_info or {}
     if "version" in backend_info:
         info["backend_version"] = backend_info["version"]
-    if spec.threads is not None:
-        info["threads"] = spec.threads
+    # Threads actually available to the libraries: the cap if one was set, else every core
+    # (each backend may overwrite this in its notes with what its runtime reports).
+    info["threads"] = spec.threads if spec.threads is not None else (os.cpu_count() or 1)
 
     impl = registry.find(spec.workload, spec.backend, spec.variant)
     if impl is None:

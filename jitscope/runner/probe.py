@@ -10,6 +10,7 @@ import os
 import selectors
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ def probe_backend(
     workload_files: tuple[str, ...] = (),
     timeout_s: float = 120.0,
     python: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """The backend's ``info()`` as seen from a worker; ``{"error": ...}`` if it failed."""
+    """The backend's ``info()`` as seen from a worker; ``{"error": ...}`` if it failed.
+    Setting ``cancel`` (from any thread) kills the worker at once and returns
+    ``{"error": "cancelled", "cancelled": True}`` (the app does this when a run starts)."""
     with tempfile.TemporaryDirectory(prefix="jitscope-probe-") as tmp:
         proc, read_fd, log_path = spawn_worker(python or sys.executable, backend, device, [], workload_files, Path(tmp))
         selector = selectors.DefaultSelector()
@@ -34,6 +38,9 @@ def probe_backend(
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
+                if cancel is not None and cancel.is_set():
+                    _kill(proc)
+                    return {"error": "cancelled", "cancelled": True}
                 if not selector.select(timeout=0.1):
                     continue
                 chunk = os.read(read_fd, 65536)

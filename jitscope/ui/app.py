@@ -49,10 +49,12 @@ def recorded_run(plan: Plan, registry: Registry, db_path: Path, selection: Selec
     return RecordedRun(plan, registry, db_path, selection=selection, command="jitscope (app)")
 
 
-def probe_in_worker(backend: str, device: str) -> dict[str, Any]:
+def probe_in_worker(backend: str, device: str, workload_files: tuple[str, ...] = (),
+                    cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Version and devices from a worker process (the UI imports no backend)."""
     from jitscope.runner.probe import probe_backend
 
-    return probe_backend(backend, device, timeout_s=60.0)
+    return probe_backend(backend, device, workload_files, timeout_s=60.0, cancel=cancel)
 
 
 class JitscopeApp(App[int]):
@@ -95,13 +97,16 @@ class JitscopeApp(App[int]):
         self.db_path = Path(db_path)
         self.initial_selection = selection
         self.run_factory: RunFactory = run_factory or recorded_run
+        self.probe_lock = threading.Lock()  # held while a probe worker runs; a run waits for it
+        self.probes_paused = threading.Event()  # no new probes (a run is on)
+        self.probe_cancel = threading.Event()  # kill the probe in flight (a run is starting)
+        if probe is probe_in_worker:
+            probe = partial(probe_in_worker, workload_files=registry.workload_files, cancel=self.probe_cancel)
         self.probe = probe
         self.clock = clock
         self.export_dir = export_dir or Path.cwd()
         # Shared by the screens: what was probed, the run in flight, the results on show.
         self.backend_info: dict[str, dict[str, Any]] = {}
-        self.probe_lock = threading.Lock()  # held while a probe worker runs; a run waits for it
-        self.probes_paused = threading.Event()
         self.running = False
         self.view: ResultSet | None = None
         self.startup_problems: list[str] = list(registry.problems)
@@ -225,6 +230,7 @@ class JitscopeApp(App[int]):
         if self.running and run_screen is not None:
             await run_screen.stop_and_wait()  # type: ignore[attr-defined]
         self.probes_paused.set()
+        self.probe_cancel.set()  # a version probe in flight is killed, not waited for
         self.exit(0)
 
     # ---- keys everywhere: footer, help, command palette ---------------------------------------
@@ -279,5 +285,5 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
         print(f"jitscope: {exc}", file=sys.stderr)
         return 2
     app = JitscopeApp(registry, Path(db_path), selection)
-    code = app.run()
-    return int(code or 0) if app.return_code in (None, 0) else int(app.return_code)
+    result = app.run()
+    return app.return_code or int(result or 0)

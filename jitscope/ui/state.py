@@ -106,7 +106,7 @@ class CellState:
                 return fmt_seconds(r.median_s)
             return STATUS_WORDS[r.status]
         if self.phase == Phase.MEASURING and self.fraction > 0:
-            return f"measure {int(self.fraction * 100)}%"
+            return f"measure {min(99, int(self.fraction * 100))}%"
         return self.phase.value
 
     @property
@@ -301,8 +301,8 @@ class ResultSet:
         out: list[float | None] = []
         for _, r in self.items:
             ref_median = base.get((r.spec.workload, r.spec.size, r.spec.dtype))
-            ok = r.status == Status.OK and r.median_s
-            out.append(ref_median / r.median_s if ref_median and ok else None)
+            median = r.median_s if r.status == Status.OK else None
+            out.append(ref_median / median if ref_median and median else None)
         return out
 
     def plot(self, kind: str, workload: str, baseline: str | None) -> PlotData:
@@ -335,11 +335,15 @@ class ResultSet:
             at = {label(r): r for r in ok if r.spec.size == size}
             groups = [g for g in self.labels(workload) if g in at]
             bars = [
-                Series("compile (first call - median)", [], [at[g].compile_s for g in groups]),
-                Series("steady (median)", [], [at[g].median_s for g in groups]),
+                Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
+                Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
             ]
             return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, note=f"at size {fmt_size(size)}")
         raise ValueError(kind)
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 @dataclass

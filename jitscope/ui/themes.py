@@ -31,7 +31,7 @@ _FIELDS = {f.name for f in dataclasses.fields(Theme)}
 _COLOR_FIELDS = {"primary", "secondary", "warning", "error", "success", "accent", "foreground",
                  "background", "surface", "panel", "boost"}
 # Plot series take these theme colours in order (stable per series index).
-PLOT_ROLES = ("primary", "accent", "success", "warning", "error", "secondary")
+PLOT_ROLES = ("primary", "accent", "success", "secondary", "error", "warning")
 
 
 def theme_from_mapping(data: dict[str, Any], source: str) -> Theme:

@@ -4,6 +4,7 @@ GPU-box run imported from CSV), import a CSV, delete."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -152,7 +153,7 @@ class HistoryScreen(Screen[None]):
             self.notify("mark two runs with space (or one, then highlight another), then press o",
                         severity="warning")
             return
-        items = []
+        items: list[tuple[RunRef, Any]] = []
         with self._store() as store:
             for run, tag in zip(chosen, overlay_tags(chosen), strict=True):
                 ref = run_ref(run, tag)

@@ -46,8 +46,7 @@ class ResultsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ModeBar("results")
         yield Static("no results yet: run a sweep (r) or open one from History (h)", id="results-info")
-        table = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="results-detail")
         yield Chart(id="results-chart")
         yield Footer(show_command_palette=False)

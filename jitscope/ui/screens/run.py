@@ -25,7 +25,15 @@ from jitscope.plots import fmt_size
 from jitscope.runner import events as ev
 from jitscope.ui import messages as msg
 from jitscope.ui.screens.setup import RunRequest
-from jitscope.ui.state import PLOT_KINDS, PLOT_TITLES, ResultSet, RunProgress, RunRef, fmt_duration
+from jitscope.ui.state import (
+    PLOT_KINDS,
+    PLOT_TITLES,
+    ResultSet,
+    RunProgress,
+    RunRef,
+    fmt_duration,
+    fmt_time,
+)
 from jitscope.ui.widgets.grid import CellGrid, spec_label, tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
@@ -99,7 +107,7 @@ class RunScreen(Screen[None]):
         self._plotted_done = -1
         grid = self.query_one(CellGrid)
         grid.load(progress)
-        grid.move_cursor(row=0, column=1, animate=False)
+        grid.move_to(0)
         grid.focus()
         log = self.query_one(RichLog)
         log.clear()
@@ -110,6 +118,11 @@ class RunScreen(Screen[None]):
         self._tick()
         self._timer.resume()
         self._drive(self.job)
+
+    def on_unmount(self) -> None:
+        # The app is closing (any way it can): never leave a worker process behind.
+        if self.job is not None and not self.job.done.is_set():
+            self.job.cancel()
 
     def cancel(self) -> None:
         if self.job is not None and not self.job.done.is_set():
@@ -129,9 +142,14 @@ class RunScreen(Screen[None]):
         post = self.post_message
         cancelled = False
         try:
+            # One worker process at a time: stop the version probe in flight, if any.
             app.probes_paused.set()
-            with app.probe_lock:  # a version probe in flight finishes first: one worker at a time
-                pass
+            app.probe_cancel.set()
+            if not app.probe_lock.acquire(blocking=False):
+                post(msg.RunNoticed("stopping a version probe first (one worker process at a time)"))
+                app.probe_lock.acquire()
+            app.probe_cancel.clear()
+            app.probe_lock.release()
             req = job.request
             runner = app.run_factory(req.plan, app.registry, app.db_path, req.selection)
             if job.attach(runner):
@@ -170,7 +188,8 @@ class RunScreen(Screen[None]):
     def on_run_started(self, message: msg.RunStarted) -> None:
         if self.job:
             self.job.progress.run_id = message.run_id
-            self.query_one(RichLog).write(f"run #{message.run_id}: each finished cell is saved to {self.app.db_path}")  # type: ignore[attr-defined]
+            name = self.app.db_path.name  # type: ignore[attr-defined]
+            self.query_one(RichLog).write(f"run #{message.run_id}: each finished cell is saved to {name} (h: history)")
 
     def on_cell_progressed(self, message: msg.CellProgressed) -> None:
         progress = self._current(message)
@@ -184,6 +203,8 @@ class RunScreen(Screen[None]):
         progress.finished_cell(message.index, message.result)
         self._plot_dirty = True
         r = message.result
+        if r.status == Status.CANCELLED:  # the run's summary line counts these
+            return
         if r.status != Status.OK or (r.accuracy is not None and not r.accuracy.accurate):
             s = r.spec
             what = r.status.value if r.status != Status.OK else "inaccurate"
@@ -194,7 +215,9 @@ class RunScreen(Screen[None]):
 
     def on_worker_ready(self, message: msg.WorkerReady) -> None:
         app: Any = self.app
-        app.backend_info.setdefault(message.backend, message.info)
+        known = app.backend_info.get(message.backend)
+        if known is None or "error" in known:  # the worker's own hello is as good as a probe
+            app.backend_info[message.backend] = message.info
         setup = app.mode_screen("setup")
         if setup is not None:
             setup.post_message(msg.BackendProbed(message.backend, app.backend_info[message.backend]))
@@ -253,19 +276,23 @@ class RunScreen(Screen[None]):
         progress = job.progress
         grid = self.query_one(CellGrid)
         grid.sync()
+        running = progress.current
+        if grid.following and running is not None:
+            grid.move_to(progress.states.index(running))
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, progress.total), progress=progress.fraction * max(1, progress.total))
         current = progress.current
         if progress.finished:
             state = "cancelled" if progress.cancelled else "done"
-            line = f"{progress.done}/{progress.total} cells · {state} in {fmt_duration(progress.elapsed())}"
+            counts = ", ".join(f"{n} {k}" for k, n in progress.counts().items())
+            line = f"{state} in {fmt_duration(progress.elapsed())}: {counts or 'no cells'}"
             status = ""
         else:
             doing = ""
             if current is not None:
                 s = current.spec
-                doing = f" · {spec_label(s)} {current.phase.value} {s.workload} {fmt_size(s.size)}"
-            line = (f"{progress.done}/{progress.total} cells · {fmt_duration(progress.elapsed())} · "
+                doing = f" · {spec_label(s)} {s.workload} {fmt_size(s.size)} {current.phase.value}"
+            line = (f"{progress.done}/{progress.total} · {fmt_duration(progress.elapsed())} · "
                     f"ETA {fmt_duration(progress.eta())}{doing}")
             status = f"running {progress.done}/{progress.total} · ETA {fmt_duration(progress.eta())}"
         self.query_one("#run-line", Static).update(line)
@@ -311,7 +338,7 @@ class RunScreen(Screen[None]):
         if r.status == Status.OK:
             parts = [f"median {body}"]
             if r.compile_s is not None:
-                parts.append(f"compile {r.compile_s:.3g} s")
+                parts.append(f"compile {fmt_time(r.compile_s)}")
             if r.accuracy is not None:
                 parts.append(f"error {r.accuracy.error:.2g} ({'ok' if r.accuracy.accurate else 'NOT accurate'})")
             body = ", ".join(parts)

@@ -195,6 +195,11 @@ class SetupScreen(Screen[None]):
         # Probe versions only once the first frame is on screen.
         self.call_after_refresh(self.start_probes)
 
+    def on_unmount(self) -> None:
+        # The app is closing: kill a version probe in flight rather than wait for it.
+        self.app.probes_paused.set()  # type: ignore[attr-defined]
+        self.app.probe_cancel.set()  # type: ignore[attr-defined]
+
     def start_probes(self) -> None:
         app: Any = self.app
         if app.probe is None or self._probing:
@@ -219,6 +224,8 @@ class SetupScreen(Screen[None]):
                         info = app.probe(name, "cpu")
                     except Exception as exc:  # a probe must never take the app down
                         info = {"error": f"{type(exc).__name__}: {exc}"}
+                if info.get("cancelled"):  # a run started: probe it again later
+                    return
                 self.post_message(BackendProbed(name, info))
         finally:
             self._probing = False
@@ -230,6 +237,9 @@ class SetupScreen(Screen[None]):
             value = str(option.value) if hasattr(option, "value") else ""
             if value.partition(":")[0] == message.backend and option.id:
                 backends.replace_option_prompt(option.id, self._backend_prompt(value))
+        described = getattr(self, "_described", None)
+        if described and described[0] == "backends" and described[1].partition(":")[0] == message.backend:
+            self._describe(*described)
 
     # ---- reacting to the form ---------------------------------------------------------------
     @on(SelectionList.SelectedChanged, "#workloads")
@@ -252,26 +262,35 @@ class SetupScreen(Screen[None]):
     def _form_changed(self) -> None:
         self._update_summary()
 
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        self.focus_next()
+
     @on(SelectionList.SelectionHighlighted)
     def _highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
-        value = str(event.selection.value)
+        self._described = (event.selection_list.id or "", str(event.selection.value))
+        self._describe(*self._described)
+
+    def _describe(self, list_id: str, value: str) -> None:
         detail = self.query_one("#detail", Static)
-        if event.selection_list.id == "workloads":
+        if list_id == "workloads":
             w = self.registry.workloads[value]
-            presets = ", ".join(f"{k} {'/'.join(fmt_size(s) for s in v)}" for k, v in w.presets.items())
-            detail.update(Content.from_markup("[b]$n[/b]: size = $size; $presets", n=value, size=w.size_label,
-                                              presets=presets or "no presets"))
+            detail.update(Content.from_markup("[b]$n[/b]: $desc [$text-muted](size: $size)", n=value,
+                                              desc=w.description, size=w.size_label))
             return
         name = value.partition(":")[0]
         backend = self.registry.backends[name]
         availability = self._availability_of(name)
         info = self.app.backend_info.get(name, {})  # type: ignore[attr-defined]
         if not availability.available:
-            extra = f"unavailable: {availability.reason}"
-        elif "error" in info:
+            detail.update(Content.from_markup("[b]$n[/b]: [$text-error]unavailable: $why[/] [$text-muted]· $desc",
+                                              n=value, why=availability.reason, desc=backend.description))
+            return
+        if "error" in info:
             extra = f"probe failed: {info['error']}"
         else:
-            extra = ", ".join(f"{k} {info[k]}" for k in ("version", "devices") if k in info) or "probing…"
+            devices = ", ".join(map(str, info.get("devices") or []))
+            extra = (f"version {info.get('version', '?')}" + (f" on {devices}" if devices else "")) if info else ("probing…" if self.app.probe else "")  # type: ignore[attr-defined]
         detail.update(Content.from_markup("[b]$n[/b]: $desc [$text-muted]($extra)", n=value,
                                           desc=backend.description, extra=extra))
 

@@ -57,33 +57,57 @@ class CellGrid(DataTable):
         self.progress: RunProgress | None = None
         self._where: dict[int, tuple[str, str]] = {}  # cell index -> (row key, column key)
         self._shown: dict[int, tuple[str, str]] = {}  # cell index -> (word, tone) last drawn
+        self.following = True  # the cursor follows the running cell until the user moves it
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _t: self.redraw_all())
 
     def load(self, progress: RunProgress) -> None:
+        """One row per workload x backend. When every workload runs the same sizes, the
+        columns are those sizes; otherwise they are size positions and each workload gets a
+        muted row naming its own sizes above its backends."""
         self.progress = progress
+        self.following = True
         self.clear(columns=True)
         self._where.clear()
         self._shown.clear()
-        sizes = sorted({s.spec.size for s in progress.states})
-        self.add_column("workload / backend", key="label")
-        for size in sizes:
-            self.add_column(fmt_size(size), key=str(size), width=CELL_WIDTH)
         rows: dict[str, list[int]] = {}
         for index, state in enumerate(progress.states):
             rows.setdefault(row_key(state), []).append(index)
-        for key, indices in rows.items():
-            first = progress.states[indices[0]]
-            label = f"{first.spec.workload} {spec_label(first.spec)}"
-            if first.spec.dtype != "float64":
-                label += f" {first.spec.dtype}"
-            cells = {str(size): Text("") for size in sizes}
-            for index in indices:
-                size_key = str(progress.states[index].spec.size)
-                self._where[index] = (key, size_key)
-                cells[size_key] = self._cell_text(progress.states[index])
-            self.add_row(Text(label), *[cells[str(size)] for size in sizes], key=key)
+        workloads = list(dict.fromkeys(s.spec.workload for s in progress.states))
+        sizes_of = {w: sorted({s.spec.size for s in progress.states if s.spec.workload == w}) for w in workloads}
+        shared = len({tuple(v) for v in sizes_of.values()}) == 1
+        width = max(len(v) for v in sizes_of.values()) if sizes_of else 0
+        self.add_column("workload / backend", key="label")
+        columns = [str(i) for i in range(width)]
+        first_sizes = sizes_of[workloads[0]] if workloads else []
+        for i in range(width):
+            self.add_column(fmt_size(first_sizes[i]) if shared else f"size {i + 1}", key=str(i), width=CELL_WIDTH)
+        muted = tone_style(self, "muted")
+        for workload in workloads:
+            sizes = sizes_of[workload]
+            if not shared:
+                self.add_row(Text(f"{workload} ({self.app_size_label(workload)})", style=muted),
+                             *[Text(fmt_size(sizes[i]) if i < len(sizes) else "", style=muted) for i in range(width)],
+                             key=f"sizes|{workload}")
+            for key, indices in rows.items():
+                first = progress.states[indices[0]]
+                if first.spec.workload != workload:
+                    continue
+                label = f"{workload} {spec_label(first.spec)}"
+                if first.spec.dtype != "float64":
+                    label += f" {first.spec.dtype}"
+                cells = {c: Text("") for c in columns}
+                for index in indices:
+                    column = str(sizes.index(progress.states[index].spec.size))
+                    self._where[index] = (key, column)
+                    cells[column] = self._cell_text(progress.states[index])
+                self.add_row(Text(label), *[cells[c] for c in columns], key=key)
+
+    def app_size_label(self, workload: str) -> str:
+        registry = getattr(self.app, "registry", None)
+        w = registry.workloads.get(workload) if registry is not None else None
+        return w.size_label if w is not None else "size"
 
     def _cell_text(self, state: CellState) -> Text:
         return Text(state.word, style=tone_style(self, state.tone, bold=state.done and state.tone == "error"))
@@ -115,6 +139,22 @@ class CellGrid(DataTable):
             if where == (row_key_.value, column_key.value):
                 return self.progress.states[index]
         return None
+
+    def action_cursor_up(self) -> None:
+        self.following = False
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.following = False
+        super().action_cursor_down()
+
+    def action_cursor_left(self) -> None:
+        self.following = False
+        super().action_cursor_left()
+
+    def action_cursor_right(self) -> None:
+        self.following = False
+        super().action_cursor_right()
 
     def move_to(self, index: int) -> None:
         where = self._where.get(index)

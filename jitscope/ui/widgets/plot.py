@@ -53,7 +53,7 @@ class PlotView(Widget):
         self._groups: list[str] | None = None
         self._bars: list[tuple[int, Series]] = []
         self.dropped = 0
-        self.renders = 0  # how many times the chart was built (tests and the benchmark read it)
+        self.renders = 0  # how many times it was painted (tests and the benchmark read it)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
@@ -87,6 +87,7 @@ class PlotView(Widget):
         self.refresh()
 
     def render(self) -> RenderResult:
+        self.renders += 1
         width, height = self.content_size
         if width < 10 or height < 4:
             return Text("")
@@ -98,7 +99,6 @@ class PlotView(Widget):
             text = render_log_bars(self._groups, [s for _, s in self._bars], title=self._title, width=width,
                                    height=height, colors=[palette[i % len(palette)] for i, _ in self._bars],
                                    color=color, legend=False)
-            self.renders += 1
             return Text.from_ansi(text, no_wrap=True) if color else Text(text, no_wrap=True)
         kept, self.dropped = loggable([s for _, s in self._series])
         extra, _ = loggable(self._extra)
@@ -119,7 +119,6 @@ class PlotView(Widget):
             legend=False,
             extra_color=muted_rgb(self),
         )
-        self.renders += 1
         return Text.from_ansi(text, no_wrap=True) if color else Text(text, no_wrap=True)
 
 

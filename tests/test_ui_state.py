@@ -1,0 +1,170 @@
+"""The app's logic without Textual: plans from presets, progress and ETA, result sets and
+overlays, plot helpers, theme files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_ui_support import make_registry, ok_result
+
+from jitscope.core.errors import UserError
+from jitscope.core.model import CellResult, CellSpec, Phase, Status
+from jitscope.plots import Series, expected_pi_error, loggable, render, render_log_bars
+from jitscope.runner.plan import Selection, build_plan
+from jitscope.ui.state import (
+    ResultSet,
+    RunProgress,
+    RunRef,
+    compose_plan,
+    fmt_duration,
+    preset_sizes,
+)
+from jitscope.ui.themes import DEFAULT_THEME, load_themes, theme_from_mapping
+
+
+def sel(**kw) -> Selection:
+    base = {"workloads": ["mcpi", "lu"], "backends": [("numpy", None), ("python", None)]}
+    base.update(kw)
+    return Selection(**base)
+
+
+# ---- plans ---------------------------------------------------------------------------------
+def test_default_preset_is_exactly_build_plan() -> None:
+    reg = make_registry()
+    assert compose_plan(reg, sel(), "default").cells == build_plan(reg, sel()).cells
+
+
+def test_preset_gives_each_workload_its_own_sizes_grouped_by_backend() -> None:
+    reg = make_registry()
+    plan = compose_plan(reg, sel(params={"p": "0.2"}, workloads=["mcpi", "lu", "nodes"]), "small")
+    assert [c.size for c in plan.cells if c.backend == "numpy" and c.workload == "lu"] == preset_sizes(reg, "lu", "small")
+    assert [c.size for c in plan.cells if c.backend == "numpy" and c.workload == "mcpi"] == [1000, 10000, 100000]
+    assert [c.backend for c in plan.cells] == sorted([c.backend for c in plan.cells], key=["numpy", "python"].index)
+    nodes = [c for c in plan.cells if c.workload == "nodes"]
+    assert nodes and all(c.params == (("p", 0.2),) for c in nodes)
+    assert all(c.params == () for c in plan.cells if c.workload != "nodes")
+
+
+def test_custom_sizes_win_over_the_preset_and_errors_are_user_errors() -> None:
+    reg = make_registry()
+    assert {c.size for c in compose_plan(reg, sel(sizes=[16]), "large").cells} == {16}
+    with pytest.raises(UserError, match="parameter"):
+        compose_plan(reg, sel(params={"nope": "1"}), "small")
+
+
+# ---- progress -----------------------------------------------------------------------------------
+def test_progress_words_fraction_and_eta() -> None:
+    now = [0.0]
+    specs = [CellSpec("mcpi", "numpy", "default", "cpu", "float64", n, budget_s=1.0) for n in (10, 100, 1000, 10000)]
+    p = RunProgress(specs, lambda: now[0])
+    assert p.eta() == pytest.approx(4 * 1.5)  # before any cell: a guess from the budget
+    p.progressed(0, Phase.MEASURING, 0.5)
+    assert p.states[0].word == "measure 50%" and p.current is p.states[0]
+    now[0] = 2.0
+    p.finished_cell(0, ok_result(specs[0]))
+    p.finished_cell(1, CellResult.skipped(specs[1], "no such thing"))  # instant: costs nothing
+    assert p.done == 2 and p.fraction == 0.5
+    assert p.eta() == pytest.approx(2 * 2.0)  # two left at the measured 2 s each
+    assert [s.tone for s in p.states[:3]] == ["success", "warning", "muted"]
+    assert p.counts() == {"ok": 1, "skipped": 1}
+    assert fmt_duration(75) == "1:15" and fmt_duration(3725) == "1:02:05" and fmt_duration(None) == "-"
+
+
+# ---- result sets ---------------------------------------------------------------------------------
+def results(speed: float = 1.0) -> list[CellResult]:
+    return [ok_result(CellSpec("mcpi", b, "default", "cpu", "float64", n), speed * s)
+            for b, s in (("numpy", 1e-8), ("python", 2e-7)) for n in (1000, 10000)]
+
+
+def test_single_run_labels_speedups_and_plots() -> None:
+    view = ResultSet.single(results(), RunRef(1, "#1"))
+    assert not view.overlay and view.labels() == ["numpy", "python"]
+    assert [round(x, 2) for x in view.speedups("numpy")] == [1.0, 1.0, 0.05, 0.05]
+    assert view.plot("time", "mcpi", None).series[0].y == pytest.approx([1e-5, 1e-4])
+    accuracy = view.plot("accuracy", "mcpi", None)
+    assert accuracy.extra and accuracy.extra[0].x == [1000.0, 10000.0]
+    assert [s.y for s in view.plot("speedup", "mcpi", "python").series] == [pytest.approx([20.0, 20.0]), [1.0, 1.0]]
+    bars = view.plot("compile", "mcpi", None)
+    assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "steady"]
+    assert bars.note == "at size 1e4"
+
+
+def test_overlay_tags_series_and_compares_across_runs() -> None:
+    laptop, gpu = RunRef(1, "laptop"), RunRef(2, "gpubox")
+    view = ResultSet([(laptop, r) for r in results()] + [(gpu, r) for r in results(0.25)])
+    assert view.overlay and view.labels() == ["laptop numpy", "laptop python", "gpubox numpy", "gpubox python"]
+    speed = dict(zip([view.label(ref, r) for ref, r in view.items], view.speedups("laptop numpy"), strict=True))
+    assert speed["gpubox numpy"] == pytest.approx(4.0)
+    labels = [s.label for s in view.plot("time", "mcpi", None).series]
+    assert labels == ["laptop numpy", "laptop python", "gpubox numpy", "gpubox python"]
+
+
+def test_failed_cells_are_in_the_table_not_in_the_plots() -> None:
+    spec = CellSpec("mcpi", "numpy", "default", "cpu", "float64", 100)
+    view = ResultSet.single([CellResult(spec, Status.FAILED, reason="boom")], RunRef(1, "#1"))
+    assert view.speedups("numpy") == [None]
+    assert view.plot("time", "mcpi", None).series == []
+
+
+# ---- plots -------------------------------------------------------------------------------------------
+def test_loggable_drops_only_the_points_a_log_axis_cannot_show() -> None:
+    kept, dropped = loggable([Series("a", [1, 10, 100], [0.0, 1e-3, float("nan")]), Series("b", [1], [2.0])])
+    assert dropped == 2 and kept[0].x == [10] and kept[1].y == [2.0]
+
+
+def test_expected_pi_error_line() -> None:
+    line = expected_pi_error([100, 10000, 100])
+    assert line.x == [100.0, 10000.0] and line.y[0] == pytest.approx(0.16422, rel=1e-3)
+
+
+def test_log_log_plot_and_log_bars_survive_repeated_renders_of_any_size() -> None:
+    series = [Series("numpy", [1e3, 1e4, 1e5], [1e-5, 1e-4, 1e-3])]
+    for width, height in ((80, 20), (30, 8), (120, 40), (80, 20)):
+        text = render(series, width=width, height=height, colors=[(10, 20, 30)], legend=False, color=False,
+                      extra=[expected_pi_error([1e3, 1e5])])
+        assert "1e3" in text and "1e5" in text and "\x1b[" not in text
+        bars = render_log_bars(["numpy", "numba"], [Series("compile", [], [1e-4, 2.0]), Series("steady", [], [1e-3, None])],
+                               width=width, height=height, color=False, legend=False)
+        assert "numba" in bars and "1s" in bars
+
+
+def test_y_ticks_stay_inside_the_data_range() -> None:
+    text = render([Series("a", [1, 10], [2e-5, 8e-3])], width=60, height=12, color=False)
+    first_line = text.splitlines()[0]
+    assert "100ms" not in text and "1e-5" not in first_line
+
+
+# ---- themes ---------------------------------------------------------------------------------------------
+def test_theme_files_load_dark_first_and_light_too() -> None:
+    themes, problems = load_themes()
+    names = [t.name for t in themes]
+    assert problems == [] and names[0] == DEFAULT_THEME and "jitscope-light" in names
+    light = next(t for t in themes if t.name == "jitscope-light")
+    assert light.dark is False and light.primary.startswith("#")
+
+
+def test_user_theme_files_and_broken_ones(jitscope_home: Path) -> None:
+    folder = jitscope_home / "themes"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text('name = "mine"\nprimary = "#123456"\ndark = false\n')
+    (folder / "bad.toml").write_text('name = "bad"\nprimary = "not a colour"\n')
+    (folder / "worse.toml").write_text("this is not toml")
+    themes, problems = load_themes()
+    assert "mine" in [t.name for t in themes]
+    assert len(problems) == 2 and any("not a colour" in p for p in problems)
+    with pytest.raises(ValueError, match="unknown keys"):
+        theme_from_mapping({"name": "x", "primary": "#fff", "colour": "red"}, "x.toml")
+
+
+def test_probe_backend_can_be_cancelled() -> None:
+    import threading
+    import time
+
+    from jitscope.runner.probe import probe_backend
+
+    cancel = threading.Event()
+    cancel.set()
+    start = time.monotonic()
+    assert probe_backend("python", cancel=cancel) == {"error": "cancelled", "cancelled": True}
+    assert time.monotonic() - start < 5
