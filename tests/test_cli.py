@@ -153,3 +153,12 @@ def test_seed_sweep_python_vs_numpy_default_sizes(tmp_path: Path) -> None:
     med = frame.set_index(["workload", "backend", "size"])["median_s"]
     assert med[("linreg", "python", 100)] > 20 * med[("linreg", "numpy", 100)]
     assert med[("mcpi", "python", 1_000_000)] > 5 * med[("mcpi", "numpy", 1_000_000)]
+
+
+def test_readme_matrix_is_the_generated_one() -> None:
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- matrix:start -->\n", 1)[1].split("<!-- matrix:end -->", 1)[0].strip()
+    generated = jitscope("workloads", "--matrix", "--markdown").stdout.strip()
+    assert block == generated, "README matrix is stale: paste `jitscope workloads --matrix --markdown`"

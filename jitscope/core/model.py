@@ -62,7 +62,8 @@ class CellSpec:
     @property
     def key(self) -> str:
         """A short human-readable identity, stable across processes."""
-        return f"{self.workload}/{self.backend}:{self.variant}/{self.device}/{self.dtype}/{self.size}"
+        base = f"{self.workload}/{self.backend}:{self.variant}/{self.device}/{self.dtype}/{self.size}"
+        return base + "".join(f"/{k}={v}" for k, v in self.params)
 
     @property
     def params_dict(self) -> dict[str, Any]:
