@@ -8,6 +8,7 @@ interrupted (what finished is saved).
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
-console = Console(highlight=False)
+# Piped output (CI logs, files) is not squeezed to 80 columns: tables stay whole.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
 err_console = Console(stderr=True, highlight=False)
 
 app = typer.Typer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,7 +26,7 @@ from rich.text import Text
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import load_registry
-from jitscope.plots import fmt_seconds, render, time_series
+from jitscope.plots import fmt_seconds, fmt_size, render, time_series
 from jitscope.results.export import check_writable, write_exports
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
@@ -157,7 +158,12 @@ def report_table(results: Sequence[CellResult], baseline: str | None, width: int
     ups = speedups(results, baseline)
     dtypes = {r.spec.dtype for r in results}
     devices = {r.spec.device for r in results}
-    table = Table(title=f"speed-up vs {baseline or 'the fastest'}; error ✓ = within tolerance", title_justify="left")
+    table = Table(
+        title=f"speed-up vs {baseline or 'the fastest'}; error ✓ within tolerance; ~ unstable (IQR > 10% of median)",
+        title_justify="left",
+        box=None if width < 110 else box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     compact = width < 110  # an 80-column terminal: keep the columns that answer the question
     table.add_column("workload", no_wrap=True)
     table.add_column("backend", no_wrap=True)
@@ -183,16 +189,17 @@ def report_table(results: Sequence[CellResult], baseline: str | None, width: int
         if r.accuracy:
             err = f"{r.accuracy.error:.2g} {'✓' if r.accuracy.accurate else '✗'}"
         note_parts = [p for p in (r.reason, str(r.info.get("note", ""))) if p]
-        if r.stats and r.stats.unstable:
-            note_parts.append("unstable: IQR > 10% of the median")
         status = Text(r.status.value, style=STATUS_STYLE[r.status])
         if note_parts:
             notes.append(f"{cell_title(r)}: {'; '.join(note_parts)}")
-            status.append(f" [{len(notes)}]", style="dim")
+            status.append(f"[{len(notes)}]", style="dim")
+        median = ""
+        if r.stats:
+            median = fmt_seconds(r.stats.median) + ("~" if r.stats.unstable else "")
         cells: dict[str, str | Text] = {
-            "size": str(s.size),
+            "size": fmt_size(s.size),
             "status": status,
-            "median": fmt_seconds(r.stats.median) if r.stats else "",
+            "median": median,
             "±IQR": fmt_seconds(r.stats.iqr) if r.stats else "",
             "compile": fmt_seconds(r.compile_s) if r.compile_s is not None else "",
             "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
