@@ -52,6 +52,22 @@ async def run_to_end(app, pilot) -> None:
 
 # ---- setup --------------------------------------------------------------------------------
 @aio
+async def test_selection_state_is_visible_without_colour(tmp_path: Path) -> None:
+    """Under NO_COLOR the checked/unchecked state must not depend on colour alone."""
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        workloads = app.screen.query_one("#workloads", SelectionList)
+        lines = {}
+        for y in range(workloads.option_count):
+            text = workloads.render_line(y).text
+            lines[text.split()[1] if text.startswith("▐") else text] = text
+        assert lines["mcpi"].startswith("▐X▌")
+        others = [t for name, t in lines.items() if name != "mcpi"]
+        assert others and all(t.startswith("▐ ▌") for t in others)
+
+
+@aio
 async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection(dtype="float32", budget_s=0.5, params={"p": "0.3"}))
     async with app.run_test(size=SIZE) as pilot:

@@ -25,6 +25,7 @@ from jitscope.plots import fmt_size
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Plan, Selection
 from jitscope.ui.messages import BackendProbed
 from jitscope.ui.state import DEFAULT_PRESET, compose_plan, fmt_duration, preset_names, preset_sizes
+from jitscope.ui.widgets.checklist import CheckList
 from jitscope.ui.widgets.modebar import ModeBar
 
 
@@ -61,14 +62,14 @@ class SetupScreen(Screen[None]):
         with Horizontal(id="setup-body"):
             with Vertical(id="setup-left"):
                 chosen = set(sel.workloads) if sel else set()
-                workloads = SelectionList[str](
+                workloads = CheckList(
                     *[Choice(self._workload_prompt(name), name, name in chosen, id=f"w-{name}")
                       for name in reg.workloads],
                     id="workloads",
                 )
                 workloads.border_title = "Workloads"
                 yield workloads
-                backends = SelectionList[str](*self._backend_choices(sel), id="backends")
+                backends = CheckList(*self._backend_choices(sel), id="backends")
                 backends.border_title = "Backends"
                 yield backends
                 yield Static("", id="detail")

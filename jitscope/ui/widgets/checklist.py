@@ -1,0 +1,31 @@
+"""A SelectionList whose box is blank when unchecked.
+
+Textual's SelectionList draws the same "X" for checked and unchecked items and tells them
+apart by colour alone, so under NO_COLOR (or a monochrome terminal) every item looks
+selected. This keeps the colours and also makes the state visible as a glyph.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.strip import Strip
+from textual.widgets import SelectionList
+from textual.widgets._toggle_button import ToggleButton
+from textual.widgets.option_list import OptionDoesNotExist
+
+
+class CheckList(SelectionList[str]):
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        _, scroll_y = self.scroll_offset
+        try:
+            selection = self.get_option_at_index(scroll_y + y)
+        except OptionDoesNotExist:
+            return strip
+        if selection.value in self._selected:
+            return strip
+        segments = list(strip)
+        if len(segments) > 1 and segments[1].text == ToggleButton.BUTTON_INNER:
+            segments[1] = Segment(" " * len(ToggleButton.BUTTON_INNER), segments[1].style)
+            return Strip(segments, strip.cell_length)
+        return strip
