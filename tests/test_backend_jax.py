@@ -6,10 +6,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from backend_support import run_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
-from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.events import CellFinished
 from jitscope.runner.plan import Plan
 from jitscope.runner.supervisor import Supervisor
 
@@ -42,14 +43,8 @@ CUDA_CELLS = [spec("mcpi", 1000, device="cuda")]
 @pytest.fixture(scope="module")
 def run() -> tuple[dict[str | int, CellResult], dict[tuple[str, str], dict]]:
     cells = CELLS + SYNC_CELLS + CUDA_CELLS
-    results: dict[str | int, CellResult] = {}  # by key, and by plan index (params are not in keys)
-    infos: dict[tuple[str, str], dict] = {}
-    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
-        if isinstance(event, CellFinished):
-            results[event.result.spec.key] = event.result
-            results[event.index] = event.result
-        elif isinstance(event, WorkerReady):
-            infos[(event.backend, event.device)] = event.info
+    by_index, infos = run_cells(cells)
+    results: dict[str | int, CellResult] = {**by_index, **{r.spec.key: r for r in by_index.values()}}
     return results, infos
 
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from backend_support import run_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
-from jitscope.core.registry import load_registry
-from jitscope.runner.events import CellFinished, WorkerReady
-from jitscope.runner.plan import Plan
-from jitscope.runner.supervisor import Supervisor
 
 if importlib.util.find_spec("tensorflow") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("tensorflow is not installed", allow_module_level=True)
@@ -39,14 +36,7 @@ CUDA = [spec("nodes", 1000, device="cuda")]
 
 @pytest.fixture(scope="module")
 def run() -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
-    results: dict[int, CellResult] = {}
-    infos: dict[tuple[str, str], dict] = {}
-    for event in Supervisor(Plan(cells=CELLS + CUDA), load_registry(), lock_path=None).run():
-        if isinstance(event, CellFinished):
-            results[event.index] = event.result
-        elif isinstance(event, WorkerReady):
-            infos[(event.backend, event.device)] = event.info
-    return results, infos
+    return run_cells(CELLS + CUDA)
 
 
 @pytest.mark.parametrize("index", range(len(CELLS)), ids=[c.key for c in CELLS])

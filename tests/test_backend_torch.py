@@ -7,10 +7,11 @@ import importlib.util
 import shutil
 
 import pytest
+from backend_support import run_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
-from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.events import CellFinished
 from jitscope.runner.plan import Plan
 from jitscope.runner.supervisor import Supervisor
 
@@ -44,14 +45,7 @@ CUDA = [spec("linreg", 2, device="cuda")]
 @pytest.fixture(scope="module")
 def run() -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
     cells = EAGER + COMPILE + CUDA
-    results: dict[int, CellResult] = {}
-    infos: dict[tuple[str, str], dict] = {}
-    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
-        if isinstance(event, CellFinished):
-            results[event.index] = event.result
-        elif isinstance(event, WorkerReady):
-            infos[(event.backend, event.device)] = event.info
-    return results, infos
+    return run_cells(cells)
 
 
 @pytest.mark.parametrize("index", range(len(EAGER)), ids=[c.key for c in EAGER])

@@ -260,6 +260,19 @@ def mcpi_vectorize(n: int, seed: int, single: bool) -> float:
 
 
 # ---- lu -----------------------------------------------------------------------------------
+@njit(cache=True)
+def _slogdet_of_lu(a):  # type: ignore[no-untyped-def]
+    """(sign, sum log|U_kk|) from a factorised matrix, accumulated in float64."""
+    sign = 1.0
+    logdet = 0.0
+    for k in range(a.shape[0]):
+        u = a[k, k]
+        if u < 0:
+            sign = -sign
+        logdet += np.log(np.abs(np.float64(u)))
+    return sign, logdet
+
+
 @njit(cache=True, fastmath=True)
 def lu_slogdet(A):  # type: ignore[no-untyped-def]
     """Copy, then naive right-looking Doolittle in place; (sign, sum log|U_kk|)."""
@@ -274,14 +287,7 @@ def lu_slogdet(A):  # type: ignore[no-untyped-def]
             ai = a[i, k + 1 :]
             for j in range(n - k - 1):
                 ai[j] -= f * ak[j]
-    sign = 1.0
-    logdet = 0.0
-    for k in range(n):
-        u = a[k, k]
-        if u < 0:
-            sign = -sign
-        logdet += np.log(np.abs(np.float64(u)))
-    return sign, logdet
+    return _slogdet_of_lu(a)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -298,14 +304,7 @@ def lu_slogdet_parallel(A):  # type: ignore[no-untyped-def]
             ai = a[i, k + 1 :]
             for j in range(n - k - 1):
                 ai[j] -= f * ak[j]
-    sign = 1.0
-    logdet = 0.0
-    for k in range(n):
-        u = a[k, k]
-        if u < 0:
-            sign = -sign
-        logdet += np.log(np.abs(np.float64(u)))
-    return sign, logdet
+    return _slogdet_of_lu(a)
 
 
 # ---- nodes --------------------------------------------------------------------------------

@@ -1,0 +1,26 @@
+"""Running a list of cells through the real supervisor (worker processes), for backend tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jitscope.core.model import CellResult, CellSpec
+from jitscope.core.registry import load_registry
+from jitscope.runner.events import CellFinished, WorkerReady
+from jitscope.runner.plan import Plan
+from jitscope.runner.supervisor import Supervisor
+
+Results = dict[int, CellResult]
+Infos = dict[tuple[str, str], dict[str, Any]]
+
+
+def run_cells(cells: list[CellSpec]) -> tuple[Results, Infos]:
+    """Results by plan index, and each worker's hello info by (backend, device)."""
+    results: Results = {}
+    infos: Infos = {}
+    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
+        if isinstance(event, CellFinished):
+            results[event.index] = event.result
+        elif isinstance(event, WorkerReady):
+            infos[(event.backend, event.device)] = event.info
+    return results, infos
