@@ -26,7 +26,7 @@ from rich.text import Text
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import load_registry
-from jitscope.plots import fmt_seconds, fmt_size, render, time_series
+from jitscope.plots import fmt_seconds, fmt_size, render, series_label, time_series
 from jitscope.results.export import check_writable, write_exports
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
@@ -155,7 +155,8 @@ def execute_run(
 def report_table(results: Sequence[CellResult], baseline: str | None, width: int = 120) -> tuple[Table, list[str]]:
     """The summary table, plus numbered notes (reasons, single-sample and stability flags)
     printed under it so the table itself stays narrow enough for an 80-column terminal."""
-    ups = speedups(results, baseline)
+    # One device per CLI run, so --baseline names a backend[:variant] without '@device'.
+    ups = speedups(results, baseline, [series_label(r).split('@')[0] for r in results])
     dtypes = {r.spec.dtype for r in results}
     devices = {r.spec.device for r in results}
     table = Table(

@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from jitscope.core.model import CellResult, Status
+from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
+
+__all__ = ["Series", "fmt_number", "fmt_seconds", "fmt_size", "render", "series_label"]
 
 
 @dataclass
@@ -19,33 +22,6 @@ class Series:
     label: str
     x: list[float] = field(default_factory=list)
     y: list[float] = field(default_factory=list)
-
-
-def fmt_seconds(value: float) -> str:
-    if value <= 0 or not math.isfinite(value):
-        return "0"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if value >= scale * 0.9995:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value * 1e9:.2g}ns"
-
-
-def fmt_number(value: float) -> str:
-    if value == 0 or not math.isfinite(value):
-        return str(value)
-    exponent = math.floor(math.log10(abs(value)))
-    if -3 <= exponent <= 5:
-        return f"{value:.4g}"
-    mantissa = value / 10**exponent
-    return f"1e{exponent}" if abs(mantissa - 1) < 1e-9 else f"{mantissa:.2g}e{exponent}"
-
-
-def fmt_size(value: float) -> str:
-    if value >= 1e3 and float(value).is_integer():
-        exponent = int(math.floor(math.log10(value)))
-        if value == 10**exponent:
-            return f"1e{exponent}"
-    return f"{value:g}"
 
 
 def series_label(result: CellResult, with_dtype: bool = False) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import Accuracy, CellResult, CellSpec, Stats, Status
+from jitscope.core.units import fmt_seconds
 
 CSV_COLUMNS = (
     "run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason",
@@ -107,12 +108,7 @@ def to_json(results: Sequence[CellResult], run: dict[str, Any]) -> str:
 
 
 def _fmt_time(value: float | None) -> str:
-    if value is None:
-        return ""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if value >= scale or unit == "ns":
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} s"
+    return fmt_seconds(value) if value is not None else ""
 
 
 def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:

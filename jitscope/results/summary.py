@@ -8,24 +8,30 @@ from jitscope.core.model import CellResult, Status
 from jitscope.plots import series_label
 
 
-def comparison_key(result: CellResult) -> tuple[str, int, str, str]:
+def comparison_key(result: CellResult) -> tuple[str, int, str]:
+    """Cells compared with each other: same workload, size and dtype. The device is not in the
+    key on purpose: a CPU run against a GPU run (overlaid in the app) is a fair question."""
     s = result.spec
-    return (s.workload, s.size, s.dtype, s.device)
+    return (s.workload, s.size, s.dtype)
 
 
-def speedups(results: Sequence[CellResult], baseline: str | None = None) -> list[float | None]:
+def speedups(
+    results: Sequence[CellResult], baseline: str | None = None, labels: Sequence[str] | None = None
+) -> list[float | None]:
     """Per result: reference median / its median, where the reference is ``baseline``'s cell
-    (a label like ``numpy`` or ``numba:parallel``) at the same workload, size, dtype and device,
-    or the fastest ok cell there when no baseline is given (so the fastest shows 1.00x and the
-    rest below 1). None where either side has no ok measurement."""
-    best: dict[tuple[str, int, str, str], float] = {}
-    base: dict[tuple[str, int, str, str], float] = {}
-    for r in results:
+    at the same workload, size and dtype, or the fastest ok cell there when no baseline is given
+    (so the fastest shows 1.00x and the rest below 1). ``baseline`` is matched against
+    ``labels`` (one per result; default :func:`series_label`, e.g. ``numpy``,
+    ``numba:parallel``). None where either side has no ok measurement."""
+    names = list(labels) if labels is not None else [series_label(r) for r in results]
+    best: dict[tuple[str, int, str], float] = {}
+    base: dict[tuple[str, int, str], float] = {}
+    for r, name in zip(results, names, strict=True):
         if r.status != Status.OK or not r.median_s:
             continue
         key = comparison_key(r)
         best[key] = min(best.get(key, float("inf")), r.median_s)
-        if baseline is not None and (series_label(r) == baseline or r.spec.backend == baseline and r.spec.variant == "default"):
+        if baseline is not None and name == baseline:
             base[key] = r.median_s
     out: list[float | None] = []
     for r in results:

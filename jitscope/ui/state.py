@@ -25,6 +25,7 @@ from jitscope.plots import (
     speedup_series,
     time_series,
 )
+from jitscope.results.summary import speedups
 from jitscope.runner.plan import Plan, Selection, build_plan
 
 DEFAULT_PRESET = "default"
@@ -294,16 +295,7 @@ class ResultSet:
         """Per item: baseline median / its median at the same workload, size and dtype."""
         if baseline is None:
             return [None] * len(self.items)
-        base: dict[tuple[str, int, str], float] = {}
-        for ref, r in self.items:
-            if r.status == Status.OK and r.median_s and self.label(ref, r) == baseline:
-                base[(r.spec.workload, r.spec.size, r.spec.dtype)] = r.median_s
-        out: list[float | None] = []
-        for _, r in self.items:
-            ref_median = base.get((r.spec.workload, r.spec.size, r.spec.dtype))
-            median = r.median_s if r.status == Status.OK else None
-            out.append(ref_median / median if ref_median and median else None)
-        return out
+        return speedups(self.results, baseline, [self.label(ref, r) for ref, r in self.items])
 
     def plot(self, kind: str, workload: str, baseline: str | None) -> PlotData:
         """Series (and reference lines) of one plot kind for one workload."""

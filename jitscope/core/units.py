@@ -1,0 +1,32 @@
+"""Human-readable numbers shared by the CLI table, the plots, the app and Markdown export."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt_seconds(value: float) -> str:
+    if value <= 0 or not math.isfinite(value):
+        return "0"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if value >= scale * 0.9995:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value * 1e9:.2g}ns"
+
+
+def fmt_number(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    exponent = math.floor(math.log10(abs(value)))
+    if -3 <= exponent <= 5:
+        return f"{value:.4g}"
+    mantissa = value / 10**exponent
+    return f"1e{exponent}" if abs(mantissa - 1) < 1e-9 else f"{mantissa:.2g}e{exponent}"
+
+
+def fmt_size(value: float) -> str:
+    if value >= 1e3 and float(value).is_integer():
+        exponent = int(math.floor(math.log10(value)))
+        if value == 10**exponent:
+            return f"1e{exponent}"
+    return f"{value:g}"
