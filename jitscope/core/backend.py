@@ -41,6 +41,34 @@ class CellContext:
         return self.spec.device
 
 
+@dataclass(frozen=True)
+class CompileObservation:
+    """What a backend's own counters said about one first call."""
+
+    compiled: str  # "yes" / "no" / "unknown"
+    cache: str  # "hit" / "miss" / "n/a" / "unknown"
+    graph_breaks: int | None = None
+    detail: str = ""  # e.g. "numba: 1 new signature, cache miss"; goes to info["compile_detail"]
+
+
+class CompileWatch:
+    """Brackets a kernel's first call: ``start()`` just before it, ``stop()`` right after
+    (after the sync). The base class is the honest default: the library gave no signal."""
+
+    def start(self) -> None:
+        """Snapshot the library's counters (dispatcher signatures, cache hits, traces...)."""
+
+    def stop(self) -> CompileObservation:
+        return CompileObservation("unknown", "unknown")
+
+
+class NothingCompiles(CompileWatch):
+    """For backends that have no compiler at all (python, numpy, scipy): a fact, not a guess."""
+
+    def stop(self) -> CompileObservation:
+        return CompileObservation("no", "n/a")
+
+
 class Kernel:
     """One prepared implementation, driven by the measurement protocol (DESIGN.md §4).
 
@@ -68,6 +96,25 @@ class Kernel:
 
     def close(self) -> None:
         """Release device memory etc. once the cell is done."""
+
+    # ---- observation hooks (measurement truth: labels say only what was seen) ------------
+    def compile_watch(self) -> CompileWatch:
+        """A watch for the first call; the default says ``unknown``."""
+        return CompileWatch()
+
+    def reset_device_peak(self) -> None:
+        """Reset the device allocator's high-water mark (torch, JAX, CuPy on a GPU)."""
+
+    def device_peak_bytes(self) -> int | None:
+        """Peak device bytes since :meth:`reset_device_peak`; ``None`` when not observable
+        (and always on the CPU, where host memory covers it)."""
+        return None
+
+    def ran_with(self, out: Any) -> Any:
+        """The arrays/tensors whose dtype is what really ran (default: the call's output).
+        Override when the output is a count or a Python scalar, e.g. return the device
+        inputs. ``jitscope.core.dtypes.dtype_of`` reads the dtype from whatever this returns."""
+        return out
 
 
 class FunctionKernel(Kernel):
@@ -159,6 +206,10 @@ class Backend:
     info: Callable[[], dict[str, Any]] | None = None
     setup_threads: Callable[[int], None] | None = None
     probe: Callable[[], str | None] | None = None  # extra no-import check; returns a reason
+    # Runtime initialisation measured as the worker's start-up, not as any cell's compile:
+    # called once in the worker with (device, variants it will run), e.g. a trivial jitted
+    # call or the CUDA context. Returns notes for the worker's hello info.
+    startup: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
 
     def availability(self) -> Availability:

@@ -114,10 +114,54 @@ class Accuracy:
         return dataclasses.asdict(self)
 
 
+YES_NO_UNKNOWN = ("yes", "no", "unknown")
+CACHE_STATES = ("hit", "miss", "n/a", "unknown")
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What was *observed* about a cell besides its timing: the one typed place these
+    fields are defined. The CSV/JSON/Markdown columns, the store and the UI derive from
+    ``dataclasses.fields(Observations)``; nothing here is copied from the request.
+
+    A field the library gave no signal for stays ``None`` (numbers) or ``"unknown"``
+    (labels): a label says only what was seen.
+    """
+
+    startup_s: float | None = None  # the worker's start-up (interpreter + import + runtime
+    #   init), measured once per worker and repeated on each of its cells
+    compiled: str = "unknown"  # yes / no / unknown: did the first call compile anything?
+    cache: str = "unknown"  # hit / miss / n/a / unknown: the library's own cache counters
+    graph_breaks: int | None = None  # torch.compile graph breaks during the first call
+    peak_host_bytes: int | None = None  # peak resident memory above the cell's baseline
+    peak_device_bytes: int | None = None  # peak device memory (GPU allocators), None on CPU
+    cpu_util: float | None = None  # CPU seconds / wall seconds while sampling (1.0 = one core)
+    dtype_used: str = "unknown"  # read from the arrays that ran, never from the request
+
+    def __post_init__(self) -> None:
+        if self.compiled not in YES_NO_UNKNOWN:
+            raise ValueError(f"compiled must be one of {YES_NO_UNKNOWN}, not {self.compiled!r}")
+        if self.cache not in CACHE_STATES:
+            raise ValueError(f"cache must be one of {CACHE_STATES}, not {self.cache!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Observations:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+OBSERVATION_FIELDS = tuple(f.name for f in dataclasses.fields(Observations))
+
+
 @dataclass
 class CellResult:
-    """Everything measured for one cell. ``info`` holds the fairness record (threads, dtype
-    actually used, RNG, sync method, compile cache state, backend version...)."""
+    """Everything measured for one cell. ``observed`` holds what was seen (compile, cache,
+    memory, parallelism, dtype); ``raw_samples`` the seconds per call of every sample in the
+    order taken; ``info`` the rest of the fairness record (RNG, sync method, layout,
+    backend version...)."""
 
     spec: CellSpec
     status: Status
@@ -130,6 +174,8 @@ class CellResult:
     gflops: float | None = None
     gbs: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    observed: Observations = field(default_factory=Observations)
+    raw_samples: tuple[float, ...] = ()
 
     @property
     def median_s(self) -> float | None:
@@ -148,6 +194,8 @@ class CellResult:
             "gflops": self.gflops,
             "gbs": self.gbs,
             "info": self.info,
+            "observed": self.observed.to_json(),
+            "raw_samples": list(self.raw_samples),
         }
 
     @classmethod
@@ -164,6 +212,8 @@ class CellResult:
             gflops=data.get("gflops"),
             gbs=data.get("gbs"),
             info=dict(data.get("info") or {}),
+            observed=Observations.from_json(data.get("observed")),
+            raw_samples=tuple(float(x) for x in data.get("raw_samples") or ()),
         )
 
     @classmethod
