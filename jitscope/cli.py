@@ -8,6 +8,7 @@ interrupted (what finished is saved).
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -16,11 +17,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from jitscope import __version__
 from jitscope.core.errors import UserError
 from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes, split_list
 from jitscope.core.paths import DB_ENV, default_db_path
+from jitscope.core.text import printable
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
 # Piped output (CI logs, files) is not squeezed to 80 columns: tables stay whole.
@@ -56,16 +59,30 @@ SizeOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 or float32.")]
-BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of steady-state sampling per cell.", min=0.0)]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell is killed and marked timeout.", min=0.0)]
+BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of steady-state sampling per cell (finite, above 0).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell is killed and marked timeout (finite, above 0).")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker). Default: the libraries' own choice.")]
 ParamOpt = Annotated[list[str] | None, typer.Option("-p", "--param", help="Workload parameter key=value, e.g. -p epochs=100. Repeatable.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (default: per-user data dir, or ${DB_ENV}).")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]jitscope: error:[/] {message}", soft_wrap=True)
+    """One line on stderr. The message often quotes user input (``-w '[/]'``), so it is
+    printed as plain text, never as markup, and without terminal control characters."""
+    err_console.print(Text("jitscope: error: ", style="bold red") + Text(printable(message)), soft_wrap=True)
     return typer.Exit(code)
+
+
+def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: int) -> None:
+    """What Typer's types let through but no run can use: refused before any work."""
+    if not math.isfinite(budget) or budget <= 0:
+        raise UserError(f"--budget {budget:g} must be a finite number of seconds above 0 (e.g. --budget 0.5)")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise UserError(f"--timeout {timeout:g} must be a finite number of seconds above 0 (e.g. --timeout 300)")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads} must be at least 1")
+    if not 0 <= seed < 2**63:
+        raise UserError(f"--seed {seed} must be a whole number from 0 to 2**63-1")
 
 
 def _db(db: Path | None) -> Path:
@@ -90,6 +107,7 @@ def _selection(
 ) -> tuple[Selection, list[str]]:
     from jitscope.core.registry import load_registry
 
+    _check_numbers(budget=budget, timeout=timeout, threads=threads, seed=seed)
     names, files = _split_workloads(workload)
     if files:
         for name in load_registry(files).file_workloads:
@@ -130,6 +148,9 @@ def main_callback(
     if version:
         console.print(f"jitscope {__version__}")
         raise typer.Exit(0)
+    from jitscope.runner.workdirs import sweep_stale
+
+    sweep_stale()  # worker folders a killed jitscope could not remove
     if ctx.invoked_subcommand is not None:
         return
     try:
@@ -167,9 +188,9 @@ def run(
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     threads: ThreadsOpt = None,
     param: ParamOpt = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Write the results as tidy CSV (one row per cell).")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results and environment as JSON.")] = None,
-    md: Annotated[Path | None, typer.Option("--md", help="Write a Markdown table.")] = None,
+    csv: Annotated[str | None, typer.Option("--csv", help="Write the results as tidy CSV (one row per cell); '-' for stdout (then stdout holds only the CSV).")] = None,
+    json_path: Annotated[str | None, typer.Option("--json", help="Write the results, raw samples and environment as JSON; '-' for stdout.")] = None,
+    md: Annotated[str | None, typer.Option("--md", help="Write a Markdown table; '-' for stdout.")] = None,
     db: DbOpt = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant] (default: the fastest cell).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
@@ -186,7 +207,7 @@ def run(
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
         code = execute_run(
             sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=plot,
-            command=shlex.join(["jitscope", *sys.argv[1:]]), console=console,
+            command=shlex.join(["jitscope", *sys.argv[1:]]), console=console, err_console=err_console,
         )
     except UserError as exc:
         raise _fail(str(exc)) from None
@@ -253,12 +274,19 @@ def show(
     from jitscope.results.store import Store
 
     try:
-        with Store(_db(db)) as store:
+        with Store(_db(db), create=False) as store:
             rid = resolve_run_id(store, run_id)
             results = store.cells(rid)
             record = store.run(rid)
-        console.print(f"run {rid} — {record.started} on {record.host} ({record.state})")
-        print_report(console, results, baseline, plot)
+        console.print(Text(printable(f"run {rid} — {record.started} on {record.host} ({record.state})")))
+        label = None
+        if baseline is not None:
+            from jitscope.cli_run import check_baseline
+            from jitscope.core.labels import cell_label
+            from jitscope.core.registry import load_registry
+
+            label = check_baseline(baseline, load_registry(), [cell_label(r.spec) for r in results])
+        print_report(console, results, label, plot)
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -266,26 +294,29 @@ def show(
 @app.command()
 def export(
     run_id: Annotated[str, typer.Argument(help="Run id from `jitscope history`, or 'latest'.")],
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV path.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="JSON path.")] = None,
-    md: Annotated[Path | None, typer.Option("--md", help="Markdown path.")] = None,
+    csv: Annotated[str | None, typer.Option("--csv", help="CSV path, or '-' for stdout.")] = None,
+    json_path: Annotated[str | None, typer.Option("--json", help="JSON path (with raw samples), or '-' for stdout.")] = None,
+    md: Annotated[str | None, typer.Option("--md", help="Markdown path, or '-' for stdout.")] = None,
     db: DbOpt = None,
 ) -> None:
     """Write a stored run as CSV, JSON and/or Markdown."""
     from jitscope.cli_info import resolve_run_id
-    from jitscope.results.export import write_exports
+    from jitscope.results.export import ExportTargets
     from jitscope.results.store import Store
 
     if not (csv or json_path or md):
         raise _fail("say where to write: --csv PATH, --json PATH and/or --md PATH")
     try:
-        with Store(_db(db)) as store:
+        targets = ExportTargets(csv=csv, json=json_path, md=md)
+        targets.check(_db(db))
+        with Store(_db(db), create=False) as store:
             rid = resolve_run_id(store, run_id)
             record = store.run(rid)
             results = store.cells(rid)
         run_info = {"id": rid, "environment": record.environment, "command": record.command, "started": record.started}
-        for path in write_exports(results, run_info, csv_path=csv, json_path=json_path, md_path=md):
-            console.print(f"wrote {path}")
+        human = err_console if targets.uses_stdout else console
+        for where in targets.write(results, run_info):
+            human.print(Text(f"wrote {where}"))
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -305,7 +336,7 @@ def import_csv(
         with Store(_db(db)) as store:
             rid = store.import_cells(results, label=label or host or path.name,
                                      environment={"host": host, "imported_from": str(path)}, command=f"import {path}")
-        console.print(f"imported {len(results)} cells from {path} as run {rid}")
+        console.print(Text(f"imported {len(results)} cells from {path} as run {rid}"))
     except UserError as exc:
         raise _fail(str(exc)) from None
 

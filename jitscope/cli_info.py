@@ -8,12 +8,22 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
 from jitscope.core.registry import Registry, load_registry
-from jitscope.results.store import Store
+from jitscope.core.text import printable
+from jitscope.results.store import Store, parse_run_id
+
+
+def safe(value: object) -> str:
+    """Plugin-provided text for a markup string: control characters out, brackets escaped."""
+    return escape(printable(value))
 
 
 def installed_version(module: str) -> str | None:
@@ -33,7 +43,7 @@ def installed_version(module: str) -> str | None:
 def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> None:
     registry = load_registry(files)
     for problem in registry.problems:
-        console.print(f"[yellow]warning:[/] {problem}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {safe(problem)}", soft_wrap=True)
     rows: list[tuple[str, Any]] = []
     infos: dict[str, dict[str, Any]] = {}
     available = {name: b.availability() for name, b in registry.backends.items()}
@@ -53,11 +63,11 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
         info = infos.get(name, {})
         version = str(info.get("version") or (installed_version(backend.requires[0]) if backend.requires else "") or "")
         if not avail.available:
-            status, notes, devices = "[red]unavailable[/]", avail.reason, ""
+            status, notes, devices = "unavailable", avail.reason, ""
         elif "error" in info:
-            status, notes, devices = "[red]broken[/]", str(info["error"]), ""
+            status, notes, devices = "broken", str(info["error"]), ""
         else:
-            status = "[green]available[/]"
+            status = "available"
             if info:
                 devices = ", ".join(info.get("devices", []))
                 reasons = info.get("device_reasons") or {}
@@ -69,23 +79,25 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
                 devices = ", ".join(backend.devices) + " (not probed)"
                 notes = backend.description
         rows.append((name, (status, version, devices, ", ".join(registry.variants(name)), notes)))
-        table.add_row(name, status, version, devices, ", ".join(registry.variants(name)), notes)
+        cells = [Text(printable(str(v))) for v in (name, status, version, devices, ", ".join(registry.variants(name)), notes)]
+        cells[1].stylize("green" if status == "available" else "red")
+        table.add_row(*cells)
     console.print(table)
 
 
 def print_workloads(console: Console, *, files: Sequence[str]) -> None:
     registry = load_registry(files)
     for problem in registry.problems:
-        console.print(f"[yellow]warning:[/] {problem}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {safe(problem)}", soft_wrap=True)
     for name, w in sorted(registry.workloads.items()):
-        console.print(f"[bold]{name}[/] — {w.description}")
-        console.print(f"  size: {w.size_label}; default sizes {', '.join(str(s) for s in w.default_sizes)}")
+        console.print(f"[bold]{safe(name)}[/] — {safe(w.description)}")
+        console.print(f"  size: {safe(w.size_label)}; default sizes {', '.join(str(s) for s in w.default_sizes)}")
         if w.presets:
             console.print("  presets: " + "; ".join(f"{k} {','.join(str(v) for v in vals)}" for k, vals in w.presets.items()))
         for p in w.params:
-            console.print(f"  -p {p.name}={p.default}  {p.help}")
+            console.print(f"  -p {safe(p.name)}={safe(p.default)}  {safe(p.help)}")
         labels = list(dict.fromkeys(i.label for i in registry.implementations(workload=name)))
-        console.print(f"  implemented by: {', '.join(labels) or 'nobody yet'}")
+        console.print(f"  implemented by: {safe(', '.join(labels)) or 'nobody yet'}")
         console.print()
 
 
@@ -127,7 +139,7 @@ def print_matrix(console: Console, *, markdown: bool, files: Sequence[str]) -> N
     for w in workloads:
         table.add_column(w, justify="center")
     for label in labels:
-        table.add_row(label, *(marks.get((label, w), "[dim]–[/]") for w in workloads))
+        table.add_row(Text(printable(label)), *(Text(marks[(label, w)]) if (label, w) in marks else Text("–", style="dim") for w in workloads))
     console.print(table)
 
 
@@ -137,21 +149,26 @@ def resolve_run_id(store: Store, text: str) -> int:
         if rid is None:
             raise UserError(f"no runs in {store.path} yet")
         return rid
-    try:
-        return int(text)
-    except ValueError:
-        raise UserError(f"run id {text!r} is not a number or 'latest' (see `jitscope history`)") from None
+    return parse_run_id(text)
 
 
 def print_history(console: Console, db_path: Path, limit: int) -> None:
-    with Store(db_path) as store:
+    with Store(db_path, create=False) as store:
         runs = store.runs(limit)
     if not runs:
         console.print(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`")
         return
-    table = Table(title=f"runs in {db_path}", title_justify="left")
-    for col in ("id", "started", "state", "host", "cells ok/total", "label", "command"):
-        table.add_column(col, overflow="fold")
-    for r in runs:
-        table.add_row(str(r.id), r.started, r.state, r.host, f"{r.ok_count}/{r.cell_count}", r.label, r.command)
+    rows = [
+        {"id": str(r.id), "started": r.started, "state": r.state, "host": printable(r.host),
+         "ok/cells": f"{r.ok_count}/{r.cell_count}", "label": printable(r.label), "command": printable(r.command)}
+        for r in runs
+    ]
+    order = ("id", "started", "state", "host", "ok/cells", "label", "command")
+    chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host", "command"), console.width)
+    table = Table(title=Text(f"runs in {db_path}"), title_justify="left", box=None if console.width < 80 else box.SIMPLE_HEAD)
+    for col in order:
+        if col in chosen:
+            table.add_column(col, overflow="fold", no_wrap=col in ("id", "state", "ok/cells", "started"))
+    for row in rows:  # Text, not markup: labels and commands are whatever the user typed
+        table.add_row(*(Text(row[c]) for c in order if c in chosen))
     console.print(table)

@@ -2,13 +2,17 @@
 
 Order matters for "lose nothing": the database is opened and every export path checked
 before the first cell runs; each cell is committed as it finishes (RecordedRun); exports are
-written from whatever finished, even after a failure or Ctrl-C.
+written from whatever finished — even after a failure, Ctrl-C, SIGTERM or SIGHUP — and before
+anything is printed, so a terminal that went away cannot cost the files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -23,11 +27,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
-from jitscope.core.model import CellResult, Status
-from jitscope.core.registry import load_registry
-from jitscope.plots import fmt_seconds, fmt_size, render, series_label, time_series
-from jitscope.results.export import check_writable, write_exports
+from jitscope.core.labels import cell_label, impl_label, resolve_label
+from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.registry import Registry, load_registry
+from jitscope.core.text import printable
+from jitscope.core.units import fmt_bytes, fmt_seconds, fmt_size
+from jitscope.plots import render, time_series
+from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
 from jitscope.runner.events import (
@@ -50,15 +58,14 @@ STATUS_STYLE = {
 }
 
 
-def cell_title(result_or_spec: CellResult | object) -> str:
-    spec = getattr(result_or_spec, "spec", result_or_spec)
-    variant = "" if spec.variant == "default" else f":{spec.variant}"
-    device = "" if spec.device == "cpu" else f"@{spec.device}"
-    return f"{spec.workload} {spec.backend}{variant}{device} {spec.dtype} size={spec.size}"
+def cell_title(result_or_spec: CellResult | CellSpec) -> str:
+    spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
+    return printable(f"{spec.workload} {cell_label(spec)} {spec.dtype} size={spec.size}")
 
 
 def one_line(result: CellResult) -> Text:
-    """A finished cell as one log line (printed as cells finish, also when not a TTY)."""
+    """A finished cell as one log line (printed as cells finish, also when not a TTY).
+    Built from Text pieces, never markup: reasons come from workers and plugins."""
     style = STATUS_STYLE[result.status]
     text = Text()
     text.append(f"{result.status.value:>9} ", style=style)
@@ -70,8 +77,57 @@ def one_line(result: CellResult) -> Text:
         if result.accuracy:
             text.append(f"  err {result.accuracy.error:.2g}", style="dim")
     if result.reason:
-        text.append(f"  {result.reason}", style=style if result.status != Status.SKIPPED else "dim")
+        text.append(f"  {printable(result.reason)}", style=style if result.status != Status.SKIPPED else "dim")
     return text
+
+
+class Interrupted(Exception):
+    """Raised in the main thread by SIGTERM/SIGHUP (SIGINT arrives as KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, a job scheduler) stop a run the way Ctrl-C
+    does: the worker is killed, finished cells are kept, the run is marked interrupted and
+    the exports of what finished are written."""
+    wanted = [signal.SIGTERM, signal.SIGHUP]
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    for sig in wanted:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: leave them
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, old)
+
+
+def _ignore_further_signals() -> None:
+    """While we clean up after a signal, a second one must not cut the exports short."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def check_baseline(baseline: str | None, registry: Registry, labels: Sequence[str]) -> str | None:
+    """The label ``--baseline`` names, refused up front when no selected cell has it."""
+    if baseline is None:
+        return None
+    defaults = {name: b.default_variant for name, b in registry.backends.items()}
+    wanted = resolve_label(baseline, defaults)
+    plain = sorted({label.split("@")[0] for label in labels})
+    if wanted.split("@")[0] not in plain:
+        raise UserError(f"--baseline {baseline!r} is not among the selected backends ({', '.join(plain)})")
+    return wanted.split("@")[0]
 
 
 def execute_run(
@@ -87,128 +143,168 @@ def execute_run(
     plot: bool,
     command: str,
     console: Console,
+    err_console: Console,
 ) -> int:
+    """Plan, check every path, run with live progress, save each cell, export, report.
+
+    With an export to ``-`` (stdout), stdout carries that export alone and everything meant
+    for a person goes to stderr."""
     registry = load_registry(files)
+    exports = ExportTargets(csv=csv, json=json_path, md=md)
+    human = err_console if exports.uses_stdout else console
     for problem in registry.problems:
-        console.print(f"[yellow]warning:[/] {problem}", soft_wrap=True)
+        human.print(Text("warning: ", style="yellow") + Text(printable(problem)), soft_wrap=True)
     plan = build_plan(registry, sel)
-    for path in (csv, json_path, md):
-        if path:
-            check_writable(path)
-    Store(db_path).close()  # a foreign/unreadable database fails here, before any work
+    baseline_label = check_baseline(baseline, registry, [cell_label(c) for c in plan.cells])
+    exports.check(db_path)
+    Store(db_path).close()  # a foreign/corrupt/unwritable database fails here, before any work
 
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)
     total = len(plan.cells)
-    interrupted = False
+    stopped_by: int | None = None
+    failure: UserError | None = None
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=human,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not human.is_terminal,
     )
     gen = rec.events()
-    with progress:
-        task = progress.add_task("starting", total=total)
+    with signals_interrupt():
         try:
-            for event in gen:
-                if isinstance(event, CellFinished):
-                    progress.advance(task)
-                    progress.console.print(one_line(event.result), soft_wrap=True)
-                elif isinstance(event, CellProgressed):
-                    pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
-                    progress.update(task, description=f"{cell_title(event.spec)} [dim]{event.phase.value}{pct}[/]")
-                elif isinstance(event, WorkerStarted):
-                    progress.update(task, description=f"starting {event.backend} worker ({event.device})")
-                elif isinstance(event, WorkerReady):
-                    version = event.info.get("version", "?")
-                    progress.console.print(f"[dim]{event.backend} {version} ready on {event.device}[/]")
-                elif isinstance(event, RunWaited):
-                    progress.console.print(f"[yellow]{event.message}[/]")
+            with progress:
+                task = progress.add_task("starting", total=total)
+                for event in gen:
+                    if isinstance(event, CellFinished):
+                        progress.advance(task)
+                        progress.console.print(one_line(event.result), soft_wrap=True)
+                    elif isinstance(event, CellProgressed):
+                        pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
+                        progress.update(task, description=f"{cell_title(event.spec)} {event.phase.value}{pct}")
+                    elif isinstance(event, WorkerStarted):
+                        progress.update(task, description=f"starting {event.backend} worker ({event.device})")
+                    elif isinstance(event, WorkerReady):
+                        progress.console.print(Text(worker_line(event.backend, event.device, event.info), style="dim"))
+                    elif isinstance(event, RunWaited):
+                        progress.console.print(Text(printable(event.message), style="yellow"))
         except KeyboardInterrupt:
-            interrupted = True
+            stopped_by = signal.SIGINT
+        except Interrupted as exc:
+            stopped_by = exc.signum
+        except UserError as exc:  # the store could not take a cell (full disk...): stop, keep what is saved
+            failure = exc
+        if stopped_by is not None or failure is not None:
+            _ignore_further_signals()
             rec.cancel()
             gen.close()
     results = rec.ordered_results()
-    if results:
-        print_report(console, results, baseline, plot)
-    try:
-        written = write_exports(results, {**rec.run_record(), "started": ""}, csv_path=csv, json_path=json_path, md_path=md)
-    except UserError as exc:  # e.g. the disk filled up during the run: the store has it all
+    written: list[str] = []
+    try:  # exports first: a closed terminal must not cost the files
+        written = exports.write(results, {**rec.run_record(), "started": ""})
+    except UserError as exc:
         raise UserError(f"{exc}; the results are saved as run {rec.run_id}: `jitscope export {rec.run_id} --db {db_path} ...`") from None
-    for path in written:
-        console.print(f"wrote {path}")
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status.value] = counts.get(r.status.value, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no cells"
-    console.print(f"{summary}; saved as run {rec.run_id} in {db_path}")
-    if interrupted:
-        console.print("[magenta]interrupted: what finished is saved[/]")
-        return 130
+    if failure is not None:
+        raise UserError(f"{failure}; {len(results)} finished cells are saved as run {rec.run_id}"
+                        + (f" and written to {', '.join(written)}" if written else ""))
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        if results:
+            print_report(human, results, baseline_label, plot and stopped_by is None)
+        for path in written:
+            human.print(Text(f"wrote {path}"))
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no cells"
+        human.print(Text(f"{summary}; saved as run {rec.run_id} in {db_path}"))
+        if stopped_by is not None:
+            human.print(Text(f"interrupted by {signal.Signals(stopped_by).name}: what finished is saved", style="magenta"))
+    if stopped_by is not None:
+        return 128 + int(stopped_by)
     return 0 if all(r.status.is_success for r in results) else 1
+
+
+def worker_line(backend: str, device: str, info: dict[str, Any]) -> str:
+    """``numba 0.61.0 ready on cpu; start-up 0.47 s`` (start-up as the worker measured it)."""
+    text = f"{backend} {info.get('version', '?')} ready on {device}"
+    startup = info.get("startup_s")
+    if isinstance(startup, (int, float)):
+        text += f"; start-up {fmt_seconds(float(startup))}"
+    return printable(text)
+
+
+# Columns of the summary table, in display order. Key columns are kept at any width (they
+# fold rather than cut numbers); the others are dropped, least useful first, to fit.
+KEY_COLUMNS = ("workload", "backend", "size", "status", "median")
+OPTIONAL_BY_PRIORITY = ("speed-up", "error", "compiled", "compile", "peak mem", "±IQR", "cpu", "GFLOP/s")
+DISPLAY_ORDER = ("workload", "backend", "device", "dtype", "size", "status", "median", "±IQR", "compiled",
+                 "compile", "peak mem", "cpu", "GFLOP/s", "error", "speed-up")
+
+
+def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str, str]:
+    s, o = r.spec, r.observed
+    err = ""
+    if r.accuracy:
+        err = f"{r.accuracy.error:.2g} {'✓' if r.accuracy.accurate else '✗'}"
+    median = ""
+    if r.stats:
+        median = fmt_seconds(r.stats.median) + ("~" if r.stats.unstable else "")
+    peak = o.peak_device_bytes if s.device != "cpu" else o.peak_host_bytes
+    return {
+        "workload": printable(s.workload),
+        "backend": printable(impl_label(s.backend, s.variant)),
+        "device": s.device,
+        "dtype": s.dtype,
+        "size": fmt_size(s.size),
+        "status": r.status.value + (f"[{note_no}]" if note_no else ""),
+        "median": median,
+        "±IQR": fmt_seconds(r.stats.iqr) if r.stats else "",
+        "compiled": o.compiled if r.stats else "",
+        "compile": fmt_seconds(r.compile_s) if r.compile_s is not None else "",
+        "peak mem": fmt_bytes(peak),
+        "cpu": f"{o.cpu_util:.2g}" if o.cpu_util is not None else "",
+        "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
+        "error": err,
+        "speed-up": f"{up:.2f}x" if up else "",
+    }
 
 
 def report_table(results: Sequence[CellResult], baseline: str | None, width: int = 120) -> tuple[Table, list[str]]:
     """The summary table, plus numbered notes (reasons, single-sample and stability flags)
-    printed under it so the table itself stays narrow enough for an 80-column terminal."""
-    # One device per CLI run, so --baseline names a backend[:variant] without '@device'.
-    ups = speedups(results, baseline, [series_label(r).split('@')[0] for r in results])
-    dtypes = {r.spec.dtype for r in results}
-    devices = {r.spec.device for r in results}
-    table = Table(
-        title=f"speed-up vs {baseline or 'the fastest'}; error ✓ within tolerance; ~ unstable (IQR > 10% of median)",
-        title_justify="left",
-        box=None if width < 110 else box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    compact = width < 110  # an 80-column terminal: keep the columns that answer the question
-    table.add_column("workload", no_wrap=True)
-    table.add_column("backend", no_wrap=True)
-    if len(devices) > 1:
-        table.add_column("device", no_wrap=True)
-    if len(dtypes) > 1:
-        table.add_column("dtype", no_wrap=True)
-    columns = ("size", "status", "median", "±IQR", "compile", "GFLOP/s", "error", "speed-up")
-    for col in columns:
-        if compact and col in ("±IQR", "GFLOP/s"):
-            continue
-        table.add_column(col, justify="left" if col == "status" else "right", no_wrap=True)
+    printed under it so the table itself stays narrow enough for the terminal."""
+    labels = [cell_label(r.spec) for r in results]
+    ups = speedups(results, baseline, [label.split("@")[0] for label in labels])
     notes: list[str] = []
+    rows: list[dict[str, str]] = []
     for r, up in zip(results, ups, strict=True):
-        s = r.spec
-        variant = s.backend if s.variant == "default" else f"{s.backend}:{s.variant}"
-        row: list[str | Text] = [s.workload, variant]
-        if len(devices) > 1:
-            row.append(s.device)
-        if len(dtypes) > 1:
-            row.append(s.dtype)
-        err = ""
-        if r.accuracy:
-            err = f"{r.accuracy.error:.2g} {'✓' if r.accuracy.accurate else '✗'}"
-        note_parts = [p for p in (r.reason, str(r.info.get("note", ""))) if p]
-        status = Text(r.status.value, style=STATUS_STYLE[r.status])
+        note_parts = [printable(p) for p in (r.reason, str(r.info.get("note", ""))) if p]
+        number = None
         if note_parts:
             notes.append(f"{cell_title(r)}: {'; '.join(note_parts)}")
-            status.append(f"[{len(notes)}]", style="dim")
-        median = ""
-        if r.stats:
-            median = fmt_seconds(r.stats.median) + ("~" if r.stats.unstable else "")
-        cells: dict[str, str | Text] = {
-            "size": fmt_size(s.size),
-            "status": status,
-            "median": median,
-            "±IQR": fmt_seconds(r.stats.iqr) if r.stats else "",
-            "compile": fmt_seconds(r.compile_s) if r.compile_s is not None else "",
-            "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
-            "error": err,
-            "speed-up": f"{up:.2f}x" if up else "",
-        }
-        row += [cells[c] for c in columns if not (compact and c in ("±IQR", "GFLOP/s"))]
-        table.add_row(*row)
+            number = len(notes)
+        rows.append(_cells_of(r, up, number))
+    key = list(KEY_COLUMNS)
+    if len({r.spec.device for r in results}) > 1:
+        key.insert(2, "device")
+    if len({r.spec.dtype for r in results}) > 1:
+        key.insert(3, "dtype")
+    chosen = choose_columns(rows, key, OPTIONAL_BY_PRIORITY, width)
+    columns = [c for c in DISPLAY_ORDER if c in chosen]
+    title = f"speed-up vs {baseline or 'the fastest'}; ✓ within tolerance; ~ unstable (see README)"
+    table = Table(title=Text(title), title_justify="left", box=None if width < 110 else box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("workload", "backend", "status", "device", "dtype", "compiled") else "right",
+                         overflow="fold")
+    for r, row in zip(results, rows, strict=True):
+        cells: list[Text] = []
+        for col in columns:
+            style = STATUS_STYLE[r.status] if col == "status" else ""
+            cells.append(Text(row[col], style=style))
+        table.add_row(*cells)
     return table, notes
 
 
@@ -216,7 +312,7 @@ def print_report(console: Console, results: Sequence[CellResult], baseline: str 
     table, notes = report_table(results, baseline, console.width)
     console.print(table)
     for i, note in enumerate(notes, start=1):
-        console.print(f"[dim][{i}][/] {note}", soft_wrap=True, highlight=False, markup=True)
+        console.print(Text(f"[{i}] ", style="dim") + Text(note), soft_wrap=True)
     if not plot:
         return
     width = min(max(console.width, 40), 120)

@@ -11,10 +11,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from jitscope.core.labels import cell_label
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 
 __all__ = ["Series", "fmt_number", "fmt_seconds", "fmt_size", "render", "series_label"]
+
+
+# One marker per series when there is no colour; none of them is a letter or a digit.
+MONO_MARKERS = ("•", "+", "*", "#", "@", "%", "&", "$", "^", "=")
 
 
 @dataclass
@@ -26,9 +31,7 @@ class Series:
 
 def series_label(result: CellResult, with_dtype: bool = False) -> str:
     s = result.spec
-    label = s.backend if s.variant == "default" else f"{s.backend}:{s.variant}"
-    if s.device != "cpu":
-        label += f"@{s.device}"
+    label = cell_label(s)
     if with_dtype:
         label += f" {s.dtype}"
     return label
@@ -144,8 +147,9 @@ def render(
     for i, s in enumerate(series):
         if s not in drawable:
             continue
-        plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot" if len(s.x) > 1 else "o",
-                 color=palette[i % len(palette)])
+        # Without colour (NO_COLOR, a pipe) the marker is the only thing telling series apart.
+        marker = MONO_MARKERS[i % len(MONO_MARKERS)] if not color else ("dot" if len(s.x) > 1 else "o")
+        plt.plot(s.x, s.y, label=s.label if legend else None, marker=marker, color=palette[i % len(palette)])
     xs = sorted({x for s in drawable for x in s.x})
     ys = [y for s in drawable for y in s.y]
     if logx and xs:

@@ -1,12 +1,15 @@
 """One way to name an implementation, used by every report, plot, table and the baseline.
 
-A backend's default variant is shown as the bare backend name (``numba``, ``torch``); any
-other variant as ``backend:variant``. The default variant is a property of the backend
-(torch's is ``eager``, most others' ``default``), so the name for a cell depends on it:
-callers that know the registry pass it; :data:`DEFAULT_VARIANTS` covers the rest.
+A variant literally named ``default`` is shown as the bare backend name (``numba``); any
+other variant as ``backend:variant`` (``numba:parallel``, ``torch:eager``) — labels need no
+registry, so a stored or imported run is labelled the same way everywhere. What a user types
+is resolved the other way by :func:`resolve_label`: a bare backend name means that backend's
+default variant, whatever it is called (``--baseline torch`` is ``torch:eager``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from jitscope.core.model import CellSpec
 
@@ -24,3 +27,13 @@ def cell_label(spec: CellSpec, default_variant: str = DEFAULT_VARIANT, *, device
     if device and spec.device != "cpu":
         label += f"@{spec.device}"
     return label
+
+
+def resolve_label(text: str, default_variants: Mapping[str, str]) -> str:
+    """The label of what a user typed (``torch``, ``numba:parallel``, ``torch@cuda``), with a
+    bare backend name taken as its default variant (``default_variants``: backend -> name)."""
+    name, at, device = text.partition("@")
+    backend, colon, variant = name.partition(":")
+    if not colon:
+        variant = default_variants.get(backend, DEFAULT_VARIANT)
+    return impl_label(backend, variant) + (f"@{device}" if at and device != "cpu" else "")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 DB_ENV = "JITSCOPE_DB"
 HOME_ENV = "JITSCOPE_HOME"  # overrides the whole per-user directory (tests use it)
@@ -42,5 +45,31 @@ def default_db_path() -> Path:
     return data_dir() / "results.sqlite"
 
 
+LOCK_ENV = "JITSCOPE_TIMING_LOCK"  # a different machine-wide lock file (tests, odd systems)
+
+
 def timing_lock_path() -> Path:
-    return data_dir() / "timing.lock"
+    """One lock file for the whole machine, whoever runs jitscope and whatever their
+    JITSCOPE_HOME: two users timing at once would disturb each other's numbers. It lives in
+    the system temp dir and is created world-readable/writable (see ``open_lock_file``)."""
+    override = os.environ.get(LOCK_ENV)
+    path = Path(override).expanduser() if override else Path(tempfile.gettempdir()) / "jitscope-timing.lock"
+    if not path.exists():
+        open_lock_file(path).close()
+    return path
+
+
+def open_lock_file(path: Path) -> BinaryIO:
+    """Open (creating if needed, mode 0666) the lock file for ``flock``.
+
+    An existing file is opened read-only: ``flock`` needs no write access, and in a sticky
+    world-writable folder Linux refuses O_CREAT on another user's file (protected_regular).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)  # the umask took bits away; every user must be able to open it
+    return os.fdopen(fd, "rb")

@@ -130,6 +130,14 @@ def _entry_points(group: str) -> Iterable[Any]:
         return []
 
 
+def _refuse_shadowing(existing: dict[str, Any], name: object, kind: str, path: str | Path) -> None:
+    """A file may add workloads and backends, never silently replace one: a plugin ``mcpi``
+    would otherwise answer every question asked of the built-in one."""
+    if isinstance(name, str) and name in existing:
+        origin = "built-in" if name in (BUILTIN_WORKLOADS if kind == "workload" else BUILTIN_BACKENDS) else "already loaded"
+        raise PluginError(f"workload file {path} defines a {kind} named {name!r}, like the {origin} one; rename it")
+
+
 def load_file_plugin(reg: Registry, path: str | Path) -> None:
     """Load ``WORKLOAD``/``WORKLOADS``, ``IMPLEMENTATIONS`` and ``BACKENDS`` from a file."""
     p = Path(path).expanduser()
@@ -144,6 +152,13 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # A plugin's top level runs inside jitscope: exiting there must not end jitscope
+        # silently. (os._exit and crashes cannot be caught; the README says to keep a
+        # plugin's top level cheap and safe.)
+        sys.modules.pop(module_name, None)
+        what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else "raised KeyboardInterrupt"
+        raise PluginError(f"workload file {path} {what} while being imported; a plugin must only define things") from None
     except Exception as exc:
         sys.modules.pop(module_name, None)
         line = ""
@@ -159,11 +174,13 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         if hasattr(module, "WORKLOAD"):
             workloads.append(module.WORKLOAD)
         for w in workloads:
+            _refuse_shadowing(reg.workloads, getattr(w, "name", None), "workload", path)
             _add_workload(reg, w, f"{path}: WORKLOAD")
             if w.name not in reg.file_workloads:
                 reg.file_workloads.append(w.name)
             found = True
         for b in getattr(module, "BACKENDS", []):
+            _refuse_shadowing(reg.backends, getattr(b, "name", None), "backend", path)
             _add_backend(reg, b, f"{path}: BACKENDS")
             found = True
         for impl in getattr(module, "IMPLEMENTATIONS", []):

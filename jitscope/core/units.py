@@ -30,3 +30,15 @@ def fmt_size(value: float) -> str:
         if value == 10**exponent:
             return f"1e{exponent}"
     return f"{value:g}"
+
+
+def fmt_bytes(value: float | None) -> str:
+    """``31MiB``, ``512KiB``, ``0B``; empty for an unknown (None) amount."""
+    if value is None or not math.isfinite(value):
+        return ""
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(amount) < 1024 or unit == "TiB":
+            return f"{amount:.3g}{unit}" if unit != "B" else f"{int(amount)}B"
+        amount /= 1024
+    return f"{amount:.3g}TiB"

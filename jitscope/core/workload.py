@@ -7,6 +7,7 @@ documented *result form*, which :meth:`Workload.check` compares with :meth:`refe
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,10 @@ class Param:
             raise UserError(
                 f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}"
             ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"parameter {self.name}={text!r} must be a finite number")
+        if self.kind is int and not math.isfinite(float(text)):
+            raise UserError(f"parameter {self.name}={text!r} must be a finite whole number")
         if self.kind is int and float(text) != value:
             raise UserError(f"parameter {self.name}={text!r} must be a whole number")
         if self.minimum is not None and value < self.minimum:

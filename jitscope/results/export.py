@@ -7,11 +7,17 @@ backend version — is in the row itself).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
+import os
+import stat
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +35,6 @@ CSV_COLUMNS = (
 )
 
 _INFO_COLUMNS = ("dtype_used", "rng", "sync", "cache")
-_FLOAT_COLUMNS = {
-    "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s",
-    "ci_low_s", "ci_high_s", "error", "tolerance", "gflops", "gbs", "budget_s",
-}
 
 
 def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any]:
@@ -134,33 +136,97 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write atomically-ish, turning OS errors into one-line user errors."""
+STDOUT = "-"
+# Names of our own standard output: reopening them would truncate a redirected file under
+# the text already printed, so they are written as "-" is, through the open stream.
+_STDOUT_ALIASES = {STDOUT, "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}
+
+
+def _is_stdout(path: str | Path) -> bool:
+    return str(path) in _STDOUT_ALIASES
+
+
+def write_text(path: str | Path, text: str) -> str:
+    """Write an export; returns how to name where it went.
+
+    * ``-``: standard output (and nothing else is printed there);
+    * a symlink, a FIFO, a device (``/dev/stdout``), anything not a regular file: written
+      through as a stream — never renamed over, which would replace the link or the device;
+    * a regular file (or a new one): atomically, through a temporary file in the same
+      folder and a rename, so a reader never sees half an export.
+    OS errors become one-line user errors.
+    """
+    if _is_stdout(path):
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise UserError(f"cannot write to standard output: {exc.strerror or exc}") from None
+        return "standard output"
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"cannot write {p}: it is a directory")
     try:
+        if p.is_symlink() or (p.exists() and not stat.S_ISREG(p.stat().st_mode)):
+            with open(p, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return str(p)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(p)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, p)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError as exc:
         raise UserError(f"cannot write {p}: {exc.strerror or exc}") from None
-    return p
+    return str(p)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def refuse_database_alias(path: str | Path, db_path: str | Path) -> None:
+    """An export must never overwrite the results database (or its WAL/shared-memory files):
+    compared by resolved path and, for files that exist, by device and inode, so symlinks
+    and hard links are caught too."""
+    if _is_stdout(path):
+        return
+    target = Path(path).expanduser()
+    db = Path(db_path).expanduser()
+    for protected in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
+        if os.path.realpath(target) == os.path.realpath(protected) or _same_file(target, protected):
+            raise UserError(f"export path {path} is the results database {protected}; choose another file")
 
 
 def check_writable(path: str | Path) -> None:
     """Fail before a sweep, not after, when an export path cannot be written: create the
-    folder and a probe file for real (permission bits say nothing when running as root)."""
+    folder and a probe file for real (permission bits say nothing when running as root).
+    Special files (a FIFO, a device, stdout) are not opened here: opening a FIFO would wait
+    for its reader."""
+    if _is_stdout(path):
+        return
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"export path {p} is a directory")
-    probe = p.with_name(f".{p.name}.jitscope-probe")
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode):
+        if not os.access(p, os.W_OK):
+            raise UserError(f"export path {p} is not writable")
+        return
+    folder = p.resolve().parent if p.is_symlink() else p.parent
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with open(probe, "x", encoding="utf-8"):
-            pass
-        probe.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".jitscope-probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
         if p.exists():
             with open(p, "a", encoding="utf-8"):
                 pass
@@ -168,10 +234,41 @@ def check_writable(path: str | Path) -> None:
         raise UserError(f"export path {p} is not writable: {exc.strerror or exc}") from None
 
 
+@dataclass(frozen=True)
+class ExportTargets:
+    """Where a run's exports go (any of them may be ``-`` for stdout, at most one)."""
+
+    csv: str | Path | None = None
+    json: str | Path | None = None
+    md: str | Path | None = None
+
+    @property
+    def paths(self) -> list[str | Path]:
+        return [p for p in (self.csv, self.json, self.md) if p]
+
+    @property
+    def uses_stdout(self) -> bool:
+        return any(_is_stdout(p) for p in self.paths)
+
+    def check(self, db_path: str | Path | None) -> None:
+        """Everything that can be refused before a run: stdout twice, the database itself,
+        unwritable places."""
+        if sum(_is_stdout(p) for p in self.paths) > 1:
+            raise UserError("only one export can go to standard output ('-')")
+        for path in self.paths:
+            if db_path is not None:
+                refuse_database_alias(path, db_path)
+            check_writable(path)
+
+    def write(self, results: Sequence[CellResult], run: dict[str, Any]) -> list[str]:
+        return write_exports(results, run, csv_path=self.csv, json_path=self.json, md_path=self.md)
+
+
 def write_exports(results: Sequence[CellResult], run: dict[str, Any], *, csv_path: str | Path | None = None,
-                  json_path: str | Path | None = None, md_path: str | Path | None = None) -> list[Path]:
-    """Write whichever formats were asked for; ``run`` has id, environment, started..."""
-    written: list[Path] = []
+                  json_path: str | Path | None = None, md_path: str | Path | None = None) -> list[str]:
+    """Write whichever formats were asked for; ``run`` has id, environment, started...
+    Returns where each went (paths, or "standard output")."""
+    written: list[str] = []
     host = str(run.get("environment", {}).get("host", ""))
     if csv_path:
         written.append(write_text(csv_path, to_csv(rows_for(results, run.get("id"), host))))
@@ -194,16 +291,38 @@ def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{p} is not UTF-8 text (byte {exc.start}); not a jitscope CSV") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return _read_rows(reader, p)
+    except csv.Error as exc:
+        raise UserError(f"{p} line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _positive_int(text: str | None, what: str) -> int:
+    try:
+        value = int(text or "")
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{what} {text!r} is not a positive whole number")
+    return value
+
+
+def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], str]:
     missing = {"workload", "backend", "variant", "device", "dtype", "size", "status"} - set(reader.fieldnames or [])
     if missing:
         raise UserError(f"{p} is not a jitscope CSV (missing columns: {', '.join(sorted(missing))})")
     results: list[CellResult] = []
     host = ""
-    for line_no, row in enumerate(reader, start=2):
+    for row in reader:
+        line_no = reader.line_num
         try:
+            if None in row.values() or None in row:
+                raise ValueError("its number of fields differs from the header's")
             params = tuple(sorted(tuple(kv.split("=", 1)) for kv in (row.get("params") or "").split(";") if "=" in kv))
-            spec = CellSpec(row["workload"], row["backend"], row["variant"], row["device"], row["dtype"], int(row["size"]),
+            spec = CellSpec(row["workload"], row["backend"], row["variant"], row["device"], row["dtype"], _positive_int(row["size"], "size"),
                             params=params, budget_s=float(row.get("budget_s") or 1.0), seed=int(row.get("seed") or 0))
             stats = None
             if row.get("median_s"):
@@ -224,6 +343,6 @@ def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
                                       transfer_s=_num(row.get("transfer_s", "")), stats=stats, accuracy=acc,
                                       gflops=_num(row.get("gflops", "")), gbs=_num(row.get("gbs", "")), info=info))
             host = host or row.get("host", "")
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise UserError(f"{p} line {line_no}: not a valid jitscope row ({exc})") from None
     return results, host

@@ -8,21 +8,25 @@ other SQLite file (or a non-SQLite file) is refused rather than written into.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import CellResult, Status
+from jitscope.core.model import CellResult
 
 APPLICATION_ID = 0x4A495453  # "JITS"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.owner (who is running it, to tell a live run from an abandoned one)
 BUSY_TIMEOUT_MS = 30_000
+MAX_RUN_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -33,7 +37,8 @@ CREATE TABLE IF NOT EXISTS runs (
     label TEXT NOT NULL DEFAULT '',
     command TEXT NOT NULL DEFAULT '',
     selection TEXT NOT NULL DEFAULT '{}',
-    environment TEXT NOT NULL DEFAULT '{}'
+    environment TEXT NOT NULL DEFAULT '{}',
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS cells (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -53,12 +58,29 @@ CREATE INDEX IF NOT EXISTS cells_by_run ON cells(run_id);
 """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(method: F) -> F:
+    """SQLite errors after opening (a full disk, a page found corrupt while reading, a lock)
+    become one-line UserErrors naming the database."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(describe_sqlite_error(exc, self.path)) from None
+
+    return cast(F, wrapper)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     id: int
     started_at: float
     finished_at: float | None
-    state: str  # running | finished | cancelled | interrupted
+    state: str  # running | finished | cancelled | interrupted | abandoned | imported
     label: str
     command: str
     selection: dict[str, Any]
@@ -79,9 +101,19 @@ class Store:
     """A jitscope results database. Use one Store per thread (sqlite3 connections are not
     shared across threads here); they may all point at the same file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open (``create``: or create) a jitscope database. Every problem is one UserError:
+        a missing file when ``create`` is False, a directory, a foreign or corrupt file, a
+        read-only one, one written by a newer jitscope."""
         self.path = Path(path).expanduser()
+        if not create and not self.path.exists():
+            raise UserError(f"no database at {self.path} (run `jitscope run ...` first, or pass --db)")
         self._conn = self._open()
+        try:
+            self._mark_abandoned_runs()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise UserError(describe_sqlite_error(exc, self.path)) from None
 
     # ---- opening ------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -104,6 +136,13 @@ class Store:
                 tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
                 if tables or app_id:
                     raise UserError(f"{path} is an SQLite database, but not a jitscope one; refusing to write to it")
+            if existed:
+                # Cheap next to a sweep, and it keeps us from writing into a damaged file.
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    found = " ".join("; ".join(problems).split())[:200]
+                    raise UserError(f"database {path} is corrupt ({found}); "
+                                    "nothing was written to it — use another --db (or restore a copy)")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             if app_id != APPLICATION_ID:
@@ -116,13 +155,28 @@ class Store:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise UserError(f"database {path} was written by a newer jitscope (schema {version}); upgrade jitscope")
+                if version < SCHEMA_VERSION:
+                    _migrate(conn, version)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise UserError(f"{path} is not a jitscope database ({exc})") from None
+            raise UserError(describe_sqlite_error(exc, path, opening=True)) from None
         except UserError:
             conn.close()
             raise
         return conn
+
+    def _mark_abandoned_runs(self) -> None:
+        """A run left ``running`` by a process of this host that no longer exists will never
+        finish: say ``abandoned`` instead of ``running`` for ever. Runs of live processes and
+        of other hosts are left alone."""
+        rows = self._conn.execute("SELECT id, owner FROM runs WHERE state = 'running'").fetchall()
+        dead = [run_id for run_id, owner in rows if _owner_is_dead(owner)]
+        if dead:
+            with _transaction(self._conn):
+                self._conn.executemany(
+                    "UPDATE runs SET state = 'abandoned', finished_at = coalesce(finished_at, ?) WHERE id = ? AND state = 'running'",
+                    [(time.time(), run_id) for run_id in dead],
+                )
 
     def close(self) -> None:
         self._conn.close()
@@ -134,15 +188,19 @@ class Store:
         self.close()
 
     # ---- writing ------------------------------------------------------------------------
+    @_user_errors
     def start_run(self, *, command: str = "", selection: dict[str, Any] | None = None,
                   environment: dict[str, Any] | None = None, label: str = "") -> int:
         with _transaction(self._conn):
             cur = self._conn.execute(
-                "INSERT INTO runs (started_at, state, label, command, selection, environment) VALUES (?, 'running', ?, ?, ?, ?)",
-                (time.time(), label, command, json.dumps(selection or {}, default=str), json.dumps(environment or {}, default=str)),
+                "INSERT INTO runs (started_at, state, label, command, selection, environment, owner)"
+                " VALUES (?, 'running', ?, ?, ?, ?, ?)",
+                (time.time(), label, command, json.dumps(selection or {}, default=str),
+                 json.dumps(environment or {}, default=str), current_owner()),
             )
         return int(cur.lastrowid or 0)
 
+    @_user_errors
     def add_cell(self, run_id: int, seq: int, result: CellResult) -> None:
         """Commit one finished cell now (its own transaction)."""
         s = result.spec
@@ -154,20 +212,24 @@ class Store:
                  result.median_s, json.dumps(result.to_json(), default=str)),
             )
 
+    @_user_errors
     def update_environment(self, run_id: int, environment: dict[str, Any]) -> None:
         with _transaction(self._conn):
             self._conn.execute("UPDATE runs SET environment = ? WHERE id = ?", (json.dumps(environment, default=str), run_id))
 
+    @_user_errors
     def finish_run(self, run_id: int, state: str = "finished") -> None:
         with _transaction(self._conn):
             self._conn.execute("UPDATE runs SET finished_at = ?, state = ? WHERE id = ?", (time.time(), state, run_id))
 
+    @_user_errors
     def delete_run(self, run_id: int) -> bool:
         with _transaction(self._conn):
             self._conn.execute("DELETE FROM cells WHERE run_id = ?", (run_id,))
             cur = self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         return cur.rowcount > 0
 
+    @_user_errors
     def import_cells(self, results: list[CellResult], *, label: str, environment: dict[str, Any], command: str = "import") -> int:
         """Store cells read from elsewhere (e.g. another machine's CSV) as a run of their own."""
         run_id = self.start_run(command=command, environment=environment, label=label)
@@ -177,6 +239,7 @@ class Store:
         return run_id
 
     # ---- reading ------------------------------------------------------------------------
+    @_user_errors
     def runs(self, limit: int | None = None) -> list[RunRecord]:
         sql = (
             "SELECT r.id, r.started_at, r.finished_at, r.state, r.label, r.command, r.selection, r.environment,"
@@ -187,6 +250,7 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [_run_record(row) for row in self._conn.execute(sql)]
 
+    @_user_errors
     def run(self, run_id: int) -> RunRecord:
         row = self._conn.execute(
             "SELECT r.id, r.started_at, r.finished_at, r.state, r.label, r.command, r.selection, r.environment,"
@@ -199,10 +263,12 @@ class Store:
             raise UserError(f"no run {run_id} in {self.path} (see `jitscope history`)")
         return _run_record(row)
 
+    @_user_errors
     def cells(self, run_id: int) -> list[CellResult]:
         rows = self._conn.execute("SELECT data FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))
         return [CellResult.from_json(json.loads(data)) for (data,) in rows]
 
+    @_user_errors
     def latest_run_id(self) -> int | None:
         row = self._conn.execute("SELECT max(id) FROM runs").fetchone()
         return int(row[0]) if row and row[0] is not None else None
@@ -239,8 +305,71 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def status_counts(results: list[CellResult]) -> dict[Status, int]:
-    counts: dict[Status, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return counts
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older jitscope database up to SCHEMA_VERSION, in one transaction."""
+    with _transaction(conn):
+        if version < 2:
+            conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a process from a later one reusing its pid);
+    None when there is no such process (or no /proc to ask)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[19]  # field 22 of stat: starttime
+    except (OSError, IndexError):
+        return None
+
+
+def current_owner() -> str:
+    """``host:pid:starttime`` of this process, stored with a run it starts."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    try:
+        host, pid_text, start = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False  # an old run with no owner recorded: we cannot know, so we do not guess
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, someone else's
+    now = _process_start(pid)
+    return bool(start) and now is not None and now != start  # the pid was reused
+
+
+def describe_sqlite_error(exc: BaseException, path: Path, *, opening: bool = False) -> str:
+    """One line a user can act on, for the SQLite errors a real machine produces."""
+    text = str(exc)
+    low = text.lower()
+    if "disk is full" in low or "disk i/o" in low and "full" in low:
+        return f"the disk holding {path} is full ({text})"
+    if "readonly" in low or "read-only" in low:
+        return f"database {path} is read-only ({text}); pass a writable --db"
+    if "malformed" in low or "corrupt" in low:
+        return f"database {path} is corrupt ({text}); use another --db (or restore a copy)"
+    if "locked" in low or "busy" in low:
+        return f"database {path} is locked by another program ({text})"
+    if opening:
+        return f"{path} is not a usable jitscope database ({text})"
+    return f"database {path}: {text}"
+
+
+def parse_run_id(text: str) -> int:
+    """A run id typed by a user: a positive integer SQLite can hold."""
+    if not text.isdigit():
+        raise UserError(f"run id {text!r} is not a positive whole number (see `jitscope history`)")
+    value = int(text)
+    if not 1 <= value <= MAX_RUN_ID:
+        raise UserError(f"run id {text} is out of range (see `jitscope history`)")
+    return value

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jitscope.core.labels import cell_label
 from jitscope.core.model import CellResult, Status
-from jitscope.plots import series_label
 
 
 def comparison_key(result: CellResult) -> tuple[str, int, str]:
@@ -21,9 +21,9 @@ def speedups(
     """Per result: reference median / its median, where the reference is ``baseline``'s cell
     at the same workload, size and dtype, or the fastest ok cell there when no baseline is given
     (so the fastest shows 1.00x and the rest below 1). ``baseline`` is matched against
-    ``labels`` (one per result; default :func:`series_label`, e.g. ``numpy``,
-    ``numba:parallel``). None where either side has no ok measurement."""
-    names = list(labels) if labels is not None else [series_label(r) for r in results]
+    ``labels`` (one per result; default :func:`jitscope.core.labels.cell_label`, e.g.
+    ``numpy``, ``numba:parallel``). None where either side has no ok measurement."""
+    names = list(labels) if labels is not None else [cell_label(r.spec) for r in results]
     best: dict[tuple[str, int, str], float] = {}
     base: dict[tuple[str, int, str], float] = {}
     for r, name in zip(results, names, strict=True):

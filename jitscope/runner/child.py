@@ -32,6 +32,24 @@ class Channel:
             view = view[written:]
 
 
+def _die_with_parent(parent_pid: int | None) -> None:
+    """A worker must never outlive its supervisor (a SIGKILLed jitscope, a closed terminal):
+    on Linux the kernel sends us SIGKILL when the parent goes (PR_SET_PDEATHSIG); if the
+    parent is already gone by the time we ask, we leave at once."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jitscope-worker")
     parser.add_argument("job")
@@ -44,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with open(args.job, encoding="utf-8") as fh:
         job = json.load(fh)
+    _die_with_parent(job.get("parent_pid"))
 
     from jitscope.core.model import CellResult, CellSpec, Phase, Status
     from jitscope.core.registry import load_registry

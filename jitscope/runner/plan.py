@@ -6,6 +6,7 @@ milliseconds with a clear message and nothing half-run.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,14 @@ from typing import Any
 from jitscope.core.errors import UserError
 from jitscope.core.model import DEVICES, DTYPES, CellSpec
 from jitscope.core.registry import Registry
+from jitscope.core.units import fmt_bytes
 
 DEFAULT_BUDGET_S = 1.0
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SEED = 12345
+# One call above this many flops takes hours even on a fast GPU (~1e14 flop/s): refusing it up
+# front beats burning the whole timeout in a worker (e.g. -p epochs=1e26).
+MAX_FLOPS_PER_CALL = 1e17
 
 
 @dataclass
@@ -67,14 +72,6 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
 def resolve_variants(registry: Registry, backends: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, variant in backends:
@@ -105,10 +102,12 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
         raise UserError(f"device {sel.device!r} is not one of {', '.join(DEVICES)}")
     if sel.dtype not in DTYPES:
         raise UserError(f"dtype {sel.dtype!r} is not one of {', '.join(DTYPES)}")
-    if not sel.budget_s > 0:
-        raise UserError(f"budget {sel.budget_s} must be a positive number of seconds")
-    if not sel.timeout_s > 0:
-        raise UserError(f"timeout {sel.timeout_s} must be a positive number of seconds")
+    if not (math.isfinite(sel.budget_s) and sel.budget_s > 0):
+        raise UserError(f"budget {sel.budget_s} must be a finite, positive number of seconds")
+    if not (math.isfinite(sel.timeout_s) and sel.timeout_s > 0):
+        raise UserError(f"timeout {sel.timeout_s} must be a finite, positive number of seconds")
+    if not 0 <= sel.seed < 2**63:
+        raise UserError(f"seed {sel.seed} must be a whole number from 0 to 2**63-1")
     if sel.threads is not None and sel.threads < 1:
         raise UserError(f"threads {sel.threads} must be at least 1")
     workloads = [registry.workload(name) for name in sel.workloads]
@@ -131,11 +130,19 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
             sizes = sel.sizes if sel.sizes else list(workload.default_sizes)
             for size in sizes:
                 workload.validate_size(size)
+                work = workload.flops(size, resolved)
+                if work is not None and work > MAX_FLOPS_PER_CALL:
+                    params_text = ", ".join(f"{k}={v}" for k, v in parsed.items())
+                    raise UserError(
+                        f"{workload.name} size {size}{' with ' + params_text if params_text else ''} is about "
+                        f"{work:.2g} floating-point operations per call (hours even on a fast GPU; the limit is "
+                        f"{MAX_FLOPS_PER_CALL:.0e}); choose a smaller size or parameter"
+                    )
                 need = workload.memory_estimate(size, resolved)
                 if limit and need > limit:
                     raise UserError(
-                        f"{workload.name} size {size} needs about {_fmt_bytes(need)}, "
-                        f"more than the {_fmt_bytes(limit)} available; choose a smaller size"
+                        f"{workload.name} size {size} needs about {fmt_bytes(need)}, "
+                        f"more than the {fmt_bytes(limit)} available; choose a smaller size"
                     )
                 cells.append(
                     CellSpec(

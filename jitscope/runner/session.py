@@ -9,14 +9,17 @@ connections belong to one thread), so the app can iterate it in a background wor
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from jitscope.core.environment import collect_environment
-from jitscope.core.model import CellResult
+from jitscope.core.errors import UserError
+from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import Registry
-from jitscope.results.store import Store
+from jitscope.results.store import Store, describe_sqlite_error
 from jitscope.runner.events import CellFinished, Event, RunFinished, WorkerReady
 from jitscope.runner.plan import Plan, Selection
 from jitscope.runner.supervisor import Supervisor
@@ -73,7 +76,22 @@ class RecordedRun:
     def ordered_results(self) -> list[CellResult]:
         return [self.results[i] for i in sorted(self.results)]
 
+    def _record_unfinished(self, store: Store) -> None:
+        """After an interruption, every planned cell that did not finish is stored as
+        ``cancelled``, so the run says what was not measured instead of just ending."""
+        assert self.run_id is not None
+        for index, spec in enumerate(self.plan.cells):
+            if index not in self.results:
+                result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
+                store.add_cell(self.run_id, index, result)
+                self.results[index] = result
+
     def events(self) -> Iterator[Event]:
+        """Run, committing each cell before anyone sees it. If the store cannot take a cell
+        (a full disk...), the sweep stops at once (worker killed), the run is marked
+        ``interrupted`` and a UserError says why; what was committed stays. Closing this
+        generator (a signal, Ctrl-C, the app cancelling) also kills the worker and marks
+        the run ``interrupted``."""
         store = Store(self.db_path)
         try:
             self.run_id = store.start_run(
@@ -83,19 +101,30 @@ class RecordedRun:
                 label=self.label,
             )
             state = "interrupted"
+            source = self.supervisor.run()
             try:
-                for event in self.supervisor.run():
+                for event in source:
                     if isinstance(event, CellFinished):
                         # Commit before anyone else sees it: nothing measured can be lost.
-                        store.add_cell(self.run_id, event.index, event.result)
+                        try:
+                            store.add_cell(self.run_id, event.index, event.result)
+                        except (sqlite3.Error, UserError) as exc:
+                            detail = exc if isinstance(exc, UserError) else describe_sqlite_error(exc, self.db_path)
+                            raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = event.result
                     elif isinstance(event, WorkerReady):
                         self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
-                        store.update_environment(self.run_id, self.environment)
+                        with contextlib.suppress(UserError):  # details only; the cells matter
+                            store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, RunFinished):
                         state = "cancelled" if event.cancelled else "finished"
                     yield event
             finally:
-                store.finish_run(self.run_id, state)
+                source.close()  # kills a worker still running (its generator's finally)
+                if state == "interrupted":
+                    with contextlib.suppress(UserError, sqlite3.Error):
+                        self._record_unfinished(store)
+                with contextlib.suppress(UserError, sqlite3.Error):  # a full disk: next open says abandoned
+                    store.finish_run(self.run_id, state)
         finally:
             store.close()

@@ -12,22 +12,22 @@ in a fresh worker. A file lock makes sure that two jitscope processes never time
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.core.paths import timing_lock_path
+from jitscope.core.paths import open_lock_file, timing_lock_path
 from jitscope.core.registry import Registry
+from jitscope.runner.channel import ChannelReader
 from jitscope.runner.events import (
     CellFinished,
     CellProgressed,
@@ -38,7 +38,8 @@ from jitscope.runner.events import (
     WorkerStarted,
 )
 from jitscope.runner.plan import Plan
-from jitscope.runner.protocol import MAX_LINE_BYTES, ProtocolError, decode, restore_floats
+from jitscope.runner.protocol import ProtocolError, restore_floats
+from jitscope.runner.workdirs import worker_dir
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -103,6 +104,8 @@ def spawn_worker(
     if cells:
         threads = cells[0][1].threads
     job = {
+        "parent_pid": os.getpid(),  # the worker dies with us (see child._die_with_parent)
+        "spawned_at": time.time(),  # the worker's start-up is measured from here
         "backend": backend,
         "device": device,
         "threads": threads,
@@ -148,8 +151,7 @@ class TimingLock:
         except ImportError:  # no flock on this platform: best effort, no lock
             return True
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a+")  # noqa: SIM115 - held open across calls while locked
+            self._fh = open_lock_file(self.path)
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
@@ -199,10 +201,10 @@ class Supervisor:
         self._cancel.set()
         with self._proc_lock:
             if self._proc is not None:
-                _kill(self._proc)
+                kill_worker(self._proc)
 
     # ---- the run ------------------------------------------------------------------------
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Generator[Event, None, None]:
         indexed = list(enumerate(self.plan.cells))
         groups: dict[tuple[str, str], list[tuple[int, CellSpec]]] = {}
         for index, spec in indexed:
@@ -263,70 +265,61 @@ class Supervisor:
             yield CellFinished(index, _cancelled(spec))
 
     def _one_worker(self, backend: str, device: str, pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
-        """Run one worker over ``pending`` (consumed in place) until it ends or must be replaced."""
-        with tempfile.TemporaryDirectory(prefix="jitscope-worker-") as tmp:
-            workdir = Path(tmp)
+        """Run one worker over ``pending`` (consumed in place) until it ends or must be replaced.
+
+        Every wait is bounded: by the start-up timeout until the worker says hello, then by
+        the running cell's timeout — also after the worker closed its channel (a worker that
+        stops talking but keeps running is killed at the deadline, never waited on for ever).
+        """
+        with worker_dir() as workdir:
             proc, read_fd, log_path = spawn_worker(
                 self.python, backend, device, pending, self.plan.workload_files, workdir
             )
             with self._proc_lock:
                 self._proc = proc
             if self.cancelled:
-                _kill(proc)
+                kill_worker(proc)
             yield WorkerStarted(backend, device, proc.pid)
-            selector = selectors.DefaultSelector()
-            selector.register(read_fd, selectors.EVENT_READ)
-            buffer = b""
+            reader = ChannelReader(read_fd)
             ready = False
             deadline = time.monotonic() + self.startup_timeout_s
             try:
                 while pending:
                     if self.cancelled:
-                        _kill(proc)
+                        kill_worker(proc)
                         return
-                    events = selector.select(timeout=POLL_S)
-                    chunk = b""
-                    if events:
-                        chunk = os.read(read_fd, 65536)
-                        if chunk == b"":  # EOF: the worker is gone
-                            proc.wait()
-                            if self.cancelled:
-                                return
-                            yield from self._worker_died(proc, log_path, pending, ready)
-                            return
-                        buffer += chunk
-                    while b"\n" in buffer:
-                        line, buffer = buffer.split(b"\n", 1)
-                        if not line.strip():
-                            continue
+                    try:
+                        messages = reader.poll(POLL_S)
+                    except ProtocolError as exc:
+                        kill_worker(proc)
+                        yield from self._fail_current(pending, f"worker wrote unparseable output on the protocol channel: {exc}")
+                        return
+                    for message in messages:
                         try:
-                            message = decode(line)
                             event = self._handle(message, backend, device, pending)
                         except ProtocolError as exc:
-                            _kill(proc)
-                            index, spec = pending.pop(0)
-                            yield CellFinished(index, CellResult(
-                                spec=spec, status=Status.FAILED,
-                                reason=f"worker wrote unparseable output on the protocol channel: {exc}",
-                            ))
+                            kill_worker(proc)
+                            yield from self._fail_current(pending, f"worker broke the protocol: {exc}")
                             return
                         if message["type"] == "hello":
                             ready = True
                             deadline = time.monotonic() + pending[0][1].timeout_s if pending else deadline
-                        elif message["type"] == "result":
-                            deadline = time.monotonic() + (pending[0][1].timeout_s if pending else 0)
+                        elif message["type"] == "result" and pending:
+                            deadline = time.monotonic() + pending[0][1].timeout_s
                         if event is not None:
                             yield event
+                        if not pending:
+                            break
                     if not pending:
                         break
-                    if len(buffer) > MAX_LINE_BYTES:
-                        _kill(proc)
-                        index, spec = pending.pop(0)
-                        yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason="worker wrote an over-long line on the protocol channel"))
+                    if reader.closed and proc.poll() is not None:  # channel closed and the worker gone
+                        if self.cancelled:
+                            return
+                        yield from self._worker_died(proc, log_path, pending, ready)
                         return
                     if time.monotonic() > deadline:
-                        _kill(proc)
-                        proc.wait()
+                        kill_worker(proc)
+                        _reap(proc)
                         if not ready:
                             reason = f"worker did not start within {self.startup_timeout_s:g} s"
                             tail = tail_of(log_path)
@@ -335,54 +328,67 @@ class Supervisor:
                                 yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason=reason + (f": {tail}" if tail else "")))
                         else:
                             index, spec = pending.pop(0)
+                            how = "; it had closed its protocol channel" if reader.closed else ""
                             yield CellFinished(index, CellResult(
                                 spec=spec, status=Status.TIMEOUT,
-                                reason=f"ran past its timeout of {spec.timeout_s:g} s; worker killed",
+                                reason=f"ran past its timeout of {spec.timeout_s:g} s{how}; worker killed",
                             ))
                         return
             finally:
-                selector.close()
-                os.close(read_fd)
+                reader.close()
                 if proc.poll() is None:
-                    if pending:  # abandoned mid-cell (cancel, Ctrl-C, consumer gone): kill now
-                        _kill(proc)
+                    if pending:  # abandoned mid-cell (cancel, a signal, consumer gone): kill now
+                        kill_worker(proc)
                     try:  # all cells reported: give the worker a moment to say bye and exit
                         proc.wait(timeout=5)
                     except subprocess.TimeoutExpired:
-                        _kill(proc)
-                        proc.wait()
+                        kill_worker(proc)
+                        _reap(proc)
                 with self._proc_lock:
                     self._proc = None
 
+    @staticmethod
+    def _fail_current(pending: list[tuple[int, CellSpec]], reason: str) -> Iterator[Event]:
+        """The running cell (the first pending one) fails with ``reason``; the others stay
+        pending for a fresh worker."""
+        if pending:
+            index, spec = pending.pop(0)
+            yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason=reason))
+
     def _handle(self, message: dict[str, Any], backend: str, device: str, pending: list[tuple[int, CellSpec]]) -> Event | None:
+        """Turn one message into an event. Everything is validated *before* ``pending``
+        changes: a message that names another cell than the running one, or is malformed,
+        raises ProtocolError and no result is ever attributed to the wrong cell. Results are
+        matched by the explicit cell id; the supervisor's own spec is authoritative (a
+        worker cannot relabel a cell, and float fields such as NaN never need comparing)."""
         kind = message["type"]
         if kind == "hello":
             return WorkerReady(backend, device, dict(message.get("info") or {}))
-        if kind == "phase":
-            if not pending or message.get("cell") != pending[0][0]:
-                raise ProtocolError(f"progress for cell {message.get('cell')} while cell {pending[0][0] if pending else None} runs")
-            try:
-                phase = Phase(message["phase"])
-            except (KeyError, ValueError):
-                raise ProtocolError(f"unknown phase {message.get('phase')!r}") from None
-            return CellProgressed(pending[0][0], pending[0][1], phase, float(message.get("fraction", 0.0)))
-        if kind == "result":
-            if not pending or message.get("cell") != pending[0][0]:
-                raise ProtocolError(f"result for cell {message.get('cell')} while cell {pending[0][0] if pending else None} runs")
-            try:
-                result = CellResult.from_json(restore_floats(message["result"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ProtocolError(f"malformed result: {exc}") from None
-            index, spec = pending.pop(0)
-            if result.spec != spec:
-                raise ProtocolError(f"result for {result.spec.key}, expected {spec.key}")
-            return CellFinished(index, result)
         if kind == "bye":
             return None
-        raise ProtocolError(f"unknown message type {kind!r}")
+        if kind not in ("phase", "result"):
+            raise ProtocolError(f"unknown message type {kind!r}")
+        if not pending:
+            raise ProtocolError(f"{kind} for cell {message.get('cell')!r} after every cell was reported")
+        index, spec = pending[0]
+        if message.get("cell") != index:
+            raise ProtocolError(f"{kind} for cell {message.get('cell')!r} while cell {index} runs")
+        if kind == "phase":
+            try:
+                phase = Phase(message["phase"])
+                fraction = float(message.get("fraction", 0.0))
+            except (KeyError, TypeError, ValueError):
+                raise ProtocolError(f"malformed progress {message!r:.200}") from None
+            return CellProgressed(index, spec, phase, fraction)
+        try:
+            result = CellResult.from_json(restore_floats(message["result"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"malformed result: {exc}") from None
+        pending.pop(0)
+        return CellFinished(index, dataclasses.replace(result, spec=spec))
 
     def _worker_died(self, proc: subprocess.Popen[bytes], log_path: Path, pending: list[tuple[int, CellSpec]], ready: bool) -> Iterator[Event]:
-        code = proc.returncode if proc.returncode is not None else proc.wait()
+        code = proc.returncode if proc.returncode is not None else proc.wait(timeout=10)
         tail = tail_of(log_path)
         if not ready:
             reason = f"worker failed to start ({describe_exit(code).replace(' mid-cell', '')})"
@@ -403,7 +409,13 @@ def _cancelled(spec: CellSpec) -> CellResult:
     return CellResult(spec=spec, status=Status.CANCELLED, reason="cancelled by the user")
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a killed worker, bounded: a process in uninterruptible sleep is left to init."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def kill_worker(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):

@@ -81,6 +81,44 @@ def _kill(ctx: CellContext) -> Kernel:
     return FunctionKernel(run)
 
 
+def _closed(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        os.close(int(os.environ["JITSCOPE_CHANNEL_FD"]))  # stop talking, keep running
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _nan(ctx: CellContext) -> Kernel:
+    return FunctionKernel(lambda: float("nan"))
+
+
+def _huge(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        import numpy as np
+
+        np.ones(2**62, dtype=np.uint8)  # far beyond any machine: MemoryError
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _markup(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        raise OSError("cannot open [/tmp/data.bin] [bold]x[/] \x1b[31mred")
+
+    return FunctionKernel(run)
+
+
+def _slow(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        time.sleep(0.3)
+        return 3.141592653589793
+
+    return FunctionKernel(run)
+
+
 _VARIANTS = {
     "fine": _fine,
     "noisy": _noisy,
@@ -91,6 +129,11 @@ _VARIANTS = {
     "raises": _raises,
     "wrong": _wrong,
     "sigkill": _kill,
+    "closed": _closed,
+    "nan": _nan,
+    "huge": _huge,
+    "markup": _markup,
+    "slow": _slow,
 }
 
 BACKENDS = [

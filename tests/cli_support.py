@@ -1,0 +1,66 @@
+"""Running the real ``jitscope`` command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+CHAOS = str(TESTS / "plugins" / "chaos_backend.py")
+
+
+def jitscope(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
+             columns: int = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": str(columns), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "jitscope.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=full_env)
+
+
+def start_jitscope(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The command in the background (for signals); its own session, like a terminal job."""
+    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "jitscope.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=full_env,
+                            start_new_session=True)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """Exit 2, no traceback, one short message that contains every needle."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 3, proc.stderr
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def worker_pids() -> list[int]:
+    """Every live ``jitscope.runner.child`` process on this machine started by this test run."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().split(b"\0")
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read()
+        except OSError:
+            continue
+        if b"jitscope.runner.child" in cmd and os.environ.get("JITSCOPE_HOME", "").encode() in environ:
+            pids.append(int(entry))
+    return pids_alive(pids)
