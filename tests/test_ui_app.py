@@ -496,3 +496,50 @@ async def test_a_run_stops_the_version_probe_in_flight(tmp_path: Path) -> None:
         # probing resumes after the run, the cancelled backend included
         await wait_for(pilot, lambda: {"numpy", "python", "turbo"} <= set(app.backend_info))
         assert not any(info.get("cancelled") for info in app.backend_info.values())
+
+
+MARKUP_REASON = "OSError: cannot open [/tmp/data.bin] [bold]x[/] \x1b[31mred"
+
+
+@aio
+async def test_case_7_4_markup_in_reasons_and_labels_never_crashes_the_app(tmp_path: Path) -> None:
+    """Issue 7 case 4: text from a worker or a user reaches the screen as text, not markup."""
+    def outcome(index, spec):
+        return failed_result(spec, MARKUP_REASON) if spec.backend == "python" else ok_result(spec)
+
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(outcome))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        screen = app.screen
+        log_text = "\n".join(str(line.text) for line in screen.query_one("#run-log").lines)
+        assert "cannot open [/tmp/data.bin]" in log_text and "\x1b" not in log_text
+        grid = screen.query_one(CellGrid)
+        grid.move_cursor(row=1, column=1)
+        await pilot.pause()
+        assert "cannot open [/tmp/data.bin]" in text_of(screen.query_one("#cell-detail", Static))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        table = app.screen.query_one(DataTable)
+        reasons = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+        assert any("cannot open [/tmp/data.bin]" in r for r in reasons)
+        await pilot.press("down", "down", "down")  # the detail line of a failed row
+        await pilot.pause()
+        assert "\x1b" not in text_of(app.screen.query_one("#results-detail", Static))
+
+
+@aio
+async def test_case_7_4_a_markup_label_in_history_renders(tmp_path: Path) -> None:
+    from jitscope.results.store import Store
+
+    db = tmp_path / "results.sqlite"
+    with Store(db) as store:
+        run_id = store.start_run(command="jitscope run [red]x", label="[/] x [bold]")
+        store.finish_run(run_id)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert any("[/] x [bold]" in str(cell) for cell in table.get_row_at(0))
+        await pilot.press("enter")
+        await pilot.pause()

@@ -87,3 +87,45 @@ def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_for(lambda s: "JITSCOPE-EXIT=" in s, 15, "the app to exit")
     assert "JITSCOPE-EXIT=0" in tmux.screen()
     assert db.exists() and os.path.getsize(db) > 0
+
+
+def test_case_7_3_closing_the_terminal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path) -> None:
+    """Issue 7 case 3, the app: a dropped SSH session is SIGHUP to the app in its terminal."""
+    from cli_support import CHAOS, pids_alive, worker_pids
+
+    from jitscope.results.store import Store
+
+    home, db = tmp_path / "home", tmp_path / "runs.sqlite"
+    env = {"JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env_args = " ".join(f"{k}={v}" for k, v in env.items())
+    command = (f"cd {tmp_path} && exec env {env_args} {JITSCOPE} -w mcpi -w {CHAOS} -b chaos:fine,chaos:hang "
+               f"-s 1000 --budget 0.05 --timeout 600 --db {db}")
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
+    tmux.wait_for(lambda s: "2 cells" in s, 30, "the setup screen")
+    tmux.keys("r")
+    tmux.wait_for(lambda s: "1/2" in s or "50%" in s, 60, "the first cell to finish")
+    time.sleep(1.0)
+    old_home = os.environ.get("JITSCOPE_HOME")
+    os.environ["JITSCOPE_HOME"] = str(home)  # worker_pids() finds this app's workers by it
+    try:
+        workers = worker_pids()
+        assert workers, "the hanging cell's worker should be running"
+        tmux("kill-server")  # the terminal goes away: SIGHUP
+        deadline = time.monotonic() + 20
+        state = "running"
+        while time.monotonic() < deadline:
+            with Store(db) as store:
+                state = store.runs()[0].state
+            if state != "running" and not pids_alive(workers):
+                break
+            time.sleep(0.2)
+    finally:
+        if old_home is None:
+            os.environ.pop("JITSCOPE_HOME", None)
+        else:
+            os.environ["JITSCOPE_HOME"] = old_home
+    assert state == "interrupted"
+    assert pids_alive(workers) == []
+    with Store(db) as store:
+        statuses = [c.status.value for c in store.cells(store.runs()[0].id)]
+    assert statuses[0] == "ok"

@@ -63,10 +63,14 @@ class RecordedRun:
         factory = supervisor_factory or (lambda p, r: Supervisor(p, r))
         self.supervisor = factory(plan, registry)
         self.run_id: int | None = None
+        self.interrupted = False
         self.results: dict[int, CellResult] = {}
         self.environment: dict[str, Any] = collect_environment(plan.cells[0].threads if plan.cells else None)
 
-    def cancel(self) -> None:
+    def cancel(self, *, interrupted: bool = False) -> None:
+        """Stop now (any thread). ``interrupted``: the stop came from a signal or a closed
+        terminal, not a user's choice, and the run is recorded ``interrupted``."""
+        self.interrupted = self.interrupted or interrupted
         self.supervisor.cancel()
 
     def run_record(self) -> dict[str, Any]:
@@ -117,7 +121,7 @@ class RecordedRun:
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, RunFinished):
-                        state = "cancelled" if event.cancelled else "finished"
+                        state = "interrupted" if self.interrupted else "cancelled" if event.cancelled else "finished"
                     yield event
             finally:
                 source.close()  # kills a worker still running (its generator's finally)

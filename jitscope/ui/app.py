@@ -6,22 +6,26 @@ Nothing here imports a numerical backend: backends are probed and run in worker 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
 from jitscope.core.registry import Registry
+from jitscope.core.text import printable
 from jitscope.runner.plan import Plan, Selection
 from jitscope.ui.state import ResultSet
 from jitscope.ui.themes import DEFAULT_THEME, THEME_ENV, load_themes
@@ -133,6 +137,13 @@ class JitscopeApp(App[int]):
         self.add_mode("results", ResultsScreen)
         self.add_mode("history", HistoryScreen)
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification shows its text as text: messages carry file names, reasons and
+        labels from users, plugins and workers (``cannot open [/tmp/x]`` is not markup), and
+        terminal control characters are taken out."""
+        super().notify(printable(message), title=printable(title), severity=severity, timeout=timeout, markup=markup)
+
     def on_mount(self) -> None:
         if self.startup_problems:  # one short note; `jitscope backends` has the details
             first = self.startup_problems[0]
@@ -225,6 +236,17 @@ class JitscopeApp(App[int]):
             return
         self.push_screen(HelpScreen([(key, what) for key, what, _a, _n in self.key_table(self.screen)]))
 
+    def interrupt(self, signum: int, wait_s: float = 10.0) -> None:
+        """Stop a run in flight as ``interrupted`` and wait (bounded) until its store is
+        final, then exit with 128 + ``signum``. Called from a signal handler."""
+        run_screen = self.mode_screen("run")
+        job = getattr(run_screen, "job", None)
+        if job is not None and not job.done.is_set():
+            job.cancel(interrupted=True)
+            job.done.wait(wait_s)
+        self.probe_cancel.set()
+        self.exit(128 + signum, return_code=128 + signum)
+
     async def action_quit(self) -> None:
         run_screen = self.mode_screen("run")
         if self.running and run_screen is not None:
@@ -285,5 +307,27 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
         print(f"jitscope: {exc}", file=sys.stderr)
         return 2
     app = JitscopeApp(registry, Path(db_path), selection)
-    result = app.run()
+    with terminal_signals(app):
+        result = app.run()
     return app.return_code or int(result or 0)
+
+
+@contextlib.contextmanager
+def terminal_signals(app: JitscopeApp) -> Iterator[None]:
+    """SIGHUP (the terminal went away: a dropped SSH session) and SIGTERM stop a run in
+    flight the way a signal stops ``jitscope run``: the worker is killed, finished cells
+    are kept, the run is recorded ``interrupted``; then the app exits with 128 + signal."""
+
+    def handler(signum: int, frame: object) -> None:
+        app.interrupt(signum)
+
+    previous = {}
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, old)

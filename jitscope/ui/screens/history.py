@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from jitscope.core.errors import UserError
+from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
 from jitscope.ui.state import ResultSet, RunRef
@@ -91,9 +93,11 @@ class HistoryScreen(Screen[None]):
                 Content.from_markup("[$text-muted]no runs in $db yet: run a sweep (r) or import a CSV (i)",
                                     db=str(self.app.db_path)))  # type: ignore[attr-defined]
 
-    def _cells(self, run: RunRecord) -> list[str]:
-        return ["✓" if run.id in self.marked else " ", f"#{run.id}", run.started, run.state,
-                f"{run.ok_count}/{run.cell_count}", run.host[:20], (run.label or run.command)[:40]]
+    def _cells(self, run: RunRecord) -> list[Text]:
+        """Text cells, never markup: a label or command is whatever the user typed."""
+        values = ["✓" if run.id in self.marked else " ", f"#{run.id}", run.started, run.state,
+                  f"{run.ok_count}/{run.cell_count}", run.host[:20], (run.label or run.command)[:40]]
+        return [Text(printable(v)) for v in values]
 
     def _highlighted(self) -> RunRecord | None:
         table = self.query_one(DataTable)
@@ -141,7 +145,7 @@ class HistoryScreen(Screen[None]):
             return
         self.marked ^= {run.id}
         table = self.query_one(DataTable)
-        table.update_cell(str(run.id), "mark", "✓" if run.id in self.marked else " ")
+        table.update_cell(str(run.id), "mark", Text("✓" if run.id in self.marked else " "))
         table.move_cursor(row=min(table.cursor_row + 1, len(self.runs) - 1))
 
     async def action_overlay(self) -> None:

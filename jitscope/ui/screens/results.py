@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from jitscope.core.model import Status
+from jitscope.core.text import printable
 from jitscope.ui.state import PLOT_KINDS, PLOT_TITLES, ResultSet, cell_row
 from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
@@ -83,13 +84,13 @@ class ResultsScreen(Screen[None]):
         for n, ((ref, result), speedup) in enumerate(zip(view.items, speedups, strict=True)):
             row = cell_row(result, speedup, view.label(ref, result))
             tone = {"ok": "success", "skipped": "warning", "cancelled": "warning"}.get(result.status.value, "error")
-            cells: list[Any] = [Text(v) for v in row]
+            cells: list[Any] = [Text(printable(v)) for v in row]
             cells[3] = Text(row[3], style=tone_style(self, tone))
             if result.accuracy is not None and not result.accuracy.accurate:
                 cells[7] = Text(row[7], style=tone_style(self, "warning", bold=True))
             if row[9]:
                 reason = row[9] if len(row[9]) <= REASON_WIDTH else row[9][: REASON_WIDTH - 1] + "…"
-                cells[9] = Text(reason, style=tone_style(self, tone))
+                cells[9] = Text(printable(reason), style=tone_style(self, tone))
             table.add_row(*cells, key=str(n))
         self._info()
 
@@ -131,7 +132,7 @@ class ResultsScreen(Screen[None]):
         if r.gflops:
             parts.append(f"{r.gflops:.3g} GFLOP/s")
         tone = "success" if r.status == Status.OK else "error" if not r.status.is_success else "warning"
-        self.query_one("#results-detail", Static).update(Text(" · ".join(parts), style=tone_style(self, tone)))
+        self.query_one("#results-detail", Static).update(Text(printable(" · ".join(parts)), style=tone_style(self, tone)))
 
     # ---- keys ---------------------------------------------------------------------------------------
     def action_next_plot(self) -> None:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
 from jitscope.core.model import Status
+from jitscope.core.text import printable
 from jitscope.plots import fmt_size
 from jitscope.runner import events as ev
 from jitscope.ui import messages as msg
@@ -50,6 +51,7 @@ class RunJob:
         self.progress = progress
         self.runner: Any = None
         self.cancel_requested = False
+        self.interrupted = False  # stopped by a signal / a closed terminal, not by the user
         self.done = threading.Event()
         self._lock = threading.Lock()
 
@@ -59,12 +61,16 @@ class RunJob:
             self.runner = runner
             return self.cancel_requested
 
-    def cancel(self) -> None:
+    def cancel(self, *, interrupted: bool = False) -> None:
         with self._lock:
             self.cancel_requested = True
+            self.interrupted = self.interrupted or interrupted
             runner = self.runner
         if runner is not None:
-            runner.cancel()
+            if self.interrupted:
+                runner.cancel(interrupted=True)
+            else:
+                runner.cancel()
 
 
 class RunScreen(Screen[None]):
@@ -153,7 +159,7 @@ class RunScreen(Screen[None]):
             req = job.request
             runner = app.run_factory(req.plan, app.registry, app.db_path, req.selection)
             if job.attach(runner):
-                runner.cancel()
+                job.cancel(interrupted=job.interrupted)
             announced = False
             last: dict[int, tuple[Any, float]] = {}
             for event in runner.events():
@@ -377,6 +383,7 @@ class RunScreen(Screen[None]):
 
 
 def _styled(widget: Any, text: str, tone: str):
+    """Text (never markup) without terminal control characters: lines quote workers' errors."""
     from rich.text import Text
 
-    return Text(text, style=tone_style(widget, tone))
+    return Text(printable(text), style=tone_style(widget, tone))
