@@ -202,14 +202,14 @@ def execute_run(
             rec.cancel()
             gen.close()
     results = rec.ordered_results()
-    written: list[str] = []
+    written: list[Path] = []
     try:  # exports first: a closed terminal must not cost the files
         written = exports.write(results, {**rec.run_record(), "started": ""})
     except UserError as exc:
         raise UserError(f"{exc}; the results are saved as run {rec.run_id}: `jitscope export {rec.run_id} --db {db_path} ...`") from None
     if failure is not None:
         raise UserError(f"{failure}; {len(results)} finished cells are saved as run {rec.run_id}"
-                        + (f" and written to {', '.join(written)}" if written else ""))
+                        + (f" and written to {', '.join(map(str, written))}" if written else ""))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         if results:
             print_report(human, results, baseline_label, plot and stopped_by is None)

@@ -168,16 +168,59 @@ def test_timing_lock_serialises_two_supervisors(tmp_path: Path) -> None:
     assert [e.result.status for e in rest if isinstance(e, CellFinished)] == [Status.OK]
 
 
-@pytest.mark.parametrize("threads", [1])
+@pytest.mark.parametrize("threads", [1, 2])
 def test_thread_setting_reaches_the_worker(threads: int) -> None:
     registry = load_registry()
     plan = build_plan(registry, Selection(workloads=["linreg"], backends=[("numpy", None)], sizes=[10], budget_s=0.02, threads=threads))
     events = list(Supervisor(plan, registry, lock_path=None).run())
     from jitscope.runner.events import WorkerReady
 
+    pytest.importorskip("threadpoolctl")  # the test extra installs it: the worker reads its real pools
     info = next(e.info for e in events if isinstance(e, WorkerReady))
     result = next(e.result for e in events if isinstance(e, CellFinished))
     assert result.status == Status.OK
-    assert result.info["threads"] == threads
-    if "threadpools" in info:  # threadpoolctl installed: the BLAS pool really has 1 thread
-        assert all(p.endswith(":1") for p in info["threadpools"])
+    # What the worker's BLAS pools really have (threadpoolctl, read inside the worker), not
+    # an echo of the spec: the cap reached the library.
+    pools = info["threadpools"]
+    assert pools and all(p.endswith(f":{threads}") for p in pools), pools
+
+
+# ---- the protocol's edge cases (issue 10: each had no test) -------------------------------------
+def test_a_result_for_another_cell_fails_the_running_cell_and_nothing_else() -> None:
+    results, _ = chaos_run(["wrongcell", "fine"], timeout_s=30)
+    assert results[0].status == Status.FAILED and "while cell 0 runs" in results[0].reason
+    assert results[1].status == Status.OK and results[1].spec.variant == "fine"
+
+
+def test_an_over_long_protocol_line_fails_the_cell() -> None:
+    results, _ = chaos_run(["longline", "fine"], timeout_s=30)
+    assert results[0].status == Status.FAILED and "longer than" in results[0].reason
+    assert results[1].status == Status.OK
+
+
+def test_a_worker_that_never_says_hello_is_bounded_by_the_start_up_timeout() -> None:
+    registry = load_registry([CHAOS])
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("mute", None)], sizes=[1000, 2000]))
+    t0 = time.monotonic()
+    events = list(Supervisor(plan, registry, lock_path=None, startup_timeout_s=2.0).run())
+    finished = [e.result for e in events if isinstance(e, CellFinished)]
+    assert [r.status for r in finished] == [Status.FAILED, Status.FAILED]
+    assert all("did not start within 2 s" in r.reason for r in finished)
+    assert time.monotonic() - t0 < 30
+
+
+def test_a_result_is_matched_by_cell_id_not_by_comparing_specs() -> None:
+    """A worker reporting its cell with a different (e.g. NaN-carrying) spec is still matched
+    to the cell it ran, by id, and the supervisor's own spec is kept."""
+    from dataclasses import replace
+
+    registry = load_registry([CHAOS])
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("chaos", "fine")], sizes=[1000]))
+    sup = Supervisor(plan, registry, lock_path=None)
+    spec = plan.cells[0]
+    pending = [(0, spec)]
+    odd = replace(spec, params=(("p", float("nan")),))
+    message = {"type": "result", "cell": 0, "result": CellResult(spec=odd, status=Status.OK).to_json()}
+    event = sup._handle(message, "chaos", "cpu", pending)
+    assert isinstance(event, CellFinished) and event.index == 0 and event.result.spec == spec
+    assert pending == []

@@ -126,7 +126,8 @@ def test_log_log_plot_and_log_bars_survive_repeated_renders_of_any_size() -> Non
         assert "1e3" in text and "1e5" in text and "\x1b[" not in text
         bars = render_log_bars(["numpy", "numba"], [Series("compile", [], [1e-4, 2.0]), Series("steady", [], [1e-3, None])],
                                width=width, height=height, color=False, legend=False)
-        assert "numba" in bars and "1s" in bars
+        # the narrowest plot keeps fewer ticks; a seconds tick is there at every size
+        assert "numba" in bars and any(tick in bars for tick in ("1s", "10s"))
 
 
 def test_y_ticks_stay_inside_the_data_range() -> None:

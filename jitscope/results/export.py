@@ -146,7 +146,7 @@ def _is_stdout(path: str | Path) -> bool:
     return str(path) in _STDOUT_ALIASES
 
 
-def write_text(path: str | Path, text: str) -> str:
+def write_text(path: str | Path, text: str) -> Path:
     """Write an export; returns how to name where it went.
 
     * ``-``: standard output (and nothing else is printed there);
@@ -162,7 +162,7 @@ def write_text(path: str | Path, text: str) -> str:
             sys.stdout.flush()
         except OSError as exc:
             raise UserError(f"cannot write to standard output: {exc.strerror or exc}") from None
-        return "standard output"
+        return Path("/dev/stdout")
     p = Path(path).expanduser()
     if p.is_dir():
         raise UserError(f"cannot write {p}: it is a directory")
@@ -170,7 +170,7 @@ def write_text(path: str | Path, text: str) -> str:
         if p.is_symlink() or (p.exists() and not stat.S_ISREG(p.stat().st_mode)):
             with open(p, "w", encoding="utf-8") as fh:
                 fh.write(text)
-            return str(p)
+            return p
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         try:
@@ -183,7 +183,7 @@ def write_text(path: str | Path, text: str) -> str:
             raise
     except OSError as exc:
         raise UserError(f"cannot write {p}: {exc.strerror or exc}") from None
-    return str(p)
+    return p
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -260,15 +260,15 @@ class ExportTargets:
                 refuse_database_alias(path, db_path)
             check_writable(path)
 
-    def write(self, results: Sequence[CellResult], run: dict[str, Any]) -> list[str]:
+    def write(self, results: Sequence[CellResult], run: dict[str, Any]) -> list[Path]:
         return write_exports(results, run, csv_path=self.csv, json_path=self.json, md_path=self.md)
 
 
 def write_exports(results: Sequence[CellResult], run: dict[str, Any], *, csv_path: str | Path | None = None,
-                  json_path: str | Path | None = None, md_path: str | Path | None = None) -> list[str]:
+                  json_path: str | Path | None = None, md_path: str | Path | None = None) -> list[Path]:
     """Write whichever formats were asked for; ``run`` has id, environment, started...
-    Returns where each went (paths, or "standard output")."""
-    written: list[str] = []
+    Returns where each went (``/dev/stdout`` for ``-``)."""
+    written: list[Path] = []
     host = str(run.get("environment", {}).get("host", ""))
     if csv_path:
         written.append(write_text(csv_path, to_csv(rows_for(results, run.get("id"), host))))

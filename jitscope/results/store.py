@@ -361,7 +361,7 @@ def describe_sqlite_error(exc: BaseException, path: Path, *, opening: bool = Fal
     if "locked" in low or "busy" in low:
         return f"database {path} is locked by another program ({text})"
     if opening:
-        return f"{path} is not a usable jitscope database ({text})"
+        return f"{path} is not a jitscope database ({text})"
     return f"database {path}: {text}"
 
 

@@ -119,6 +119,35 @@ def _slow(ctx: CellContext) -> Kernel:
     return FunctionKernel(run)
 
 
+def _wrong_cell(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        from jitscope.runner.protocol import encode
+
+        fake = {"type": "result", "cell": 10**6, "result": {"spec": ctx.spec.to_json(), "status": "ok"}}
+        os.write(int(os.environ["JITSCOPE_CHANNEL_FD"]), encode(fake))
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _long_line(ctx: CellContext) -> Kernel:
+    def run() -> float:
+        fd = int(os.environ["JITSCOPE_CHANNEL_FD"])
+        chunk = b"x" * 65536
+        for _ in range(100):  # 6.5 MB without a newline
+            os.write(fd, chunk)
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
+def _mute_info() -> dict[str, object]:
+    time.sleep(3600)  # never says hello
+    return {}
+
+
 _VARIANTS = {
     "fine": _fine,
     "noisy": _noisy,
@@ -134,6 +163,8 @@ _VARIANTS = {
     "huge": _huge,
     "markup": _markup,
     "slow": _slow,
+    "wrongcell": _wrong_cell,
+    "longline": _long_line,
 }
 
 BACKENDS = [
@@ -143,5 +174,11 @@ BACKENDS = [
         implementations=tuple(Implementation("mcpi", "chaos", v, f) for v, f in _VARIANTS.items()),
         default_variant="fine",
         info=lambda: {"version": "0", "devices": ["cpu"]},
-    )
+    ),
+    Backend(
+        name="mute",
+        description="a worker that never says hello (tests only)",
+        implementations=(Implementation("mcpi", "mute", "default", _fine),),
+        info=_mute_info,
+    ),
 ]
