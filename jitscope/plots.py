@@ -1,4 +1,4 @@
-"""Every plotext call in jitscope lives here (DESIGN.md §8), used by the CLI and the app.
+"""Every plotext call in jitscope lives here (docs/design.md §8), used by the CLI and the app.
 
 plotext keeps one global figure, and a log-scaled figure that is built twice can fail, so each
 render starts from ``clear_figure()`` and re-adds its data: a chart is a pure function of its

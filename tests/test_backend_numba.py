@@ -89,11 +89,15 @@ def test_cache_miss_then_hit_across_workers(
 ) -> None:
     monkeypatch.setenv("JITSCOPE_HOME", str(home))  # conftest gives each test its own home
     first = results[CELLS[9].key]  # lu default: compiled in the first worker
-    assert first.info["cache"].startswith("miss")
+    # Observed from numba's own counters: a new signature and a cache miss = compiled.
+    assert (first.observed.compiled, first.observed.cache) == ("yes", "miss")
+    assert first.compile_s is not None and first.compile_s > 0
+    assert first.observed.startup_s is not None and first.observed.startup_s > 0
     assert any((home / "cache" / "numba").rglob("*.nbi")), "index files under jitscope's cache dir"
     again = run_cells([CELLS[9]])[0]
     assert again.status == Status.OK, again.reason
-    assert again.info["cache"].startswith("hit")
+    assert (again.observed.compiled, again.observed.cache) == ("no", "hit")
+    assert again.compile_s is None  # nothing compiled: no compile time, not first call - median
 
 
 def test_jitclass_is_not_disk_cached_and_says_so(results: dict[str, CellResult]) -> None:

@@ -9,8 +9,8 @@ import pytest
 from test_store import result
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import Status
-from jitscope.results.export import CSV_COLUMNS, read_csv, to_csv, write_exports
+from jitscope.core.model import Accuracy, CellResult, CellSpec, Observations, Stats, Status
+from jitscope.results.export import CSV_COLUMNS, cell_row, read_csv, write_exports
 
 REQUIRED = ["run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason", "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s", "ci_low_s", "ci_high_s", "samples", "loops", "error", "error_metric", "tolerance", "accurate", "gflops", "gbs", "threads", "backend_version", "host"]
 
@@ -26,14 +26,58 @@ def test_csv_has_the_contract_columns_in_tidy_form(tmp_path: Path) -> None:
     assert float(rows[0]["median_s"]) == 1e-3
 
 
-def test_csv_loads_in_pandas_and_roundtrips(tmp_path: Path) -> None:
+def _full_result() -> CellResult:
+    """A cell with every field set to a distinct, non-default value."""
+    spec = CellSpec("linreg", "numba", "parallel", "cpu", "float32", 100, params=(("epochs", 7),),
+                    budget_s=0.25, timeout_s=9.0, threads=2, seed=99)
+    stats = Stats(median=1.5e-3, iqr=2e-4, min=1.2e-3, mean=1.6e-3, stdev=3e-4, ci_low=1.4e-3,
+                  ci_high=1.7e-3, samples=41, loops=5, unstable=True)
+    acc = Accuracy(error=3.25e-6, metric="rel_err_w", tolerance=1e-4, accurate=True, detail="d")
+    observed = Observations(startup_s=0.47, compiled="yes", cache="miss", graph_breaks=3,
+                            peak_host_bytes=33_554_432, peak_device_bytes=1024, cpu_util=1.93,
+                            dtype_used="float32")
+    return CellResult(spec=spec, status=Status.OK, reason="r", first_call_s=0.5, compile_s=0.4985,
+                      transfer_s=2e-5, stats=stats, accuracy=acc, gflops=12.5, gbs=3.5,
+                      info={"threads": 2, "backend_version": "0.61", "rng": "pcg", "sync": "none", "note": "n"},
+                      observed=observed, raw_samples=(1.4e-3, 1.5e-3, 1.7e-3))
+
+
+def test_csv_loads_in_pandas_and_roundtrips_every_field(tmp_path: Path) -> None:
+    """Every CSV column, read back by pandas, equals what the cell holds; and jitscope's own
+    reader gives back the same spec, statistics, accuracy and observations."""
     pd = pytest.importorskip("pandas")
-    out = tmp_path / "r.csv"
-    out.write_text(to_csv([{**{"run_id": 1, "workload": "mcpi", "size": 10, "median_s": 0.5}}]))
-    frame = pd.read_csv(out)
+    original = _full_result()
+    path = write_exports([original], {"id": 1, "environment": {"host": "h"}}, csv_path=tmp_path / "x.csv")[0]
+    frame = pd.read_csv(path, keep_default_na=False, dtype=str)
     assert list(frame.columns) == list(CSV_COLUMNS)
-    back, _host = read_csv(write_exports([result(10)], {"id": 1, "environment": {"host": "h"}}, csv_path=tmp_path / "x.csv")[0])
-    assert back[0].stats is not None and back[0].stats.median == 1e-3 and back[0].spec.size == 10
+    expected = cell_row(original, 1, "h")
+    got = frame.iloc[0].to_dict()
+    for column in CSV_COLUMNS:
+        want = expected.get(column)
+        text = got[column]
+        if want is None:
+            assert text == "", column
+        elif isinstance(want, bool):
+            assert text == ("true" if want else "false"), column
+        elif isinstance(want, (int, float)):
+            assert float(text) == pytest.approx(float(want)), column
+        else:
+            assert text == str(want), column
+    back, host = read_csv(path)
+    cell = back[0]
+    assert host == "h"
+    assert cell.spec.workload == "linreg" and cell.spec.size == 100 and cell.spec.dtype == "float32"
+    assert cell.stats == original.stats and cell.accuracy is not None
+    assert (cell.accuracy.error, cell.accuracy.accurate) == (original.accuracy.error, True)  # type: ignore[union-attr]
+    assert cell.observed == original.observed
+    assert (cell.first_call_s, cell.compile_s, cell.transfer_s) == (0.5, 0.4985, 2e-5)
+
+
+def test_json_export_keeps_raw_samples_and_observations(tmp_path: Path) -> None:
+    path = write_exports([_full_result()], {"id": 1}, json_path=tmp_path / "r.json")[0]
+    cell = json.loads(path.read_text())["cells"][0]
+    assert cell["raw_samples"] == [1.4e-3, 1.5e-3, 1.7e-3]
+    assert cell["observed"]["compiled"] == "yes" and cell["observed"]["peak_host_bytes"] == 33_554_432
 
 
 def test_json_and_markdown(tmp_path: Path) -> None:

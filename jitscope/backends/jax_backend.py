@@ -1,7 +1,7 @@
 """JAX: ``jax.jit`` with ``lax.fori_loop`` (a Python loop would unroll and compile for
 seconds), on CPU or a CUDA GPU.
 
-Traps handled here (DESIGN.md §3):
+Traps handled here (docs/design.md §3):
 
 * float64 needs ``jax_enable_x64``; the worker turns it on through ``JAX_ENABLE_X64=1``
   (``Backend.env``). If x64 is off anyway, a float64 cell is *skipped*, never silently run in

@@ -14,7 +14,14 @@ import os
 import sys
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    CompileObservation,
+    CompileWatch,
+    Implementation,
+    Kernel,
+)
 
 SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
 COUNTER_RNG = (
@@ -82,17 +89,12 @@ class NumbaKernel(Kernel):
     def run(self) -> Any:
         return self._call()
 
+    def compile_watch(self) -> CompileWatch:
+        return NumbaCompileWatch(self._dispatchers)
+
     def fetch(self, out: Any) -> Any:
         import numba
 
-        if self._dispatchers:
-            hits, misses = _cache_counts(self._dispatchers)
-            if misses > self._before[1]:
-                self.notes["cache"] = "miss (compiled, saved to disk)"
-            elif hits > self._before[0]:
-                self.notes["cache"] = "hit (loaded from disk)"
-            else:
-                self.notes["cache"] = "in-memory (compiled earlier in this worker)"
         if self._parallel:
             self.notes["threads"] = numba.get_num_threads()
             self.notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
@@ -103,6 +105,53 @@ class NumbaKernel(Kernel):
         return out
 
 
+class NumbaCompileWatch(CompileWatch):
+    """Numba's own counters around the first call: a dispatcher that gained a signature
+    compiled it, unless its on-disk cache reported a hit for it (then it was loaded, not
+    compiled). No new signature: the code was already compiled in this worker and no cache
+    was consulted (``n/a``). No dispatcher to ask (a jitclass): ``unknown``."""
+
+    def __init__(self, dispatchers: list[Any]) -> None:
+        self._dispatchers = dispatchers
+        self._signatures = 0
+        self._counts = (0, 0)
+
+    def _signature_count(self) -> int:
+        return sum(len(getattr(d, "signatures", ())) for d in self._dispatchers)
+
+    def start(self) -> None:
+        self._signatures = self._signature_count()
+        self._counts = _cache_counts(self._dispatchers)
+
+    def stop(self) -> CompileObservation:
+        if not self._dispatchers:
+            return CompileObservation("unknown", "unknown")
+        new = self._signature_count() - self._signatures
+        hits, misses = _cache_counts(self._dispatchers)
+        hits -= self._counts[0]
+        misses -= self._counts[1]
+        if new <= 0:
+            return CompileObservation("no", "n/a", detail="already compiled in this worker")
+        if misses > 0:
+            return CompileObservation("yes", "miss", detail=f"numba: {new} new signature(s), {misses} cache miss(es)")
+        if hits > 0:
+            return CompileObservation("no", "hit", detail=f"numba: {new} signature(s) loaded from the disk cache")
+        return CompileObservation("yes", "n/a", detail=f"numba: {new} new signature(s), not cacheable")
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """Numba's runtime (LLVM, the type system) starts on the first compilation in a process:
+    a trivial jitted function pays that here, as start-up, not as any kernel's compile."""
+    import numba
+
+    @numba.njit(cache=False)
+    def _touch(x: float) -> float:
+        return x + 1.0
+
+    _touch(1.0)
+    return {"runtime_initialised": "trivial @njit compiled"}
+
+
 def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
     import numba
 
@@ -110,7 +159,6 @@ def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
         "dtype_used": ctx.dtype,
         "sync": "none needed (synchronous CPU code)",
         "compiler": f"numba {numba.__version__} (LLVM)",
-        "cache": "n/a",
     }
     notes.update(extra)
     return notes
@@ -307,4 +355,5 @@ BACKEND = Backend(
     ),
     info=_info,
     setup_threads=_setup_threads,
+    startup=_startup,
 )

@@ -33,7 +33,7 @@ def _linreg(ctx: CellContext) -> Kernel:
     def run() -> Any:
         return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
-    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -44,7 +44,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def run() -> float:
         return estimate_pi_numpy(ctx.inputs["n"], ctx.inputs["seed"], dt)
 
-    return FunctionKernel(run, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": f"chunks of {NUMPY_CHUNK}"})
+    return FunctionKernel(run, compiler=False, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": f"chunks of {NUMPY_CHUNK}"})
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -58,7 +58,7 @@ def _lu(ctx: CellContext) -> Kernel:
     def run() -> tuple[float, float]:
         return slogdet_from_lu(lu_inplace_numpy(data["A"].copy()))
 
-    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "rank-1 update per column"})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "rank-1 update per column"})
 
 
 def _nodes(ctx: CellContext) -> Kernel:
@@ -74,7 +74,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         bias[mutate] += rng.random(int(np.count_nonzero(mutate)), dtype=dt)
         return bias.sum()
 
-    return FunctionKernel(run, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": "structure of arrays"})
+    return FunctionKernel(run, compiler=False, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": "structure of arrays"})
 
 
 def threads_info() -> dict[str, Any]:

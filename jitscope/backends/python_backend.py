@@ -42,7 +42,7 @@ def _linreg(ctx: CellContext) -> Kernel:
                 w[j] -= mu * scale * g[j]
         return w
 
-    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -59,7 +59,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
                 inside += 1
         return 4.0 * inside / n
 
-    return FunctionKernel(run, notes={"dtype_used": "float64", "rng": RNG_NOTE, "threads": 1})
+    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "threads": 1})
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -89,7 +89,7 @@ def _lu(ctx: CellContext) -> Kernel:
             logdet += math.log(abs(u))
         return sign, logdet
 
-    return FunctionKernel(run, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
 
 
 class Node:
@@ -116,7 +116,7 @@ def _nodes(ctx: CellContext) -> Kernel:
             total += node.bias
         return total
 
-    return FunctionKernel(run, notes={"dtype_used": "float64", "rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
+    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
 
 
 def _info() -> dict[str, Any]:

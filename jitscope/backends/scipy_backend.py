@@ -38,6 +38,7 @@ def _lu(ctx: CellContext) -> Kernel:
 
     kernel = FunctionKernel(
         run,
+        compiler=False,  # LAPACK is precompiled: no first call compiles anything
         transfer=transfer,
         fetch=fetch,
         notes={

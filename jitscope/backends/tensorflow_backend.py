@@ -1,6 +1,6 @@
 """TensorFlow: ``tf.function(jit_compile=True)`` (XLA) with graph loops, on CPU or GPU.
 
-Traps handled here (DESIGN.md §3):
+Traps handled here (docs/design.md §3):
 
 * loops are graph loops (``tf.range`` under AutoGraph becomes ``tf.while_loop``), so an epoch
   count never unrolls into the graph;

@@ -1,6 +1,6 @@
 """PyTorch: ``eager`` (the default) and ``compile`` (``torch.compile``, Inductor), CPU or CUDA.
 
-Traps handled here (DESIGN.md §3): CUDA kernels are asynchronous, so ``sync`` is
+Traps handled here (docs/design.md §3): CUDA kernels are asynchronous, so ``sync`` is
 ``torch.cuda.synchronize()`` on CUDA; CPU threads come from ``torch.set_num_threads``;
 ``torch.compile`` on CPU generates C++ and needs a compiler, and its first call takes tens of
 seconds: that is the compile column, not the steady state. Float32 matmuls on CUDA are kept

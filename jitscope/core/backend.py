@@ -70,7 +70,7 @@ class NothingCompiles(CompileWatch):
 
 
 class Kernel:
-    """One prepared implementation, driven by the measurement protocol (DESIGN.md §4).
+    """One prepared implementation, driven by the measurement protocol (docs/design.md §4).
 
     ``transfer`` moves/casts inputs onto the device (timed as ``transfer_s``; it must return
     only when the data is really there). ``run`` performs one call and may return before the
@@ -128,8 +128,12 @@ class FunctionKernel(Kernel):
         sync: Callable[[Any], None] | None = None,
         fetch: Callable[[Any], Any] | None = None,
         notes: dict[str, Any] | None = None,
+        compiler: bool | None = None,
     ) -> None:
+        """``compiler``: False for libraries with no compiler at all (then a first call is
+        known not to compile); None when nobody knows (the default watch says unknown)."""
         super().__init__()
+        self._compiler = compiler
         self._run = run
         self._transfer = transfer
         self._sync = sync
@@ -149,6 +153,9 @@ class FunctionKernel(Kernel):
 
     def fetch(self, out: Any) -> Any:
         return self._fetch(out) if self._fetch is not None else out
+
+    def compile_watch(self) -> CompileWatch:
+        return NothingCompiles() if self._compiler is False else CompileWatch()
 
 
 class SkipCell(Exception):
@@ -213,7 +220,7 @@ class Backend:
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
 
     def availability(self) -> Availability:
-        """Installed? Decided without importing the library (DESIGN.md §5)."""
+        """Installed? Decided without importing the library (docs/design.md §5)."""
         for module in self.requires:
             try:
                 found = importlib.util.find_spec(module) is not None

@@ -45,7 +45,7 @@ class Phase(str, Enum):
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell = workload x backend[:variant] x device x dtype x size (DESIGN.md §4)."""
+    """One cell = workload x backend[:variant] x device x dtype x size (docs/design.md §4)."""
 
     workload: str
     backend: str

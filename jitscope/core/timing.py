@@ -1,4 +1,4 @@
-"""The measurement protocol of DESIGN.md §4, independent of any backend.
+"""The measurement protocol of docs/design.md §4, independent of any backend.
 
 ``measure`` takes the call, the sync and a clock, so tests drive it with a fake clock and
 backends plug in their own synchronisation (``block_until_ready``, ``cuda.synchronize``...).
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitscope.core.backend import CompileObservation, CompileWatch
 from jitscope.core.model import Phase
 
 Clock = Callable[[], float]
@@ -32,6 +33,14 @@ class Measurement:
     warmup_calls: int = 0
     note: str = ""  # e.g. why there is a single sample
     last_output: Any = None
+    compile: CompileObservation = field(default_factory=lambda: CompileWatch().stop())
+    cpu_s: float = 0.0  # process CPU time (all threads) spent while taking the samples
+    wall_s: float = 0.0  # wall time of the same region
+
+    @property
+    def cpu_util(self) -> float | None:
+        """CPU seconds per wall second while sampling: 1.0 = one core busy, 2.0 = two."""
+        return self.cpu_s / self.wall_s if self.wall_s > 0 else None
 
 
 def target_sample_seconds(budget_s: float) -> float:
@@ -60,10 +69,13 @@ def measure(
     max_loops: int = MAX_LOOPS,
     warmup_fraction: float = 0.1,
     progress: Progress | None = None,
+    first_call_watch: CompileWatch | None = None,
+    cpu_clock: Clock = time.process_time,
 ) -> Measurement:
     """First call, warm-up, calibration, samples.
 
-    * first call, synced -> ``first_call_s`` (tracing/compilation included);
+    * first call, synced -> ``first_call_s`` (tracing/compilation included), bracketed by
+      ``first_call_watch`` (the library's own compile/cache counters);
     * warm-up: untimed calls for ``warmup_fraction * budget_s`` (at least one call), whose
       last duration estimates one steady call;
     * a steady call slower than the budget gets a single sample (the last warm-up call) and
@@ -74,7 +86,10 @@ def measure(
     """
     report = progress or (lambda phase, fraction: None)
     report(Phase.COMPILING, 0.0)
+    watch = first_call_watch or CompileWatch()
+    watch.start()
     first_call_s, out = _timed(run, sync, 1, clock)
+    observed = watch.stop()
 
     report(Phase.WARMUP, 0.0)
     warmup_budget = warmup_fraction * budget_s
@@ -95,9 +110,11 @@ def measure(
             warmup_calls=warm_calls - 1,
             note=f"single sample: one call ({last_call:.3g} s) exceeds the budget ({budget_s:g} s)",
             last_output=out,
+            compile=observed,
         )
 
     report(Phase.MEASURING, 0.0)
+    cpu0, wall0 = cpu_clock(), clock()
     target = target_sample_seconds(budget_s)
     loops = 1
     spent = 0.0
@@ -126,8 +143,12 @@ def measure(
         spent += elapsed
         samples.append(elapsed / loops)
         report(Phase.MEASURING, min(1.0, spent / budget_s))
+    cpu_s, wall_s = cpu_clock() - cpu0, clock() - wall0
     note = "" if len(samples) >= min_samples else f"only {len(samples)} samples fit in 3x the budget"
     return Measurement(
+        compile=observed,
+        cpu_s=cpu_s,
+        wall_s=wall_s,
         first_call_s=first_call_s,
         samples=samples,
         loops=loops,

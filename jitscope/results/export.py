@@ -22,19 +22,29 @@ from pathlib import Path
 from typing import Any
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import Accuracy, CellResult, CellSpec, Stats, Status
-from jitscope.core.units import fmt_seconds
+from jitscope.core.model import (
+    OBSERVATION_FIELDS,
+    Accuracy,
+    CellResult,
+    CellSpec,
+    Observations,
+    Stats,
+    Status,
+)
+from jitscope.core.units import fmt_bytes, fmt_seconds
 
 CSV_COLUMNS = (
     "run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason",
     "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s",
     "ci_low_s", "ci_high_s", "samples", "loops", "unstable", "error", "error_metric", "tolerance",
     "accurate", "gflops", "gbs", "threads", "backend_version", "host",
+    # what was observed (jitscope.core.model.Observations, one column per field)
+    *OBSERVATION_FIELDS,
     # the fairness record and context
-    "dtype_used", "rng", "sync", "cache", "params", "seed", "budget_s", "note",
+    "rng", "sync", "params", "seed", "budget_s", "note",
 )
 
-_INFO_COLUMNS = ("dtype_used", "rng", "sync", "cache")
+_INFO_COLUMNS = ("rng", "sync")
 
 
 def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any]:
@@ -76,6 +86,7 @@ def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any
         "budget_s": s.budget_s,
         "note": info.get("note"),
     }
+    row.update(result.observed.to_json())
     for key in _INFO_COLUMNS:
         row[key] = info.get(key)
     return row
@@ -121,8 +132,8 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         f"- host: {env.get('host', '?')} — {env.get('cpu', '?')}, {env.get('cores', '?')} cores",
         f"- python: {env.get('python', '?')}; started {run.get('started', '')}",
         "",
-        "| workload | backend | device | dtype | size | status | median | compile | error | accurate | reason |",
-        "|---|---|---|---|---:|---|---:|---:|---:|---|---|",
+        "| workload | backend | device | dtype | size | status | median | compiled | compile | cache | peak memory | error | accurate | reason |",
+        "|---|---|---|---|---:|---|---:|---|---:|---|---:|---:|---|---|",
     ]
     for r in results:
         s = r.spec
@@ -131,7 +142,9 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         reason = r.reason.replace("|", "\\|")
         lines.append(
             f"| {s.workload} | {s.backend}:{s.variant} | {s.device} | {s.dtype} | {s.size} | {r.status.value} "
-            f"| {_fmt_time(r.median_s)} | {_fmt_time(r.compile_s)} | {err} | {acc} | {reason} |"
+            f"| {_fmt_time(r.median_s)} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
+            f"| {fmt_bytes(r.observed.peak_device_bytes if s.device != 'cpu' else r.observed.peak_host_bytes)} "
+            f"| {err} | {acc} | {reason} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -300,6 +313,24 @@ def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
         raise UserError(f"{p} line {reader.line_num}: not valid CSV ({exc})") from None
 
 
+def _observed_from_row(row: dict[str, str]) -> Observations:
+    """The observation columns of a CSV row (absent in CSVs of older jitscopes: unknown)."""
+    def number(key: str, kind: type = float) -> Any:
+        text = row.get(key) or ""
+        return kind(float(text)) if text else None
+
+    return Observations(
+        startup_s=number("startup_s"),
+        compiled=str(row.get("compiled")) if row.get("compiled") in ("yes", "no", "unknown") else "unknown",
+        cache=str(row.get("cache")) if row.get("cache") in ("hit", "miss", "n/a", "unknown") else "unknown",
+        graph_breaks=number("graph_breaks", int),
+        peak_host_bytes=number("peak_host_bytes", int),
+        peak_device_bytes=number("peak_device_bytes", int),
+        cpu_util=number("cpu_util"),
+        dtype_used=row.get("dtype_used") or "unknown",
+    )
+
+
 def _positive_int(text: str | None, what: str) -> int:
     try:
         value = int(text or "")
@@ -338,10 +369,12 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
                 acc = Accuracy(float(row["error"]), row.get("error_metric", ""), _num(row.get("tolerance", "")) or 0.0,
                                row.get("accurate") == "true")
             info = {k: row[k] for k in ("backend_version", "threads", *_INFO_COLUMNS) if row.get(k)}
+            observed = _observed_from_row(row)
             results.append(CellResult(spec=spec, status=Status(row["status"]), reason=row.get("reason", ""),
                                       first_call_s=_num(row.get("first_call_s", "")), compile_s=_num(row.get("compile_s", "")),
                                       transfer_s=_num(row.get("transfer_s", "")), stats=stats, accuracy=acc,
-                                      gflops=_num(row.get("gflops", "")), gbs=_num(row.get("gbs", "")), info=info))
+                                      gflops=_num(row.get("gflops", "")), gbs=_num(row.get("gbs", "")), info=info,
+                                      observed=observed))
             host = host or row.get("host", "")
         except (KeyError, ValueError, TypeError) as exc:
             raise UserError(f"{p} line {line_no}: not a valid jitscope row ({exc})") from None

@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     from jitscope.core.registry import load_registry
     from jitscope.runner.execute import execute_cell
 
+    # Start-up, measured once here and never charged to a cell (docs/design.md §4):
+    # interpreter start until now, the backend's import (info() imports it), and its runtime
+    # initialisation (Backend.startup: a trivial jitted call, a device context).
+    t_main = time.time()
+    spawned_at = job.get("spawned_at")
     registry = load_registry(job.get("workload_files", []))
     backend = registry.backend(job["backend"])
     for key, value in backend.env.items():
@@ -84,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
             backend.setup_threads(int(threads))
         except Exception as exc:
             info["threads_error"] = f"{type(exc).__name__}: {exc}"
+    import_s = time.time() - t_main  # the registry, the backend import (in info) and thread setup
+    init_s = 0.0
+    if backend.startup is not None and "error" not in info and job["cells"]:
+        variants = tuple(dict.fromkeys(item["spec"]["variant"] for item in job["cells"]))
+        t_init = time.perf_counter()
+        try:
+            info["startup_notes"] = backend.startup(job["device"], variants)
+        except Exception as exc:
+            info["startup_error"] = f"{type(exc).__name__}: {exc}"
+        init_s = time.perf_counter() - t_init
+    interpreter_s = max(0.0, t_main - float(spawned_at)) if isinstance(spawned_at, (int, float)) else None
+    info["startup"] = {"interpreter_s": interpreter_s, "import_s": import_s, "init_s": init_s}
+    info["startup_s"] = (interpreter_s or 0.0) + import_s + init_s
     channel.send(
         {"type": "hello", "pid": os.getpid(), "backend": backend.name, "device": job["device"], "info": info}
     )

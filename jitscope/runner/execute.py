@@ -7,14 +7,15 @@ in-process to check a backend's kernels without spawning anything.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from jitscope.core.backend import CellContext, SkipCell
-from jitscope.core.model import CellResult, CellSpec, Phase, Status
+from jitscope.core.dtypes import dtype_of
+from jitscope.core.memory import PeakWatch
+from jitscope.core.model import CellResult, CellSpec, Observations, Phase, Status
 from jitscope.core.registry import Registry
 from jitscope.core.stats import summarize
 from jitscope.core.timing import measure
@@ -42,9 +43,11 @@ def execute_cell(
     backend_info = backend_info or {}
     if "version" in backend_info:
         info["backend_version"] = backend_info["version"]
-    # Threads actually available to the libraries: the cap if one was set, else every core
-    # (each backend may overwrite this in its notes with what its runtime reports).
-    info["threads"] = spec.threads if spec.threads is not None else (os.cpu_count() or 1)
+    # The configured cap (None: the libraries' own choice). What the kernel really used is
+    # observed as cpu_util; a backend may record its runtime's setting in its notes.
+    info["threads"] = spec.threads
+    startup = backend_info.get("startup_s")
+    startup_s = float(startup) if isinstance(startup, (int, float)) else None
 
     impl = registry.find(spec.workload, spec.backend, spec.variant)
     if impl is None:
@@ -70,24 +73,36 @@ def execute_cell(
         except SkipCell as skip:
             return CellResult.skipped(spec, str(skip), **info)
 
+        host_peak = PeakWatch()
+        host_peak.start()  # inputs and reference exist already: the baseline holds them
+        kernel.reset_device_peak()
         report(Phase.TRANSFER, 0.0)
         t0 = time.perf_counter()
         kernel.transfer()
         transfer_s = time.perf_counter() - t0
 
-        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report)
+        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report,
+                    first_call_watch=kernel.compile_watch())
+        peak_host = host_peak.peak_above_baseline()
+        peak_device = kernel.device_peak_bytes() if spec.device != "cpu" else None
         report(Phase.CHECKING, 1.0)
+        dtype_used = dtype_of(kernel.ran_with(m.last_output))
         fetched = kernel.fetch(m.last_output)
         accuracy = workload.check(fetched, reference, inputs, spec.size, params, spec.dtype)
         stats = summarize(m.samples, m.loops)
+        # A backend's own notes stay in ``info`` (its record: layout, RNG, sync...). Where a
+        # note and an observation share a name (dtype_used, cache) the exports and the UI
+        # show the observation; the note is kept under info for the record only.
         info.update({k: v for k, v in kernel.notes.items() if v is not None})
+        if m.compile.detail:
+            info["compile_detail"] = m.compile.detail
         info["warmup_calls"] = m.warmup_calls
         if m.note:
             info["note"] = m.note
         if accuracy.detail:
             info["accuracy_detail"] = accuracy.detail
         flops = workload.flops(spec.size, params)
-        moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(str(info.get("dtype_used", spec.dtype)), 8))
+        moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(dtype_used, _ITEMSIZE[spec.dtype]))
         median = stats.median
         status = Status.OK
         reason = ""
@@ -102,22 +117,36 @@ def execute_cell(
             status=status,
             reason=reason,
             first_call_s=m.first_call_s,
-            compile_s=max(0.0, m.first_call_s - median),
+            # Only when the library said it compiled: otherwise first call - median is noise.
+            compile_s=max(0.0, m.first_call_s - median) if m.compile.compiled == "yes" else None,
             transfer_s=transfer_s,
             stats=stats,
             accuracy=accuracy,
             gflops=(flops / median / 1e9) if flops and median > 0 else None,
             gbs=(moved / median / 1e9) if moved and median > 0 else None,
             info=info,
+            observed=Observations(
+                startup_s=startup_s,
+                compiled=m.compile.compiled,
+                cache=m.compile.cache,
+                graph_breaks=m.compile.graph_breaks,
+                peak_host_bytes=peak_host,
+                peak_device_bytes=peak_device,
+                cpu_util=m.cpu_util,
+                dtype_used=dtype_used,
+            ),
+            raw_samples=tuple(m.samples),
         )
     except MemoryError:
-        return CellResult(spec=spec, status=Status.FAILED, reason="out of memory", info=info)
+        return CellResult(spec=spec, status=Status.FAILED, reason="out of memory", info=info,
+                          observed=Observations(startup_s=startup_s))
     except Exception as exc:  # a backend bug is a failed cell, never a dead sweep
         return CellResult(
             spec=spec,
             status=Status.FAILED,
             reason=f"{type(exc).__name__}: {exc}".strip()[:500],
             info={**info, "traceback": _short_traceback(exc)},
+            observed=Observations(startup_s=startup_s),
         )
     finally:
         if kernel is not None:
