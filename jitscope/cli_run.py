@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Selection, build_plan
 from jitscope.runner.session import RecordedRun
+from jitscope.runner.signals import on_signals
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -89,26 +90,15 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-@contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
+def signals_interrupt() -> contextlib.AbstractContextManager[None]:
     """SIGTERM and SIGHUP (a closed terminal, a job scheduler) stop a run the way Ctrl-C
     does: the worker is killed, finished cells are kept, the run is marked interrupted and
     the exports of what finished are written."""
-    wanted = [signal.SIGTERM, signal.SIGHUP]
-    previous: dict[int, Any] = {}
 
-    def handler(signum: int, frame: object) -> None:
+    def raise_interrupted(signum: int) -> None:
         raise Interrupted(signum)
 
-    for sig in wanted:
-        with contextlib.suppress(ValueError, OSError):  # not the main thread: leave them
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, old)
+    return on_signals(raise_interrupted)
 
 
 def _ignore_further_signals() -> None:

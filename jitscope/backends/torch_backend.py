@@ -17,6 +17,8 @@ from typing import Any
 from jitscope.core.backend import (
     Backend,
     CellContext,
+    CompileObservation,
+    CompileWatch,
     FunctionKernel,
     Implementation,
     Kernel,
@@ -84,6 +86,66 @@ def _compile(fn: Any, ctx: CellContext) -> Any:
     return torch.compile(fn, dynamic=False)
 
 
+def _counters() -> dict[str, float]:
+    """A flat copy of Dynamo's counters (``stats.unique_graphs``, ``graph_break.<why>``,
+    ``inductor.fxgraph_cache_hit``...)."""
+    from torch._dynamo.utils import counters
+
+    return {f"{group}.{key}": float(value) for group, values in counters.items() for key, value in values.items()}
+
+
+class DynamoWatch(CompileWatch):
+    """torch.compile's own counters around the first call: graphs Dynamo compiled, graph
+    breaks, and Inductor's FX-graph cache hits/misses (``TORCHINDUCTOR_CACHE_DIR``)."""
+
+    def start(self) -> None:
+        self._before = _counters()
+
+    def stop(self) -> CompileObservation:
+        after = _counters()
+
+        def delta(prefix: str) -> float:
+            return sum(v - self._before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix))
+
+        graphs = delta("stats.unique_graphs")
+        breaks = int(delta("graph_break."))
+        hits, misses = delta("inductor.fxgraph_cache_hit"), delta("inductor.fxgraph_cache_miss")
+        if graphs <= 0:
+            return CompileObservation("no", "n/a", graph_breaks=breaks, detail="no new graph: compiled earlier in this worker")
+        cache = "miss" if misses > 0 else "hit" if hits > 0 else "unknown"
+        detail = f"dynamo: {int(graphs)} graph(s), {breaks} graph break(s); inductor fx-graph cache {int(hits)} hit(s), {int(misses)} miss(es)"
+        return CompileObservation("yes", cache, graph_breaks=breaks, detail=detail)
+
+
+def _kernel(variant: str, run: Any, **kwargs: Any) -> FunctionKernel:
+    """A torch kernel: eager runs precompiled ATen ops (nothing compiles); ``compile`` is
+    watched through Dynamo's counters."""
+    kernel = FunctionKernel(run, compiler=False if variant == "eager" else None, **kwargs)
+    if variant == "compile":
+        kernel.watch = DynamoWatch
+    return kernel
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """One-off runtime costs paid once per worker, not by a cell: the CUDA context, and for
+    ``compile`` Dynamo's and Inductor's own start-up (a trivial compiled function)."""
+    torch = _torch()
+    notes: dict[str, Any] = {}
+    dev = torch.device("cuda", 0) if device == "cuda" and torch.cuda.is_available() else torch.device("cpu")
+    x = torch.ones(8, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        notes["cuda_context"] = "created"
+    if "compile" in variants and (dev.type == "cuda" or shutil.which("c++") or shutil.which("g++")):
+        from jitscope.core.paths import cache_dir
+
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
+        touch = torch.compile(lambda t: t * 2 + 1, dynamic=False)
+        touch(x)
+        notes["inductor"] = "warmed with a trivial compiled function"
+    return notes
+
+
 def _put(x: Any, ctx: CellContext) -> Any:
     torch = _torch()
     t = torch.as_tensor(x).to(device=_device(ctx), dtype=_dtype(ctx)).contiguous()
@@ -125,7 +187,7 @@ def _linreg(variant: str) -> Any:
         layout = "X@w and X.T@r per epoch"
         if variant == "compile":
             layout += " (one compiled epoch; the epoch loop stays in Python so it never unrolls)"
-        kernel = FunctionKernel(
+        kernel = _kernel(variant,
             run,
             transfer=transfer,
             sync=_make_sync(ctx),
@@ -177,7 +239,7 @@ def _mcpi(variant: str) -> Any:
 
             rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
 
-        return FunctionKernel(
+        return _kernel(variant,
             run,
             sync=_make_sync(ctx),
             fetch=lambda out: 4.0 * int(out.item()) / n,
@@ -246,7 +308,7 @@ def _lu(variant: str) -> Any:
                 diag = torch.diagonal(a)
                 return torch.prod(torch.sign(diag)), torch.sum(torch.log(torch.abs(diag)).double())
 
-        kernel = FunctionKernel(
+        kernel = _kernel(variant,
             run,
             transfer=transfer,
             sync=_make_sync(ctx),
@@ -292,7 +354,7 @@ def _nodes(variant: str) -> Any:
 
             rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
 
-        return FunctionKernel(
+        return _kernel(variant,
             run,
             sync=_make_sync(ctx),
             fetch=lambda out: float(out.item()),
@@ -358,4 +420,5 @@ BACKEND = Backend(
     default_variant="eager",
     info=_info,
     setup_threads=_setup_threads,
+    startup=_startup,
 )

@@ -134,6 +134,8 @@ class FunctionKernel(Kernel):
         known not to compile); None when nobody knows (the default watch says unknown)."""
         super().__init__()
         self._compiler = compiler
+        # A backend that can observe compilation sets this (e.g. torch's Dynamo counters).
+        self.watch: Callable[[], CompileWatch] | None = None
         self._run = run
         self._transfer = transfer
         self._sync = sync
@@ -155,6 +157,8 @@ class FunctionKernel(Kernel):
         return self._fetch(out) if self._fetch is not None else out
 
     def compile_watch(self) -> CompileWatch:
+        if self.watch is not None:
+            return self.watch()
         return NothingCompiles() if self._compiler is False else CompileWatch()
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from jitscope.core.model import CellResult
 from jitscope.core.registry import Registry
 from jitscope.core.text import printable
 from jitscope.runner.plan import Plan, Selection
+from jitscope.runner.signals import on_signals
 from jitscope.ui.state import ResultSet
 from jitscope.ui.themes import DEFAULT_THEME, THEME_ENV, load_themes
 
@@ -312,22 +312,8 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
     return app.return_code or int(result or 0)
 
 
-@contextlib.contextmanager
-def terminal_signals(app: JitscopeApp) -> Iterator[None]:
+def terminal_signals(app: JitscopeApp) -> contextlib.AbstractContextManager[None]:
     """SIGHUP (the terminal went away: a dropped SSH session) and SIGTERM stop a run in
     flight the way a signal stops ``jitscope run``: the worker is killed, finished cells
     are kept, the run is recorded ``interrupted``; then the app exits with 128 + signal."""
-
-    def handler(signum: int, frame: object) -> None:
-        app.interrupt(signum)
-
-    previous = {}
-    for sig in (signal.SIGHUP, signal.SIGTERM):
-        with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, old)
+    return on_signals(app.interrupt)
