@@ -70,13 +70,15 @@ def test_build_is_in_the_first_call_and_cached(
     results: list[CellResult], home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = results[0]
-    assert first.info["cache"].startswith("miss")
+    assert (first.observed.compiled, first.observed.cache) == ("yes", "miss")
+    assert first.compile_s is not None and first.compile_s > 0
     assert first.info["build_s"] > 0
     assert first.first_call_s is not None and first.first_call_s >= first.info["build_s"]
     assert Path(first.info["module_path"]).is_relative_to(home / "cache" / "cython")
-    assert all(r.info["cache"].startswith("in-memory") for r in results[1:])
+    assert all((r.observed.compiled, r.observed.cache) == ("no", "n/a") for r in results[1:])
+    assert all(r.compile_s is None for r in results[1:])
     monkeypatch.setenv("JITSCOPE_HOME", str(home))  # conftest gives each test its own home
     again = run_cells([CELLS[4]])[0]
     assert again.status == Status.OK, again.reason
-    assert again.info["cache"].startswith("hit")
-    assert "build_s" not in again.info
+    assert (again.observed.compiled, again.observed.cache) == ("no", "hit")
+    assert "build_s" not in again.info and again.compile_s is None

@@ -22,7 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    CompileObservation,
+    CompileWatch,
+    Implementation,
+    Kernel,
+)
 
 NAME = "cython"
 PYX = Path(__file__).with_name("_cython_kernels.pyx")
@@ -88,11 +95,13 @@ def build_module() -> tuple[Any, dict[str, Any]]:
     record: dict[str, Any] = {"compiler": f"Cython -> {compiler} {' '.join(CFLAGS)}", "module_path": str(target)}
     if name in _loaded:
         record["cache"] = "in-memory (built or loaded earlier in this worker)"
+        record["build"] = "memory"
         return _loaded[name], record
     if name in _failed:
         raise RuntimeError(_failed[name])
     if target.exists():
         record["cache"] = "hit (compiled module loaded from disk)"
+        record["build"] = "hit"
     else:
         t0 = time.perf_counter()
         try:
@@ -102,6 +111,7 @@ def build_module() -> tuple[Any, dict[str, Any]]:
             raise
         record["build_s"] = round(time.perf_counter() - t0, 3)
         record["cache"] = "miss (cythonized and compiled now)"
+        record["build"] = "miss"
     spec = importlib.util.spec_from_file_location(name, target)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load the compiled module {target}")
@@ -140,6 +150,7 @@ class CythonKernel(Kernel):
         self._make_call = make_call
         self._prepare = prepare
         self._call: Any = None
+        self.build = ""  # miss / hit / memory once the first call built or loaded the module
         self.notes.update(
             {
                 "dtype_used": ctx.dtype,
@@ -157,9 +168,32 @@ class CythonKernel(Kernel):
     def run(self) -> Any:
         if self._call is None:
             module, record = build_module()
+            self.build = str(record.pop("build", ""))
             self.notes.update(record)
             self._call = self._make_call(module)
         return self._call()
+
+    def compile_watch(self) -> CompileWatch:
+        return CythonBuildWatch(self)
+
+
+class CythonBuildWatch(CompileWatch):
+    """The extension is built (or loaded) inside the first call: cythonize + C compile is a
+    compilation with a cache miss; a module loaded from jitscope's disk cache is a hit; one
+    already loaded in this worker consulted no cache."""
+
+    def __init__(self, kernel: CythonKernel) -> None:
+        self._kernel = kernel
+
+    def stop(self) -> CompileObservation:
+        state = self._kernel.build
+        if state == "miss":
+            return CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
+        if state == "hit":
+            return CompileObservation("no", "hit", detail="built module loaded from the disk cache")
+        if state == "memory":
+            return CompileObservation("no", "n/a", detail="module already loaded in this worker")
+        return CompileObservation("unknown", "unknown")
 
 
 RNG = "splitmix64 counter-based (sample/node i = splitmix64(key(seed) + i*phi64))"

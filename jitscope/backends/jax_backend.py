@@ -20,6 +20,8 @@ from typing import Any
 from jitscope.core.backend import (
     Backend,
     CellContext,
+    CompileObservation,
+    CompileWatch,
     FunctionKernel,
     Implementation,
     Kernel,
@@ -136,6 +138,7 @@ def _linreg(ctx: CellContext) -> Kernel:
         notes=_notes(ctx, layout="X@w and X.T@r per epoch inside lax.fori_loop (XLA fuses the rest)",
                      matmul_precision="highest"),
     )
+    kernel.watch = JaxCompileWatch
     return kernel
 
 
@@ -186,6 +189,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
             layout=f"fori_loop over chunks of {chunk}: generate, test, count ({jnp.dtype(count_dt).name} counter)",
         ),
     )
+    kernel.watch = JaxCompileWatch
     return kernel
 
 
@@ -232,6 +236,7 @@ def _lu(ctx: CellContext) -> Kernel:
             "static shapes for XLA)",
         ),
     )
+    kernel.watch = JaxCompileWatch
     return kernel
 
 
@@ -271,10 +276,79 @@ def _nodes(ctx: CellContext) -> Kernel:
             "vectorised mask; checksum summed in the cell's dtype",
         ),
     )
+    kernel.watch = JaxCompileWatch
     return kernel
 
 
 # ---- backend --------------------------------------------------------------------------------
+# ---- observation ------------------------------------------------------------------------------
+_SEEN: dict[str, int] = {"compiles": 0, "cache_hits": 0, "cache_misses": 0}
+_LISTENING: list[bool] = []
+
+
+def _listen() -> bool:
+    """Register (once per worker) listeners on JAX's own monitoring events: one backend
+    compile duration per real XLA compilation, and the persistent cache's hit/miss events."""
+    if _LISTENING:
+        return _LISTENING[0]
+    try:
+        from jax import monitoring
+
+        def on_duration(event: str, *args: Any, **kwargs: Any) -> None:
+            if event.endswith("/backend_compile_duration"):
+                _SEEN["compiles"] += 1
+
+        def on_event(event: str, *args: Any, **kwargs: Any) -> None:
+            if event.endswith("/compilation_cache/cache_hits"):
+                _SEEN["cache_hits"] += 1
+            elif event.endswith("/compilation_cache/cache_misses"):
+                _SEEN["cache_misses"] += 1
+
+        monitoring.register_event_duration_secs_listener(on_duration)
+        monitoring.register_event_listener(on_event)
+        _LISTENING.append(True)
+    except (ImportError, AttributeError):
+        _LISTENING.append(False)
+    return _LISTENING[0]
+
+
+class JaxCompileWatch(CompileWatch):
+    """XLA compilations seen by ``jax.monitoring`` during the first call. The persistent
+    compilation cache is consulted only when configured (``jax_compilation_cache_dir``);
+    otherwise cache is ``n/a``."""
+
+    def start(self) -> None:
+        self._ok = _listen()
+        self._before = dict(_SEEN)
+
+    def stop(self) -> CompileObservation:
+        if not self._ok:
+            return CompileObservation("unknown", "unknown")
+        compiles = _SEEN["compiles"] - self._before["compiles"]
+        hits = _SEEN["cache_hits"] - self._before["cache_hits"]
+        misses = _SEEN["cache_misses"] - self._before["cache_misses"]
+        cache = "miss" if misses > 0 else "hit" if hits > 0 else "n/a"
+        if compiles > 0:
+            return CompileObservation("yes", cache, detail=f"jax: {compiles} XLA compilation(s)")
+        return CompileObservation("no", cache, detail="no XLA compilation (cached in this worker or on disk)")
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """JAX's backend client and XLA start on the first jitted call: pay that here."""
+    import jax
+    import jax.numpy as jnp
+
+    _listen()
+    platform = "gpu" if device == "cuda" else "cpu"
+    try:
+        target = jax.devices(platform)[0]
+    except RuntimeError:
+        target = jax.devices()[0]
+    x = jax.device_put(jnp.ones(4), target)
+    jax.jit(lambda v: v * 2 + 1)(x).block_until_ready()
+    return {"runtime_initialised": f"trivial jit on {target}"}
+
+
 def _info() -> dict[str, Any]:
     if os.environ.get("OMP_NUM_THREADS") == "1" and "multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
         # One thread requested: XLA's CPU pool only honours this before the backend starts.
@@ -317,5 +391,6 @@ BACKEND = Backend(
     devices=("cpu", "cuda"),
     implementations=IMPLS,
     info=_info,
+    startup=_startup,
     env={"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
 )

@@ -19,6 +19,8 @@ from typing import Any
 from jitscope.core.backend import (
     Backend,
     CellContext,
+    CompileObservation,
+    CompileWatch,
     FunctionKernel,
     Implementation,
     Kernel,
@@ -118,7 +120,7 @@ def _linreg(ctx: CellContext) -> Kernel:
         fetch=_to_numpy,
         notes=_notes(ctx, layout="X@w and X^T@r (matmul transpose_a) per epoch in a tf.range graph loop"),
     )
-    return kernel
+    return _traced(kernel, gd)
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
         with tf.device(dev):
             return estimate(data["seed"], data["n"])
 
-    return FunctionKernel(
+    return _traced(FunctionKernel(
         run,
         transfer=transfer,
         sync=_sync,
@@ -160,7 +162,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
             rng="tf.random.stateless_uniform (Philox), seed (seed, chunk index) per chunk",
             layout=f"graph loop over chunks of {chunk}: generate, test, count (int64 counter)",
         ),
-    )
+    ), estimate)
 
 
 # ---- lu -------------------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def _lu(ctx: CellContext) -> Kernel:
             "update per k in a graph loop (n^3 flops instead of 2n^3/3, static shapes for XLA)",
         ),
     )
-    return kernel
+    return _traced(kernel, lu_slogdet)
 
 
 # ---- nodes ----------------------------------------------------------------------------------
@@ -244,7 +246,55 @@ def _nodes(ctx: CellContext) -> Kernel:
             layout="structure of arrays (keys implicit), vectorised mask; checksum in the cell's dtype",
         ),
     )
+    return _traced(kernel, checksum)
+
+
+# ---- observation ------------------------------------------------------------------------------
+class TracingWatch(CompileWatch):
+    """A ``tf.function(jit_compile=True)`` compiles with XLA for each new trace: its tracing
+    count growing during the first call means this call traced and compiled. TensorFlow
+    keeps no compilation cache across processes by default: ``n/a``."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+        self._before = 0
+
+    def _count(self) -> int | None:
+        try:
+            return int(self._fn.experimental_get_tracing_count())
+        except (AttributeError, TypeError):
+            return None
+
+    def start(self) -> None:
+        self._before = self._count() or 0
+
+    def stop(self) -> CompileObservation:
+        after = self._count()
+        if after is None:
+            return CompileObservation("unknown", "unknown")
+        traced = after - self._before
+        if traced > 0:
+            return CompileObservation("yes", "n/a", detail=f"tf.function traced {traced} time(s); XLA compiled")
+        return CompileObservation("no", "n/a", detail="no new trace")
+
+
+def _traced(kernel: FunctionKernel, fn: Any) -> FunctionKernel:
+    kernel.watch = lambda: TracingWatch(fn)
     return kernel
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """TensorFlow's runtime and XLA start on the first compiled function: pay that here."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def touch(x: Any) -> Any:
+        return x * 2.0 + 1.0
+
+    dev = "/GPU:0" if device == "cuda" and tf.config.list_physical_devices("GPU") else "/CPU:0"
+    with tf.device(dev):
+        touch(tf.ones([4])).numpy()
+    return {"runtime_initialised": f"trivial XLA function on {dev}"}
 
 
 # ---- backend --------------------------------------------------------------------------------
@@ -296,6 +346,7 @@ BACKEND = Backend(
         Implementation("nodes", NAME, "default", _nodes, "XLA, structure of arrays", devices=_DEV),
     ),
     info=_info,
+    startup=_startup,
     setup_threads=_setup_threads,
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
 )

@@ -110,6 +110,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 
     return FunctionKernel(
         run,
+        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         sync=_make_sync(torch, interpret),
         fetch=lambda out: 4.0 * int(out.item()) / n,
         notes=_notes(
@@ -155,6 +156,7 @@ def _linreg(ctx: CellContext) -> Kernel:
 
     kernel = FunctionKernel(
         run,
+        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         transfer=transfer,
         sync=_make_sync(torch, interpret),
         fetch=lambda out: out.cpu().numpy(),
@@ -190,6 +192,7 @@ def _lu(ctx: CellContext) -> Kernel:
 
     kernel = FunctionKernel(
         run,
+        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         transfer=transfer,
         sync=_make_sync(torch, interpret),
         fetch=lambda out: (float(out[0].item()), float(out[1].item())),
