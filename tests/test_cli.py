@@ -156,9 +156,8 @@ def test_seed_sweep_python_vs_numpy_default_sizes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     frame = pd.read_csv(out)
     assert len(frame) == 24 and set(frame["status"]) == {"ok"} and frame["accurate"].all()
-    med = frame.set_index(["workload", "backend", "size"])["median_s"]
-    assert med[("linreg", "python", 100)] > 20 * med[("linreg", "numpy", 100)]
-    assert med[("mcpi", "python", 1_000_000)] > 5 * med[("mcpi", "numpy", 1_000_000)]
+    # Speed ratios are not asserted here (a loaded machine makes them flaky): they are
+    # benchmarks (benchmarks/backends.py, docs/performance.md).
 
 
 def test_readme_matrix_is_the_generated_one() -> None:

@@ -102,3 +102,19 @@ def test_flop_models() -> None:
     assert REG.workload("lu").flops(n, {}) == pytest.approx(2 / 3 * n**3 - n**2 / 2 - n / 6)
     assert REG.workload("mcpi").flops(1000, {}) == 5000
     assert REG.workload("nodes").flops(1000, {}) is None
+
+
+@pytest.mark.parametrize("workload,size", [("linreg", 10), ("lu", 256)])
+def test_numpy_is_checked_against_an_independent_reference(workload: str, size: int) -> None:
+    """No backend shares code with a workload's reference: numpy's float64 answer is within
+    tolerance but not identical to the last bit (it was exactly 0 when numpy's linreg ran the
+    reference's own function). mcpi's reference is math.pi and nodes' a known distribution,
+    so for them an exact match cannot happen by construction."""
+    from jitscope.core.model import CellSpec
+    from jitscope.core.registry import load_registry
+    from jitscope.runner.execute import execute_cell
+
+    spec = CellSpec(workload, "numpy", "default", "cpu", "float64", size, budget_s=0.01)
+    result = execute_cell(spec, load_registry())
+    assert result.accuracy is not None and result.accuracy.accurate, result.reason
+    assert result.accuracy.error > 0.0

@@ -20,9 +20,22 @@ def _dtype(ctx: CellContext) -> Any:
     return _np().dtype(ctx.dtype)
 
 
-def _linreg(ctx: CellContext) -> Kernel:
-    from jitscope.workloads.linreg import gradient_descent
+def _gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
+    """The workload's epoch, two BLAS-2 calls, in X's dtype. The backend's own code: it must
+    not share code with the workload's reference."""
+    np = _np()
+    n = X.shape[0]
+    w = np.zeros(X.shape[1], dtype=X.dtype)
+    scale = X.dtype.type(2.0 / n)
+    step = X.dtype.type(mu)
+    for _ in range(epochs):
+        r = X @ w - y
+        g = scale * (X.T @ r)
+        w -= step * g
+    return w
 
+
+def _linreg(ctx: CellContext) -> Kernel:
     data: dict[str, Any] = {}
 
     def transfer() -> None:
@@ -31,7 +44,7 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["y"] = _np().ascontiguousarray(ctx.inputs["y"], dtype=dt)
 
     def run() -> Any:
-        return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
+        return _gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
     return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
 
