@@ -15,6 +15,7 @@ from typing import Any
 
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.registry import Registry
+from jitscope.core.units import fmt_bytes
 from jitscope.plots import (
     Series,
     error_series,
@@ -350,10 +351,14 @@ class PlotData:
     bars: list[Series] = field(default_factory=list)
 
 
-def cell_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
-    """One Results-table row as plain strings (styles are added by the widget)."""
+def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
+    """One Results-table row as plain strings (styles are added by the widget), in the order
+    of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
+    worker observed (``unknown``/``-`` when the library gave no signal)."""
     st = result.stats
     acc = result.accuracy
+    o = result.observed
+    peak = o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
     row = [
         result.spec.workload,
         label,
@@ -362,8 +367,28 @@ def cell_row(result: CellResult, speedup: float | None, label: str) -> list[str]
         fmt_time(result.median_s),
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
+        o.compiled if st else "-",
+        fmt_bytes(peak) or "-",
         (fmt_error(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
         f"{speedup:.2f}x" if speedup is not None else "-",
         result.reason,
     ]
     return row
+
+
+def observed_summary(result: CellResult) -> str:
+    """Every observation of a cell in one line, for the cell details (Run and Results)."""
+    o = result.observed
+    parts = [f"compiled {o.compiled}", f"cache {o.cache}"]
+    if o.graph_breaks:
+        parts.append(f"{o.graph_breaks} graph breaks")
+    if o.startup_s is not None:
+        parts.append(f"worker start-up {fmt_time(o.startup_s)}")
+    if o.peak_host_bytes is not None:
+        parts.append(f"peak host memory {fmt_bytes(o.peak_host_bytes)}")
+    if o.peak_device_bytes is not None:
+        parts.append(f"peak device memory {fmt_bytes(o.peak_device_bytes)}")
+    if o.cpu_util is not None:
+        parts.append(f"cpu {o.cpu_util:.2g} cores")
+    parts.append(f"dtype {o.dtype_used}")
+    return ", ".join(parts)

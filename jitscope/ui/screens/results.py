@@ -16,12 +16,20 @@ from textual.widgets import DataTable, Footer, Static
 
 from jitscope.core.model import Status
 from jitscope.core.text import printable
-from jitscope.ui.state import PLOT_KINDS, PLOT_TITLES, ResultSet, cell_row
+from jitscope.ui.state import (
+    PLOT_KINDS,
+    PLOT_TITLES,
+    ResultSet,
+    observed_summary,
+    results_table_row,
+)
 from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
-COLUMNS = ("workload", "backend", "size", "status", "median", "IQR", "compile", "error", "speed-up", "reason")
+COLUMNS = ("workload", "backend", "size", "status", "median", "IQR", "compile", "compiled", "peak mem", "error",
+           "speed-up", "reason")
+_STATUS, _ERROR, _REASON = COLUMNS.index("status"), COLUMNS.index("error"), COLUMNS.index("reason")
 REASON_WIDTH = 48
 
 
@@ -82,15 +90,16 @@ class ResultsScreen(Screen[None]):
             return
         speedups = view.speedups(self.baseline)
         for n, ((ref, result), speedup) in enumerate(zip(view.items, speedups, strict=True)):
-            row = cell_row(result, speedup, view.label(ref, result))
+            row = results_table_row(result, speedup, view.label(ref, result))
             tone = {"ok": "success", "skipped": "warning", "cancelled": "warning"}.get(result.status.value, "error")
             cells: list[Any] = [Text(printable(v)) for v in row]
-            cells[3] = Text(row[3], style=tone_style(self, tone))
+            cells[_STATUS] = Text(row[_STATUS], style=tone_style(self, tone))
             if result.accuracy is not None and not result.accuracy.accurate:
-                cells[7] = Text(row[7], style=tone_style(self, "warning", bold=True))
-            if row[9]:
-                reason = row[9] if len(row[9]) <= REASON_WIDTH else row[9][: REASON_WIDTH - 1] + "…"
-                cells[9] = Text(printable(reason), style=tone_style(self, tone))
+                cells[_ERROR] = Text(row[_ERROR], style=tone_style(self, "warning", bold=True))
+            if row[_REASON]:
+                text = row[_REASON]
+                reason = text if len(text) <= REASON_WIDTH else text[: REASON_WIDTH - 1] + "…"
+                cells[_REASON] = Text(printable(reason), style=tone_style(self, tone))
             table.add_row(*cells, key=str(n))
         self._info()
 
@@ -131,6 +140,7 @@ class ResultsScreen(Screen[None]):
             parts.append(f"{r.accuracy.metric} {r.accuracy.error:.3g} (tol {r.accuracy.tolerance:.2g})")
         if r.gflops:
             parts.append(f"{r.gflops:.3g} GFLOP/s")
+        parts.append(observed_summary(r))
         tone = "success" if r.status == Status.OK else "error" if not r.status.is_success else "warning"
         self.query_one("#results-detail", Static).update(Text(printable(" · ".join(parts)), style=tone_style(self, tone)))
 
