@@ -34,6 +34,7 @@ from jitscope.ui.state import (
     RunRef,
     fmt_duration,
     fmt_time,
+    observed_summary,
 )
 from jitscope.ui.widgets.grid import CellGrid, spec_label, tone_style
 from jitscope.ui.widgets.modebar import ModeBar
@@ -228,7 +229,11 @@ class RunScreen(Screen[None]):
         if setup is not None:
             setup.post_message(msg.BackendProbed(message.backend, app.backend_info[message.backend]))
         version = message.info.get("version", "?")
-        self.query_one(RichLog).write(f"worker ready: {message.backend} {version} on {message.device}")
+        line = f"worker ready: {message.backend} {version} on {message.device}"
+        startup = message.info.get("startup_s")
+        if isinstance(startup, (int, float)):  # measured once by the worker, never a cell's compile
+            line += f"; {message.backend} start-up {fmt_time(float(startup))}"
+        self.query_one(RichLog).write(_styled(self, line, "muted"))
 
     def on_run_noticed(self, message: msg.RunNoticed) -> None:
         self.query_one(RichLog).write(_styled(self, message.text, "warning"))
@@ -347,6 +352,7 @@ class RunScreen(Screen[None]):
                 parts.append(f"compile {fmt_time(r.compile_s)}")
             if r.accuracy is not None:
                 parts.append(f"error {r.accuracy.error:.2g} ({'ok' if r.accuracy.accurate else 'NOT accurate'})")
+            parts.append(observed_summary(r))
             body = ", ".join(parts)
         elif r.reason:
             body = f"{body}: {r.reason}"

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable
 
+from jitscope.core.labels import cell_label
 from jitscope.core.model import CellSpec
 from jitscope.plots import fmt_size
 from jitscope.ui.state import CellState, RunProgress
@@ -36,9 +37,8 @@ CELL_WIDTH = 11  # "measure 40%", "compiling", "cancelled" and any median fit
 
 
 def spec_label(spec: CellSpec) -> str:
-    """The series label of a spec (as jitscope.plots.series_label does for a result)."""
-    label = spec.backend if spec.variant == "default" else f"{spec.backend}:{spec.variant}"
-    return label if spec.device == "cpu" else f"{label}@{spec.device}"
+    """The series label of a spec: the one label function (jitscope.core.labels)."""
+    return cell_label(spec)
 
 
 def row_key(state: CellState) -> str:
