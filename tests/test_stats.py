@@ -56,3 +56,43 @@ def test_ci_contains_median() -> None:
 def test_empty_samples_rejected() -> None:
     with pytest.raises(ValueError):
         summarize([], loops=1)
+
+
+# ---- the stability rule: evidence, not IQR alone ------------------------------------------------
+def test_a_wide_but_steady_spread_is_stable() -> None:
+    """IQR at 12% of the median (what a quiet shared 2-core VM shows for numpy linreg, and
+    what the old IQR>10% rule flagged), yet 100 samples pin the median down and nothing
+    drifts: stable."""
+    import random
+
+    from jitscope.core.stats import summarize
+
+    rng = random.Random(1)
+    samples = [1e-3 * rng.uniform(0.88, 1.12) for _ in range(100)]
+    stats = summarize(samples, 1)
+    assert stats.iqr / stats.median > 0.10
+    assert not stats.unstable
+
+
+def test_drifting_timings_are_unstable() -> None:
+    from jitscope.core.stats import instability, summarize
+
+    samples = [1e-3] * 20 + [1.3e-3] * 20  # a competing process started halfway
+    assert instability(samples).drift > 0.25
+    assert summarize(samples, 1).unstable
+
+
+def test_scattered_timings_are_unstable() -> None:
+    import random
+
+    from jitscope.core.stats import summarize
+
+    rng = random.Random(2)
+    samples = [1e-3 * rng.uniform(0.5, 2.0) for _ in range(30)]
+    assert summarize(samples, 1).unstable
+
+
+def test_a_single_sample_gives_no_verdict() -> None:
+    from jitscope.core.stats import summarize
+
+    assert not summarize([5.0], 1).unstable

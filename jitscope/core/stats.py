@@ -9,10 +9,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from jitscope.core.model import Stats
 
-UNSTABLE_IQR_RATIO = 0.10  # IQR above 10% of the median: flag the cell as unstable
+# The stability rule (tuned with benchmarks/stability.py; see README "Stability flag"):
+# a cell is unstable when its median is not pinned down — the 95% CI of the median is wider
+# than CI_WIDTH_LIMIT of the median — or when the timings drifted — the second half's median
+# differs from the first half's by more than DRIFT_LIMIT. A wide IQR alone is normal on a
+# shared machine (the median is robust to it) and no longer flags a cell.
+CI_WIDTH_LIMIT = 0.06
+DRIFT_LIMIT = 0.10
+MIN_SAMPLES_FOR_A_VERDICT = 3  # below 6 the "CI" is [min, max]: wider, still evidence
+
+
+@dataclass(frozen=True)
+class Instability:
+    ci_width: float  # (ci_high - ci_low) / median
+    drift: float  # |median(second half) - median(first half)| / median(first half)
+
+    @property
+    def unstable(self) -> bool:
+        return self.ci_width > CI_WIDTH_LIMIT or self.drift > DRIFT_LIMIT
+
+
+def instability(samples: Sequence[float]) -> Instability:
+    """The two measures of the stability rule, from samples in the order taken."""
+    values = sorted(samples)
+    median = quantile(values, 0.5)
+    low, high = median_ci(values)
+    half = len(samples) // 2
+    first = sorted(samples[:half]) or values
+    second = sorted(samples[half:]) or values
+    m1, m2 = quantile(first, 0.5), quantile(second, 0.5)
+    return Instability(
+        ci_width=(high - low) / median if median > 0 else 0.0,
+        drift=abs(m2 - m1) / m1 if m1 > 0 else 0.0,
+    )
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -67,7 +100,7 @@ def summarize(samples: Sequence[float], loops: int) -> Stats:
     mean = math.fsum(values) / n
     stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     low, high = median_ci(values)
-    unstable = n > 1 and median > 0 and iqr / median > UNSTABLE_IQR_RATIO
+    unstable = n >= MIN_SAMPLES_FOR_A_VERDICT and median > 0 and instability(samples).unstable
     return Stats(
         median=median,
         iqr=iqr,
