@@ -23,7 +23,7 @@ from jitscope.runner.supervisor import Supervisor
 FAKE = r'''
 import sys, time, math
 import numpy as np
-from jitscope.workloads.linreg import gradient_descent
+from jitscope.backends.numpy_backend import gradient_descent
 from jitscope.workloads.lu import lu_inplace_numpy, slogdet_from_lu
 from jitscope.workloads.mcpi import estimate_pi_numpy
 assert sys.argv[-1].endswith("_julia_server.jl"), sys.argv

@@ -20,7 +20,7 @@ def _dtype(ctx: CellContext) -> Any:
     return _np().dtype(ctx.dtype)
 
 
-def _gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
+def gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
     """The workload's epoch, two BLAS-2 calls, in X's dtype. The backend's own code: it must
     not share code with the workload's reference."""
     np = _np()
@@ -44,7 +44,7 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["y"] = _np().ascontiguousarray(ctx.inputs["y"], dtype=dt)
 
     def run() -> Any:
-        return _gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
+        return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
     return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
 

@@ -38,21 +38,6 @@ def reference_weights(X: np.ndarray, y: np.ndarray, mu: float, epochs: int) -> n
     return w
 
 
-def gradient_descent(X: np.ndarray, y: np.ndarray, mu: float, epochs: int) -> np.ndarray:
-    """The workload's algorithm with NumPy, in whatever dtype X and y have: two BLAS-2 calls
-    per epoch. Kept for plugins and examples that want the plain algorithm; the numpy
-    backend has its own copy and the reference is :func:`reference_weights`."""
-    n = X.shape[0]
-    w = np.zeros(X.shape[1], dtype=X.dtype)
-    scale = X.dtype.type(2.0 / n)
-    step = X.dtype.type(mu)
-    for _ in range(epochs):
-        r = X @ w - y
-        g = scale * (X.T @ r)
-        w -= step * g
-    return w
-
-
 class Linreg(Workload):
     name = "linreg"
     description = "linear regression by batch gradient descent (two mat-vecs per epoch)"
