@@ -45,3 +45,28 @@ def test_raw_samples_are_kept_in_order_and_match_the_statistics() -> None:
     r = _run("mcpi", "numpy", 10_000, budget=0.05)
     assert r.stats is not None and len(r.raw_samples) == r.stats.samples
     assert min(r.raw_samples) == r.stats.min
+
+
+def test_cpu_util_shows_whether_numba_parallel_used_the_cores() -> None:
+    """The thread cap is configuration; cpu_util is what happened (issue 8's done-when)."""
+    import os
+
+    import pytest
+
+    pytest.importorskip("numba")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores")
+    from jitscope.runner.events import CellFinished
+    from jitscope.runner.plan import Plan
+    from jitscope.runner.supervisor import Supervisor
+
+    utils = {}
+    for threads in (1, 2):
+        spec = CellSpec("mcpi", "numba", "parallel", "cpu", "float64", 10_000_000, budget_s=0.3, threads=threads)
+        events = Supervisor(Plan(cells=[spec]), load_registry(), lock_path=None).run()
+        result = next(e.result for e in events if isinstance(e, CellFinished))
+        assert result.status == Status.OK, result.reason
+        utils[threads] = result.observed.cpu_util
+    assert utils[1] is not None and utils[2] is not None
+    assert utils[1] < 1.3, utils
+    assert utils[2] > 1.5, utils
