@@ -1,8 +1,17 @@
-"""Tuning the stability flag: quiet cells vs cells disturbed by a competing CPU-bound process.
+"""Tuning the stability flag: quiet cells vs cells disturbed by competing CPU-bound processes.
 
-For a few cells it prints, per repeat, three candidate measures of instability:
-IQR/median (the old rule), the 95% CI width of the median over the median, and the shift
-between the first and the second half's medians (drift). Run it on the machine you tune for:
+Each cell runs in a real worker (the supervisor), under three conditions:
+
+* ``quiet``: nothing of ours competes (on a shared machine other users may; the
+  ``contention`` column says how quiet it really was);
+* ``hogs``: one ``while True: pass`` process pinned to each core for the whole cell;
+* ``bursts``: the same hogs, busy 0.15 s then idle 0.35 s, over and over (a competitor that
+  comes and goes, e.g. another test suite).
+
+Per cell it prints the measures the stability rule may use: IQR/median (the old rule), the
+95% CI width of the median over the median, the drift between the two halves' medians, the
+CPU use and the run-queue contention (jitscope.core.contention), then the flag of the current
+rule (jitscope.core.stats). Run it on the machine you tune for:
 
     python benchmarks/stability.py [--repeats 3] [--budget 1.0]
 """
@@ -10,51 +19,77 @@ between the first and the second half's medians (drift). Run it on the machine y
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 
-from jitscope.core.model import CellSpec
+from jitscope.core.model import CellResult, CellSpec
 from jitscope.core.registry import load_registry
 from jitscope.core.stats import instability
 from jitscope.runner.events import CellFinished
 from jitscope.runner.plan import Plan
 from jitscope.runner.supervisor import Supervisor
 
-CELLS = [("linreg", "numpy", 100), ("lu", "numpy", 256), ("mcpi", "numpy", 1_000_000)]
+# workload, backend, variant, size, threads (None: the libraries' own choice)
+CELLS = [
+    ("linreg", "numpy", "default", 100, None),
+    ("lu", "numpy", "default", 256, None),
+    ("mcpi", "numpy", "default", 1_000_000, None),
+    ("mcpi", "python", "default", 20_000, None),
+    ("mcpi", "numba", "parallel", 10_000_000, 2),  # two threads on two cores
+]
+
+_BURST = "import time\nwhile True:\n    t = time.time()\n    while time.time() - t < 0.15: pass\n    time.sleep(0.35)\n"
+_HOG = "while True: pass"
 
 
-def measure(budget: float) -> list[tuple[str, list[float]]]:
-    cells = [CellSpec(w, b, "default", "cpu", "float64", n, budget_s=budget) for w, b, n in CELLS]
-    out = []
-    for event in Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run():
-        if isinstance(event, CellFinished) and event.result.raw_samples:
-            out.append((event.result.spec.key, list(event.result.raw_samples)))
-    return out
+def measure(budget: float) -> list[CellResult]:
+    cells = [CellSpec(w, b, v, "cpu", "float64", n, budget_s=budget, threads=t) for w, b, v, n, t in CELLS]
+    events = Supervisor(Plan(cells=cells), load_registry(), lock_path=None).run()
+    return [e.result for e in events if isinstance(e, CellFinished) and e.result.raw_samples]
 
 
-def hog(cores: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+def competitors(condition: str) -> list[subprocess.Popen[bytes]]:
+    if condition == "quiet":
+        return []
+    code = _HOG if condition == "hogs" else _BURST
+    procs = []
+    for core in sorted(os.sched_getaffinity(0)):
+        procs.append(subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", code]))
+    return procs
+
+
+def row(condition: str, r: CellResult) -> str:
+    samples = list(r.raw_samples)
+    m = instability(samples)
+    q = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
+    o = r.observed
+    util = f"{o.cpu_util:5.2f}" if o.cpu_util is not None else "    -"
+    cont = f"{o.cpu_contention:6.3f}" if o.cpu_contention is not None else "     -"
+    flag = "UNSTABLE" if r.stats and r.stats.unstable else ""
+    label = f"{r.spec.workload} {r.spec.backend}:{r.spec.variant} {r.spec.size:g}"
+    return (f"{condition:<7} {label:<28} {(q[2] - q[0]) / statistics.median(samples):7.3f} {m.ci_width:7.3f} "
+            f"{m.drift:6.3f} {util} {cont} {len(samples):4d}  {flag}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=1.0)
+    parser.add_argument("--conditions", default="quiet,hogs,bursts")
     args = parser.parse_args()
-    print(f"{'condition':<10} {'cell':<42} {'IQR/med':>8} {'CIw/med':>8} {'drift':>7} {'n':>4}")
-    for condition in ("quiet", "disturbed"):
-        for _ in range(args.repeats):
-            hogs = hog(2) if condition == "disturbed" else []
+    print(f"{'cond':<7} {'cell':<28} {'IQR/med':>7} {'CIw/med':>7} {'drift':>6} {'cpu':>5} {'contn':>6} {'n':>4}  flag")
+    for _ in range(args.repeats):
+        for condition in args.conditions.split(","):
+            procs = competitors(condition)
             try:
-                for key, samples in measure(args.budget):
-                    m = instability(samples)
-                    iqr = statistics.quantiles(samples, n=4)
-                    print(f"{condition:<10} {key[:42]:<42} {(iqr[2] - iqr[0]) / statistics.median(samples):8.3f} "
-                          f"{m.ci_width:8.3f} {m.drift:7.3f} {len(samples):4d}")
+                for result in measure(args.budget):
+                    print(row(condition, result), flush=True)
             finally:
-                for p in hogs:
+                for p in procs:
                     p.kill()
+                    p.wait()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def test_summarize_named_fields() -> None:
     assert s.samples == 5 and s.loops == 7
     # n=5 cannot reach 95% with order statistics: the CI is the full range
     assert (s.ci_low, s.ci_high) == (1.0, 100.0)
-    assert s.unstable  # IQR/median = 0.67
+    assert s.unstable  # the "CI" (the whole range with 5 samples) spans 33x the median
+    assert "95% CI" in s.unstable_reason
 
 
 def test_stable_flag_off_for_tight_samples() -> None:
@@ -69,9 +70,9 @@ def test_a_wide_but_steady_spread_is_stable() -> None:
 
     rng = random.Random(1)
     samples = [1e-3 * rng.uniform(0.88, 1.12) for _ in range(100)]
-    stats = summarize(samples, 1)
+    stats = summarize(samples, 1, contention=0.01)
     assert stats.iqr / stats.median > 0.10
-    assert not stats.unstable
+    assert not stats.unstable and stats.unstable_reason == ""
 
 
 def test_drifting_timings_are_unstable() -> None:
@@ -79,7 +80,8 @@ def test_drifting_timings_are_unstable() -> None:
 
     samples = [1e-3] * 20 + [1.3e-3] * 20  # a competing process started halfway
     assert instability(samples).drift > 0.25
-    assert summarize(samples, 1).unstable
+    stats = summarize(samples, 1)
+    assert stats.unstable and "halves" in stats.unstable_reason
 
 
 def test_scattered_timings_are_unstable() -> None:
@@ -96,3 +98,31 @@ def test_a_single_sample_gives_no_verdict() -> None:
     from jitscope.core.stats import summarize
 
     assert not summarize([5.0], 1).unstable
+
+
+def test_a_uniform_slowdown_is_caught_by_contention_not_by_the_samples() -> None:
+    """Two busy processes on the two cores for the whole cell: every sample is 1.5x slower,
+    so the samples are as tight as a quiet cell's; the scheduler's run-queue wait says it."""
+    from jitscope.core.stats import summarize
+
+    samples = [1.5e-3 * (1 + 0.001 * (i % 7)) for i in range(60)]
+    assert not summarize(samples, 1).unstable  # contention unknown: the samples look quiet
+    assert not summarize(samples, 1, contention=0.02).unstable  # a daemon woke up: quiet
+    stats = summarize(samples, 1, contention=1 / 3)
+    assert stats.unstable
+    assert stats.unstable_reason == "its threads waited for a core 33% of the time"
+
+
+def test_a_single_long_call_is_flagged_only_by_contention() -> None:
+    from jitscope.core.stats import summarize
+
+    assert not summarize([5.0], 1, contention=0.05).unstable
+    assert summarize([5.0], 1, contention=0.4).unstable
+
+
+def test_every_reason_is_named_when_several_apply() -> None:
+    from jitscope.core.stats import summarize
+
+    samples = [1e-3] * 3 + [3e-3] * 3  # wide and drifting
+    reasons = summarize(samples, 1, contention=0.5).unstable_reason.split("; ")
+    assert len(reasons) == 3

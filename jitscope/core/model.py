@@ -95,6 +95,7 @@ class Stats:
     samples: int
     loops: int
     unstable: bool
+    unstable_reason: str = ""  # why, in words (core/stats.py's stability rule); "" if stable
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -136,6 +137,9 @@ class Observations:
     peak_host_bytes: int | None = None  # peak resident memory above the cell's baseline
     peak_device_bytes: int | None = None  # peak device memory (GPU allocators), None on CPU
     cpu_util: float | None = None  # CPU seconds / wall seconds while sampling (1.0 = one core)
+    cpu_contention: float | None = None  # share of the threads' demand for a core that waited
+    #   on a run queue while sampling (0: had the cores; 0.33: one thread beside two busy
+    #   processes on two cores); Linux schedstat, None elsewhere. See core/contention.py
     dtype_used: str = "unknown"  # read from the arrays that ran, never from the request
 
     def __post_init__(self) -> None:

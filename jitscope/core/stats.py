@@ -3,6 +3,22 @@
 The headline is the median (robust to the odd slow sample a shared machine produces); the
 95% confidence interval of the median is distribution-free, from order statistics of the
 binomial(n, 1/2) (no normality assumption, which timing data never meets).
+
+The stability rule (README "Stability flag"; tuned with benchmarks/stability.py, numbers in
+docs/performance.md). A cell is ``unstable`` when the evidence says its median cannot be
+trusted, for any of three reasons:
+
+* **not pinned down**: the 95% CI of the median is wider than ``CI_WIDTH_LIMIT`` of the median
+  (with fewer than 6 samples the range of the samples stands in for the CI);
+* **drift**: the median of the second half of the samples (in the order taken) differs from
+  the first half's by more than ``DRIFT_LIMIT`` (something started or stopped mid-cell);
+* **contention**: the cell's threads waited on a run queue for a core more than
+  ``CONTENTION_LIMIT`` of the time they were ready to run (``Observations.cpu_contention``,
+  read from Linux's schedstat). A competitor present for the whole cell slows every sample
+  alike, so the samples alone look quiet; the scheduler saw it.
+
+A wide IQR alone no longer flags a cell: on a shared machine a spread of 10-15% is normal
+and, with enough samples, the median is still pinned down.
 """
 
 from __future__ import annotations
@@ -13,28 +29,40 @@ from dataclasses import dataclass
 
 from jitscope.core.model import Stats
 
-# The stability rule (tuned with benchmarks/stability.py; see README "Stability flag"):
-# a cell is unstable when its median is not pinned down — the 95% CI of the median is wider
-# than CI_WIDTH_LIMIT of the median — or when the timings drifted — the second half's median
-# differs from the first half's by more than DRIFT_LIMIT. A wide IQR alone is normal on a
-# shared machine (the median is robust to it) and no longer flags a cell.
 CI_WIDTH_LIMIT = 0.06
 DRIFT_LIMIT = 0.10
-MIN_SAMPLES_FOR_A_VERDICT = 3  # below 6 the "CI" is [min, max]: wider, still evidence
+CONTENTION_LIMIT = 0.10
+MIN_SAMPLES_FOR_A_VERDICT = 3  # below that the samples say nothing about their own spread
 
 
 @dataclass(frozen=True)
 class Instability:
+    """The three measures of the stability rule; ``reasons`` names those over their limit."""
+
     ci_width: float  # (ci_high - ci_low) / median
     drift: float  # |median(second half) - median(first half)| / median(first half)
+    contention: float | None = None  # Observations.cpu_contention; None: not observed
+    samples: int = 0
+
+    @property
+    def reasons(self) -> list[str]:
+        found = []
+        if self.samples >= MIN_SAMPLES_FOR_A_VERDICT:
+            if self.ci_width > CI_WIDTH_LIMIT:
+                found.append(f"the median's 95% CI spans {self.ci_width:.0%} of it")
+            if self.drift > DRIFT_LIMIT:
+                found.append(f"the two halves' medians differ by {self.drift:.0%}")
+        if self.contention is not None and self.contention > CONTENTION_LIMIT:
+            found.append(f"its threads waited for a core {self.contention:.0%} of the time")
+        return found
 
     @property
     def unstable(self) -> bool:
-        return self.ci_width > CI_WIDTH_LIMIT or self.drift > DRIFT_LIMIT
+        return bool(self.reasons)
 
 
-def instability(samples: Sequence[float]) -> Instability:
-    """The two measures of the stability rule, from samples in the order taken."""
+def instability(samples: Sequence[float], contention: float | None = None) -> Instability:
+    """The measures of the stability rule, from samples in the order taken."""
     values = sorted(samples)
     median = quantile(values, 0.5)
     low, high = median_ci(values)
@@ -45,6 +73,8 @@ def instability(samples: Sequence[float]) -> Instability:
     return Instability(
         ci_width=(high - low) / median if median > 0 else 0.0,
         drift=abs(m2 - m1) / m1 if m1 > 0 else 0.0,
+        contention=contention,
+        samples=len(samples),
     )
 
 
@@ -89,8 +119,9 @@ def median_ci(sorted_values: Sequence[float], confidence: float = 0.95) -> tuple
     return sorted_values[best - 1], sorted_values[n - best]
 
 
-def summarize(samples: Sequence[float], loops: int) -> Stats:
-    """Stats of per-call times (each sample already divided by its loop count)."""
+def summarize(samples: Sequence[float], loops: int, contention: float | None = None) -> Stats:
+    """Stats of per-call times (each sample already divided by its loop count, in the order
+    taken); ``contention`` is the run-queue share observed while sampling (None: unknown)."""
     if not samples:
         raise ValueError("no samples to summarise")
     values = sorted(float(s) for s in samples)
@@ -100,7 +131,7 @@ def summarize(samples: Sequence[float], loops: int) -> Stats:
     mean = math.fsum(values) / n
     stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     low, high = median_ci(values)
-    unstable = n >= MIN_SAMPLES_FOR_A_VERDICT and median > 0 and instability(samples).unstable
+    reasons = instability(samples, contention).reasons
     return Stats(
         median=median,
         iqr=iqr,
@@ -111,5 +142,6 @@ def summarize(samples: Sequence[float], loops: int) -> Stats:
         ci_high=high,
         samples=n,
         loops=loops,
-        unstable=unstable,
+        unstable=bool(reasons),
+        unstable_reason="; ".join(reasons),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jitscope.core.backend import CompileObservation, CompileWatch
+from jitscope.core.contention import ContentionWatch
 from jitscope.core.model import Phase
 
 Clock = Callable[[], float]
@@ -21,6 +22,7 @@ Progress = Callable[[Phase, float], None]
 LOOP_STEPS = (1, 2, 5)  # autorange: 1, 2, 5, 10, 20, 50, ... calls per sample
 MAX_WARMUP_CALLS = 10_000  # warm-up is for JIT/caches/allocators; more calls teach nothing
 MAX_LOOPS = 10**7  # ~10 ms even for a 1 ns call; beyond that the clock or sync is broken
+WATCH_WARMUP_CALLS_FROM_S = 1e-3  # warm-up calls this long get their CPU use watched
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Measurement:
     compile: CompileObservation = field(default_factory=lambda: CompileWatch().stop())
     cpu_s: float = 0.0  # process CPU time (all threads) spent while taking the samples
     wall_s: float = 0.0  # wall time of the same region
+    cpu_contention: float | None = None  # share of the threads' demand for a core that waited
 
     @property
     def cpu_util(self) -> float | None:
@@ -47,6 +50,22 @@ def target_sample_seconds(budget_s: float) -> float:
     """How long one sample should last: far above timer overhead (~0.1 µs), yet leaving room
     for a few dozen samples inside the budget."""
     return max(0.001, min(0.01, budget_s / 20.0))
+
+
+class _Usage:
+    """CPU time, wall time and run-queue contention over one region of the protocol."""
+
+    def __init__(self, clock: Clock, cpu_clock: Clock, contention: ContentionWatch) -> None:
+        self._clock, self._cpu_clock, self._contention = clock, cpu_clock, contention
+        self._wall0 = self._cpu0 = 0.0
+
+    def start(self) -> None:
+        self._contention.start()
+        self._cpu0, self._wall0 = self._cpu_clock(), self._clock()
+
+    def stop(self) -> tuple[float, float, float | None]:
+        cpu_s, wall_s = self._cpu_clock() - self._cpu0, self._clock() - self._wall0
+        return cpu_s, wall_s, self._contention.stop()
 
 
 def _timed(run: Callable[[], Any], sync: Callable[[Any], None], loops: int, clock: Clock) -> tuple[float, Any]:
@@ -71,6 +90,7 @@ def measure(
     progress: Progress | None = None,
     first_call_watch: CompileWatch | None = None,
     cpu_clock: Clock = time.process_time,
+    contention_watch: ContentionWatch | None = None,
 ) -> Measurement:
     """First call, warm-up, calibration, samples.
 
@@ -82,7 +102,10 @@ def measure(
       says so in ``note``;
     * otherwise loops per sample grow 1, 2, 5, 10, ... until a sample lasts
       ``target_sample_seconds``; then samples until the budget is spent (at least
-      ``min_samples`` unless that would take more than 3x the budget).
+      ``min_samples`` unless that would take more than 3x the budget);
+    * over the sampling (or the single sample's call): process CPU time and wall time
+      (``cpu_util``), and ``cpu_contention`` from ``contention_watch`` (the share of the
+      threads' demand for a core that waited on a run queue: a competing process).
     """
     report = progress or (lambda phase, fraction: None)
     report(Phase.COMPILING, 0.0)
@@ -92,17 +115,25 @@ def measure(
     observed = watch.stop()
 
     report(Phase.WARMUP, 0.0)
+    usage = _Usage(clock, cpu_clock, contention_watch or ContentionWatch())
     warmup_budget = warmup_fraction * budget_s
     warm_spent = 0.0
     warm_calls = 0
     last_call = first_call_s
+    watched = False
     while warm_calls == 0 or (warm_spent < warmup_budget and warm_calls < MAX_WARMUP_CALLS):
+        # A call this long may turn out to be the single sample: watch its CPU use too
+        # (cheap enough next to a call of a millisecond or more).
+        watched = last_call >= WATCH_WARMUP_CALLS_FROM_S
+        if watched:
+            usage.start()
         last_call, out = _timed(run, sync, 1, clock)
         warm_spent += last_call
         warm_calls += 1
         if last_call >= budget_s:
             break
     if last_call >= budget_s:
+        cpu_s, wall_s, cpu_contention = usage.stop() if watched else (0.0, 0.0, None)
         return Measurement(
             first_call_s=first_call_s,
             samples=[last_call],
@@ -111,10 +142,13 @@ def measure(
             note=f"single sample: one call ({last_call:.3g} s) exceeds the budget ({budget_s:g} s)",
             last_output=out,
             compile=observed,
+            cpu_s=cpu_s,
+            wall_s=wall_s,
+            cpu_contention=cpu_contention,
         )
 
     report(Phase.MEASURING, 0.0)
-    cpu0, wall0 = cpu_clock(), clock()
+    usage.start()
     target = target_sample_seconds(budget_s)
     loops = 1
     spent = 0.0
@@ -143,12 +177,13 @@ def measure(
         spent += elapsed
         samples.append(elapsed / loops)
         report(Phase.MEASURING, min(1.0, spent / budget_s))
-    cpu_s, wall_s = cpu_clock() - cpu0, clock() - wall0
+    cpu_s, wall_s, cpu_contention = usage.stop()
     note = "" if len(samples) >= min_samples else f"only {len(samples)} samples fit in 3x the budget"
     return Measurement(
         compile=observed,
         cpu_s=cpu_s,
         wall_s=wall_s,
+        cpu_contention=cpu_contention,
         first_call_s=first_call_s,
         samples=samples,
         loops=loops,

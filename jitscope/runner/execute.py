@@ -23,6 +23,7 @@ from jitscope.core.timing import measure
 PhaseCallback = Callable[[Phase, float], None]
 
 _ITEMSIZE = {"float64": 8, "float32": 4}
+RETIRED_NOTES = frozenset({"dtype_used", "cache"})  # observations now (Observations)
 
 
 def _short_traceback(exc: BaseException, limit: int = 6) -> str:
@@ -73,9 +74,11 @@ def execute_cell(
         except SkipCell as skip:
             return CellResult.skipped(spec, str(skip), **info)
 
+        on_device = spec.device != "cpu"  # on the CPU, host memory covers it all
         host_peak = PeakWatch()
-        host_peak.start()  # inputs and reference exist already: the baseline holds them
-        kernel.reset_device_peak()
+        host_peak.start()  # inputs, reference and kernel exist already: the baseline holds them
+        if on_device:
+            kernel.reset_device_peak()
         report(Phase.TRANSFER, 0.0)
         t0 = time.perf_counter()
         kernel.transfer()
@@ -84,16 +87,16 @@ def execute_cell(
         m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report,
                     first_call_watch=kernel.compile_watch())
         peak_host = host_peak.peak_above_baseline()
-        peak_device = kernel.device_peak_bytes() if spec.device != "cpu" else None
+        peak_device = kernel.device_peak_bytes() if on_device else None
         report(Phase.CHECKING, 1.0)
         dtype_used = dtype_of(kernel.ran_with(m.last_output))
         fetched = kernel.fetch(m.last_output)
         accuracy = workload.check(fetched, reference, inputs, spec.size, params, spec.dtype)
-        stats = summarize(m.samples, m.loops)
-        # A backend's own notes stay in ``info`` (its record: layout, RNG, sync...). Where a
-        # note and an observation share a name (dtype_used, cache) the exports and the UI
-        # show the observation; the note is kept under info for the record only.
-        info.update({k: v for k, v in kernel.notes.items() if v is not None})
+        stats = summarize(m.samples, m.loops, m.cpu_contention)
+        # A backend's own notes stay in ``info`` (its record: layout, RNG, sync...), except
+        # the retired ones that named an observation: a note saying "float32" or "cache hit"
+        # was the backend's belief; ``observed`` holds what was seen.
+        info.update({k: v for k, v in kernel.notes.items() if v is not None and k not in RETIRED_NOTES})
         if m.compile.detail:
             info["compile_detail"] = m.compile.detail
         info["warmup_calls"] = m.warmup_calls
@@ -133,6 +136,7 @@ def execute_cell(
                 peak_host_bytes=peak_host,
                 peak_device_bytes=peak_device,
                 cpu_util=m.cpu_util,
+                cpu_contention=m.cpu_contention,
                 dtype_used=dtype_used,
             ),
             raw_samples=tuple(m.samples),
