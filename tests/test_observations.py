@@ -1,5 +1,6 @@
-"""Observations a cell reports are measured, not assumed (issue 8): memory, CPU use, dtype,
-compile, raw samples — through the real execute path."""
+"""Observations a cell reports are measured, not assumed (issue 8): CPU use, dtype, compile,
+raw samples — through the real execute path with the built-in backends (memory: see
+test_memory.py; the engine with kernels whose observations are known: test_execute.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,12 @@ from jitscope.core.model import CellSpec, Status
 from jitscope.core.registry import load_registry
 from jitscope.runner.execute import execute_cell
 
-MB = 1024 * 1024
-
 
 def _run(workload: str, backend: str, size: int, dtype: str = "float64", budget: float = 0.02):
     spec = CellSpec(workload, backend, "default", "cpu", dtype, size, budget_s=budget)
     result = execute_cell(spec, load_registry())
     assert result.status == Status.OK, result.reason
     return result
-
-
-def test_peak_host_memory_of_numpy_lu_scales_with_the_matrix() -> None:
-    big = _run("lu", "numpy", 2000)  # the kernel works on a copy of a 2000x2000 float64 matrix
-    small = _run("lu", "numpy", 10)
-    assert big.observed.peak_host_bytes is not None and small.observed.peak_host_bytes is not None
-    assert big.observed.peak_host_bytes >= 2000 * 2000 * 8  # at least the matrix: 32 MB
-    assert small.observed.peak_host_bytes < 4 * MB
 
 
 def test_numpy_never_claims_a_compilation() -> None:
@@ -33,7 +24,11 @@ def test_numpy_never_claims_a_compilation() -> None:
 
 def test_cpu_util_is_cpu_time_over_wall_time_while_sampling() -> None:
     r = _run("mcpi", "python", 20_000, budget=0.1)  # one pure-Python thread
-    assert r.observed.cpu_util is not None and 0.5 < r.observed.cpu_util < 1.3
+    o = r.observed
+    assert o.cpu_util is not None and o.cpu_contention is not None
+    assert o.cpu_util < 1.3
+    # it ran, or waited for a core another process had: one thread's worth either way
+    assert 0.7 < o.cpu_util / (1.0 - o.cpu_contention) < 1.3
 
 
 def test_dtype_is_read_from_the_arrays_that_ran() -> None:
@@ -48,7 +43,10 @@ def test_raw_samples_are_kept_in_order_and_match_the_statistics() -> None:
 
 
 def test_cpu_util_shows_whether_numba_parallel_used_the_cores() -> None:
-    """The thread cap is configuration; cpu_util is what happened (issue 8's done-when)."""
+    """The thread cap is configuration; cpu_util is what happened (issue 8's done-when:
+    near 2 with --threads 2, near 1 with --threads 1). On a shared machine the cores may be
+    busy: then the threads waited for them, and cpu_util / (1 - cpu_contention), the threads
+    that ran or were ready to, still tells one thread from two."""
     import os
 
     import pytest
@@ -56,17 +54,23 @@ def test_cpu_util_shows_whether_numba_parallel_used_the_cores() -> None:
     pytest.importorskip("numba")
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs two cores")
+    from jitscope.core.stats import CONTENTION_LIMIT
     from jitscope.runner.events import CellFinished
     from jitscope.runner.plan import Plan
     from jitscope.runner.supervisor import Supervisor
 
-    utils = {}
+    util, demand, contended = {}, {}, {}
     for threads in (1, 2):
         spec = CellSpec("mcpi", "numba", "parallel", "cpu", "float64", 10_000_000, budget_s=0.3, threads=threads)
         events = Supervisor(Plan(cells=[spec]), load_registry(), lock_path=None).run()
         result = next(e.result for e in events if isinstance(e, CellFinished))
         assert result.status == Status.OK, result.reason
-        utils[threads] = result.observed.cpu_util
-    assert utils[1] is not None and utils[2] is not None
-    assert utils[1] < 1.3, utils
-    assert utils[2] > 1.5, utils
+        o = result.observed
+        assert o.cpu_util is not None and o.cpu_contention is not None
+        util[threads] = o.cpu_util
+        demand[threads] = o.cpu_util / (1.0 - o.cpu_contention)
+        contended[threads] = o.cpu_contention > CONTENTION_LIMIT
+    assert util[1] < 1.3 and demand[1] < 1.3, (util, demand)
+    assert demand[2] > 1.5, (util, demand)
+    if not contended[2]:  # the cores were free: both were used
+        assert util[2] > 1.5, (util, demand)
