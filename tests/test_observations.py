@@ -74,3 +74,32 @@ def test_cpu_util_shows_whether_numba_parallel_used_the_cores() -> None:
     assert demand[2] > 1.5, (util, demand)
     if not contended[2]:  # the cores were free: both were used
         assert util[2] > 1.5, (util, demand)
+
+
+def test_worker_startup_is_reported_once_and_kept_out_of_the_first_call() -> None:
+    """The observer backend's runtime takes 0.5 s to start (tests/plugins/observed_backend.py).
+    That is the worker's start-up: in its hello, on each of its cells, never in a first call."""
+    from pathlib import Path
+
+    from jitscope.runner.events import CellFinished, WorkerReady
+    from jitscope.runner.plan import Plan
+    from jitscope.runner.supervisor import Supervisor
+
+    plugin = str(Path(__file__).parent / "plugins" / "observed_backend.py")
+    cells = [CellSpec("echo", "observer", "compiles", "cpu", "float64", n, budget_s=0.02) for n in (10, 100)]
+    events = list(Supervisor(Plan(cells=cells, workload_files=(plugin,)), load_registry([plugin]), lock_path=None).run())
+    hello = [e.info for e in events if isinstance(e, WorkerReady)]
+    results = [e.result for e in events if isinstance(e, CellFinished)]
+    assert len(hello) == 1 and len(results) == 2
+    info = hello[0]
+    parts = info["startup"]
+    assert set(parts) == {"interpreter_s", "import_s", "init_s"}
+    assert parts["interpreter_s"] > 0 and parts["import_s"] > 0
+    assert parts["init_s"] >= 0.5
+    assert info["startup_s"] == sum(parts.values())
+    assert info["startup_notes"] == {"device": "cpu", "variants": ["compiles"]}
+    for r in results:
+        assert r.status == Status.OK, r.reason
+        assert r.observed.startup_s == info["startup_s"]
+    first = results[0]
+    assert first.first_call_s is not None and first.first_call_s < 0.5  # its own 50 ms only

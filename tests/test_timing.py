@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from jitscope.core.backend import CompileObservation, CompileWatch
+from jitscope.core.contention import ContentionWatch
+from jitscope.core.model import Phase
 from jitscope.core.timing import measure, target_sample_seconds
 
 
@@ -67,11 +72,146 @@ def test_slow_call_gets_single_sample_and_says_so() -> None:
     assert dev.calls == 2  # first call + one steady call, nothing more
 
 
+class LoggingDevice(FakeDevice):
+    """Records every run, sync and clock read in order, with the work still queued when the
+    clock was read."""
+
+    def __init__(self, call_s: float, compile_s: float = 0.0) -> None:
+        super().__init__(call_s, compile_s)
+        self.log: list[tuple[str, float]] = []
+
+    def clock(self) -> float:
+        self.log.append(("clock", self.queued))
+        return self.now
+
+    def run(self) -> int:
+        self.log.append(("run", 0.0))
+        return super().run()
+
+    def sync(self, out: object) -> None:
+        self.log.append(("sync", 0.0))
+        super().sync(out)
+
+
+def _check_every_region_synced(log: list[tuple[str, float]]) -> int:
+    """Every clock read finds nothing queued (so every timed region, which ends with a clock
+    read, ended with a sync after its last run), and every run is followed by a sync before
+    the next clock read. Returns how many timed regions there were."""
+    regions = 0
+    pending_run = False
+    for event, queued in log:
+        if event == "run":
+            pending_run = True
+        elif event == "sync":
+            if pending_run:
+                regions += 1
+            pending_run = False
+        else:
+            assert queued == 0.0 and not pending_run, "the clock was read with work un-synced"
+    return regions
+
+
 def test_every_timed_region_is_synced() -> None:
-    dev = FakeDevice(call_s=1e-4)
-    measure(dev.run, dev.sync, budget_s=0.2, clock=dev.clock)
-    assert dev.queued == 0.0  # nothing left un-synced when the clock was read
-    assert dev.syncs >= 3
+    dev = LoggingDevice(call_s=1e-4, compile_s=0.01)
+    m = measure(dev.run, dev.sync, budget_s=0.2, clock=dev.clock)
+    regions = _check_every_region_synced(dev.log)
+    # first call + warm-up calls + calibration samples + samples, each synced
+    assert regions >= 1 + m.warmup_calls + len(m.samples)
+
+
+def test_every_timed_region_is_synced_in_the_single_sample_path() -> None:
+    dev = LoggingDevice(call_s=3.0, compile_s=1.0)
+    measure(dev.run, dev.sync, budget_s=1.0, clock=dev.clock)
+    assert _check_every_region_synced(dev.log) == 2  # the first call and the one sample
+
+
+def test_a_region_without_its_sync_is_caught() -> None:
+    """The check above can fail: a protocol that skipped one sync would be caught."""
+    dev = LoggingDevice(call_s=1e-4)
+    calls = [0]
+
+    def sync_but_the_third(out: object) -> None:
+        calls[0] += 1
+        if calls[0] != 3:
+            dev.sync(out)
+
+    measure(dev.run, sync_but_the_third, budget_s=0.05, clock=dev.clock)
+    try:
+        _check_every_region_synced(dev.log)
+    except AssertionError:
+        return
+    raise AssertionError("a missing sync went unnoticed")
+
+
+class RecordingWatch(CompileWatch):
+    def __init__(self, dev: FakeDevice) -> None:
+        self.dev = dev
+        self.seen: list[tuple[str, int, float]] = []
+
+    def start(self) -> None:
+        self.seen.append(("start", self.dev.calls, self.dev.queued))
+
+    def stop(self) -> CompileObservation:
+        self.seen.append(("stop", self.dev.calls, self.dev.queued))
+        return CompileObservation("yes", "miss", graph_breaks=1, detail="d")
+
+
+def test_the_compile_watch_brackets_the_first_call_and_its_sync() -> None:
+    dev = FakeDevice(call_s=1e-3, compile_s=0.5)
+    watch = RecordingWatch(dev)
+    m = measure(dev.run, dev.sync, budget_s=0.05, clock=dev.clock, first_call_watch=watch)
+    # started before any call; stopped after exactly one call, with its work synced
+    assert watch.seen == [("start", 0, 0.0), ("stop", 1, 0.0)]
+    assert m.compile == CompileObservation("yes", "miss", graph_breaks=1, detail="d")
+
+
+def test_without_a_watch_compilation_is_unknown() -> None:
+    dev = FakeDevice(call_s=1e-3, compile_s=0.5)
+    m = measure(dev.run, dev.sync, budget_s=0.05, clock=dev.clock)
+    assert (m.compile.compiled, m.compile.cache) == ("unknown", "unknown")
+
+
+class FixedContention(ContentionWatch):
+    def __init__(self, value: float | None) -> None:
+        super().__init__()
+        self.value = value
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def stop(self) -> float | None:
+        return self.value
+
+
+def test_cpu_util_is_cpu_time_over_wall_time_of_the_sampling() -> None:
+    """A fake process whose CPU clock runs twice as fast as the wall clock (two busy
+    threads); the window is the sampling phase, not the 0.5 s first call."""
+    dev = FakeDevice(call_s=1e-3, compile_s=0.5)
+    m = measure(dev.run, dev.sync, budget_s=0.1, clock=dev.clock, cpu_clock=lambda: 2.0 * dev.now,
+                contention_watch=FixedContention(0.25))
+    assert m.cpu_util == pytest.approx(2.0)
+    assert 0.1 <= m.wall_s < 0.5
+    assert m.cpu_contention == 0.25
+
+
+def test_a_single_long_sample_has_its_cpu_use_too() -> None:
+    dev = FakeDevice(call_s=5.0, compile_s=1.0)
+    watch = FixedContention(0.4)
+    m = measure(dev.run, dev.sync, budget_s=1.0, clock=dev.clock, cpu_clock=lambda: dev.now,
+                contention_watch=watch)
+    assert m.samples == [5.0]
+    assert m.cpu_util == pytest.approx(1.0) and m.wall_s == pytest.approx(5.0)
+    assert m.cpu_contention == 0.4
+    assert watch.starts == 1  # only around the call that became the sample
+
+
+def test_warm_up_calls_under_a_millisecond_are_not_watched() -> None:
+    """Reading every thread's schedstat costs tens of microseconds: not around tiny calls."""
+    dev = FakeDevice(call_s=1e-5)
+    watch = FixedContention(0.0)
+    measure(dev.run, dev.sync, budget_s=0.05, clock=dev.clock, contention_watch=watch)
+    assert watch.starts == 1  # the sampling phase only
 
 
 def test_unsynced_measurement_would_be_wrong() -> None:
