@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -36,7 +37,7 @@ from jitscope.core.units import fmt_bytes, fmt_seconds
 CSV_COLUMNS = (
     "run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason",
     "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s",
-    "ci_low_s", "ci_high_s", "samples", "loops", "unstable", "error", "error_metric", "tolerance",
+    "ci_low_s", "ci_high_s", "samples", "loops", "unstable", "unstable_reason", "error", "error_metric", "tolerance",
     "accurate", "gflops", "gbs", "threads", "backend_version", "host",
     # what was observed (jitscope.core.model.Observations, one column per field)
     *OBSERVATION_FIELDS,
@@ -72,6 +73,7 @@ def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any
         "samples": st.samples if st else None,
         "loops": st.loops if st else None,
         "unstable": st.unstable if st else None,
+        "unstable_reason": st.unstable_reason if st else None,
         "error": acc.error if acc else None,
         "error_metric": acc.metric if acc else None,
         "tolerance": acc.tolerance if acc else None,
@@ -124,7 +126,20 @@ def _fmt_time(value: float | None) -> str:
     return fmt_seconds(value) if value is not None else ""
 
 
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt_number(value: float | None, spec: str) -> str:
+    return format(value, spec) if value is not None else ""
+
+
 def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
+    """Two tables: the results (``~`` after an unstable median; compiled, cache, peak memory
+    on the cell's device), then the rest of what was observed about each cell that ran
+    (start-up, graph breaks, host and device peaks, CPU use and contention, dtype, why
+    unstable)."""
     env = run.get("environment", {})
     lines = [
         f"# jitscope run {run.get('id', '')}".rstrip(),
@@ -139,13 +154,34 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         s = r.spec
         err = f"{r.accuracy.error:.3g}" if r.accuracy else ""
         acc = ("yes" if r.accuracy.accurate else "NO") if r.accuracy else ""
-        reason = r.reason.replace("|", "\\|")
+        median = _fmt_time(r.median_s) + (" ~" if r.stats and r.stats.unstable else "")
         lines.append(
             f"| {s.workload} | {s.backend}:{s.variant} | {s.device} | {s.dtype} | {s.size} | {r.status.value} "
-            f"| {_fmt_time(r.median_s)} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
+            f"| {median} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
             f"| {fmt_bytes(r.observed.peak_device_bytes if s.device != 'cpu' else r.observed.peak_host_bytes)} "
-            f"| {err} | {acc} | {reason} |"
+            f"| {err} | {acc} | {_md(r.reason)} |"
         )
+    ran = [r for r in results if r.stats is not None]
+    if any(r.stats.unstable for r in ran if r.stats):
+        lines += ["", "`~`: unstable, the median is not to be trusted (why: below; README \"Stability flag\")."]
+    if ran:
+        lines += [
+            "",
+            "## What was observed",
+            "",
+            "| workload | backend | device | dtype | size | start-up | graph breaks "
+            "| peak host | peak device | cpu util | cpu contention | dtype used | unstable because |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for r in ran:
+            s, o = r.spec, r.observed
+            lines.append(
+                f"| {s.workload} | {s.backend}:{s.variant} | {s.device} | {s.dtype} | {s.size} "
+                f"| {_fmt_time(o.startup_s)} | {_fmt_number(o.graph_breaks, 'd')} "
+                f"| {fmt_bytes(o.peak_host_bytes)} | {fmt_bytes(o.peak_device_bytes)} "
+                f"| {_fmt_number(o.cpu_util, '.2f')} | {_fmt_number(o.cpu_contention, '.0%')} | {o.dtype_used} "
+                f"| {_md(r.stats.unstable_reason if r.stats else '')} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -314,21 +350,22 @@ def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
 
 
 def _observed_from_row(row: dict[str, str]) -> Observations:
-    """The observation columns of a CSV row (absent in CSVs of older jitscopes: unknown)."""
-    def number(key: str, kind: type = float) -> Any:
-        text = row.get(key) or ""
-        return kind(float(text)) if text else None
-
-    return Observations(
-        startup_s=number("startup_s"),
-        compiled=str(row.get("compiled")) if row.get("compiled") in ("yes", "no", "unknown") else "unknown",
-        cache=str(row.get("cache")) if row.get("cache") in ("hit", "miss", "n/a", "unknown") else "unknown",
-        graph_breaks=number("graph_breaks", int),
-        peak_host_bytes=number("peak_host_bytes", int),
-        peak_device_bytes=number("peak_device_bytes", int),
-        cpu_util=number("cpu_util"),
-        dtype_used=row.get("dtype_used") or "unknown",
-    )
+    """The observation columns of a CSV row, one per ``Observations`` field. An empty or
+    absent column (not observed, or a CSV from an older jitscope) is the field's default;
+    a value the field refuses (``compiled=maybe``) is a ValueError: an invalid row."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Observations):
+        text = row.get(f.name) or ""
+        if not text:
+            continue
+        kind = str(f.type)  # "float | None", "int | None", "str" (postponed annotations)
+        if kind.startswith("int"):
+            values[f.name] = int(float(text))
+        elif kind.startswith("float"):
+            values[f.name] = float(text)
+        else:
+            values[f.name] = text
+    return Observations(**values)
 
 
 def _positive_int(text: str | None, what: str) -> int:
@@ -362,7 +399,7 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
                     mean=_num(row.get("mean_s", "")) or 0.0, stdev=_num(row.get("stdev_s", "")) or 0.0,
                     ci_low=_num(row.get("ci_low_s", "")) or 0.0, ci_high=_num(row.get("ci_high_s", "")) or 0.0,
                     samples=int(row.get("samples") or 0), loops=int(row.get("loops") or 0),
-                    unstable=row.get("unstable") == "true",
+                    unstable=row.get("unstable") == "true", unstable_reason=row.get("unstable_reason") or "",
                 )
             acc = None
             if row.get("error"):
