@@ -111,3 +111,12 @@ def test_raw_samples_are_the_samples_the_statistics_came_from(registry: Registry
     assert r.stats is not None and len(r.raw_samples) == r.stats.samples >= 1
     assert min(r.raw_samples) == r.stats.min
     assert sorted(r.raw_samples)[(len(r.raw_samples) - 1) // 2] <= r.stats.median <= sorted(r.raw_samples)[len(r.raw_samples) // 2]
+
+
+def test_threads_is_the_configured_cap_and_empty_without_one(registry: Registry) -> None:
+    """``threads`` is configuration, not use: no cap and no runtime setting noted -> None
+    (never the core count); a cap -> the cap."""
+    spec = CellSpec("echo", "observer", "silent", "cpu", "float64", SIZE, budget_s=0.02)
+    assert execute_cell(spec, registry).info["threads"] is None
+    capped = CellSpec("echo", "observer", "silent", "cpu", "float64", SIZE, budget_s=0.02, threads=3)
+    assert execute_cell(capped, registry).info["threads"] == 3

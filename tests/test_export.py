@@ -154,3 +154,15 @@ def test_observations_and_raw_samples_survive_the_store(db_path: Path) -> None:
     assert cell.observed == original.observed
     assert cell.raw_samples == original.raw_samples
     assert cell.stats == original.stats  # the reason a cell is unstable included
+
+
+def test_readme_lists_the_csv_columns_and_explains_every_observation() -> None:
+    from conftest import ROOT
+
+    from jitscope.core.model import OBSERVATION_FIELDS
+
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("Columns: `", 1)[1].split("`", 1)[0]
+    assert [c.strip() for c in listed.split(",")] == list(CSV_COLUMNS)
+    for name in (*OBSERVATION_FIELDS, "compile_s", "unstable_reason"):
+        assert f"\n| `{name}` |" in readme, name

@@ -6,7 +6,6 @@ import pytest
 
 from jitscope.core.backend import CompileObservation, CompileWatch
 from jitscope.core.contention import ContentionWatch
-from jitscope.core.model import Phase
 from jitscope.core.timing import measure, target_sample_seconds
 
 

@@ -44,8 +44,9 @@ def execute_cell(
     backend_info = backend_info or {}
     if "version" in backend_info:
         info["backend_version"] = backend_info["version"]
-    # The configured cap (None: the libraries' own choice). What the kernel really used is
-    # observed as cpu_util; a backend may record its runtime's setting in its notes.
+    # ``threads`` is configuration, never use: the --threads cap (None: the libraries' own
+    # choice), replaced below by the runtime's own setting when a backend notes one (torch's
+    # or Numba's pool, 1 for pure Python). What the kernel really used is ``cpu_util``.
     info["threads"] = spec.threads
     startup = backend_info.get("startup_s")
     startup_s = float(startup) if isinstance(startup, (int, float)) else None

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from jitscope.core.backend import Backend, CellContext, CompileObservation, CompileWatch, Implementation, Kernel, NothingCompiles
+from jitscope.core.backend import (
+    Backend,
+    CellContext,
+    CompileObservation,
+    CompileWatch,
+    Implementation,
+    Kernel,
+    NothingCompiles,
+)
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload
 
