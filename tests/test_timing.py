@@ -205,8 +205,9 @@ def test_a_single_long_sample_has_its_cpu_use_too() -> None:
     assert watch.starts == 1  # only around the call that became the sample
 
 
-def test_warm_up_calls_under_a_millisecond_are_not_watched() -> None:
-    """Reading every thread's schedstat costs tens of microseconds: not around tiny calls."""
+def test_short_warm_up_calls_are_not_watched() -> None:
+    """Reading every thread's schedstat costs tens of microseconds: not around every call of
+    a warm-up, only where a call may become the single sample."""
     dev = FakeDevice(call_s=1e-5)
     watch = FixedContention(0.0)
     measure(dev.run, dev.sync, budget_s=0.05, clock=dev.clock, contention_watch=watch)

@@ -22,7 +22,10 @@ Progress = Callable[[Phase, float], None]
 LOOP_STEPS = (1, 2, 5)  # autorange: 1, 2, 5, 10, 20, 50, ... calls per sample
 MAX_WARMUP_CALLS = 10_000  # warm-up is for JIT/caches/allocators; more calls teach nothing
 MAX_LOOPS = 10**7  # ~10 ms even for a 1 ns call; beyond that the clock or sync is broken
-WATCH_WARMUP_CALLS_FROM_S = 1e-3  # warm-up calls this long get their CPU use watched
+# A warm-up call after one this long (a share of the budget) may become the single sample:
+# its CPU use is watched too. Shorter ones are not: reading every thread's schedstat costs
+# tens of microseconds (more with torch's or TensorFlow's dozens of threads).
+WATCH_AFTER_BUDGET_SHARE = 0.25
 
 
 @dataclass
@@ -122,9 +125,7 @@ def measure(
     last_call = first_call_s
     watched = False
     while warm_calls == 0 or (warm_spent < warmup_budget and warm_calls < MAX_WARMUP_CALLS):
-        # A call this long may turn out to be the single sample: watch its CPU use too
-        # (cheap enough next to a call of a millisecond or more).
-        watched = last_call >= WATCH_WARMUP_CALLS_FROM_S
+        watched = last_call >= WATCH_AFTER_BUDGET_SHARE * budget_s
         if watched:
             usage.start()
         last_call, out = _timed(run, sync, 1, clock)
