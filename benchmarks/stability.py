@@ -10,8 +10,11 @@ Each cell runs in a real worker (the supervisor), under three conditions:
 
 Per cell it prints the measures the stability rule may use: IQR/median (the old rule), the
 95% CI width of the median over the median, the drift between the two halves' medians, the
-CPU use and the run-queue contention (jitscope.core.contention), then the flag of the current
-rule (jitscope.core.stats). Run it on the machine you tune for:
+CPU use and the run-queue contention (jitscope.core.contention), then which parts of the
+current rule (jitscope.core.stats) fired: ``ci``, ``drift``, ``cont``. Before each condition
+it prints the machine's CPU pressure (``/proc/pressure/cpu``, "some avg10": the share of the
+last 10 s in which some runnable task waited for a CPU), so "quiet" can be judged; at the end,
+per condition, how many cells each rule flagged. Run it on the machine you tune for:
 
     python benchmarks/stability.py [--repeats 3] [--budget 1.0]
 """
@@ -23,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections import Counter
 
 from jitscope.core.model import CellResult, CellSpec
 from jitscope.core.registry import load_registry
@@ -60,6 +64,19 @@ def competitors(condition: str) -> list[subprocess.Popen[bytes]]:
     return procs
 
 
+def fired(r: CellResult) -> list[str]:
+    m = instability(list(r.raw_samples), r.observed.cpu_contention)
+    return [name for name, on in (("ci", m.not_pinned_down), ("drift", m.drifted), ("cont", m.contended)) if on]
+
+
+def pressure() -> str:
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as fh:
+            return fh.readline().split()[1].split("=")[1] + "%"
+    except (OSError, IndexError):
+        return "unknown"
+
+
 def row(condition: str, r: CellResult) -> str:
     samples = list(r.raw_samples)
     m = instability(samples)
@@ -67,10 +84,9 @@ def row(condition: str, r: CellResult) -> str:
     o = r.observed
     util = f"{o.cpu_util:5.2f}" if o.cpu_util is not None else "    -"
     cont = f"{o.cpu_contention:6.3f}" if o.cpu_contention is not None else "     -"
-    flag = "UNSTABLE" if r.stats and r.stats.unstable else ""
     label = f"{r.spec.workload} {r.spec.backend}:{r.spec.variant} {r.spec.size:g}"
     return (f"{condition:<7} {label:<28} {(q[2] - q[0]) / statistics.median(samples):7.3f} {m.ci_width:7.3f} "
-            f"{m.drift:6.3f} {util} {cont} {len(samples):4d}  {flag}")
+            f"{m.drift:6.3f} {util} {cont} {len(samples):4d}  {','.join(fired(r))}")
 
 
 def main() -> None:
@@ -79,17 +95,26 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1.0)
     parser.add_argument("--conditions", default="quiet,hogs,bursts")
     args = parser.parse_args()
-    print(f"{'cond':<7} {'cell':<28} {'IQR/med':>7} {'CIw/med':>7} {'drift':>6} {'cpu':>5} {'contn':>6} {'n':>4}  flag")
+    conditions = args.conditions.split(",")
+    tally: dict[str, Counter[str]] = {c: Counter() for c in conditions}
+    print(f"{'cond':<7} {'cell':<28} {'IQR/med':>7} {'CIw/med':>7} {'drift':>6} {'cpu':>5} {'contn':>6} {'n':>4}  fired")
     for _ in range(args.repeats):
-        for condition in args.conditions.split(","):
+        for condition in conditions:
+            print(f"# {condition}: CPU pressure before it {pressure()}", flush=True)
             procs = competitors(condition)
             try:
                 for result in measure(args.budget):
                     print(row(condition, result), flush=True)
+                    names = fired(result)
+                    tally[condition].update(["cells", *(["flagged"] if names else []), *names])
             finally:
                 for p in procs:
                     p.kill()
                     p.wait()
+    print()
+    for condition, counts in tally.items():
+        print(f"{condition:<7} flagged {counts['flagged']:3d} of {counts['cells']:3d} "
+              f"(ci {counts['ci']}, drift {counts['drift']}, contention {counts['cont']})")
 
 
 if __name__ == "__main__":

@@ -45,14 +45,30 @@ class Instability:
     samples: int = 0
 
     @property
+    def judged(self) -> bool:
+        """Enough samples for the samples to speak about their own spread."""
+        return self.samples >= MIN_SAMPLES_FOR_A_VERDICT
+
+    @property
+    def not_pinned_down(self) -> bool:
+        return self.judged and self.ci_width > CI_WIDTH_LIMIT
+
+    @property
+    def drifted(self) -> bool:
+        return self.judged and self.drift > DRIFT_LIMIT
+
+    @property
+    def contended(self) -> bool:
+        return self.contention is not None and self.contention > CONTENTION_LIMIT
+
+    @property
     def reasons(self) -> list[str]:
         found = []
-        if self.samples >= MIN_SAMPLES_FOR_A_VERDICT:
-            if self.ci_width > CI_WIDTH_LIMIT:
-                found.append(f"the median's 95% CI spans {self.ci_width:.0%} of it")
-            if self.drift > DRIFT_LIMIT:
-                found.append(f"the two halves' medians differ by {self.drift:.0%}")
-        if self.contention is not None and self.contention > CONTENTION_LIMIT:
+        if self.not_pinned_down:
+            found.append(f"the median's 95% CI spans {self.ci_width:.0%} of it")
+        if self.drifted:
+            found.append(f"the two halves' medians differ by {self.drift:.0%}")
+        if self.contended:
             found.append(f"its threads waited for a core {self.contention:.0%} of the time")
         return found
 
