@@ -126,3 +126,13 @@ def test_every_reason_is_named_when_several_apply() -> None:
     samples = [1e-3] * 3 + [3e-3] * 3  # wide and drifting
     reasons = summarize(samples, 1, contention=0.5).unstable_reason.split("; ")
     assert len(reasons) == 3
+
+
+def test_a_median_known_to_within_5_percent_is_pinned_down() -> None:
+    """The CI limit: a median known to about ±4% is trusted, one known to ±6% is not; with
+    fewer than 3 samples the samples give no verdict on their own spread."""
+    from jitscope.core.stats import Instability
+
+    assert not Instability(ci_width=0.08, drift=0.0, samples=20).unstable
+    assert Instability(ci_width=0.12, drift=0.0, samples=20).unstable
+    assert not Instability(ci_width=0.5, drift=0.5, samples=2).unstable

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from jitscope.core.model import Stats
 
-CI_WIDTH_LIMIT = 0.06
+CI_WIDTH_LIMIT = 0.10
 DRIFT_LIMIT = 0.10
 CONTENTION_LIMIT = 0.10
 MIN_SAMPLES_FOR_A_VERDICT = 3  # below that the samples say nothing about their own spread
