@@ -8,9 +8,21 @@ import platform
 import random
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+from jitscope.backends._observe import HookedKernel, python_floats
+from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
+
+
+def _ran_with(out: Any) -> Any:
+    """The floats the kernel returned: Python floats say their own width (see
+    ``python_floats``); a result that is not made of floats gives no dtype."""
+    return python_floats(out if isinstance(out, (list, tuple)) else [out])
+
+
+def _kernel(run: Any, **kwargs: Any) -> Kernel:
+    """Pure Python has no compiler: a first call is known not to compile."""
+    return HookedKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -42,7 +54,7 @@ def _linreg(ctx: CellContext) -> Kernel:
                 w[j] -= mu * scale * g[j]
         return w
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return _kernel(run, transfer=transfer, notes={"layout": "list of rows", "threads": 1})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -59,7 +71,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
                 inside += 1
         return 4.0 * inside / n
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "threads": 1})
+    return _kernel(run, notes={"rng": RNG_NOTE, "threads": 1})
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -89,7 +101,7 @@ def _lu(ctx: CellContext) -> Kernel:
             logdet += math.log(abs(u))
         return sign, logdet
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return _kernel(run, transfer=transfer, notes={"layout": "list of rows", "threads": 1})
 
 
 class Node:
@@ -116,7 +128,7 @@ def _nodes(ctx: CellContext) -> Kernel:
             total += node.bias
         return total
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
+    return _kernel(run, notes={"rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
 
 
 def _info() -> dict[str, Any]:
