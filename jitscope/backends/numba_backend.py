@@ -385,6 +385,39 @@ def _nodes(variant: str) -> Any:
     return build
 
 
+# ---- seed-faithful ------------------------------------------------------------------------
+def _seed(workload: str) -> Any:
+    """``numba:seed``: the published code under ``@njit`` as posted (see ``_seeds``)."""
+
+    def build(ctx: CellContext) -> Kernel:
+        import numpy as np
+
+        from jitscope.backends._seeds import SEED_NOTE
+
+        _kernels()  # numba's configuration (cache dir) before any jitted code is imported
+        from jitscope.backends import _numba_seeds as S
+
+        notes = _base_notes(ctx, seed=SEED_NOTE)
+        if workload == "lu":
+            data: dict[str, Any] = {}
+
+            def prepare() -> None:
+                data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=np.float64)
+
+            notes["layout"] = "Python-style loop over rows, NumPy row-slice updates (a temporary per row)"
+            return NumbaKernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
+        n, seed = int(ctx.inputs["n"]), int(ctx.inputs["seed"])
+        if workload == "mcpi":
+            notes["rng"] = "random module (Numba's own Mersenne Twister), seeded inside the jitted code"
+            return NumbaKernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
+        fn = S.nodes()
+        p = float(ctx.inputs["p"])
+        notes.update(rng=SERIAL_RNG, layout="reflected list of @jitclass SeedNode objects, mutate() method")
+        return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
+
+    return build
+
+
 # ---- backend --------------------------------------------------------------------------------
 def _info() -> dict[str, Any]:
     _kernels()
@@ -437,6 +470,12 @@ BACKEND = Backend(
         Implementation("nodes", NAME, "default", _nodes("default"), "structure of arrays, in-kernel RNG"),
         Implementation("nodes", NAME, "parallel", _nodes("parallel"), "structure of arrays, prange, counter RNG"),
         Implementation("nodes", NAME, "jitclass", _nodes("jitclass"), "list of @jitclass Node objects"),
+        Implementation("lu", NAME, "seed", _seed("lu"), "SEED: the Numba article's row-slice loop under @jit",
+                       dtypes=("float64",)),
+        Implementation("mcpi", NAME, "seed", _seed("mcpi"), "SEED: the textbook random.random() loop under @njit",
+                       dtypes=("float64",)),
+        Implementation("nodes", NAME, "seed", _seed("nodes"), "SEED: textbook @jitclass Node with a mutate method",
+                       dtypes=("float64",)),
     ),
     info=_info,
     setup_threads=_setup_threads,

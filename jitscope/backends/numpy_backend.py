@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jitscope.backends import _seeds
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
 
@@ -176,6 +177,11 @@ BACKEND = Backend(
         Implementation("mcpi", "numpy", "default", _mcpi, "chunked vectorised PCG64"),
         Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
         Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
+        Implementation("linreg", "numpy", "seed", _seeds.linreg_numpy,
+                       "SEED: Real Python's NumPy gradient descent (d=2), as published",
+                       dtypes=("float64",), max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
+        Implementation("lu", "numpy", "seed", _seeds.lu_numpy,
+                       "SEED: the Numba article's Python loop over NumPy row slices", dtypes=("float64",)),
     ),
     info=_info,
     setup_threads=limit_threads,
