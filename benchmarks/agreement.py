@@ -3,12 +3,13 @@
     python benchmarks/agreement.py [--budget 2] [--kernels lu/numpy:default/256,...]
 
 Each kernel is built by its backend exactly as a jitscope cell builds it (inputs, transfer,
-then ``sync(run())`` per call; one thread everywhere). jitscope measures it through the whole
-engine (a worker process per backend, first call and warm-up apart, calibrated samples);
-``timeit`` measures it in this process (after one compiling call: ``autorange``, then repeats,
-median per call); ``pyperf`` measures it in worker processes of its own (calibration, warm-up,
-several processes, median of the values). The ratios jitscope/timeit and jitscope/pyperf
-should be near 1 (target: within 10% on a quiet machine).
+then ``sync(run())`` per call; one thread everywhere), and each tool measures it in fresh
+processes that import only that backend: jitscope through its whole engine (a worker, first
+call and warm-up apart, calibrated samples); ``timeit`` in a child process (one compiling
+call, ``autorange``, then repeats, median per call); ``pyperf`` in worker processes of its
+own (calibration, warm-up, several processes, median of the values). The three run back to
+back per kernel, so a machine whose load drifts disturbs them alike. The ratios
+jitscope/timeit and jitscope/pyperf should be near 1 (target: within 10% on a quiet machine).
 
 pyperf is an optional dependency (``pip install 'jitscope[bench]'``); without it the script
 says so and prints jitscope against timeit only.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import timeit
 from collections.abc import Callable
@@ -42,6 +44,8 @@ try:
     import pyperf
 except ImportError:  # optional: the bench extra
     pyperf = None
+
+TIMEIT_CHILD = "JITSCOPE_AGREEMENT_TIMEIT"  # set: this process is timeit's child for one kernel
 
 DEFAULT_KERNELS = (
     "linreg/numpy:default/100",
@@ -80,20 +84,18 @@ def build(registry: Registry, spec: CellSpec) -> Callable[[], None]:
     return call
 
 
-def jitscope_medians(registry: Registry, specs: list[CellSpec]) -> dict[str, float | None]:
+def jitscope_median(registry: Registry, spec: CellSpec) -> float | None:
     from jitscope.runner.events import CellFinished
     from jitscope.runner.plan import Plan
     from jitscope.runner.supervisor import Supervisor
 
-    medians: dict[str, float | None] = {s.key: None for s in specs}
-    for event in Supervisor(Plan(cells=specs), registry, lock_path=None).run():
+    for event in Supervisor(Plan(cells=[spec]), registry, lock_path=None).run():
         if isinstance(event, CellFinished):
             r = event.result
             if r.status == Status.OK and r.stats is not None:
-                medians[r.spec.key] = r.stats.median
-            else:
-                print(f"jitscope: {r.spec.key} {r.status.value}: {r.reason}", file=sys.stderr)
-    return medians
+                return r.stats.median
+            print(f"jitscope: {r.spec.key} {r.status.value}: {r.reason}", file=sys.stderr)
+    return None
 
 
 def timeit_median(call: Callable[[], None], budget: float) -> float:
@@ -104,11 +106,26 @@ def timeit_median(call: Callable[[], None], budget: float) -> float:
     return statistics.median(t / loops for t in timer.repeat(repeat=repeats, number=loops))
 
 
+def timeit_in_child(kernel: str, budget: float) -> float | None:
+    """timeit's median for one kernel, measured in a fresh process (only its backend loaded)."""
+    env = {**os.environ, TIMEIT_CHILD: kernel, "AGREEMENT_BUDGET": str(budget)}
+    proc = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        print(f"timeit: {kernel} failed: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+        return None
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
 
 def main() -> None:
+    if TIMEIT_CHILD in os.environ:  # the child timeit_in_child started
+        budget = float(os.environ["AGREEMENT_BUDGET"])
+        spec = parse_kernel(os.environ[TIMEIT_CHILD], budget)
+        print(repr(timeit_median(build(load_registry(), spec), budget)))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     runner = None
     if pyperf is not None:
@@ -122,30 +139,30 @@ def main() -> None:
     parser.add_argument("--kernels", default=",".join(DEFAULT_KERNELS),
                         help="comma-separated workload/backend:variant/size (float64, CPU)")
     args = runner.parse_args() if runner is not None else parser.parse_args()
-    specs = [parse_kernel(k, args.budget) for k in args.kernels.split(",")]
+    kernels = args.kernels.split(",")
+    specs = [parse_kernel(k, args.budget) for k in kernels]
     registry = load_registry()
     in_pyperf_worker = runner is not None and args.worker
 
-    jit: dict[str, float | None] = {}
-    tim: dict[str, float | None] = {}
-    if not in_pyperf_worker:
-        jit = jitscope_medians(registry, specs)
-        for spec in specs:
-            tim[spec.key] = timeit_median(build(registry, spec), args.budget)
-
+    jit: dict[str, float | None] = {s.key: None for s in specs}
+    tim: dict[str, float | None] = {s.key: None for s in specs}
     perf: dict[str, float | None] = {s.key: None for s in specs}
-    if runner is not None:
-        for spec in specs:
-            made: list[Callable[[], None]] = []
+    for kernel, spec in zip(kernels, specs, strict=True):
+        if not in_pyperf_worker:
+            jit[spec.key] = jitscope_median(registry, spec)
+            tim[spec.key] = timeit_in_child(kernel, args.budget)
+        if runner is None:
+            continue
+        made: list[Callable[[], None]] = []
 
-            def call(spec: CellSpec = spec, made: list[Callable[[], None]] = made) -> None:
-                if not made:  # built in pyperf's worker, on its first (warm-up) call
-                    made.append(build(registry, spec))
-                made[0]()
+        def call(spec: CellSpec = spec, made: list[Callable[[], None]] = made) -> None:
+            if not made:  # built in pyperf's worker, on its first (warm-up) call
+                made.append(build(registry, spec))
+            made[0]()
 
-            bench = runner.bench_func(spec.key, call)  # in a worker: this task's values only
-            if bench is not None and not in_pyperf_worker:
-                perf[spec.key] = bench.median()
+        bench = runner.bench_func(spec.key, call)  # in a worker: runs only its own task
+        if bench is not None and not in_pyperf_worker:
+            perf[spec.key] = bench.median()
     if in_pyperf_worker:
         return
 
