@@ -62,7 +62,9 @@ def test_cell_accurate_and_dtype_honest(results: list[CellResult], index: int) -
     cell, r = CELLS[index], results[index]
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
-    assert r.info["dtype_used"] == cell.dtype
+    # Read from data the C code computed with (the output, the factor, or the probe array
+    # whose dtype selected the fused specialisation and that received a sample).
+    assert r.observed.dtype_used == cell.dtype
     assert r.info["threads"] == 1
 
 

@@ -53,9 +53,14 @@ def test_cell_runs_accurate_and_dtype_honest(run: tuple, cell: CellSpec) -> None
     r = run[0][cell.key]
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
-    # dtype_used is read from the device arrays, not copied from the request.
-    assert r.info["dtype_used"] == cell.dtype
+    # Read from the device arrays the kernel returned (a sample carried out of the loop for
+    # mcpi, the factor's sign for lu), not copied from the request.
+    assert r.observed.dtype_used == cell.dtype
     assert "block_until_ready" in r.info["sync"]
+    # Each cell's jitted function is new, so its first call traced and compiled it; no
+    # persistent compilation cache is configured here.
+    assert (r.observed.compiled, r.observed.cache) == ("yes", "n/a")
+    assert r.compile_s is not None and r.compile_s > 0
 
 
 def test_float64_is_really_float64(run: tuple) -> None:
@@ -70,6 +75,45 @@ def test_float64_is_really_float64(run: tuple) -> None:
 def test_worker_info_reports_x64_and_devices(run: tuple) -> None:
     info = run[1][("jax", "cpu")]
     assert info["x64"] is True and "cpu" in info["devices"] and info["version"]
+    # XLA's start-up is paid by the worker (a trivial jit), not by the first cell.
+    assert "trivial jit" in info["startup_notes"]["runtime_initialised"]
+
+
+def test_persistent_compilation_cache_misses_then_hits(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With JAX's persistent cache on, the first worker's first call misses it (XLA compiles)
+    and a second worker's hits it: read from JAX's own cache events."""
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax-cache"))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    cell = spec("lu", 12, "float32")
+    first = run_cells([cell])[0][0]  # one worker...
+    second = run_cells([cell])[0][0]  # ...then a fresh one, same cache directory
+    assert (first.observed.compiled, first.observed.cache) == ("yes", "miss")
+    assert (second.observed.compiled, second.observed.cache) == ("yes", "hit")
+    assert "XLA compiled 0" in second.info["compile_detail"]
+
+
+class _FakeDevice:
+    def __init__(self, peaks: list[int | None]) -> None:
+        self._peaks = peaks
+
+    def memory_stats(self) -> dict | None:
+        peak = self._peaks.pop(0)
+        return None if peak is None else {"peak_bytes_in_use": peak, "bytes_in_use": 1}
+
+
+@pytest.mark.parametrize(
+    "before,after,expected",
+    [(100, 250, 250), (300, 300, None), (None, None, None)],
+    ids=["rose-during-the-cell", "stayed-under-an-earlier-peak", "no-allocator-stats"],
+)
+def test_device_peak_is_reported_only_when_jax_saw_it_rise(before, after, expected) -> None:
+    """JAX cannot reset its peak: the cell gets it only when it rose during the cell."""
+    from jitscope.backends.jax_backend import JaxDevicePeak
+
+    peak = JaxDevicePeak(_FakeDevice([before, after]))
+    peak.reset()
+    assert peak.peak() == expected
 
 
 def test_timing_includes_the_device_work(run: tuple) -> None:
@@ -128,4 +172,4 @@ def test_float64_without_x64_is_refused_not_downgraded(monkeypatch: pytest.Monke
     assert f64.status == Status.SKIPPED
     assert "x64" in f64.reason and "float32" in f64.reason
     assert f32.status == Status.OK, f32.reason
-    assert f32.info["dtype_used"] == "float32"
+    assert f32.observed.dtype_used == "float32"

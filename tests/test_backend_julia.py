@@ -23,9 +23,7 @@ from jitscope.runner.supervisor import Supervisor
 FAKE = r'''
 import sys, time, math
 import numpy as np
-from jitscope.backends.numpy_backend import gradient_descent
-from jitscope.workloads.lu import lu_inplace_numpy, slogdet_from_lu
-from jitscope.workloads.mcpi import estimate_pi_numpy
+from jitscope.backends.numpy_backend import estimate_pi, gradient_descent, lu_inplace, slogdet_of_factor
 assert sys.argv[-1].endswith("_julia_server.jl"), sys.argv
 state = {}
 print("READY 0.0-fake", flush=True)
@@ -43,14 +41,14 @@ for line in sys.stdin:
                 X = np.fromfile(p[3]).reshape(n, d).astype(T)
                 y = np.fromfile(p[6]).astype(T)
                 coef, epochs = float(p[7]), int(p[8])
-                state["run"] = lambda: gradient_descent(X, y, coef * n / 2.0, epochs)
+                state["run"] = lambda: (lambda w: (w, w.dtype))(gradient_descent(X, y, coef * n / 2.0, epochs))
             elif p[1] == "mcpi":
                 n, seed = int(p[3]), int(p[4])
-                state["run"] = lambda: estimate_pi_numpy(n, seed, T)
+                state["run"] = lambda: (lambda r: (r[0], r[1].dtype))(estimate_pi(n, seed, T))
             elif p[1] == "lu":
                 n = int(p[4])
                 A = np.fromfile(p[3]).reshape(n, n).astype(T)
-                state["run"] = lambda: slogdet_from_lu(lu_inplace_numpy(A.copy()))
+                state["run"] = lambda: (lambda a: (slogdet_of_factor(a), a.dtype))(lu_inplace(A.copy()))
             elif p[1] == "nodes":
                 n, prob, seed = int(p[3]), float(p[4]), int(p[5])
                 def nodes():
@@ -58,17 +56,17 @@ for line in sys.stdin:
                     bias = np.full(n, 0.5, T)
                     m = rng.random(n) < prob
                     bias[m] += rng.random(int(m.sum())).astype(T)
-                    return float(bias.sum(dtype=np.float64))
+                    return float(bias.sum(dtype=np.float64)), bias.dtype
                 state["run"] = nodes
             else:
                 raise ValueError("unknown workload " + p[1])
             print("OK", flush=True)
         elif p[0] == "RUN":
             t0 = time.perf_counter_ns()
-            res = state["run"]()
+            res, seen = state["run"]()
             el = time.perf_counter_ns() - t0
             vals = np.atleast_1d(np.asarray(res, dtype=np.float64))
-            print("OK", el, " ".join(repr(float(v)) for v in vals), flush=True)
+            print("OK", el, np.dtype(seen).name, " ".join(repr(float(v)) for v in vals), flush=True)
         else:
             raise ValueError("unknown command " + p[0])
     except Exception as exc:
@@ -104,7 +102,8 @@ def test_protocol_end_to_end_with_a_stand_in(fake_julia: Path) -> None:
     for cell, r in zip(_cells(), _run(_cells()), strict=True):
         assert r.status == Status.OK, (cell.key, r.reason)
         assert r.accuracy is not None and r.accuracy.accurate
-        assert r.info["dtype_used"] == cell.dtype
+        assert r.observed.dtype_used == cell.dtype
+        assert r.observed.dtype_used == cell.dtype  # as the server read it from its data
         assert r.info["julia_internal_median_s"] > 0
         assert "0.0-fake" in r.info["compiler"]
 
@@ -125,3 +124,4 @@ def test_real_julia() -> None:  # pragma: no cover - needs julia
     for cell, r in zip(_cells(), _run(_cells()), strict=True):
         assert r.status == Status.OK, (cell.key, r.reason)
         assert r.accuracy is not None and r.accuracy.accurate
+        assert r.observed.dtype_used == cell.dtype

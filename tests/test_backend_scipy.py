@@ -28,7 +28,8 @@ def test_lu_via_lapack_accurate_in_both_dtypes() -> None:
     for cell, r in zip(cells[:4], results[:4], strict=True):
         assert r.status == Status.OK, r.reason
         assert r.accuracy is not None and r.accuracy.accurate
-        assert r.info["dtype_used"] == cell.dtype
+        assert r.observed.dtype_used == cell.dtype  # read from the factor LAPACK returned
+        assert (r.observed.compiled, r.observed.cache) == ("no", "n/a")  # LAPACK is precompiled
         assert "PARTIAL PIVOTING" in r.info["algorithm"]
     assert results[4].status == Status.SKIPPED
     assert results[4].reason == "scipy:default has no implementation of mcpi"

@@ -44,9 +44,20 @@ def test_cell_accurate_and_dtype_honest(run: tuple, index: int) -> None:
     cell, r = CELLS[index], run[0][index]
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
-    assert r.info["dtype_used"] == cell.dtype
+    # Read from the tensors that ran (a sample carried out of the mcpi loop, the factor's
+    # sign for lu), not from the request.
+    assert r.observed.dtype_used == cell.dtype
     assert ".numpy()" in r.info["sync"]
     assert "jit_compile=True" in r.info["compiler"]
+    # A new tf.function per cell: its tracing count grows in the first call (XLA compiles).
+    assert (r.observed.compiled, r.observed.cache) == ("yes", "n/a")
+    assert r.compile_s is not None
+
+
+def test_worker_start_up_pays_for_the_runtime(run: tuple) -> None:
+    info = run[1][("tensorflow", "cpu")]
+    assert "trivial XLA function" in info["startup_notes"]["runtime_initialised"]
+    assert info["startup_s"] > 0
 
 
 def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:

@@ -53,7 +53,9 @@ def test_eager_cell_accurate_and_dtype_honest(run: tuple, index: int) -> None:
     cell, r = EAGER[index], run[0][index]
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
-    assert r.info["dtype_used"] == cell.dtype
+    # Read from the tensors that ran (a sample of the mcpi points, the factor's sign for lu),
+    # not from the request: these tests used to read a note the backend copied from it.
+    assert r.observed.dtype_used == cell.dtype
     assert isinstance(r.info["threads"], int)
 
 
@@ -63,12 +65,14 @@ def test_compile_variant_compiles_in_the_first_call(run: tuple) -> None:
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
     assert "torch.compile" in r.info["compiler"]
-    # Observed through Dynamo's counters: a graph was compiled in the first call, which is far
-    # slower than a steady call; the one-off Inductor start-up is the worker's, not this cell's.
-    assert r.first_call_s is not None and r.stats is not None
+    # Observed through Dynamo's counters: a graph was compiled in the first call (so it has a
+    # compile time); the one-off Inductor start-up is the worker's, not this cell's. (No
+    # timing ratio here: on a shared box a warm-up call can be slow for reasons of its own.)
     assert r.observed.compiled == "yes" and r.observed.cache in ("hit", "miss")
-    assert r.compile_s is not None and r.compile_s > 10 * r.stats.median
+    assert r.compile_s is not None and r.compile_s > 0
+    assert "1 graph(s)" in r.info["compile_detail"]
     assert r.observed.startup_s is not None and r.observed.graph_breaks == 0
+    assert r.observed.dtype_used == "float32"
 
 
 def test_eager_never_claims_a_compilation(run: tuple) -> None:

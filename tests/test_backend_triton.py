@@ -43,8 +43,11 @@ def test_interpreter_cell_accurate_and_labelled(run: tuple, index: int) -> None:
     cell, r = CELLS[index], run[0][index]
     assert r.status == Status.OK, r.reason
     assert r.accuracy is not None and r.accuracy.accurate
-    assert r.info["dtype_used"] == cell.dtype
+    # Read from the tensors that ran (for mcpi a probe the kernel statically asserts has the
+    # points' dtype), not from the request.
+    assert r.observed.dtype_used == cell.dtype
     assert "interpreter" in r.info["compiler"] and "NOT compiled" in r.info["compiler"]
+    assert (r.observed.compiled, r.observed.cache) == ("no", "n/a")  # the interpreter compiles nothing
 
 
 def test_skips_have_reasons(run: tuple) -> None:
@@ -74,8 +77,8 @@ assert not K.INTERPRETED
 ptr = {"float64": "*fp64", "float32": "*fp32"}
 for dt in ptr:
     cases = [
-        (K.mcpi_kernel, {"seed": "i32", "n": "i32", "partial_ptr": "*i32", "BLOCK": "constexpr", "F64": "constexpr"},
-         {"BLOCK": 4096, "F64": dt == "float64"}),
+        (K.mcpi_kernel, {"seed": "i32", "n": "i32", "partial_ptr": "*i32", "probe_ptr": ptr[dt], "BLOCK": "constexpr",
+         "F64": "constexpr"}, {"BLOCK": 4096, "F64": dt == "float64"}),
         (K.linreg_partial_kernel, {"X": ptr[dt], "y": ptr[dt], "w": ptr[dt], "partial": ptr[dt], "n": "i32", "d": "i32",
          "BLOCK_N": "constexpr", "BLOCK_D": "constexpr"}, {"BLOCK_N": 512, "BLOCK_D": 8}),
         (K.linreg_update_kernel, {"partial": ptr[dt], "w": ptr[dt], "coef": ptr[dt], "nblocks": "i32", "d": "i32",
@@ -107,3 +110,40 @@ def test_kernels_compile_for_cuda_without_a_gpu() -> None:
         pytest.skip("this triton install has no ptxas")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("compiled")
+
+
+WATCH_CHECK = r"""
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from jitscope.backends import _triton_kernels as K
+from jitscope.backends.triton_backend import TritonCompileWatch
+src = lambda: ASTSource(K.lu_scale_kernel, {"A": "*fp32", "n": "i32", "k": "i32", "BLOCK": "constexpr"}, {"BLOCK": 256})
+for _ in range(2):  # the second build of the same kernel finds it in TRITON_CACHE_DIR
+    watch = TritonCompileWatch()
+    watch.start()
+    triton.compile(src(), target=GPUTarget("cuda", 90, 32))
+    o = watch.stop()
+    print(o.compiled, o.cache)
+watch = TritonCompileWatch()
+watch.start()
+o = watch.stop()
+print(o.compiled, o.cache)
+"""
+
+
+def test_compile_watch_reads_triton_compilation_listener() -> None:
+    """Compiled kernels cannot run here, but Triton builds them without a GPU: its own
+    compilation listener says compiled (cache miss), then loaded from the disk cache (hit),
+    and nothing built at all is n/a."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = os.path.join(os.environ["JITSCOPE_HOME"], "triton-watch-cache")
+    proc = subprocess.run([sys.executable, "-c", WATCH_CHECK], capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0 and "ptxas" in proc.stderr and "not found" in proc.stderr.lower():
+        pytest.skip("this triton install has no ptxas")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:3] == ["yes miss", "no hit", "no n/a"]

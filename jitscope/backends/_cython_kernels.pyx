@@ -59,27 +59,29 @@ def linreg(const real[:, ::1] X, const real[::1] y, real coef, int epochs, real[
                 w[j] = w[j] - coef * g[j]
 
 
-def mcpi(int64_t n, uint64_t seed, bint single):
-    """Fused generate-test-count; sample i = splitmix64(key + i*phi), int64 counter."""
+def mcpi(int64_t n, uint64_t seed, real[::1] probe):
+    """Fused generate-test-count; sample i = splitmix64(key + i*phi), int64 counter. The
+    probe's dtype picks the specialisation (float: 24-bit uniforms, double: 31-bit, as in
+    Numba); the last sample's x is written into it, so it holds data the loop computed."""
     cdef uint64_t key = stream_key(seed), z
     cdef int64_t i, count = 0
-    cdef double x, y
-    cdef float xf, yf
+    cdef real x = 0, y
     with nogil:
         # Through int32: AVX2 converts int32 (not 64-bit) integers to floating point in
-        # vector registers. 31-bit (float64) / 24-bit (float32) uniforms, as in Numba.
-        if single:
+        # vector registers.
+        if real is float:
             for i in range(n):
                 z = splitmix64(key + <uint64_t>i * GOLDEN)
-                xf = <float><int32_t>(z >> 40) * <float>5.9604644775390625e-08
-                yf = <float><int32_t>((z >> 8) & MASK24) * <float>5.9604644775390625e-08
-                count += <int32_t>(xf * xf + yf * yf <= <float>1.0)
+                x = <float><int32_t>(z >> 40) * <float>5.9604644775390625e-08
+                y = <float><int32_t>((z >> 8) & MASK24) * <float>5.9604644775390625e-08
+                count += <int32_t>(x * x + y * y <= <float>1.0)
         else:
             for i in range(n):
                 z = splitmix64(key + <uint64_t>i * GOLDEN)
                 x = <double><int32_t>(z >> 33) * 4.656612873077393e-10
                 y = <double><int32_t>((z >> 1) & MASK31) * 4.656612873077393e-10
                 count += <int32_t>(x * x + y * y <= 1.0)
+    probe[0] = x
     return 4.0 * count / n
 
 
@@ -103,8 +105,9 @@ def lu_inplace(real[:, ::1] a):
     return sign, logdet
 
 
-def nodes(int64_t n, double p, uint64_t seed, real proto):
-    """Structure of arrays in C memory (keys int64, bias ``real``), checksum in double."""
+def nodes(int64_t n, double p, uint64_t seed, real[::1] probe):
+    """Structure of arrays in C memory (keys int64, bias ``real``), checksum in double. The
+    probe's dtype picks ``real``; the last node's bias is written into it."""
     cdef uint64_t key = stream_key(seed), z
     cdef int64_t i
     cdef double total = 0.0
@@ -124,6 +127,8 @@ def nodes(int64_t n, double p, uint64_t seed, real proto):
                 bias[i] = bias[i] + <real>(<double>(z & MASK32) * 2.3283064365386963e-10)
         for i in range(n):
             total += bias[i]
+    if n > 0:
+        probe[0] = bias[n - 1]
     free(keys)
     free(bias)
     return total

@@ -6,10 +6,12 @@
 #   SETUP mcpi <T> <n> <seed>                                  -> "OK"
 #   SETUP lu <T> <Afile> <n>                                   -> "OK"
 #   SETUP nodes <T> <n> <p> <seed>                             -> "OK"
-#   RUN                              -> "OK <elapsed_ns> <result values...>"
+#   RUN                              -> "OK <elapsed_ns> <eltype> <result values...>"
 #   QUIT                             -> exits
 # Errors reply "ERR <message>". <T> is float64 or float32. Files hold raw little-endian
 # float64 in NumPy's row-major (C) order. Timing inside Julia uses time_ns() around the call.
+# <eltype> is the element type of the data the kernel computed with, read from that data
+# (eltype of the arrays, typeof of a sample), lower-cased: float64 or float32.
 
 using Random
 
@@ -52,12 +54,13 @@ end
 function mcpi(n::Int, seed::Int, ::Type{T}) where {T}
     rng = Xoshiro(seed)
     count = 0  # Int64 counter
+    x = zero(T)
     @inbounds for _ in 1:n
         x = rand(rng, T)
         y = rand(rng, T)
         count += (x * x + y * y <= one(T))
     end
-    return 4.0 * count / n
+    return 4.0 * count / n, typeof(x)  # the estimate, and the type the samples had
 end
 
 function lu_slogdet(A::Matrix{T}) where {T}
@@ -102,7 +105,7 @@ function nodes(n::Int, p::Float64, seed::Int, ::Type{T}) where {T}
     for node in ns
         total += node.bias
     end
-    return total
+    return total, typeof(ns[1].bias)  # the checksum, and the type the biases had
 end
 
 function setup(parts)
@@ -113,17 +116,17 @@ function setup(parts)
         X = T.(read_matrix(parts[4], n, d))
         y = T.(vec(read_matrix(parts[7], n, 1)))
         coef = T(parse(Float64, parts[8])); epochs = parse(Int, parts[9])
-        STATE[:run] = () -> linreg!(X, y, coef, epochs)
+        STATE[:run] = () -> (w = linreg!(X, y, coef, epochs); (w, eltype(w)))
     elseif kind == "mcpi"
         n = parse(Int, parts[4]); seed = parse(Int, parts[5])
-        STATE[:run] = () -> mcpi(n, seed, T)
+        STATE[:run] = () -> mcpi(n, seed, T)  # (estimate, sample type)
     elseif kind == "lu"
         n = parse(Int, parts[5])
         A = T.(permutedims(read_matrix(parts[4], n, n)))  # back to A itself
-        STATE[:run] = () -> lu_slogdet(A)
+        STATE[:run] = () -> (lu_slogdet(A), eltype(A))
     elseif kind == "nodes"
         n = parse(Int, parts[4]); p = parse(Float64, parts[5]); seed = parse(Int, parts[6])
-        STATE[:run] = () -> nodes(n, p, seed, T)
+        STATE[:run] = () -> nodes(n, p, seed, T)  # (checksum, bias type)
     else
         error("unknown workload $kind")
     end
@@ -149,9 +152,9 @@ function main()
             elseif cmd == "RUN"
                 run = STATE[:run]
                 t0 = time_ns()
-                result = run()
+                result, seen = run()
                 elapsed = time_ns() - t0
-                println("OK ", elapsed, " ", format_result(result))
+                println("OK ", elapsed, " ", lowercase(string(seen)), " ", format_result(result))
             else
                 error("unknown command $cmd")
             end

@@ -60,6 +60,21 @@ def pair_f32(z: Any) -> Any:
     return x, y
 
 
+@njit(cache=True)
+def probe_f64(key, i):  # type: ignore[no-untyped-def]
+    """Sample i's x coordinate, by the same inline code the float64 loops run (a prange
+    reduction or a ufunc has no sample left over to return)."""
+    x, _ = pair_f64(splitmix64(key + U64(i) * GOLDEN))
+    return np.full(1, x)
+
+
+@njit(cache=True)
+def probe_f32(key, i):  # type: ignore[no-untyped-def]
+    """As ``probe_f64`` for the float32 loops."""
+    x, _ = pair_f32(splitmix64(key + U64(i) * GOLDEN))
+    return np.full(1, x)
+
+
 # ---- linreg -------------------------------------------------------------------------------
 @njit(cache=True, fastmath=True)
 def linreg_rows(X, y, coef, epochs):  # type: ignore[no-untyped-def]
@@ -174,24 +189,36 @@ def linreg_small(D: int, parallel: bool) -> Any:
 
 
 # ---- mcpi ---------------------------------------------------------------------------------
+# The mcpi and nodes kernels return (result, probe): the result is a count or a float64
+# accumulator, which says nothing about the precision the samples had, so the probe is a
+# one-element array built from a sample the kernel computed (np.full takes the sample's own
+# type). The backend reads the cell's dtype from the probe.
 @njit(cache=True, fastmath=True)
-def mcpi_serial(n, seed, single):  # type: ignore[no-untyped-def]
+def mcpi_serial_f64(n, seed):  # type: ignore[no-untyped-def]
     """Fused generate-test-count with Numba's Mersenne Twister, seeded in here."""
     np.random.seed(seed)
     count = 0  # int64: no float32 counter saturating at 2**24
-    if single:
-        for _ in range(n):
-            x = np.float32(np.random.random())
-            y = np.float32(np.random.random())
-            if x * x + y * y <= np.float32(1.0):
-                count += 1
-    else:
-        for _ in range(n):
-            x = np.random.random()
-            y = np.random.random()
-            if x * x + y * y <= 1.0:
-                count += 1
-    return 4.0 * count / n
+    x = 0.0
+    for _ in range(n):
+        x = np.random.random()
+        y = np.random.random()
+        if x * x + y * y <= 1.0:
+            count += 1
+    return 4.0 * count / n, np.full(1, x)
+
+
+@njit(cache=True, fastmath=True)
+def mcpi_serial_f32(n, seed):  # type: ignore[no-untyped-def]
+    """As ``mcpi_serial_f64``, the coordinates rounded to float32 and tested in float32."""
+    np.random.seed(seed)
+    count = 0
+    x = np.float32(0.0)
+    for _ in range(n):
+        x = np.float32(np.random.random())
+        y = np.float32(np.random.random())
+        if x * x + y * y <= np.float32(1.0):
+            count += 1
+    return 4.0 * count / n, np.full(1, x)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -202,7 +229,7 @@ def mcpi_parallel_f64(n, seed):  # type: ignore[no-untyped-def]
     for i in prange(n):
         x, y = pair_f64(splitmix64(key + U64(i) * GOLDEN))
         count += np.int32(x * x + y * y <= 1.0)
-    return 4.0 * count / n
+    return 4.0 * count / n, probe_f64(key, n - 1)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -213,7 +240,7 @@ def mcpi_parallel_f32(n, seed):  # type: ignore[no-untyped-def]
     for i in prange(n):
         x, y = pair_f32(splitmix64(key + U64(i) * GOLDEN))
         count += np.int32(x * x + y * y <= np.float32(1.0))
-    return 4.0 * count / n
+    return 4.0 * count / n, probe_f32(key, n - 1)
 
 
 @functools.cache
@@ -240,7 +267,7 @@ def inside_ufunc(single: bool) -> Any:
 VECTORIZE_CHUNK = 1 << 18
 
 
-def mcpi_vectorize(n: int, seed: int, single: bool) -> float:
+def mcpi_vectorize(n: int, seed: int, single: bool) -> tuple[float, Any]:
     """The ufunc over chunks of sample indices: materialised (an index array and a 0/1 array
     per chunk), unlike the fused kernels. Buffers are reused across chunks, so no page faults.
     target='cpu': on this kind of box numba's target='parallel' ufuncs were ~4x slower."""
@@ -256,7 +283,8 @@ def mcpi_vectorize(n: int, seed: int, single: bool) -> float:
         np.add(base[:m], np.uint64(start), out=idx[:m])
         ufunc(idx[:m], key, out=flags[:m])
         count += int(flags[:m].sum(dtype=np.int64))
-    return 4.0 * count / n
+    probe = (probe_f32 if single else probe_f64)(key, np.uint64(n - 1))
+    return 4.0 * count / n, probe
 
 
 # ---- lu -----------------------------------------------------------------------------------
@@ -275,7 +303,7 @@ def _slogdet_of_lu(a):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True)
 def lu_slogdet(A):  # type: ignore[no-untyped-def]
-    """Copy, then naive right-looking Doolittle in place; (sign, sum log|U_kk|)."""
+    """Copy, then naive right-looking Doolittle in place; ((sign, sum log|U_kk|), factor)."""
     a = A.copy()
     n = a.shape[0]
     for k in range(n - 1):
@@ -287,7 +315,7 @@ def lu_slogdet(A):  # type: ignore[no-untyped-def]
             ai = a[i, k + 1 :]
             for j in range(n - k - 1):
                 ai[j] -= f * ak[j]
-    return _slogdet_of_lu(a)
+    return _slogdet_of_lu(a), a
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -304,7 +332,7 @@ def lu_slogdet_parallel(A):  # type: ignore[no-untyped-def]
             ai = a[i, k + 1 :]
             for j in range(n - k - 1):
                 ai[j] -= f * ak[j]
-    return _slogdet_of_lu(a)
+    return _slogdet_of_lu(a), a
 
 
 # ---- nodes --------------------------------------------------------------------------------
@@ -320,7 +348,7 @@ def nodes_soa(n, p, seed, proto):  # type: ignore[no-untyped-def]
     total = 0.0
     for i in range(n):
         total += bias[i]
-    return total
+    return total, bias
 
 
 @njit(cache=True, parallel=True)
@@ -336,7 +364,7 @@ def nodes_soa_parallel(n, p, seed, proto):  # type: ignore[no-untyped-def]
     total = 0.0
     for i in prange(n):
         total += bias[i]
-    return total
+    return total, bias
 
 
 @functools.cache
@@ -367,6 +395,6 @@ def nodes_jitclass(dtype: str) -> Any:
         total = 0.0
         for node in nodes:
             total += node.bias
-        return total
+        return total, np.full(1, nodes[0].bias)  # the probe: a field of the spec's type
 
     return nodes_objects

@@ -15,9 +15,11 @@ INV_2_32: tl.constexpr = tl.constexpr(2.3283064365386963e-10)  # 2**-32
 
 
 @triton.jit
-def mcpi_kernel(seed, n, partial_ptr, BLOCK: tl.constexpr, F64: tl.constexpr):
+def mcpi_kernel(seed, n, partial_ptr, probe_ptr, BLOCK: tl.constexpr, F64: tl.constexpr):
     """Each program draws BLOCK points with Philox (counter = global sample index, so no two
-    programs share a stream) and stores its count; the host sums the counts in int64."""
+    programs share a stream) and stores its count; the host sums the counts in int64. Each
+    program also stores its largest x into ``probe_ptr``, whose element type must be x's own
+    (a static assertion: a store would convert silently), so the probe's dtype is the points'."""
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     r1, r2, _, _ = tl.randint4x(seed, offs)
@@ -29,6 +31,8 @@ def mcpi_kernel(seed, n, partial_ptr, BLOCK: tl.constexpr, F64: tl.constexpr):
         y = tl.uint_to_uniform_float(r2)
     inside = ((x * x + y * y) <= 1.0) & (offs < n)
     tl.store(partial_ptr + pid, tl.sum(inside.to(tl.int32), axis=0))
+    tl.static_assert(x.dtype == probe_ptr.dtype.element_ty, "the probe must have the points' dtype")
+    tl.store(probe_ptr + pid, tl.max(x, axis=0))
 
 
 @triton.jit

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Backend,
     CellContext,
-    FunctionKernel,
     Implementation,
     Kernel,
     SkipCell,
@@ -56,14 +56,46 @@ def _put(x: Any, dtype: str) -> Any:
 def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
     cp = _cp()
     notes = {
-        "dtype_used": ctx.dtype,
         "sync": "current CUDA stream synchronize()",
         "compiler": f"cupy {cp.__version__} (cuBLAS / NVRTC elementwise kernels)",
-        "cache": "cupy kernel cache (~/.cupy/kernel_cache)",
         "threads": "n/a (GPU)",
     }
     notes.update(extra)
     return notes
+
+
+class PoolPeak:
+    """CuPy's memory pool as the device high-water mark. The pool grows only when the arrays
+    alive at one moment need more than it holds, and never shrinks by itself, so after
+    ``free_all_blocks()`` (which returns the cached, unused blocks) its size at the end of the
+    cell bounds from above the most the cell's arrays held at once (inputs included; block
+    rounding makes it an upper bound, not the exact peak). CuPy keeps no peak counter itself,
+    and a memory hook would add a Python call to every allocation inside the timed calls."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def reset(self) -> None:
+        self._pool.free_all_blocks()
+
+    def peak(self) -> int | None:
+        return int(self._pool.total_bytes())
+
+
+def _kernel(run: Any, **kwargs: Any) -> HookedKernel:
+    """CuPy compiles its elementwise kernels with NVRTC and caches them on disk, but keeps no
+    counter anyone can read: compiled and cache stay ``unknown`` (the default watch)."""
+    return HookedKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """The CUDA context and the memory pool start with the first device call: start-up."""
+    cp = _cp()
+    if cp.cuda.runtime.getDeviceCount() < 1:
+        return {}
+    cp.zeros(1).sum().get()
+    _sync()
+    return {"cuda_context": "created"}
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -78,7 +110,6 @@ def _linreg(ctx: CellContext) -> Kernel:
         dt = data["X"].dtype.type
         data["scale"] = dt(2.0 / n)
         data["mu"] = dt(ctx.inputs["mu"])
-        kernel.notes["dtype_used"] = str(data["X"].dtype)
 
     def run() -> Any:
         X, y, scale, mu = data["X"], data["y"], data["scale"], data["mu"]
@@ -88,7 +119,7 @@ def _linreg(ctx: CellContext) -> Kernel:
             w -= mu * (scale * (X.T @ r))
         return w
 
-    kernel = FunctionKernel(
+    kernel = _kernel(
         run, transfer=transfer, sync=_sync, fetch=lambda out: cp.asnumpy(out),
         notes=_notes(ctx, layout="X@w and X.T@r (cuBLAS gemv) per epoch"),
     )
@@ -104,15 +135,17 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def run() -> Any:
         rng = cp.random.default_rng(seed)
         total = cp.zeros((), dtype=cp.int64)
+        probe = None
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
             x = rng.random(m, dtype=ctx.dtype)
             y = rng.random(m, dtype=ctx.dtype)
             total += cp.count_nonzero(x * x + y * y <= 1)
-        return total
+            probe = x[:1]  # a sample: the int64 count says nothing of the points' dtype
+        return total, probe
 
-    return FunctionKernel(
-        run, sync=_sync, fetch=lambda out: 4.0 * int(out.get()) / n,
+    return _kernel(
+        run, sync=_sync, fetch=lambda out: 4.0 * int(out[0].get()) / n, ran_with=lambda out: out[1],
         notes=_notes(ctx, rng="cupy.random.default_rng (XORWOW)", layout=f"chunks of {chunk}, int64 device counter"),
     )
 
@@ -123,7 +156,6 @@ def _lu(ctx: CellContext) -> Kernel:
 
     def transfer() -> None:
         data["A"] = _put(ctx.inputs["A"], ctx.dtype)
-        kernel.notes["dtype_used"] = str(data["A"].dtype)
 
     def run() -> Any:
         a = data["A"].copy()
@@ -132,10 +164,11 @@ def _lu(ctx: CellContext) -> Kernel:
             a[k + 1 :, k] /= a[k, k]
             a[k + 1 :, k + 1 :] -= cp.outer(a[k + 1 :, k], a[k, k + 1 :])
         diag = cp.diagonal(a).astype(cp.float64)
-        return cp.prod(cp.sign(diag)), cp.sum(cp.log(cp.abs(diag)))
+        return cp.prod(cp.sign(diag)), cp.sum(cp.log(cp.abs(diag))), a  # a: the factor, its dtype
 
-    kernel = FunctionKernel(
+    kernel = _kernel(
         run, transfer=transfer, sync=_sync, fetch=lambda out: (float(out[0].get()), float(out[1].get())),
+        ran_with=lambda out: out[2],
         notes=_notes(ctx, layout="copy of A; per k: scale column, rank-1 update of the trailing block"),
     )
     return kernel
@@ -155,7 +188,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         bias += cp.where(mutate, rng.random(n, dtype=ctx.dtype), 0)
         return bias.sum()
 
-    return FunctionKernel(
+    return _kernel(
         run, sync=_sync, fetch=lambda out: float(out.get()),
         notes=_notes(ctx, rng="cupy.random.default_rng (XORWOW)", layout="structure of arrays, mask"),
     )
@@ -195,4 +228,5 @@ BACKEND = Backend(
         Implementation("nodes", NAME, "default", _nodes, "structure of arrays on the device", devices=_CUDA),
     ),
     info=_info,
+    startup=_startup,
 )

@@ -2,9 +2,14 @@
 
 The extension is built into ``cache_dir("cython")/<key>/`` where the key hashes the .pyx
 source, the Cython and Python versions, the compiler and its flags, so an edit or an upgrade
-rebuilds and nothing else does. The build happens inside the cell's *first call*, so it shows
-up in the compile column; ``build_s`` and ``cache`` (hit/miss) are recorded in the notes. A
-machine without a C compiler gets a clear "unavailable" reason from the probe.
+rebuilds and nothing else does.
+
+Where the build happens is a decision about what "compiled" means: the build runs inside the
+cell's *first call* (not in ``build``), so a cell that needed it says compiled yes / cache
+miss and its compile time is the build's; one that found the module on disk says compiled no
+/ cache hit (loading a shared object is not compiling); a later cell of the same worker says
+compiled no / cache n/a. ``build_s`` records the build's own duration. A machine without a C
+compiler gets a clear "unavailable" reason from the probe.
 """
 
 from __future__ import annotations
@@ -94,13 +99,11 @@ def build_module() -> tuple[Any, dict[str, Any]]:
     target = cache_dir("cython") / key / (name + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
     record: dict[str, Any] = {"compiler": f"Cython -> {compiler} {' '.join(CFLAGS)}", "module_path": str(target)}
     if name in _loaded:
-        record["cache"] = "in-memory (built or loaded earlier in this worker)"
         record["build"] = "memory"
         return _loaded[name], record
     if name in _failed:
         raise RuntimeError(_failed[name])
     if target.exists():
-        record["cache"] = "hit (compiled module loaded from disk)"
         record["build"] = "hit"
     else:
         t0 = time.perf_counter()
@@ -110,7 +113,6 @@ def build_module() -> tuple[Any, dict[str, Any]]:
             _failed[name] = str(exc)
             raise
         record["build_s"] = round(time.perf_counter() - t0, 3)
-        record["cache"] = "miss (cythonized and compiled now)"
         record["build"] = "miss"
     spec = importlib.util.spec_from_file_location(name, target)
     if spec is None or spec.loader is None:
@@ -145,21 +147,18 @@ def _check(cmd: list[str], what: str) -> None:
 class CythonKernel(Kernel):
     """Builds (or loads) the extension on the first call, so the build is in the compile column."""
 
-    def __init__(self, ctx: CellContext, make_call: Any, prepare: Any = None, **notes: Any) -> None:
+    def __init__(
+        self, ctx: CellContext, make_call: Any, prepare: Any = None, probed: bool = False, **notes: Any
+    ) -> None:
+        """``probed``: the call returns ``(result, array)``, the array being data the kernel
+        computed in its specialisation's type (see ``_cython_kernels.pyx``)."""
         super().__init__()
         self._make_call = make_call
         self._prepare = prepare
+        self._probed = probed
         self._call: Any = None
         self.build = ""  # miss / hit / memory once the first call built or loaded the module
-        self.notes.update(
-            {
-                "dtype_used": ctx.dtype,
-                "sync": "none needed (synchronous C code)",
-                "threads": 1,
-                "cache": "pending (built on the first call)",
-                **notes,
-            }
-        )
+        self.notes.update({"sync": "none needed (synchronous C code)", "threads": 1, **notes})
 
     def transfer(self) -> None:
         if self._prepare is not None:
@@ -175,6 +174,12 @@ class CythonKernel(Kernel):
 
     def compile_watch(self) -> CompileWatch:
         return CythonBuildWatch(self)
+
+    def ran_with(self, out: Any) -> Any:
+        return out[1] if self._probed else out
+
+    def fetch(self, out: Any) -> Any:
+        return out[0] if self._probed else out
 
 
 class CythonBuildWatch(CompileWatch):
@@ -216,7 +221,6 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["X"] = np.ascontiguousarray(ctx.inputs["X"], dtype=dt)
         data["y"] = np.ascontiguousarray(ctx.inputs["y"], dtype=dt)
         data["g"] = np.empty(d, dtype=dt)
-        kernel.notes["dtype_used"] = str(data["X"].dtype)
 
     def make_call(module: Any) -> Any:
         fn = module.linreg[_ctype(ctx)]
@@ -233,15 +237,17 @@ def _linreg(ctx: CellContext) -> Kernel:
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
+    import numpy as np
+
     n = int(ctx.inputs["n"])
     seed = int(ctx.inputs["seed"])
-    single = ctx.dtype == "float32"
+    probe = np.zeros(1, dtype=np.dtype(ctx.dtype))  # selects the specialisation, gets a sample
 
     def make_call(module: Any) -> Any:
         fn = module.mcpi
-        return lambda: fn(n, seed, single)
+        return lambda: (fn(n, seed, probe), probe)
 
-    return CythonKernel(ctx, make_call, rng=RNG, layout="fused generate-test-count, int64 counter")
+    return CythonKernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -251,29 +257,38 @@ def _lu(ctx: CellContext) -> Kernel:
 
     def prepare() -> None:
         data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=np.dtype(ctx.dtype))
-        kernel.notes["dtype_used"] = str(data["A"].dtype)
 
     def make_call(module: Any) -> Any:
         fn = module.lu_inplace[_ctype(ctx)]
-        return lambda: fn(data["A"].copy())
+
+        def call() -> Any:
+            factor = data["A"].copy()
+            return fn(factor), factor  # (sign, logdet) in double; the factor in its own dtype
+
+        return call
 
     kernel = CythonKernel(
-        ctx, make_call, prepare, layout="copy of A, then naive in-place Doolittle", accumulator="log|det| in double"
+        ctx, make_call, prepare, probed=True, layout="copy of A, then naive in-place Doolittle",
+        accumulator="log|det| in double",
     )
     return kernel
 
 
 def _nodes(ctx: CellContext) -> Kernel:
+    import numpy as np
+
     n = int(ctx.inputs["n"])
     p = float(ctx.inputs["p"])
     seed = int(ctx.inputs["seed"])
+    probe = np.zeros(1, dtype=np.dtype(ctx.dtype))  # selects the specialisation, gets a bias
 
     def make_call(module: Any) -> Any:
-        fn = module.nodes[_ctype(ctx)]
-        return lambda: fn(n, p, seed, 0.0)
+        fn = module.nodes
+        return lambda: (fn(n, p, seed, probe), probe)
 
     return CythonKernel(
-        ctx, make_call, rng=RNG, layout="structure of arrays in malloc'd C memory", accumulator="checksum in double"
+        ctx, make_call, probed=True, rng=RNG, layout="structure of arrays in malloc'd C memory",
+        accumulator="checksum in double",
     )
 
 

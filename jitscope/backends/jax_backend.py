@@ -5,7 +5,7 @@ Traps handled here (docs/design.md §3):
 
 * float64 needs ``jax_enable_x64``; the worker turns it on through ``JAX_ENABLE_X64=1``
   (``Backend.env``). If x64 is off anyway, a float64 cell is *skipped*, never silently run in
-  float32; ``dtype_used`` is read from the device arrays themselves.
+  float32; the cell's dtype is read from the device arrays the kernel computed with.
 * dispatch is asynchronous: ``sync`` is ``block_until_ready`` on every timed call.
 * on a GPU, XLA pre-allocates 75% of memory: ``XLA_PYTHON_CLIENT_PREALLOCATE=false``.
 * float32 matmuls on recent GPUs default to TF32: the dots ask for ``precision="highest"``.
@@ -17,12 +17,12 @@ import math
 import os
 from typing import Any
 
+from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    FunctionKernel,
     Implementation,
     Kernel,
     SkipCell,
@@ -59,10 +59,8 @@ def _dtype(ctx: CellContext) -> Any:
 def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
     jax = _jax()
     notes = {
-        "dtype_used": ctx.dtype,
         "sync": "jax.block_until_ready on every timed call",
         "compiler": f"XLA via jax.jit (jaxlib {_jaxlib_version()})",
-        "cache": "n/a (in-memory jit cache; first call traces and compiles)",
         "x64": bool(jax.config.jax_enable_x64),
         "threads": _threads_note(ctx.device),
     }
@@ -89,6 +87,43 @@ def _threads_note(device: str) -> str:
 
 def _sync(out: Any) -> None:
     _jax().block_until_ready(out)
+
+
+class JaxDevicePeak:
+    """``peak_bytes_in_use`` from the device allocator's statistics (a GPU; the CPU client
+    keeps none). JAX cannot reset that high-water mark, so a cell reports it only when it
+    rose during the cell (then it is this cell's peak); otherwise ``None``: the cell stayed
+    under an earlier peak, and by how much is not observable."""
+
+    def __init__(self, device: Any) -> None:
+        self._device = device
+        self._before: int | None = None
+
+    def _peak_now(self) -> int | None:
+        try:
+            stats = self._device.memory_stats() or {}
+        except Exception:  # a client without allocator statistics
+            return None
+        value = stats.get("peak_bytes_in_use")
+        return int(value) if value is not None else None
+
+    def reset(self) -> None:
+        self._before = self._peak_now()
+
+    def peak(self) -> int | None:
+        after = self._peak_now()
+        if after is None or self._before is None or after <= self._before:
+            return None
+        return after
+
+
+def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> HookedKernel:
+    """A jitted kernel: compilation watched through jax.monitoring, the device peak read
+    from the allocator on a GPU."""
+    peak = JaxDevicePeak(dev) if ctx.device != "cpu" else None
+    kernel = HookedKernel(run, device_peak=peak, **kwargs)
+    kernel.watch = JaxCompileWatch
+    return kernel
 
 
 def _put(x: Any, dtype: Any, device: Any) -> Any:
@@ -125,12 +160,12 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["mu"] = _put(ctx.inputs["mu"], dt, dev)
         data["scale"] = _put(2.0 / n, dt, dev)
         data["epochs"] = _put(int(ctx.inputs["epochs"]), jnp.int32, dev)
-        kernel.notes["dtype_used"] = str(data["X"].dtype)
 
     def run() -> Any:
         return gd(data["X"], data["y"], data["mu"], data["scale"], data["epochs"])
 
-    kernel = FunctionKernel(
+    return _kernel(
+        ctx, dev,
         run,
         transfer=transfer,
         sync=_sync,
@@ -138,8 +173,6 @@ def _linreg(ctx: CellContext) -> Kernel:
         notes=_notes(ctx, layout="X@w and X.T@r per epoch inside lax.fori_loop (XLA fuses the rest)",
                      matmul_precision="highest"),
     )
-    kernel.watch = JaxCompileWatch
-    return kernel
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
@@ -162,35 +195,35 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def estimate(key: Any) -> Any:
         lane = jnp.arange(chunk)
 
-        def body(i: Any, count: Any) -> Any:
+        def body(i: Any, carry: Any) -> Any:
+            count, _ = carry
             xy = jax.random.uniform(jax.random.fold_in(key, i), (2, chunk), dt)
             inside = xy[0] * xy[0] + xy[1] * xy[1] <= 1
             valid = i * chunk + lane < n  # the last chunk may be partial
-            return count + jnp.sum(inside & valid, dtype=count_dt)
+            # The carry keeps one sample as a probe of the points' dtype: fori_loop requires
+            # the body to return exactly the carry's types, so it cannot differ silently.
+            return count + jnp.sum(inside & valid, dtype=count_dt), xy[0, 0]
 
-        count = lax.fori_loop(0, nchunks, body, jnp.zeros((), count_dt))
-        return 4.0 * count / n
+        count, probe = lax.fori_loop(0, nchunks, body, (jnp.zeros((), count_dt), jnp.zeros((), dt)))
+        return 4.0 * count / n, probe
 
     def transfer() -> None:
         data["key"] = jax.device_put(jax.random.key(int(ctx.inputs["seed"])), dev)
         data["key"].block_until_ready()
-        # The dtype the kernel's points really have (traced, not run: nothing is compiled here).
-        points = jax.eval_shape(lambda k: jax.random.uniform(k, (2, chunk), dt), data["key"])
-        kernel.notes["dtype_used"] = str(points.dtype)
 
-    kernel = FunctionKernel(
+    return _kernel(
+        ctx, dev,
         lambda: estimate(data["key"]),
         transfer=transfer,
         sync=_sync,
-        fetch=lambda out: float(out),
+        fetch=lambda out: float(out[0]),
+        ran_with=lambda out: out[1],
         notes=_notes(
             ctx,
             rng=f"jax.random {jax.config.jax_default_prng_impl}, fold_in(key, chunk index) per chunk",
             layout=f"fori_loop over chunks of {chunk}: generate, test, count ({jnp.dtype(count_dt).name} counter)",
         ),
     )
-    kernel.watch = JaxCompileWatch
-    return kernel
 
 
 # ---- lu -------------------------------------------------------------------------------------
@@ -222,13 +255,16 @@ def _lu(ctx: CellContext) -> Kernel:
 
     def transfer() -> None:
         data["A"] = _put(ctx.inputs["A"], dt, dev)
-        kernel.notes["dtype_used"] = str(data["A"].dtype)
 
-    kernel = FunctionKernel(
+    return _kernel(
+        ctx, dev,
         lambda: lu_slogdet(data["A"]),
         transfer=transfer,
         sync=_sync,
         fetch=lambda out: (float(out[0]), float(out[1])),
+        # The sign comes from the factor's diagonal, in the factor's dtype; logdet is
+        # accumulated in float64 whatever ran, so it says nothing.
+        ran_with=lambda out: out[0],
         notes=_notes(
             ctx,
             layout="functional (A is never modified, so each call factors a fresh A); "
@@ -236,8 +272,6 @@ def _lu(ctx: CellContext) -> Kernel:
             "static shapes for XLA)",
         ),
     )
-    kernel.watch = JaxCompileWatch
-    return kernel
 
 
 # ---- nodes ----------------------------------------------------------------------------------
@@ -262,9 +296,9 @@ def _nodes(ctx: CellContext) -> Kernel:
     def transfer() -> None:
         data["key"] = jax.device_put(jax.random.key(int(ctx.inputs["seed"])), dev)
         data["p"] = _put(p, dt, dev)
-        kernel.notes["dtype_used"] = str(data["p"].dtype)
 
-    kernel = FunctionKernel(
+    return _kernel(
+        ctx, dev,
         lambda: checksum(data["key"], data["p"]),
         transfer=transfer,
         sync=_sync,
@@ -276,8 +310,6 @@ def _nodes(ctx: CellContext) -> Kernel:
             "vectorised mask; checksum summed in the cell's dtype",
         ),
     )
-    kernel.watch = JaxCompileWatch
-    return kernel
 
 
 # ---- backend --------------------------------------------------------------------------------
@@ -313,9 +345,13 @@ def _listen() -> bool:
 
 
 class JaxCompileWatch(CompileWatch):
-    """XLA compilations seen by ``jax.monitoring`` during the first call. The persistent
-    compilation cache is consulted only when configured (``jax_compilation_cache_dir``);
-    otherwise cache is ``n/a``."""
+    """``jax.monitoring`` events during the first call. Each jitted computation that was
+    traced and lowered records one backend-compile duration, whether XLA then compiled it or
+    the persistent cache (only when configured: ``jax_compilation_cache_dir``) supplied the
+    executable; the cache's own hit/miss events tell which. Compiled = yes when a computation
+    was traced and lowered in this call (like a Dynamo trace whose Inductor code came from
+    the cache, that front-end work is the JIT's); no when JAX reused a compiled executable
+    from this worker; cache = n/a without a persistent cache."""
 
     def start(self) -> None:
         self._ok = _listen()
@@ -329,8 +365,11 @@ class JaxCompileWatch(CompileWatch):
         misses = _SEEN["cache_misses"] - self._before["cache_misses"]
         cache = "miss" if misses > 0 else "hit" if hits > 0 else "n/a"
         if compiles > 0:
-            return CompileObservation("yes", cache, detail=f"jax: {compiles} XLA compilation(s)")
-        return CompileObservation("no", cache, detail="no XLA compilation (cached in this worker or on disk)")
+            detail = f"jax: {compiles} computation(s) traced and lowered; XLA compiled {max(0, compiles - hits)}"
+            if hits:
+                detail += f", {hits} loaded from the persistent compilation cache"
+            return CompileObservation("yes", cache, detail=detail)
+        return CompileObservation("no", cache, detail="jax: executable reused from this worker (no trace, no compile)")
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

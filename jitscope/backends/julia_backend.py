@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jitscope.backends._observe import SeenDtype
 from jitscope.core.backend import (
     Backend,
     CellContext,
@@ -89,9 +90,7 @@ class JuliaKernel(Kernel):
         self._internal: list[float] = []
         self.notes.update(
             {
-                "dtype_used": ctx.dtype,
                 "compiler": f"julia {self.server.version} (LLVM JIT, -O3), kernels compiled on first call",
-                "cache": "n/a (julia compiles in-process on the first call)",
                 "threads": 1,
                 "sync": "reply line read back over the pipe (the call is complete when it arrives)",
                 "timing": "median includes one pipe round trip; julia_internal_median_s is Julia's own time_ns()",
@@ -130,16 +129,20 @@ class JuliaKernel(Kernel):
             raise RuntimeError(f"julia has no kernel for {ctx.spec.workload}")
 
     def run(self) -> Any:
-        fields = self.server.request("RUN")
+        fields = self.server.request("RUN")  # elapsed_ns, element type, result values
         self._internal.append(int(fields[0]) * 1e-9)
-        return fields[1:]
+        return fields[1], fields[2:]
+
+    def ran_with(self, out: Any) -> Any:
+        """The element type the server read from the data its kernel computed with."""
+        return SeenDtype(out[0])
 
     def fetch(self, out: Any) -> Any:
         if self._internal:
             steady = self._internal[1:] or self._internal
             self.notes["julia_internal_median_s"] = statistics.median(steady)
             self.notes["julia_first_call_s"] = self._internal[0]
-        values = [float(v) for v in out]
+        values = [float(v) for v in out[1]]
         if self.ctx.spec.workload == "linreg":
             import numpy as np
 

@@ -4,7 +4,8 @@ variant for ``mcpi`` and a ``jitclass`` variant for ``nodes``.
 Light at import: the kernels live in ``_numba_kernels`` and are imported inside the worker,
 after ``NUMBA_CACHE_DIR`` points at jitscope's per-user cache (``cache=True`` everywhere it
 is allowed). Whether the first call compiled, loaded from that cache or found the code
-already compiled in this worker is recorded as ``cache`` = miss / hit / in-memory.
+already compiled in this worker is observed (``NumbaCompileWatch``): compiled yes/no and
+cache miss / hit / n/a.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def _kernels() -> Any:
     if "numba" in sys.modules:  # imported before us (in-process tests): config already read
         import numba
 
-        if not numba.config.CACHE_DIR:
-            numba.config.CACHE_DIR = where
+        if not getattr(numba.config, "CACHE_DIR", ""):
+            setattr(numba.config, "CACHE_DIR", where)  # noqa: B010 (config attributes are dynamic)
     from jitscope.backends import _numba_kernels
 
     return _numba_kernels
@@ -52,18 +53,51 @@ def _np_dtype(ctx: CellContext) -> Any:
 
 
 def _cache_counts(dispatchers: list[Any]) -> tuple[int, int]:
+    """Disk-cache hits and misses of the dispatchers that have a disk cache. (Numba counts a
+    "miss" even for ``cache=False`` functions, whose stats have no ``cache_path``.)"""
     hits = misses = 0
     for d in dispatchers:
         stats = getattr(d, "stats", None)
-        if stats is None:
+        if stats is None or stats.cache_path is None:
             continue
         hits += sum(stats.cache_hits.values())
         misses += sum(stats.cache_misses.values())
     return hits, misses
 
 
+_PASSES = [0]
+_LISTENING: list[bool] = []
+
+
+def _listen() -> bool:
+    """Count Numba's compiler passes (``numba:run_pass`` events), once per worker. A pass
+    runs only when Numba compiles something (a function, a jitclass method, a ufunc loop),
+    never when it loads machine code from its disk cache or dispatches to compiled code."""
+    if not _LISTENING:
+        try:
+            from numba.core import event
+
+            class PassCounter(event.Listener):
+                def on_start(self, ev: Any) -> None:
+                    _PASSES[0] += 1
+
+                def on_end(self, ev: Any) -> None:
+                    pass
+
+            event.register("numba:run_pass", PassCounter())
+            _LISTENING.append(True)
+        except (ImportError, AttributeError, AssertionError):
+            _LISTENING.append(False)
+    return _LISTENING[0]
+
+
 class NumbaKernel(Kernel):
-    """A host kernel calling jitted code; records cache state and threads after the run."""
+    """A host kernel calling jitted code; records threads after the run.
+
+    ``probed``: the jitted code returns ``(result, probe)`` where the probe is data the
+    kernel computed (its dtype is what ran, see ``_numba_kernels``). ``factories``:
+    ``functools.cache``d builders called inside the first call (the ``@vectorize`` ufunc),
+    whose cache misses say the ufunc was created (compiled or loaded) by that call."""
 
     def __init__(
         self,
@@ -73,13 +107,16 @@ class NumbaKernel(Kernel):
         *,
         parallel: bool = False,
         prepare: Any = None,
+        probed: bool = False,
+        factories: tuple[Any, ...] = (),
     ) -> None:
         super().__init__()
         self._call = call
         self._prepare = prepare
         self._dispatchers = dispatchers
         self._parallel = parallel
-        self._before = _cache_counts(dispatchers)
+        self._probed = probed
+        self._factories = factories
         self.notes.update(notes)
 
     def transfer(self) -> None:
@@ -90,7 +127,10 @@ class NumbaKernel(Kernel):
         return self._call()
 
     def compile_watch(self) -> CompileWatch:
-        return NumbaCompileWatch(self._dispatchers)
+        return NumbaCompileWatch(self._dispatchers, self._factories)
+
+    def ran_with(self, out: Any) -> Any:
+        return out[1] if self._probed else out
 
     def fetch(self, out: Any) -> Any:
         import numba
@@ -102,61 +142,107 @@ class NumbaKernel(Kernel):
                 self.notes["threading_layer"] = numba.threading_layer()
         else:
             self.notes["threads"] = 1
-        return out
+        return out[0] if self._probed else out
 
 
 class NumbaCompileWatch(CompileWatch):
-    """Numba's own counters around the first call: a dispatcher that gained a signature
-    compiled it, unless its on-disk cache reported a hit for it (then it was loaded, not
-    compiled). No new signature: the code was already compiled in this worker and no cache
-    was consulted (``n/a``). No dispatcher to ask (a jitclass): ``unknown``."""
+    """Numba's own signals around the first call.
 
-    def __init__(self, dispatchers: list[Any]) -> None:
+    * compiled: did any compiler pass run (``numba:run_pass`` events)? Loading from the disk
+      cache runs none. Without the event API, a dispatcher that gained a signature without a
+      cache hit is taken as compiled.
+    * cache: the dispatchers' disk-cache counters (``stats.cache_hits``/``cache_misses``);
+      ``n/a`` when nothing was looked up (the code was already compiled in this worker) or
+      the function cannot be disk-cached (``cache=False``, jitclass code). A ``@vectorize``
+      ufunc keeps no counters: created by this call and compiled = miss (its ``cache=True``
+      lookup failed first), created without compiling = hit.
+    """
+
+    def __init__(self, dispatchers: list[Any], factories: tuple[Any, ...] = ()) -> None:
         self._dispatchers = dispatchers
+        self._factories = factories
+        self._listening = False
+        self._passes = 0
         self._signatures = 0
+        self._created = 0
         self._counts = (0, 0)
 
     def _signature_count(self) -> int:
         return sum(len(getattr(d, "signatures", ())) for d in self._dispatchers)
 
+    def _creations(self) -> int:
+        return sum(f.cache_info().misses for f in self._factories)
+
     def start(self) -> None:
+        self._listening = _listen()
+        self._passes = _PASSES[0]
         self._signatures = self._signature_count()
+        self._created = self._creations()
         self._counts = _cache_counts(self._dispatchers)
 
     def stop(self) -> CompileObservation:
-        if not self._dispatchers:
-            return CompileObservation("unknown", "unknown")
         new = self._signature_count() - self._signatures
-        hits, misses = _cache_counts(self._dispatchers)
-        hits -= self._counts[0]
-        misses -= self._counts[1]
-        if new <= 0:
-            return CompileObservation("no", "n/a", detail="already compiled in this worker")
+        created = self._creations() - self._created
+        hits_now, misses_now = _cache_counts(self._dispatchers)
+        hits, misses = hits_now - self._counts[0], misses_now - self._counts[1]
+        passes = _PASSES[0] - self._passes
+        if self._listening:
+            compiled = passes > 0
+        elif self._dispatchers:
+            compiled = new > hits
+        else:
+            return CompileObservation("unknown", "unknown", detail="numba's event API is unavailable")
         if misses > 0:
-            return CompileObservation("yes", "miss", detail=f"numba: {new} new signature(s), {misses} cache miss(es)")
-        if hits > 0:
-            return CompileObservation("no", "hit", detail=f"numba: {new} signature(s) loaded from the disk cache")
-        return CompileObservation("yes", "n/a", detail=f"numba: {new} new signature(s), not cacheable")
+            cache = "miss"
+        elif hits > 0:
+            cache = "hit"
+        elif created > 0:
+            cache = "miss" if compiled else "hit"
+        else:
+            cache = "n/a"
+        what = f"{new} new signature(s)" if self._dispatchers else f"{created} ufunc(s) created"
+        detail = f"numba: {what}, {passes} compiler pass(es), disk cache {hits} hit(s), {misses} miss(es)"
+        if not compiled and new == 0 and created == 0:
+            detail = "numba: already compiled in this worker (no cache consulted)"
+        elif cache == "n/a":
+            detail += " (not disk-cacheable: cache=False or jitclass code)"
+        return CompileObservation("yes" if compiled else "no", cache, detail=detail)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     """Numba's runtime (LLVM, the type system) starts on the first compilation in a process:
-    a trivial jitted function pays that here, as start-up, not as any kernel's compile."""
+    a trivial jitted function pays that here, as start-up, not as any kernel's compile. With
+    a ``parallel`` cell in this worker, a trivial ``prange`` loop also loads the parallel
+    compiler and launches the threading layer's pool."""
     import numba
 
+    _listen()
+
     @numba.njit(cache=False)
-    def _touch(x: float) -> float:
+    def touch(x: float) -> float:
         return x + 1.0
 
-    _touch(1.0)
-    return {"runtime_initialised": "trivial @njit compiled"}
+    touch(1.0)
+    notes: dict[str, Any] = {"runtime_initialised": "trivial @njit compiled"}
+    if "parallel" in variants:
+
+        @numba.njit(cache=False, parallel=True)
+        def touch_parallel(n: int) -> float:
+            total = 0.0
+            for i in numba.prange(n):
+                total += i
+            return total
+
+        touch_parallel(64)
+        with contextlib.suppress(ValueError):
+            notes["threading_layer"] = numba.threading_layer()
+    return notes
 
 
 def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
     import numba
 
     notes = {
-        "dtype_used": ctx.dtype,
         "sync": "none needed (synchronous CPU code)",
         "compiler": f"numba {numba.__version__} (LLVM)",
     }
@@ -190,7 +276,6 @@ def _linreg(parallel: bool) -> Any:
             X = ctx.inputs["X"].T if small else ctx.inputs["X"]
             data["X"] = np.ascontiguousarray(X, dtype=dt)
             data["y"] = np.ascontiguousarray(ctx.inputs["y"], dtype=dt)
-            kernel.notes["dtype_used"] = str(data["X"].dtype)
 
         if parallel:
             import numba
@@ -220,20 +305,20 @@ def _mcpi(variant: str) -> Any:
         single = ctx.dtype == "float32"
         counter = "int64 counter (no float32 saturation at 2**24)"
         if variant == "default":
-            fn = K.mcpi_serial
+            fn = K.mcpi_serial_f32 if single else K.mcpi_serial_f64
             notes = _base_notes(ctx, rng=SERIAL_RNG, layout=f"fused generate-test-count; {counter}")
-            return NumbaKernel(lambda: fn(n, seed, single), [fn], notes)
+            return NumbaKernel(lambda: fn(n, seed), [fn], notes, probed=True)
         if variant == "parallel":
             fn = K.mcpi_parallel_f32 if single else K.mcpi_parallel_f64
             notes = _base_notes(ctx, rng=COUNTER_RNG, layout=f"fused, prange over samples; {counter}")
-            return NumbaKernel(lambda: fn(n, seed), [fn], notes, parallel=True)
+            return NumbaKernel(lambda: fn(n, seed), [fn], notes, parallel=True, probed=True)
         notes = _base_notes(
             ctx,
             rng=COUNTER_RNG,
             layout=f"@vectorize ufunc over materialised index chunks of {K.VECTORIZE_CHUNK}; {counter}",
-            cache="n/a (the ufunc is cached on disk; numba does not report hit/miss for ufuncs)",
         )
-        return NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes)
+        return NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, probed=True,
+                           factories=(K.inside_ufunc,))
 
     return build
 
@@ -249,7 +334,6 @@ def _lu(parallel: bool) -> Any:
 
         def prepare() -> None:
             data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=_np_dtype(ctx))
-            kernel.notes["dtype_used"] = str(data["A"].dtype)
 
         layout = "copy of A, then naive in-place Doolittle (row-major, i-j loops)"
         if parallel:
@@ -260,6 +344,7 @@ def _lu(parallel: bool) -> Any:
             _base_notes(ctx, layout=layout, fastmath=True, accumulator="log|det| summed in float64"),
             parallel=parallel,
             prepare=prepare,
+            probed=True,
         )
         return kernel
 
@@ -283,9 +368,9 @@ def _nodes(variant: str) -> Any:
                 rng=SERIAL_RNG,
                 layout="reflected list of @jitclass Node(key, bias) objects",
                 accumulator=acc,
-                cache="n/a (functions using a jitclass cannot be cached on disk)",
             )
-            return NumbaKernel(lambda: fn(n, p, seed), [], notes)
+            # Functions using a jitclass cannot be cached on disk: cache says n/a.
+            return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
         proto = np.zeros(1, dtype=_np_dtype(ctx))
         parallel = variant == "parallel"
         fn = K.nodes_soa_parallel if parallel else K.nodes_soa
@@ -295,7 +380,40 @@ def _nodes(variant: str) -> Any:
             layout="structure of arrays (keys int64, bias)" + ("; prange over nodes" if parallel else ""),
             accumulator=acc,
         )
-        return NumbaKernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel)
+        return NumbaKernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel, probed=True)
+
+    return build
+
+
+# ---- seed-faithful ------------------------------------------------------------------------
+def _seed(workload: str) -> Any:
+    """``numba:seed``: the published code under ``@njit`` as posted (see ``_seeds``)."""
+
+    def build(ctx: CellContext) -> Kernel:
+        import numpy as np
+
+        from jitscope.backends._seeds import SEED_NOTE
+
+        _kernels()  # numba's configuration (cache dir) before any jitted code is imported
+        from jitscope.backends import _numba_seeds as S
+
+        notes = _base_notes(ctx, seed=SEED_NOTE)
+        if workload == "lu":
+            data: dict[str, Any] = {}
+
+            def prepare() -> None:
+                data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=np.float64)
+
+            notes["layout"] = "Python-style loop over rows, NumPy row-slice updates (a temporary per row)"
+            return NumbaKernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
+        n, seed = int(ctx.inputs["n"]), int(ctx.inputs["seed"])
+        if workload == "mcpi":
+            notes["rng"] = "random module (Numba's own Mersenne Twister), seeded inside the jitted code"
+            return NumbaKernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
+        fn = S.nodes()
+        p = float(ctx.inputs["p"])
+        notes.update(rng=SERIAL_RNG, layout="reflected list of @jitclass SeedNode objects, mutate() method")
+        return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
 
     return build
 
@@ -312,7 +430,7 @@ def _info() -> dict[str, Any]:
         "devices": ["cpu"],
         "device_reasons": {"cuda": "jitscope's numba backend has CPU kernels only"},
         "numba_threads": numba.get_num_threads(),
-        "cache_dir": numba.config.CACHE_DIR,
+        "cache_dir": getattr(numba.config, "CACHE_DIR", None),
     }
     try:
         import llvmlite
@@ -329,7 +447,7 @@ def _setup_threads(n: int) -> None:
 
     from jitscope.backends.numpy_backend import limit_threads
 
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(max(1, min(n, getattr(numba.config, "NUMBA_NUM_THREADS", n))))
     limit_threads(n)
 
 
@@ -352,6 +470,12 @@ BACKEND = Backend(
         Implementation("nodes", NAME, "default", _nodes("default"), "structure of arrays, in-kernel RNG"),
         Implementation("nodes", NAME, "parallel", _nodes("parallel"), "structure of arrays, prange, counter RNG"),
         Implementation("nodes", NAME, "jitclass", _nodes("jitclass"), "list of @jitclass Node objects"),
+        Implementation("lu", NAME, "seed", _seed("lu"), "SEED: the Numba article's row-slice loop under @jit",
+                       dtypes=("float64",)),
+        Implementation("mcpi", NAME, "seed", _seed("mcpi"), "SEED: the textbook random.random() loop under @njit",
+                       dtypes=("float64",)),
+        Implementation("nodes", NAME, "seed", _seed("nodes"), "SEED: textbook @jitclass Node with a mutate method",
+                       dtypes=("float64",)),
     ),
     info=_info,
     setup_threads=_setup_threads,

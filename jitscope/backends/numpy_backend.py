@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+from jitscope.backends import _seeds
+from jitscope.backends._observe import HookedKernel
+from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
 
 RNG_NOTE = "numpy default_rng (PCG64)"
+MCPI_CHUNK = 1 << 20
 
 
 def _np() -> Any:
@@ -35,6 +38,41 @@ def gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
     return w
 
 
+def estimate_pi(n: int, seed: int, dtype: Any) -> tuple[float, Any]:
+    """Chunked estimate (memory stays bounded whatever n is), PCG64 stream. Returns the
+    estimate and a probe: the first x coordinate of the last chunk, an array in the dtype the
+    points really had."""
+    np = _np()
+    rng = np.random.default_rng(seed)
+    inside = 0
+    remaining = n
+    x = np.empty(0, dtype=dtype)
+    while remaining > 0:
+        m = min(remaining, MCPI_CHUNK)
+        x = rng.random(m, dtype=dtype)
+        y = rng.random(m, dtype=dtype)
+        inside += int(np.count_nonzero(x * x + y * y <= 1.0))
+        remaining -= m
+    return 4.0 * inside / n, x[:1].copy()
+
+
+def lu_inplace(a: Any) -> Any:
+    """Doolittle without pivoting, vectorised over the trailing block: one rank-1 update per k."""
+    np = _np()
+    n = a.shape[0]
+    for k in range(n - 1):
+        a[k + 1 :, k] /= a[k, k]
+        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
+    return a
+
+
+def slogdet_of_factor(lu: Any) -> tuple[float, float]:
+    """(sign, sum log|U_kk|) from a factorised matrix, accumulated in float64."""
+    np = _np()
+    diag = np.diagonal(lu).astype(np.float64)
+    return float(np.prod(np.sign(diag))), float(np.sum(np.log(np.abs(diag))))
+
+
 def _linreg(ctx: CellContext) -> Kernel:
     data: dict[str, Any] = {}
 
@@ -46,32 +84,36 @@ def _linreg(ctx: CellContext) -> Kernel:
     def run() -> Any:
         return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "C-order X, X@w and X.T@r"})
+    return HookedKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
-    from jitscope.workloads.mcpi import NUMPY_CHUNK, estimate_pi_numpy
-
     dt = _dtype(ctx).type
 
-    def run() -> float:
-        return estimate_pi_numpy(ctx.inputs["n"], ctx.inputs["seed"], dt)
+    def run() -> tuple[float, Any]:
+        return estimate_pi(ctx.inputs["n"], ctx.inputs["seed"], dt)
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": f"chunks of {NUMPY_CHUNK}"})
+    return HookedKernel(
+        run, compiler=False, fetch=lambda out: out[0], ran_with=lambda out: out[1],
+        notes={"rng": RNG_NOTE, "layout": f"chunks of {MCPI_CHUNK}"},
+    )
 
 
 def _lu(ctx: CellContext) -> Kernel:
-    from jitscope.workloads.lu import lu_inplace_numpy, slogdet_from_lu
-
     data: dict[str, Any] = {}
 
     def transfer() -> None:
         data["A"] = _np().ascontiguousarray(ctx.inputs["A"], dtype=_dtype(ctx))
 
-    def run() -> tuple[float, float]:
-        return slogdet_from_lu(lu_inplace_numpy(data["A"].copy()))
+    def run() -> tuple[tuple[float, float], Any]:
+        factor = lu_inplace(data["A"].copy())
+        return slogdet_of_factor(factor), factor
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": ctx.dtype, "layout": "rank-1 update per column"})
+    # The result is (sign, logdet) in float64; the factor is what the kernel computed in.
+    return HookedKernel(
+        run, compiler=False, transfer=transfer, fetch=lambda out: out[0], ran_with=lambda out: out[1],
+        notes={"layout": "rank-1 update per column"},
+    )
 
 
 def _nodes(ctx: CellContext) -> Kernel:
@@ -87,7 +129,8 @@ def _nodes(ctx: CellContext) -> Kernel:
         bias[mutate] += rng.random(int(np.count_nonzero(mutate)), dtype=dt)
         return bias.sum()
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": ctx.dtype, "rng": RNG_NOTE, "layout": "structure of arrays"})
+    # bias.sum() is a NumPy scalar of the bias array's dtype: the output says what ran.
+    return HookedKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
 
 
 def threads_info() -> dict[str, Any]:
@@ -134,6 +177,11 @@ BACKEND = Backend(
         Implementation("mcpi", "numpy", "default", _mcpi, "chunked vectorised PCG64"),
         Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
         Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
+        Implementation("linreg", "numpy", "seed", _seeds.linreg_numpy,
+                       "SEED: Real Python's NumPy gradient descent (d=2), as published",
+                       dtypes=("float64",), max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
+        Implementation("lu", "numpy", "seed", _seeds.lu_numpy,
+                       "SEED: the Numba article's Python loop over NumPy row slices", dtypes=("float64",)),
     ),
     info=_info,
     setup_threads=limit_threads,

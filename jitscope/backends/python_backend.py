@@ -8,9 +8,22 @@ import platform
 import random
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+from jitscope.backends import _seeds
+from jitscope.backends._observe import HookedKernel, python_floats
+from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
+
+
+def _ran_with(out: Any) -> Any:
+    """The floats the kernel returned: Python floats say their own width (see
+    ``python_floats``); a result that is not made of floats gives no dtype."""
+    return python_floats(out if isinstance(out, (list, tuple)) else [out])
+
+
+def _kernel(run: Any, **kwargs: Any) -> Kernel:
+    """Pure Python has no compiler: a first call is known not to compile."""
+    return HookedKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -42,7 +55,7 @@ def _linreg(ctx: CellContext) -> Kernel:
                 w[j] -= mu * scale * g[j]
         return w
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return _kernel(run, transfer=transfer, notes={"layout": "list of rows", "threads": 1})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -59,7 +72,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
                 inside += 1
         return 4.0 * inside / n
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "threads": 1})
+    return _kernel(run, notes={"rng": RNG_NOTE, "threads": 1})
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -89,7 +102,7 @@ def _lu(ctx: CellContext) -> Kernel:
             logdet += math.log(abs(u))
         return sign, logdet
 
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"dtype_used": "float64", "layout": "list of rows", "threads": 1})
+    return _kernel(run, transfer=transfer, notes={"layout": "list of rows", "threads": 1})
 
 
 class Node:
@@ -116,7 +129,7 @@ def _nodes(ctx: CellContext) -> Kernel:
             total += node.bias
         return total
 
-    return FunctionKernel(run, compiler=False, notes={"dtype_used": "float64", "rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
+    return _kernel(run, notes={"rng": RNG_NOTE, "layout": "list of objects", "threads": 1})
 
 
 def _info() -> dict[str, Any]:
@@ -138,6 +151,15 @@ BACKEND = Backend(
         Implementation("mcpi", "python", "default", _mcpi, "loop with random.random()", dtypes=_F64),
         Implementation("lu", "python", "default", _lu, "triple loop on lists", dtypes=_F64),
         Implementation("nodes", "python", "default", _nodes, "list of Node objects", dtypes=_F64),
+        Implementation("linreg", "python", "seed", _seeds.linreg_python,
+                       "SEED: Real Python's list/generator gradient descent (d=2), as published",
+                       dtypes=_F64, max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
+        Implementation("lu", "python", "seed", _seeds.lu_python,
+                       "SEED: the LU comparison's element-by-element loop on a NumPy array", dtypes=_F64),
+        Implementation("mcpi", "python", "seed", _seeds.mcpi_python,
+                       "SEED: the textbook random.random() loop", dtypes=_F64),
+        Implementation("nodes", "python", "seed", _seeds.nodes_python,
+                       "SEED: textbook Node class with a mutate method", dtypes=_F64),
     ),
     info=_info,
 )

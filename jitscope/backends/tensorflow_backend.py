@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    FunctionKernel,
     Implementation,
     Kernel,
     SkipCell,
@@ -49,10 +49,8 @@ def _device_name(ctx: CellContext) -> str:
 def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
     tf = _tf()
     notes = {
-        "dtype_used": ctx.dtype,
         "sync": "result materialised with .numpy()",
         "compiler": "XLA via tf.function(jit_compile=True)",
-        "cache": "n/a (in-memory trace cache; first call traces and compiles)",
         "threads": (
             f"intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default (all cores)'}, "
             f"inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'default'}"
@@ -72,6 +70,31 @@ def _to_numpy(out: Any) -> Any:
 
 def _sync(out: Any) -> None:
     _to_numpy(out)
+
+
+class TfDevicePeak:
+    """TensorFlow's allocator statistics for a GPU: ``reset_memory_stats`` then
+    ``get_memory_info(...)["peak"]`` (the CPU allocator keeps none: the engine never asks)."""
+
+    def __init__(self, device: str) -> None:
+        self._device = device.removeprefix("/")  # "GPU:0"
+
+    def reset(self) -> None:
+        _tf().config.experimental.reset_memory_stats(self._device)
+
+    def peak(self) -> int | None:
+        try:
+            return int(_tf().config.experimental.get_memory_info(self._device)["peak"])
+        except (ValueError, KeyError):
+            return None
+
+
+def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> HookedKernel:
+    """A ``tf.function`` kernel: its tracing count watched, the GPU allocator's peak read."""
+    peak = TfDevicePeak(dev) if dev.startswith("/GPU") else None
+    kernel = HookedKernel(run, device_peak=peak, **kwargs)
+    kernel.watch = lambda: TracingWatch(fn)
+    return kernel
 
 
 def _put(x: Any, dtype: Any, device: str) -> Any:
@@ -107,20 +130,19 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["mu"] = _put(ctx.inputs["mu"], dt, dev)
         data["scale"] = _put(2.0 / n, dt, dev)
         data["epochs"] = _put(int(ctx.inputs["epochs"]), tf.int32, dev)
-        kernel.notes["dtype_used"] = data["X"].dtype.name
 
     def run() -> Any:
         with tf.device(dev):
             return gd(data["X"], data["y"], data["mu"], data["scale"], data["epochs"])
 
-    kernel = FunctionKernel(
+    return _kernel(
+        gd, dev,
         run,
         transfer=transfer,
         sync=_sync,
         fetch=_to_numpy,
         notes=_notes(ctx, layout="X@w and X^T@r (matmul transpose_a) per epoch in a tf.range graph loop"),
     )
-    return _traced(kernel, gd)
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
@@ -136,13 +158,15 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def estimate(seed: Any, n: Any) -> Any:
         nchunks = (n + chunk - 1) // chunk
         count = tf.zeros([], tf.int64)
+        probe = tf.zeros([], dt)  # a sample out of the loop: graph loops keep a variable's dtype
         lane = tf.range(chunk, dtype=tf.int64)
         for i in tf.range(nchunks):
             xy = tf.random.stateless_uniform([2, chunk], seed=tf.stack([seed, i]), dtype=dt)
             inside = xy[0] * xy[0] + xy[1] * xy[1] <= 1
             valid = i * chunk + lane < n  # the last chunk may be partial
             count += tf.reduce_sum(tf.cast(tf.logical_and(inside, valid), tf.int64))
-        return 4.0 * tf.cast(count, tf.float64) / tf.cast(n, tf.float64)
+            probe = xy[0, 0]
+        return 4.0 * tf.cast(count, tf.float64) / tf.cast(n, tf.float64), probe
 
     def transfer() -> None:
         data["seed"] = _put(int(ctx.inputs["seed"]), tf.int64, dev)
@@ -152,17 +176,19 @@ def _mcpi(ctx: CellContext) -> Kernel:
         with tf.device(dev):
             return estimate(data["seed"], data["n"])
 
-    return _traced(FunctionKernel(
+    return _kernel(
+        estimate, dev,
         run,
         transfer=transfer,
         sync=_sync,
-        fetch=lambda out: float(out.numpy()),
+        fetch=lambda out: float(out[0].numpy()),
+        ran_with=lambda out: out[1],  # the estimate is float64 whatever ran; the sample is not
         notes=_notes(
             ctx,
             rng="tf.random.stateless_uniform (Philox), seed (seed, chunk index) per chunk",
             layout=f"graph loop over chunks of {chunk}: generate, test, count (int64 counter)",
         ),
-    ), estimate)
+    )
 
 
 # ---- lu -------------------------------------------------------------------------------------
@@ -190,24 +216,25 @@ def _lu(ctx: CellContext) -> Kernel:
 
     def transfer() -> None:
         data["A"] = _put(ctx.inputs["A"], dt, dev)
-        kernel.notes["dtype_used"] = data["A"].dtype.name
 
     def run() -> Any:
         with tf.device(dev):
             return lu_slogdet(data["A"])
 
-    kernel = FunctionKernel(
+    return _kernel(
+        lu_slogdet, dev,
         run,
         transfer=transfer,
         sync=_sync,
         fetch=lambda out: (float(out[0].numpy()), float(out[1].numpy())),
+        # The sign comes from the factor's diagonal in its dtype; logdet is always float64.
+        ran_with=lambda out: out[0],
         notes=_notes(
             ctx,
             layout="functional (each call starts from the untouched A); masked full-size rank-1 "
             "update per k in a graph loop (n^3 flops instead of 2n^3/3, static shapes for XLA)",
         ),
     )
-    return _traced(kernel, lu_slogdet)
 
 
 # ---- nodes ----------------------------------------------------------------------------------
@@ -229,13 +256,13 @@ def _nodes(ctx: CellContext) -> Kernel:
     def transfer() -> None:
         data["seed"] = _put(int(ctx.inputs["seed"]), tf.int64, dev)
         data["p"] = _put(float(ctx.inputs["p"]), dt, dev)
-        kernel.notes["dtype_used"] = data["p"].dtype.name
 
     def run() -> Any:
         with tf.device(dev):
             return checksum(data["seed"], data["p"])
 
-    kernel = FunctionKernel(
+    return _kernel(
+        checksum, dev,
         run,
         transfer=transfer,
         sync=_sync,
@@ -246,7 +273,6 @@ def _nodes(ctx: CellContext) -> Kernel:
             layout="structure of arrays (keys implicit), vectorised mask; checksum in the cell's dtype",
         ),
     )
-    return _traced(kernel, checksum)
 
 
 # ---- observation ------------------------------------------------------------------------------
@@ -276,11 +302,6 @@ class TracingWatch(CompileWatch):
         if traced > 0:
             return CompileObservation("yes", "n/a", detail=f"tf.function traced {traced} time(s); XLA compiled")
         return CompileObservation("no", "n/a", detail="no new trace")
-
-
-def _traced(kernel: FunctionKernel, fn: Any) -> FunctionKernel:
-    kernel.watch = lambda: TracingWatch(fn)
-    return kernel
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

@@ -14,12 +14,12 @@ import os
 import shutil
 from typing import Any
 
+from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    FunctionKernel,
     Implementation,
     Kernel,
     SkipCell,
@@ -59,19 +59,14 @@ def _make_sync(ctx: CellContext) -> Any:
 def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     torch = _torch()
     notes: dict[str, Any] = {
-        "dtype_used": ctx.dtype,
         "sync": "torch.cuda.synchronize()" if ctx.device == "cuda" else "none needed (CPU ops are synchronous)",
         "threads": torch.get_num_threads() if ctx.device == "cpu" else "n/a (GPU)",
     }
     if variant == "compile":
         notes["compiler"] = "torch.compile (Inductor: C++/OpenMP on CPU, Triton on CUDA)"
-        notes["cache"] = (
-            "Inductor on-disk cache in TORCHINDUCTOR_CACHE_DIR (the first call always includes "
-            "Dynamo tracing, and code generation unless that cache hits)"
-        )
+        notes["inductor_cache_dir"] = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "torch's default")
     else:
         notes["compiler"] = "none (eager ATen kernels)"
-        notes["cache"] = "n/a"
     notes.update(extra)
     return notes
 
@@ -117,10 +112,25 @@ class DynamoWatch(CompileWatch):
         return CompileObservation("yes", cache, graph_breaks=breaks, detail=detail)
 
 
-def _kernel(variant: str, run: Any, **kwargs: Any) -> FunctionKernel:
+class TorchCudaPeak:
+    """The CUDA caching allocator's high-water mark: ``reset_peak_memory_stats`` before the
+    cell, ``max_memory_allocated`` after (tensors, not the allocator's cached reserve)."""
+
+    def __init__(self, device: Any) -> None:
+        self._device = device
+
+    def reset(self) -> None:
+        _torch().cuda.reset_peak_memory_stats(self._device)
+
+    def peak(self) -> int | None:
+        return int(_torch().cuda.max_memory_allocated(self._device))
+
+
+def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> HookedKernel:
     """A torch kernel: eager runs precompiled ATen ops (nothing compiles); ``compile`` is
-    watched through Dynamo's counters."""
-    kernel = FunctionKernel(run, compiler=False if variant == "eager" else None, **kwargs)
+    watched through Dynamo's counters; on CUDA the allocator's peak is read."""
+    peak = TorchCudaPeak(_device(ctx)) if ctx.device == "cuda" else None
+    kernel = HookedKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, **kwargs)
     if variant == "compile":
         kernel.watch = DynamoWatch
     return kernel
@@ -174,7 +184,6 @@ def _linreg(variant: str) -> Any:
         def transfer() -> None:
             data["X"] = _put(ctx.inputs["X"], ctx)
             data["y"] = _put(ctx.inputs["y"], ctx)
-            kernel.notes["dtype_used"] = str(data["X"].dtype).removeprefix("torch.")
 
         def run() -> Any:
             X, y = data["X"], data["y"]
@@ -187,7 +196,7 @@ def _linreg(variant: str) -> Any:
         layout = "X@w and X.T@r per epoch"
         if variant == "compile":
             layout += " (one compiled epoch; the epoch loop stays in Python so it never unrolls)"
-        kernel = _kernel(variant,
+        kernel = _kernel(variant, ctx,
             run,
             transfer=transfer,
             sync=_make_sync(ctx),
@@ -214,16 +223,19 @@ def _mcpi(variant: str) -> Any:
             # kernel with its own Philox stream (seeded from the global generator).
             def count_chunk(m: int) -> Any:
                 xy = torch.rand(2, m, dtype=dt, device=dev)
-                return ((xy[0] * xy[0] + xy[1] * xy[1]) <= 1).sum()
+                # The count, and one sample as a probe of the dtype the points had.
+                return ((xy[0] * xy[0] + xy[1] * xy[1]) <= 1).sum(), xy[0, :1]
 
             counter = _compile(count_chunk, ctx)
 
             def run() -> Any:
                 torch.manual_seed(seed)
                 total = torch.zeros((), dtype=torch.int64, device=dev)
+                probe = None
                 for start in range(0, n, chunk):
-                    total += counter(min(chunk, n - start))
-                return total
+                    count, probe = counter(min(chunk, n - start))
+                    total += count
+                return total, probe
 
             rng = "Inductor Philox (torch.rand inside the compiled graph), torch.manual_seed(seed)"
         else:
@@ -232,17 +244,20 @@ def _mcpi(variant: str) -> Any:
                 gen = torch.Generator(device=dev)
                 gen.manual_seed(seed)
                 total = torch.zeros((), dtype=torch.int64, device=dev)
+                probe = None
                 for start in range(0, n, chunk):
                     xy = torch.rand(2, min(chunk, n - start), dtype=dt, device=dev, generator=gen)
                     total += ((xy[0] * xy[0] + xy[1] * xy[1]) <= 1).sum()
-                return total
+                    probe = xy[0, :1]  # a sample: the int64 count says nothing of the points' dtype
+                return total, probe
 
             rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
 
-        return _kernel(variant,
+        return _kernel(variant, ctx,
             run,
             sync=_make_sync(ctx),
-            fetch=lambda out: 4.0 * int(out.item()) / n,
+            fetch=lambda out: 4.0 * int(out[0].item()) / n,
+            ran_with=lambda out: out[1],
             notes=_notes(ctx, variant, rng=rng, layout=f"chunks of {chunk}, int64 counter tensor on the device"),
         )
 
@@ -300,7 +315,6 @@ def _lu(variant: str) -> Any:
             if variant == "compile":
                 idx_holder["idx"] = torch.arange(size, device=data["A"].device)
                 data["ks"] = [torch.tensor([k], device=data["A"].device) for k in range(size)]
-            kernel.notes["dtype_used"] = str(data["A"].dtype).removeprefix("torch.")
 
         def run() -> Any:
             with torch.no_grad():
@@ -308,11 +322,13 @@ def _lu(variant: str) -> Any:
                 diag = torch.diagonal(a)
                 return torch.prod(torch.sign(diag)), torch.sum(torch.log(torch.abs(diag)).double())
 
-        kernel = _kernel(variant,
+        kernel = _kernel(variant, ctx,
             run,
             transfer=transfer,
             sync=_make_sync(ctx),
             fetch=lambda out: (float(out[0].item()), float(out[1].item())),
+            # The sign comes from the factor's diagonal in its dtype; logdet is always float64.
+            ran_with=lambda out: out[0],
             notes=_notes(ctx, variant, layout=layout),
         )
         return kernel
@@ -354,7 +370,7 @@ def _nodes(variant: str) -> Any:
 
             rng = "torch.Generator: " + ("Philox (CUDA)" if ctx.device == "cuda" else "Mersenne Twister (CPU)")
 
-        return _kernel(variant,
+        return _kernel(variant, ctx,
             run,
             sync=_make_sync(ctx),
             fetch=lambda out: float(out.item()),

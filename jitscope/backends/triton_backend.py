@@ -20,10 +20,12 @@ import os
 import sys
 from typing import Any
 
+from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Backend,
     CellContext,
-    FunctionKernel,
+    CompileObservation,
+    CompileWatch,
     Implementation,
     Kernel,
     SkipCell,
@@ -77,14 +79,99 @@ def _notes(ctx: CellContext, interpret: bool, **extra: Any) -> dict[str, Any]:
     import triton
 
     notes: dict[str, Any] = {
-        "dtype_used": ctx.dtype,
         "sync": "none (the interpreter is synchronous)" if interpret else "torch.cuda.synchronize()",
         "compiler": "Triton interpreter (TRITON_INTERPRET=1), NOT compiled" if interpret else f"triton {triton.__version__} (PTX via LLVM)",
-        "cache": "n/a (interpreted)" if interpret else "Triton on-disk kernel cache (~/.triton/cache)",
         "threads": "1 (interpreter)" if interpret else "n/a (GPU)",
     }
     notes.update(extra)
     return notes
+
+
+# ---- observation ------------------------------------------------------------------------------
+_SEEN = {"hits": 0, "misses": 0}
+_LISTENING: list[bool] = []
+
+
+def _listen() -> bool:
+    """Chain a listener onto Triton's compilation hook (``triton.knobs.compilation.listener``),
+    once per worker: Triton calls it for every kernel it builds, with ``cache_hit`` saying
+    whether the binary came from its on-disk cache (``TRITON_CACHE_DIR``) or was compiled."""
+    if not _LISTENING:
+        try:
+            from triton import knobs
+
+            previous = knobs.compilation.listener
+
+            def listener(*, src: Any, metadata: Any, metadata_group: Any, times: Any, cache_hit: bool) -> None:
+                _SEEN["hits" if cache_hit else "misses"] += 1
+                if previous is not None:
+                    previous(src=src, metadata=metadata, metadata_group=metadata_group, times=times,
+                             cache_hit=cache_hit)
+
+            knobs.compilation.listener = listener
+            _LISTENING.append(True)
+        except (ImportError, AttributeError):
+            _LISTENING.append(False)
+    return _LISTENING[0]
+
+
+class TritonCompileWatch(CompileWatch):
+    """Compiled Triton kernels (CUDA): a kernel built in the first call either compiled (its
+    on-disk cache missed) or was loaded from that cache (hit, nothing compiled); none built
+    means every kernel was already in this worker's in-memory cache (n/a)."""
+
+    def start(self) -> None:
+        self._ok = _listen()
+        self._before = dict(_SEEN)
+
+    def stop(self) -> CompileObservation:
+        if not self._ok:
+            return CompileObservation("unknown", "unknown", detail="triton's compilation listener is unavailable")
+        hits = _SEEN["hits"] - self._before["hits"]
+        misses = _SEEN["misses"] - self._before["misses"]
+        detail = f"triton: {misses} kernel(s) compiled, {hits} loaded from the disk cache"
+        if misses:
+            return CompileObservation("yes", "miss", detail=detail)
+        if hits:
+            return CompileObservation("no", "hit", detail=detail)
+        return CompileObservation("no", "n/a", detail="triton: kernels already built in this worker")
+
+
+class TorchCudaPeak:
+    """The CUDA caching allocator's high-water mark (Triton's tensors are torch's)."""
+
+    def __init__(self, torch: Any, device: Any) -> None:
+        self._torch = torch
+        self._device = device
+
+    def reset(self) -> None:
+        self._torch.cuda.reset_peak_memory_stats(self._device)
+
+    def peak(self) -> int | None:
+        return int(self._torch.cuda.max_memory_allocated(self._device))
+
+
+def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> HookedKernel:
+    """The interpreter emulates programs in NumPy and compiles nothing (a fact); compiled
+    kernels are watched through Triton's compilation listener, and their memory through
+    torch's CUDA allocator."""
+    if interpret:
+        return HookedKernel(run, compiler=False, **kwargs)
+    kernel = HookedKernel(run, device_peak=TorchCudaPeak(torch, device), **kwargs)
+    kernel.watch = TritonCompileWatch
+    return kernel
+
+
+def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
+    """On CUDA, the device context (created by the first CUDA call) is start-up, not any cell's
+    compile. Triton itself is not imported here: TRITON_INTERPRET must be decided first."""
+    import torch
+
+    if device != "cuda" or not torch.cuda.is_available():
+        return {}
+    torch.ones(1, device="cuda").sum().item()
+    torch.cuda.synchronize()
+    return {"cuda_context": "created"}
 
 
 def _put(torch: Any, x: Any, ctx: CellContext, device: Any) -> Any:
@@ -102,17 +189,19 @@ def _mcpi(ctx: CellContext) -> Kernel:
     block = 1 << 16 if interpret else 4096  # the interpreter pays per program: few, big ones
     programs = -(-n // block)
     partial = torch.empty(programs, dtype=torch.int32, device=device)
+    probe = torch.empty(programs, dtype=getattr(torch, ctx.dtype), device=device)
     f64 = ctx.dtype == "float64"
 
     def run() -> Any:
-        K.mcpi_kernel[(programs,)](seed, n, partial, BLOCK=block, F64=f64)
-        return partial.sum(dtype=torch.int64)
+        K.mcpi_kernel[(programs,)](seed, n, partial, probe, BLOCK=block, F64=f64)
+        return partial.sum(dtype=torch.int64), probe
 
-    return FunctionKernel(
+    return _kernel(
+        interpret, torch, device,
         run,
-        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         sync=_make_sync(torch, interpret),
-        fetch=lambda out: 4.0 * int(out.item()) / n,
+        fetch=lambda out: 4.0 * int(out[0].item()) / n,
+        ran_with=lambda out: out[1],  # statically asserted to be the points' dtype
         notes=_notes(
             ctx,
             interpret,
@@ -144,7 +233,6 @@ def _linreg(ctx: CellContext) -> Kernel:
         data["y"] = _put(torch, ctx.inputs["y"], ctx, device)
         data["coef"] = _put(torch, [ctx.inputs["mu"] * 2.0 / n], ctx, device)
         data["partial"] = torch.empty(nblocks * block_d, dtype=data["X"].dtype, device=device)
-        kernel.notes["dtype_used"] = str(data["X"].dtype).removeprefix("torch.")
 
     def run() -> Any:
         X, y, partial, coef = data["X"], data["y"], data["partial"], data["coef"]
@@ -154,9 +242,9 @@ def _linreg(ctx: CellContext) -> Kernel:
             K.linreg_update_kernel[(1,)](partial, w, coef, nblocks, d, BLOCK_D=block_d)
         return w
 
-    kernel = FunctionKernel(
+    kernel = _kernel(
+        interpret, torch, device,
         run,
-        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         transfer=transfer,
         sync=_make_sync(torch, interpret),
         fetch=lambda out: out.cpu().numpy(),
@@ -179,7 +267,6 @@ def _lu(ctx: CellContext) -> Kernel:
 
     def transfer() -> None:
         data["A"] = _put(torch, ctx.inputs["A"], ctx, device)
-        kernel.notes["dtype_used"] = str(data["A"].dtype).removeprefix("torch.")
 
     def run() -> Any:
         a = data["A"].clone()  # each call factors a fresh copy
@@ -190,12 +277,14 @@ def _lu(ctx: CellContext) -> Kernel:
         diag = torch.diagonal(a)
         return torch.prod(torch.sign(diag)), torch.sum(torch.log(torch.abs(diag)).double())
 
-    kernel = FunctionKernel(
+    kernel = _kernel(
+        interpret, torch, device,
         run,
-        compiler=False if interpret else None,  # the interpreter emulates; CUDA: not yet observed
         transfer=transfer,
         sync=_make_sync(torch, interpret),
         fetch=lambda out: (float(out[0].item()), float(out[1].item())),
+        # The sign comes from the factor's diagonal in its dtype; logdet is always float64.
+        ran_with=lambda out: out[0],
         notes=_notes(
             ctx,
             interpret,
@@ -253,6 +342,7 @@ BACKEND = Backend(
                        devices=_CPU, max_size=64, max_size_reason=INTERP_REASON),
     ),
     info=_info,
+    startup=_startup,
     # Keep FMA contraction on (Triton's current default) and say so, instead of a warning.
     env={"TRITON_DEFAULT_FP_FUSION": "1"},
 )

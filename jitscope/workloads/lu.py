@@ -18,21 +18,6 @@ from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
 
 
-def lu_inplace_numpy(a: np.ndarray) -> np.ndarray:
-    """Doolittle without pivoting, vectorised over the trailing block: one rank-1 update per k."""
-    n = a.shape[0]
-    for k in range(n - 1):
-        a[k + 1 :, k] /= a[k, k]
-        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
-    return a
-
-
-def slogdet_from_lu(lu: np.ndarray) -> tuple[float, float]:
-    diag = np.diagonal(lu).astype(np.float64)
-    sign = float(np.prod(np.sign(diag)))
-    return sign, float(np.sum(np.log(np.abs(diag))))
-
-
 class NaiveLU(Workload):
     name = "lu"
     description = "naive LU factorisation without pivoting, determinant as sign and log|det|"

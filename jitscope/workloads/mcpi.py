@@ -12,28 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
-NUMPY_CHUNK = 1 << 20
-
-
-def estimate_pi_numpy(n: int, seed: int, dtype: type = np.float64) -> float:
-    """Chunked NumPy estimate: memory stays bounded whatever n is (PCG64 stream)."""
-    rng = np.random.default_rng(seed)
-    inside = 0
-    remaining = n
-    while remaining > 0:
-        m = min(remaining, NUMPY_CHUNK)
-        x = rng.random(m, dtype=dtype)
-        y = rng.random(m, dtype=dtype)
-        inside += int(np.count_nonzero(x * x + y * y <= 1.0))
-        remaining -= m
-    return 4.0 * inside / n
 
 
 class MonteCarloPi(Workload):

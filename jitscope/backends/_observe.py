@@ -1,0 +1,79 @@
+"""Observation helpers shared by the backends (light: no heavy import at module level).
+
+Three things a cell reports are read from what really happened, and each backend supplies
+the part only it can see (docs/design.md §2, "observation hooks"):
+
+* which arrays ran (``Kernel.ran_with``): usually the output; for a kernel whose output is a
+  count or a float64 accumulator, a *probe* — a slice of the data the kernel itself
+  generated or factored, returned next to the result — so the dtype is read from data that
+  went through the kernel, never from the request;
+* the device allocator's peak (``Kernel.reset_device_peak`` / ``device_peak_bytes``), through a
+  small :class:`DevicePeak` per library;
+* compilation (``Kernel.compile_watch``), through each library's own counters.
+
+:class:`HookedKernel` is :class:`~jitscope.core.backend.FunctionKernel` with the first two
+wired in, so a backend states them where it builds the kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jitscope.core.backend import FunctionKernel
+
+
+class DevicePeak(Protocol):
+    """A device allocator's high-water mark: ``reset`` before the cell, ``peak`` after."""
+
+    def reset(self) -> None: ...
+
+    def peak(self) -> int | None: ...
+
+
+class HookedKernel(FunctionKernel):
+    """A :class:`FunctionKernel` that says which arrays ran and reads a device peak."""
+
+    def __init__(
+        self,
+        run: Callable[[], Any],
+        *,
+        ran_with: Callable[[Any], Any] | None = None,
+        device_peak: DevicePeak | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(run, **kwargs)
+        self._ran_with = ran_with
+        self._device_peak = device_peak
+
+    def ran_with(self, out: Any) -> Any:
+        return self._ran_with(out) if self._ran_with is not None else out
+
+    def reset_device_peak(self) -> None:
+        if self._device_peak is not None:
+            self._device_peak.reset()
+
+    def device_peak_bytes(self) -> int | None:
+        return self._device_peak.peak() if self._device_peak is not None else None
+
+
+@dataclass(frozen=True)
+class SeenDtype:
+    """A dtype observed where no array exists to carry it: Python floats, or the element type
+    a foreign runtime (the Julia server) reported for the data it computed with.
+    ``jitscope.core.dtypes.dtype_of`` reads ``.dtype`` like an array's."""
+
+    dtype: str
+
+
+def python_floats(values: Iterable[Any]) -> SeenDtype | None:
+    """What a pure-Python kernel computed with: Python floats are C doubles, and the width is
+    read from the interpreter (``sys.float_info.mant_dig``: 53 bits = float64), not assumed.
+    Anything that is not a Python float gives no dtype at all (``None``: unknown)."""
+    items = list(values)
+    if not items or not all(type(v) is float for v in items):
+        return None
+    name = {53: "float64", 24: "float32"}.get(sys.float_info.mant_dig)
+    return SeenDtype(name) if name else None
