@@ -33,7 +33,7 @@ from jitscope.core.labels import cell_label, impl_label, resolve_label
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_bytes, fmt_seconds, fmt_size
+from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
 from jitscope.plots import render, time_series
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
@@ -282,7 +282,7 @@ def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str,
         "cpu": f"{o.cpu_util:.2g}" if o.cpu_util is not None else "",
         "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
         "error": err,
-        "speed-up": f"{up:.2f}x" if up else "",
+        "speed-up": fmt_ratio(up) if up else "",
     }
 
 
