@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -26,9 +27,28 @@ from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
-# Piped output (CI logs, files) is not squeezed to 80 columns: tables stay whole.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
-err_console = Console(stderr=True, highlight=False)
+
+def _width(stream: TextIO) -> int:
+    """The width to draw for: ``COLUMNS``, else the terminal's own, else 160 for a pipe (CI
+    logs, files: tables are not squeezed to 80 columns). A ``COLUMNS`` that is not a sensible
+    number ("abc", "0") is ignored, never a crash or an empty screen."""
+    text = os.environ.get("COLUMNS", "").strip()
+    value = int(text) if text.isdigit() else 0
+    if value > 0:
+        return min(value, 10_000)
+    if stream.isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns
+        except OSError:
+            return 80
+    return 160
+
+
+# markup=False: a plain string printed here is shown as it is. Much of what the CLI prints
+# came from a user, a plugin or a worker (paths, labels, reasons, descriptions), and Rich
+# would take ``[/]`` in it for markup and crash; styling goes through ``rich.text.Text``.
+console = Console(highlight=False, markup=False, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, markup=False, width=_width(sys.stderr))
 
 app = typer.Typer(
     name="jitscope",
@@ -79,6 +99,9 @@ def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: 
         raise UserError(f"--budget {budget:g} must be a finite number of seconds above 0 (e.g. --budget 0.5)")
     if not math.isfinite(timeout) or timeout <= 0:
         raise UserError(f"--timeout {timeout:g} must be a finite number of seconds above 0 (e.g. --timeout 300)")
+    if budget >= timeout:
+        raise UserError(f"--budget {budget:g} s is not below --timeout {timeout:g} s: every cell would be killed "
+                        "before it finished sampling")
     if threads is not None and threads < 1:
         raise UserError(f"--threads {threads} must be at least 1")
     if not 0 <= seed < 2**63:
@@ -152,6 +175,13 @@ def main_callback(
 
     sweep_stale()  # worker folders a killed jitscope could not remove
     if ctx.invoked_subcommand is not None:
+        # Ctrl-C, SIGTERM or SIGHUP before a run's cells start (loading plugins, planning) or
+        # in another command: stop there, exit 128 + signal (see main), and never let a
+        # plugin loader take the Ctrl-C for the plugin's own KeyboardInterrupt. `jitscope
+        # run` handles them itself while cells run. The app (below) has its own handling.
+        from jitscope.runner.signals import STOP_SIGNALS, on_signals, raise_interrupted
+
+        ctx.with_resource(on_signals(raise_interrupted, (signal.SIGINT, *STOP_SIGNALS)))
         return
     try:
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param)
@@ -316,7 +346,7 @@ def export(
         run_info = {"id": rid, "environment": record.environment, "command": record.command, "started": record.started}
         human = err_console if targets.uses_stdout else console
         for where in targets.write(results, run_info):
-            human.print(Text(f"wrote {where}"))
+            human.print(Text(printable(f"wrote {where}")))
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -336,14 +366,20 @@ def import_csv(
         with Store(_db(db)) as store:
             rid = store.import_cells(results, label=label or host or path.name,
                                      environment={"host": host, "imported_from": str(path)}, command=f"import {path}")
-        console.print(Text(f"imported {len(results)} cells from {path} as run {rid}"))
+        console.print(Text(printable(f"imported {len(results)} cells from {path} as run {rid}")))
     except UserError as exc:
         raise _fail(str(exc)) from None
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A stop signal ends the command with 128 + its number
+    (130 for Ctrl-C), the shell's convention, without a traceback."""
+    from jitscope.runner.signals import Interrupted
+
+    try:
+        app()
+    except Interrupted as exc:
+        sys.exit(128 + exc.signum)
 
 
 if __name__ == "__main__":

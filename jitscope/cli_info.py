@@ -10,7 +10,6 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -21,9 +20,14 @@ from jitscope.core.text import printable
 from jitscope.results.store import Store, parse_run_id
 
 
-def safe(value: object) -> str:
-    """Plugin-provided text for a markup string: control characters out, brackets escaped."""
-    return escape(printable(value))
+def plain(*parts: object, style: str = "") -> Text:
+    """Text from a plugin, a user or a database, ready to print: control characters out and
+    never read as markup (``[/]`` in a description or a path is shown as it is)."""
+    return Text("".join(printable(p) for p in parts), style=style)
+
+
+def warning(problem: str) -> Text:
+    return Text("warning: ", style="yellow") + plain(problem)
 
 
 def installed_version(module: str) -> str | None:
@@ -43,7 +47,7 @@ def installed_version(module: str) -> str | None:
 def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> None:
     registry = load_registry(files)
     for problem in registry.problems:
-        console.print(f"[yellow]warning:[/] {safe(problem)}", soft_wrap=True)
+        console.print(warning(problem), soft_wrap=True)
     rows: list[tuple[str, Any]] = []
     infos: dict[str, dict[str, Any]] = {}
     available = {name: b.availability() for name, b in registry.backends.items()}
@@ -88,16 +92,16 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
 def print_workloads(console: Console, *, files: Sequence[str]) -> None:
     registry = load_registry(files)
     for problem in registry.problems:
-        console.print(f"[yellow]warning:[/] {safe(problem)}", soft_wrap=True)
+        console.print(warning(problem), soft_wrap=True)
     for name, w in sorted(registry.workloads.items()):
-        console.print(f"[bold]{safe(name)}[/] — {safe(w.description)}")
-        console.print(f"  size: {safe(w.size_label)}; default sizes {', '.join(str(s) for s in w.default_sizes)}")
+        console.print(plain(name, style="bold") + plain(" — ", w.description))
+        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(str(s) for s in w.default_sizes)))
         if w.presets:
-            console.print("  presets: " + "; ".join(f"{k} {','.join(str(v) for v in vals)}" for k, vals in w.presets.items()))
+            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(str(v) for v in vals)}" for k, vals in w.presets.items())))
         for p in w.params:
-            console.print(f"  -p {safe(p.name)}={safe(p.default)}  {safe(p.help)}")
+            console.print(plain(f"  -p {p.name}={p.default}  {p.help}"))
         labels = list(dict.fromkeys(i.label for i in registry.implementations(workload=name)))
-        console.print(f"  implemented by: {safe(', '.join(labels)) or 'nobody yet'}")
+        console.print(plain("  implemented by: ", ", ".join(labels) or "nobody yet"))
         console.print()
 
 
@@ -156,7 +160,7 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
     with Store(db_path, create=False) as store:
         runs = store.runs(limit)
     if not runs:
-        console.print(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`")
+        console.print(plain(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`"))
         return
     rows = [
         {"id": str(r.id), "started": r.started, "state": r.state, "host": printable(r.host),
@@ -165,7 +169,7 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
     ]
     order = ("id", "started", "state", "host", "ok/cells", "label", "command")
     chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host", "command"), console.width)
-    table = Table(title=Text(f"runs in {db_path}"), title_justify="left", box=None if console.width < 80 else box.SIMPLE_HEAD)
+    table = Table(title=plain(f"runs in {db_path}"), title_justify="left", box=None if console.width < 80 else box.SIMPLE_HEAD)
     for col in order:
         if col in chosen:
             table.add_column(col, overflow="fold", no_wrap=col in ("id", "state", "ok/cells", "started"))

@@ -33,7 +33,7 @@ from jitscope.core.labels import cell_label, impl_label, resolve_label
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_bytes, fmt_seconds, fmt_size
+from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
 from jitscope.plots import render, time_series
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
@@ -47,7 +47,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Selection, build_plan
 from jitscope.runner.session import RecordedRun
-from jitscope.runner.signals import on_signals
+from jitscope.runner.signals import Interrupted, on_signals
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -82,30 +82,39 @@ def one_line(result: CellResult) -> Text:
     return text
 
 
-class Interrupted(Exception):
-    """Raised in the main thread by SIGTERM/SIGHUP (SIGINT arrives as KeyboardInterrupt)."""
+class StopSignals:
+    """SIGINT (Ctrl-C), SIGTERM (``kill``, a job scheduler) and SIGHUP (a closed terminal)
+    stop ``jitscope run`` alike.
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+    The first one while cells run raises :class:`Interrupted` in the main thread: the loop
+    stops, the worker is killed, finished cells are kept. Every later one, and any that
+    arrives once the exports are being written, is only remembered: the run's bookkeeping
+    and its exports must not be cut short by a second Ctrl-C or a repeated SIGTERM. The exit
+    code is 128 + the first signal.
+    """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-def signals_interrupt() -> contextlib.AbstractContextManager[None]:
-    """SIGTERM and SIGHUP (a closed terminal, a job scheduler) stop a run the way Ctrl-C
-    does: the worker is killed, finished cells are kept, the run is marked interrupted and
-    the exports of what finished are written."""
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self._raising = False
 
-    def raise_interrupted(signum: int) -> None:
-        raise Interrupted(signum)
+    def __call__(self, signum: int) -> None:
+        if self.first is None:
+            self.first = signum
+        if self._raising:
+            self._raising = False
+            raise Interrupted(signum)
 
-    return on_signals(raise_interrupted)
+    def arm(self) -> None:
+        """Cells are about to run: the first signal (or one already received) interrupts."""
+        if self.first is not None:
+            raise Interrupted(self.first)
+        self._raising = True
 
-
-def _ignore_further_signals() -> None:
-    """While we clean up after a signal, a second one must not cut the exports short."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(sig, signal.SIG_IGN)
+    def hold(self) -> None:
+        """From now on, signals are remembered, never raised."""
+        self._raising = False
 
 
 def check_baseline(baseline: str | None, registry: Registry, labels: Sequence[str]) -> str | None:
@@ -147,11 +156,18 @@ def execute_run(
     plan = build_plan(registry, sel)
     baseline_label = check_baseline(baseline, registry, [cell_label(c) for c in plan.cells])
     exports.check(db_path)
-    Store(db_path).close()  # a foreign/corrupt/unwritable database fails here, before any work
+    Store(db_path, writable=True).close()  # a foreign/corrupt/read-only database fails here, before any work
 
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)
-    total = len(plan.cells)
-    stopped_by: int | None = None
+    stops = StopSignals()
+    with on_signals(stops, StopSignals.SIGNALS):
+        return _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+
+
+def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,
+                    baseline_label: str | None, plot: bool) -> int:
+    """The sweep with live progress, then exports, then the report (signals: StopSignals)."""
+    total = len(rec.plan.cells)
     failure: UserError | None = None
     progress = Progress(
         SpinnerColumn(),
@@ -164,8 +180,9 @@ def execute_run(
         disable=not human.is_terminal,
     )
     gen = rec.events()
-    with signals_interrupt():
+    try:
         try:
+            stops.arm()
             with progress:
                 task = progress.add_task("starting", total=total)
                 for event in gen:
@@ -181,17 +198,24 @@ def execute_run(
                         progress.console.print(Text(worker_line(event.backend, event.device, event.info), style="dim"))
                     elif isinstance(event, RunWaited):
                         progress.console.print(Text(printable(event.message), style="yellow"))
-        except KeyboardInterrupt:
-            stopped_by = signal.SIGINT
-        except Interrupted as exc:
-            stopped_by = exc.signum
-        except UserError as exc:  # the store could not take a cell (full disk...): stop, keep what is saved
-            failure = exc
-        if stopped_by is not None or failure is not None:
-            _ignore_further_signals()
-            rec.cancel()
-            gen.close()
+        finally:
+            stops.hold()  # a signal landing before this line still raises into the except below
+    except Interrupted:
+        pass  # stops.first says which signal
+    except KeyboardInterrupt:  # SIGINT where our handler could not be installed
+        stops.first = stops.first or signal.SIGINT
+    except UserError as exc:  # the store could not take a cell (full disk...): stop, keep what is saved
+        failure = exc
+    if stops.first is not None or failure is not None:
+        rec.cancel(interrupted=True)
+        gen.close()  # kills a worker still running; the run is recorded interrupted
     results = rec.ordered_results()
+    if rec.run_id is None:  # stopped before the run was recorded: nothing ran, nothing to export
+        if failure is not None:
+            raise failure
+        with contextlib.suppress(OSError):
+            human.print(Text("interrupted before any cell ran; nothing was saved", style="magenta"))
+        return 128 + int(stops.first or signal.SIGINT)
     written: list[Path] = []
     try:  # exports first: a closed terminal must not cost the files
         written = exports.write(results, {**rec.run_record(), "started": ""})
@@ -202,18 +226,18 @@ def execute_run(
                         + (f" and written to {', '.join(map(str, written))}" if written else ""))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         if results:
-            print_report(human, results, baseline_label, plot and stopped_by is None)
+            print_report(human, results, baseline_label, plot and stops.first is None)
         for path in written:
-            human.print(Text(f"wrote {path}"))
+            human.print(Text(printable(f"wrote {path}")))
         counts: dict[str, int] = {}
         for r in results:
             counts[r.status.value] = counts.get(r.status.value, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no cells"
-        human.print(Text(f"{summary}; saved as run {rec.run_id} in {db_path}"))
-        if stopped_by is not None:
-            human.print(Text(f"interrupted by {signal.Signals(stopped_by).name}: what finished is saved", style="magenta"))
-    if stopped_by is not None:
-        return 128 + int(stopped_by)
+        human.print(Text(printable(f"{summary}; saved as run {rec.run_id} in {db_path}")))
+        if stops.first is not None:
+            human.print(Text(f"interrupted by {signal.Signals(stops.first).name}: what finished is saved", style="magenta"))
+    if stops.first is not None:
+        return 128 + int(stops.first)
     return 0 if all(r.status.is_success for r in results) else 1
 
 
@@ -258,7 +282,7 @@ def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str,
         "cpu": f"{o.cpu_util:.2g}" if o.cpu_util is not None else "",
         "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
         "error": err,
-        "speed-up": f"{up:.2f}x" if up else "",
+        "speed-up": fmt_ratio(up) if up else "",
     }
 
 

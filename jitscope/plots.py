@@ -52,8 +52,6 @@ def _group(results: Sequence[CellResult], value: str, label: Labeller | None = N
             y = r.median_s
         elif value == "error":
             y = r.accuracy.error if r.accuracy else None
-        elif value == "compile":
-            y = r.compile_s
         else:
             raise ValueError(value)
         if y is None:
@@ -80,10 +78,6 @@ def time_series(results: Sequence[CellResult], label: Labeller | None = None) ->
 def error_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Accuracy error vs size."""
     return _group(results, "error", label)
-
-
-def compile_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
-    return _group(results, "compile", label)
 
 
 def speedup_series(results: Sequence[CellResult], baseline: str, label: Labeller | None = None) -> dict[str, list[Series]]:

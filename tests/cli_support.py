@@ -12,10 +12,32 @@ CHAOS = str(TESTS / "plugins" / "chaos_backend.py")
 
 
 def jitscope(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
-             columns: int = 120) -> subprocess.CompletedProcess[str]:
+             columns: int = 120, obey_permissions: bool = False,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``obey_permissions``: when we are root, run without the capabilities that let root
+    ignore file modes, so a 0444 file is read-only to the command as it is to a user."""
     full_env = {**os.environ, "COLUMNS": str(columns), **(env or {})}
     return subprocess.run([sys.executable, "-m", "jitscope.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=full_env)
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd,
+                          preexec_fn=_drop_permission_overrides if obey_permissions else None)
+
+
+# CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER (linux/capability.h); PR_CAPBSET_DROP.
+_OVERRIDE_CAPS = (1, 2, 3)
+_PR_CAPBSET_DROP = 24
+
+
+def _drop_permission_overrides() -> None:
+    """In the child before exec: take the file-permission overrides out of the bounding set,
+    so even root's exec'd command gets none of them (as an ordinary user has none)."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in _OVERRIDE_CAPS:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
 def start_jitscope(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

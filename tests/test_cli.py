@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import BROKEN, CHAOS, EXAMPLE
+
+from jitscope.core.model import CellResult, CellSpec, Status
 
 
 def jitscope(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -167,3 +170,54 @@ def test_readme_matrix_is_the_generated_one() -> None:
     block = readme.split("<!-- matrix:start -->\n", 1)[1].split("<!-- matrix:end -->", 1)[0].strip()
     generated = jitscope("workloads", "--matrix", "--markdown").stdout.strip()
     assert block == generated, "README matrix is stale: paste `jitscope workloads --matrix --markdown`"
+
+
+def test_the_table_shows_what_the_worker_observed_and_each_start_up_once(tmp_path: Path) -> None:
+    proc = jitscope("run", "-w", "mcpi", "-b", "numpy", "-s", "1000,2000", "--budget", "0.02", "--no-plot",
+                    "--db", str(tmp_path / "db.sqlite"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert sum("ready on cpu; start-up" in line for line in lines) == 1  # one worker, said once
+    header = next(line for line in lines if line.split()[:2] == ["workload", "backend"])
+    assert "compiled" in header and "peak mem" in header
+    rows = [line.split() for line in lines if line.startswith(" mcpi") or line.startswith("mcpi")]
+    at = header.split().index("compiled")
+    assert len(rows) == 2 and all(row[at] == "no" for row in rows)  # numpy compiles nothing
+    assert all(any(re.fullmatch(r"[\d.]+(B|KiB|MiB|GiB)", cell) for cell in row) for row in rows)  # peak host memory
+
+
+def _ok(backend: str, median: float) -> CellResult:
+    from jitscope.core.model import Stats
+
+    spec = CellSpec("lu", backend, "default", "cpu", "float64", 100)
+    return CellResult(spec, Status.OK, stats=Stats(median, 0.0, median, median, 0.0, median, median, 5, 1, False))
+
+
+def test_a_tiny_speed_up_is_not_printed_as_zero() -> None:
+    from rich.console import Console
+
+    from jitscope.cli_run import report_table
+
+    table, _ = report_table([_ok("numba", 1e-4), _ok("python", 1.0)], baseline=None, width=120)
+    console = Console(width=120, record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert "0.0001x" in text and "0.00x" not in text
+
+
+def test_at_80_columns_the_key_columns_stay_and_secondary_ones_go_first() -> None:
+    from rich.console import Console
+
+    from jitscope.cli_run import KEY_COLUMNS, report_table
+
+    results = [_ok("numba", 1.23e-4), _ok("python", 1.0)]
+    for width in (80, 40):
+        table, _ = report_table(results, baseline=None, width=width)
+        headers = [str(c.header) for c in table.columns]
+        assert all(k in headers for k in KEY_COLUMNS), headers
+        console = Console(width=width, record=True, color_system=None)
+        console.print(table)
+        assert all(len(line) <= width for line in console.export_text().splitlines())
+    narrow = [str(c.header) for c in report_table(results, None, 40)[0].columns]
+    wide = [str(c.header) for c in report_table(results, None, 120)[0].columns]
+    assert set(narrow) < set(wide)  # something was dropped to fit, nothing added

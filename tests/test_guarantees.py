@@ -220,13 +220,18 @@ def test_case_6_a_worker_that_closes_its_channel_is_bounded_by_the_timeout(tmp_p
 
 
 # ---- 7. tracebacks where one line and exit 2 are promised ----------------------------------------
-def test_case_7_a_read_only_database_is_one_line(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores file permissions")
+def test_case_7_a_read_only_database_is_refused_before_any_work(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
-    db.chmod(0o444)
-    assert_clean_error(jitscope("run", *MCPI, "--db", str(db)), "read-only")
+    for name in ("X.db", "X.db-wal", "X.db-shm"):
+        if (tmp_path / name).exists():
+            (tmp_path / name).chmod(0o444)
+    proc = jitscope("run", *MCPI, "--db", str(db), obey_permissions=True)
+    assert_clean_error(proc, "read-only")
+    assert "ready on" not in proc.stdout + proc.stderr  # refused before any worker started
+    assert "saved as run" not in proc.stderr  # nothing was run, so nothing claims to be saved
+    history = jitscope("history", "--db", str(db), obey_permissions=True)  # reading it is fine
+    assert history.returncode == 0 and "1/1" in history.stdout, history.stderr
 
 
 def _corrupt(db: Path) -> None:

@@ -103,3 +103,58 @@ def test_two_processes_write_one_database_concurrently(db_path: Path) -> None:
             assert len(cells) == 150
             assert [c.spec.size for c in cells] == list(range(1, 151))
     assert sqlite3.connect(db_path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_database_from_a_newer_jitscope_is_refused_and_left_alone(db_path: Path) -> None:
+    from jitscope.results.store import SCHEMA_VERSION
+
+    with Store(db_path) as store:
+        store.start_run(command="x")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = db_path.read_bytes()
+    with pytest.raises(UserError, match="newer jitscope"):
+        Store(db_path)
+    with pytest.raises(UserError, match="newer jitscope"):
+        Store(db_path, create=False)
+    assert db_path.read_bytes() == before
+
+
+SCHEMA_1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, finished_at REAL,
+    state TEXT NOT NULL DEFAULT 'running', label TEXT NOT NULL DEFAULT '', command TEXT NOT NULL DEFAULT '',
+    selection TEXT NOT NULL DEFAULT '{}', environment TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE cells (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL, workload TEXT NOT NULL,
+    backend TEXT NOT NULL, variant TEXT NOT NULL, device TEXT NOT NULL, dtype TEXT NOT NULL, size INTEGER NOT NULL,
+    status TEXT NOT NULL, median_s REAL, data TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+"""
+
+
+def test_a_schema_1_database_is_migrated_and_keeps_its_runs(db_path: Path) -> None:
+    import json
+
+    from jitscope.results.store import APPLICATION_ID, SCHEMA_VERSION
+
+    conn = sqlite3.connect(db_path)
+    conn.executescript(SCHEMA_1)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (started_at, state, command) VALUES (1.0, 'finished', 'old run')")
+    conn.execute("INSERT INTO runs (started_at, state, command) VALUES (2.0, 'running', 'who knows')")
+    cell = result(10)
+    conn.execute("INSERT INTO cells VALUES (1, 0, 'mcpi', 'numpy', 'default', 'cpu', 'float64', 10, 'ok', ?, ?)",
+                 (cell.median_s, json.dumps(cell.to_json())))
+    conn.commit()
+    conn.close()
+    with Store(db_path) as store:
+        runs = {r.id: r for r in store.runs()}
+        cells = store.cells(1)
+        new = store.start_run(command="new")  # writing works after the migration
+    assert runs[1].state == "finished" and runs[1].command == "old run"
+    assert runs[2].state == "running"  # no owner was recorded: it is not guessed abandoned
+    assert cells[0].stats == cell.stats
+    check = sqlite3.connect(db_path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert check.execute("SELECT owner FROM runs WHERE id = ?", (new,)).fetchone()[0] != ""

@@ -224,3 +224,75 @@ def test_a_result_is_matched_by_cell_id_not_by_comparing_specs() -> None:
     event = sup._handle(message, "chaos", "cpu", pending)
     assert isinstance(event, CellFinished) and event.index == 0 and event.result.spec == spec
     assert pending == []
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            members.append(int(entry.name))
+    return members
+
+
+def test_cancel_in_the_warm_up_kills_the_worker_process_group_grandchildren_included() -> None:
+    from jitscope.core.model import Phase
+    from jitscope.runner.events import CellProgressed
+
+    registry = load_registry([CHAOS])
+    plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("chaos", "spawner")], sizes=[1000],
+                                          budget_s=0.02, timeout_s=600))
+    sup = Supervisor(plan, registry, lock_path=None)
+    gen = sup.run()
+    worker_pid = None
+    for event in gen:
+        if isinstance(event, WorkerStarted):
+            worker_pid = event.pid
+        if isinstance(event, CellProgressed) and event.phase == Phase.WARMUP:
+            break
+    assert worker_pid is not None
+    deadline = time.monotonic() + 10
+    while len(_group_members(worker_pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_group_members(worker_pid)) >= 2  # the worker and its grandchild
+    sup.cancel()
+    rest = list(gen)
+    assert [e.result.status for e in rest if isinstance(e, CellFinished)] == [Status.CANCELLED]
+    deadline = time.monotonic() + 10
+    while _group_members(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group_members(worker_pid) == []
+
+
+def test_cancel_while_waiting_for_the_timing_lock_starts_no_worker(tmp_path: Path) -> None:
+    from jitscope.runner.events import RunWaited
+    from jitscope.runner.supervisor import TimingLock
+
+    lock_path = tmp_path / "timing.lock"
+    holder = TimingLock(lock_path)
+    assert holder.try_acquire()
+    try:
+        registry = load_registry()
+        plan = build_plan(registry, Selection(workloads=["mcpi"], backends=[("numpy", None)], sizes=[100, 200],
+                                              budget_s=0.02))
+        sup = Supervisor(plan, registry, lock_path=lock_path)
+        gen = sup.run()
+        assert isinstance(next(gen), RunWaited)
+        waiting = threading.Thread(target=lambda: events.extend(gen))
+        events: list[object] = []
+        waiting.start()
+        time.sleep(0.5)
+        sup.cancel()
+        waiting.join(timeout=10)
+        assert not waiting.is_alive(), "cancel must end the wait for the lock"
+    finally:
+        holder.release()
+    assert not any(isinstance(e, WorkerStarted) for e in events)
+    assert [e.result.status for e in events if isinstance(e, CellFinished)] == [Status.CANCELLED, Status.CANCELLED]
+    assert isinstance(events[-1], RunFinished) and events[-1].cancelled

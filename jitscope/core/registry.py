@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,15 +112,36 @@ def _load_object(ref: str) -> Any:
     return getattr(module, attr) if attr else module
 
 
+# What a name may look like: it is typed on the command line, where ``,`` separates, ``:``
+# introduces a variant, ``@`` a device and ``=`` a value, and it is shown in tables and markup.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_name(name: object, what: str) -> None:
+    """Refuse a workload, backend or variant name that nobody could type in ``-w``/``-b``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{what} name {name!r} is not usable: use letters, digits, '_', '.', '-' "
+                         "(starting with a letter or digit)")
+
+
 def _add_workload(reg: Registry, obj: Any, source: str) -> None:
     if not isinstance(obj, Workload):
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
+    check_name(obj.name, "workload")
     reg.workloads[obj.name] = obj
+
+
+def _check_implementation(impl: Implementation) -> None:
+    check_name(impl.backend, "backend")
+    check_name(impl.variant, "variant")
 
 
 def _add_backend(reg: Registry, obj: Any, source: str) -> None:
     if not isinstance(obj, Backend):
         raise TypeError(f"{source} is not a jitscope Backend (got {type(obj).__name__})")
+    check_name(obj.name, "backend")
+    for impl in obj.implementations:
+        _check_implementation(impl)
     reg.backends[obj.name] = obj
 
 
@@ -186,9 +208,10 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         for impl in getattr(module, "IMPLEMENTATIONS", []):
             if not isinstance(impl, Implementation):
                 raise TypeError(f"IMPLEMENTATIONS holds a {type(impl).__name__}, not an Implementation")
+            _check_implementation(impl)
             reg.extra_implementations.append(impl)
             found = True
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise PluginError(f"workload file {path}: {exc}") from None
     if not found:
         raise PluginError(

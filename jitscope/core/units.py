@@ -42,3 +42,15 @@ def fmt_bytes(value: float | None) -> str:
             return f"{amount:.3g}{unit}" if unit != "B" else f"{int(amount)}B"
         amount /= 1024
     return f"{amount:.3g}TiB"
+
+
+def fmt_ratio(value: float) -> str:
+    """A speed-up: ``1.00x``, ``0.16x``, ``250x``; a tiny one keeps two significant digits
+    (``0.0011x``) rather than reading ``0.00x``, which would say "no speed at all"."""
+    if not math.isfinite(value) or value <= 0:
+        return ""
+    if value >= 100:
+        return f"{value:.0f}x"
+    if value >= 0.01:
+        return f"{value:.2f}x"
+    return f"{value:.2g}x"

@@ -32,18 +32,31 @@ class Param:
     maximum: float | None = None
 
     def parse(self, text: str) -> Any:
-        try:
-            value = self.kind(float(text)) if self.kind is int else self.kind(text)
-        except ValueError:
-            raise UserError(
-                f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}"
-            ) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UserError(f"parameter {self.name}={text!r} must be a finite number")
-        if self.kind is int and not math.isfinite(float(text)):
-            raise UserError(f"parameter {self.name}={text!r} must be a finite whole number")
-        if self.kind is int and float(text) != value:
-            raise UserError(f"parameter {self.name}={text!r} must be a whole number")
+        """The value of ``-p name=text``: finite, whole where the kind is int (and small
+        enough for any library to take), within the declared bounds; else one UserError
+        that quotes what was typed."""
+        if self.kind is int:
+            try:
+                number: float = int(text)  # exact for a plain whole number
+            except ValueError:
+                try:
+                    number = float(text)  # 1e3
+                except ValueError:
+                    raise UserError(f"parameter {self.name}={text!r} is not a valid int") from None
+            if not math.isfinite(number):
+                raise UserError(f"parameter {self.name}={text!r} must be a finite whole number")
+            if abs(number) >= 2**63:
+                raise UserError(f"parameter {self.name}={text} is absurdly large (at most 2**63-1)")
+            value: Any = int(number)
+            if number != value:
+                raise UserError(f"parameter {self.name}={text!r} must be a whole number")
+        else:
+            try:
+                value = self.kind(text)
+            except ValueError:
+                raise UserError(f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"parameter {self.name}={text!r} must be a finite number")
         if self.minimum is not None and value < self.minimum:
             raise UserError(f"parameter {self.name}={text} is below its minimum {self.minimum}")
         if self.maximum is not None and value > self.maximum:

@@ -243,6 +243,20 @@ def _same_file(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
+def _is_special(path: str | Path) -> bool:
+    """An existing target that is not a regular file (a FIFO, a device): written as a stream."""
+    try:
+        return not stat.S_ISREG(os.stat(Path(path).expanduser()).st_mode)
+    except OSError:
+        return False
+
+
+def _same_place(a: str | Path, b: str | Path) -> bool:
+    """The same file by resolved name, or (when both exist) by device and inode."""
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return os.path.realpath(pa) == os.path.realpath(pb) or _same_file(pa, pb)
+
+
 def refuse_database_alias(path: str | Path, db_path: str | Path) -> None:
     """An export must never overwrite the results database (or its WAL/shared-memory files):
     compared by resolved path and, for files that exist, by device and inode, so symlinks
@@ -252,7 +266,7 @@ def refuse_database_alias(path: str | Path, db_path: str | Path) -> None:
     target = Path(path).expanduser()
     db = Path(db_path).expanduser()
     for protected in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
-        if os.path.realpath(target) == os.path.realpath(protected) or _same_file(target, protected):
+        if _same_place(target, protected):
             raise UserError(f"export path {path} is the results database {protected}; choose another file")
 
 
@@ -304,6 +318,11 @@ class ExportTargets:
         unwritable places."""
         if sum(_is_stdout(p) for p in self.paths) > 1:
             raise UserError("only one export can go to standard output ('-')")
+        files = [p for p in self.paths if not _is_stdout(p) and not _is_special(p)]
+        for i, path in enumerate(files):
+            for other in files[:i]:
+                if _same_place(path, other):
+                    raise UserError(f"exports {other} and {path} are the same file; the second would replace the first")
         for path in self.paths:
             if db_path is not None:
                 refuse_database_alias(path, db_path)
@@ -329,8 +348,19 @@ def write_exports(results: Sequence[CellResult], run: dict[str, Any], *, csv_pat
 
 
 # ---- reading CSV back (overlay a run from another machine) -----------------------------
-def _num(text: str) -> float | None:
+MAX_WHOLE = 2**63 - 1  # what SQLite (and every size, seed and run id) can hold
+
+
+def _optional_float(text: str | None) -> float | None:
     return float(text) if text not in ("", None) else None
+
+
+def _seconds(row: dict[str, str], key: str) -> float | None:
+    """A duration column: empty, or a finite number of seconds not below 0."""
+    value = _optional_float(row.get(key))
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{key} {row.get(key)!r} is not a duration in seconds")
+    return value
 
 
 def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
@@ -368,13 +398,13 @@ def _observed_from_row(row: dict[str, str]) -> Observations:
     return Observations(**values)
 
 
-def _positive_int(text: str | None, what: str) -> int:
+def _whole(text: str | None, what: str, minimum: int) -> int:
     try:
         value = int(text or "")
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{what} {text!r} is not a positive whole number")
+        value = minimum - 1
+    if not minimum <= value <= MAX_WHOLE:
+        raise ValueError(f"{what} {text!r} is not a whole number from {minimum} to 2**63-1")
     return value
 
 
@@ -390,29 +420,30 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
             if None in row.values() or None in row:
                 raise ValueError("its number of fields differs from the header's")
             params = tuple(sorted(tuple(kv.split("=", 1)) for kv in (row.get("params") or "").split(";") if "=" in kv))
-            spec = CellSpec(row["workload"], row["backend"], row["variant"], row["device"], row["dtype"], _positive_int(row["size"], "size"),
-                            params=params, budget_s=float(row.get("budget_s") or 1.0), seed=int(row.get("seed") or 0))
+            spec = CellSpec(row["workload"], row["backend"], row["variant"], row["device"], row["dtype"], _whole(row["size"], "size", 1),
+                            params=params, budget_s=_seconds(row, "budget_s") or 1.0, seed=_whole(row.get("seed") or "0", "seed", 0))
             stats = None
-            if row.get("median_s"):
+            median = _seconds(row, "median_s")
+            if median is not None:
                 stats = Stats(
-                    median=float(row["median_s"]), iqr=_num(row.get("iqr_s", "")) or 0.0, min=_num(row.get("min_s", "")) or 0.0,
-                    mean=_num(row.get("mean_s", "")) or 0.0, stdev=_num(row.get("stdev_s", "")) or 0.0,
-                    ci_low=_num(row.get("ci_low_s", "")) or 0.0, ci_high=_num(row.get("ci_high_s", "")) or 0.0,
-                    samples=int(row.get("samples") or 0), loops=int(row.get("loops") or 0),
+                    median=median, iqr=_seconds(row, "iqr_s") or 0.0, min=_seconds(row, "min_s") or 0.0,
+                    mean=_seconds(row, "mean_s") or 0.0, stdev=_seconds(row, "stdev_s") or 0.0,
+                    ci_low=_seconds(row, "ci_low_s") or 0.0, ci_high=_seconds(row, "ci_high_s") or 0.0,
+                    samples=_whole(row.get("samples") or "0", "samples", 0), loops=_whole(row.get("loops") or "0", "loops", 0),
                     unstable=row.get("unstable") == "true", unstable_reason=row.get("unstable_reason") or "",
                 )
             acc = None
             if row.get("error"):
-                acc = Accuracy(float(row["error"]), row.get("error_metric", ""), _num(row.get("tolerance", "")) or 0.0,
+                acc = Accuracy(float(row["error"]), row.get("error_metric", ""), _optional_float(row.get("tolerance", "")) or 0.0,
                                row.get("accurate") == "true")
             info = {k: row[k] for k in ("backend_version", "threads", *_INFO_COLUMNS) if row.get(k)}
             observed = _observed_from_row(row)
             results.append(CellResult(spec=spec, status=Status(row["status"]), reason=row.get("reason", ""),
-                                      first_call_s=_num(row.get("first_call_s", "")), compile_s=_num(row.get("compile_s", "")),
-                                      transfer_s=_num(row.get("transfer_s", "")), stats=stats, accuracy=acc,
-                                      gflops=_num(row.get("gflops", "")), gbs=_num(row.get("gbs", "")), info=info,
+                                      first_call_s=_seconds(row, "first_call_s"), compile_s=_seconds(row, "compile_s"),
+                                      transfer_s=_seconds(row, "transfer_s"), stats=stats, accuracy=acc,
+                                      gflops=_optional_float(row.get("gflops", "")), gbs=_optional_float(row.get("gbs", "")), info=info,
                                       observed=observed))
             host = host or row.get("host", "")
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise UserError(f"{p} line {line_no}: not a valid jitscope row ({exc})") from None
     return results, host

@@ -8,6 +8,8 @@ other SQLite file (or a non-SQLite file) is refused rather than written into.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -101,15 +103,19 @@ class Store:
     """A jitscope results database. Use one Store per thread (sqlite3 connections are not
     shared across threads here); they may all point at the same file."""
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, writable: bool = False) -> None:
         """Open (``create``: or create) a jitscope database. Every problem is one UserError:
-        a missing file when ``create`` is False, a directory, a foreign or corrupt file, a
-        read-only one, one written by a newer jitscope."""
+        a missing file when ``create`` is False, a directory, a foreign or corrupt file, one
+        written by a newer jitscope, and with ``writable`` one that cannot be written (ask
+        before a sweep, not after its first cell)."""
         self.path = Path(path).expanduser()
         if not create and not self.path.exists():
             raise UserError(f"no database at {self.path} (run `jitscope run ...` first, or pass --db)")
+        self._abandoned: set[int] = set()
         self._conn = self._open()
         try:
+            if writable:
+                self._check_writable()
             self._mark_abandoned_runs()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -118,8 +124,12 @@ class Store:
     # ---- opening ------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         path = self.path
+        if str(path) == "-":  # '-' is standard output for exports; a database needs a file
+            raise UserError("database path '-' is not a file; pass --db PATH (e.g. --db results.sqlite)")
         if path.exists() and path.is_dir():
             raise UserError(f"database {path} is a directory, not a jitscope database file")
+        if path.exists() and not path.is_file():
+            raise UserError(f"database {path} is not a regular file (a device, a FIFO...); pass a file with --db")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -165,18 +175,38 @@ class Store:
             raise
         return conn
 
+    def _check_writable(self) -> None:
+        """Write for real and roll back: a read-only file (or folder) answers only to a write,
+        and permission bits say nothing when running as root."""
+        with contextlib.suppress(_RolledBack), _transaction(self._conn):
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            self._conn.execute(f"PRAGMA user_version = {int(version)}")
+            raise _RolledBack
+
     def _mark_abandoned_runs(self) -> None:
         """A run left ``running`` by a process of this host that no longer exists will never
         finish: say ``abandoned`` instead of ``running`` for ever. Runs of live processes and
-        of other hosts are left alone."""
+        of other hosts are left alone. In a database we cannot write (read-only, for
+        ``history``), such runs are still shown ``abandoned``."""
         rows = self._conn.execute("SELECT id, owner FROM runs WHERE state = 'running'").fetchall()
         dead = [run_id for run_id, owner in rows if _owner_is_dead(owner)]
-        if dead:
+        if not dead:
+            return
+        self._abandoned = set(dead)
+        try:
             with _transaction(self._conn):
                 self._conn.executemany(
                     "UPDATE runs SET state = 'abandoned', finished_at = coalesce(finished_at, ?) WHERE id = ? AND state = 'running'",
                     [(time.time(), run_id) for run_id in dead],
                 )
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc).lower():
+                raise
+
+    def _shown(self, record: RunRecord) -> RunRecord:
+        if record.state == "running" and record.id in self._abandoned:
+            return dataclasses.replace(record, state="abandoned")
+        return record
 
     def close(self) -> None:
         self._conn.close()
@@ -247,8 +277,8 @@ class Store:
             " FROM runs r LEFT JOIN cells c ON c.run_id = r.id GROUP BY r.id ORDER BY r.id DESC"
         )
         if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [_run_record(row) for row in self._conn.execute(sql)]
+            sql += f" LIMIT {min(int(limit), MAX_RUN_ID)}"  # more than SQLite can count: all of them
+        return [self._shown(_run_record(row)) for row in self._conn.execute(sql)]
 
     @_user_errors
     def run(self, run_id: int) -> RunRecord:
@@ -261,7 +291,7 @@ class Store:
         ).fetchone()
         if row is None:
             raise UserError(f"no run {run_id} in {self.path} (see `jitscope history`)")
-        return _run_record(row)
+        return self._shown(_run_record(row))
 
     @_user_errors
     def cells(self, run_id: int) -> list[CellResult]:
@@ -291,6 +321,10 @@ def _run_record(row: tuple[Any, ...]) -> RunRecord:
         cell_count=int(row[8] or 0),
         ok_count=int(row[9] or 0),
     )
+
+
+class _RolledBack(Exception):
+    """Raised inside a transaction to undo it on purpose."""
 
 
 @contextmanager

@@ -10,12 +10,14 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import DEVICES, DTYPES, CellSpec
-from jitscope.core.registry import Registry
 from jitscope.core.units import fmt_bytes
+
+if TYPE_CHECKING:  # the registry imports every workload (NumPy): not for the CLI's defaults
+    from jitscope.core.registry import Registry
 
 DEFAULT_BUDGET_S = 1.0
 DEFAULT_TIMEOUT_S = 300.0
@@ -106,6 +108,9 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
         raise UserError(f"budget {sel.budget_s} must be a finite, positive number of seconds")
     if not (math.isfinite(sel.timeout_s) and sel.timeout_s > 0):
         raise UserError(f"timeout {sel.timeout_s} must be a finite, positive number of seconds")
+    if sel.budget_s >= sel.timeout_s:
+        raise UserError(f"budget {sel.budget_s:g} s is not below the timeout {sel.timeout_s:g} s: every cell "
+                        "would be killed before it finished sampling")
     if not 0 <= sel.seed < 2**63:
         raise UserError(f"seed {sel.seed} must be a whole number from 0 to 2**63-1")
     if sel.threads is not None and sel.threads < 1:

@@ -41,6 +41,7 @@ def probe_backend(
                 try:
                     messages = reader.poll(0.1)
                 except ProtocolError as exc:
+                    kill_worker(proc)  # it speaks garbage: no point waiting for it to finish
                     return {"error": str(exc)}
                 for message in messages:
                     if message["type"] == "hello":

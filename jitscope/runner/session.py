@@ -64,7 +64,8 @@ class RecordedRun:
         self.supervisor = factory(plan, registry)
         self.run_id: int | None = None
         self.interrupted = False
-        self.results: dict[int, CellResult] = {}
+        self.results: dict[int, CellResult] = {}  # committed to the store
+        self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
         self.environment: dict[str, Any] = collect_environment(plan.cells[0].threads if plan.cells else None)
 
     def cancel(self, *, interrupted: bool = False) -> None:
@@ -82,11 +83,13 @@ class RecordedRun:
 
     def _record_unfinished(self, store: Store) -> None:
         """After an interruption, every planned cell that did not finish is stored as
-        ``cancelled``, so the run says what was not measured instead of just ending."""
+        ``cancelled``, so the run says what was not measured instead of just ending. A cell
+        that did finish but whose commit the interruption cut short is stored as it finished."""
         assert self.run_id is not None
         for index, spec in enumerate(self.plan.cells):
             if index not in self.results:
-                result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
+                result = self._uncommitted.get(index) or CellResult(
+                    spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
                 store.add_cell(self.run_id, index, result)
                 self.results[index] = result
 
@@ -109,13 +112,15 @@ class RecordedRun:
             try:
                 for event in source:
                     if isinstance(event, CellFinished):
-                        # Commit before anyone else sees it: nothing measured can be lost.
+                        # Commit before anyone else sees it: nothing measured can be lost, also
+                        # when a signal interrupts the commit itself (see _record_unfinished).
+                        self._uncommitted[event.index] = event.result
                         try:
                             store.add_cell(self.run_id, event.index, event.result)
                         except (sqlite3.Error, UserError) as exc:
                             detail = exc if isinstance(exc, UserError) else describe_sqlite_error(exc, self.db_path)
                             raise UserError(f"could not save a cell: {detail}") from None
-                        self.results[event.index] = event.result
+                        self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
                         self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
                         with contextlib.suppress(UserError):  # details only; the cells matter

@@ -15,6 +15,23 @@ from typing import Any
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+class Interrupted(BaseException):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) raised as an exception in the main thread.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` (a plugin
+    loader, a backend's error handling) mistakes a user's Ctrl-C for a failure and goes on.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_interrupted(signum: int) -> None:
+    """A handler for :func:`on_signals`: stop the main thread where it is."""
+    raise Interrupted(signum)
+
+
 @contextlib.contextmanager
 def on_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
     """Call ``handler(signum)`` for each of ``signals`` while the block runs; the previous

@@ -143,6 +143,23 @@ def _long_line(ctx: CellContext) -> Kernel:
     return FunctionKernel(run)
 
 
+def _spawner(ctx: CellContext) -> Kernel:
+    """The first call starts a grandchild (in the worker's process group) and answers; every
+    later call hangs. Cancelling in the warm-up must take the grandchild down too."""
+    calls = []
+
+    def run() -> float:
+        import subprocess
+
+        if not calls:
+            calls.append(subprocess.Popen(["sleep", "3600"]))
+            return 3.141592653589793
+        time.sleep(3600)
+        return 0.0
+
+    return FunctionKernel(run)
+
+
 def _mute_info() -> dict[str, object]:
     time.sleep(3600)  # never says hello
     return {}
@@ -165,6 +182,7 @@ _VARIANTS = {
     "slow": _slow,
     "wrongcell": _wrong_cell,
     "longline": _long_line,
+    "spawner": _spawner,
 }
 
 BACKENDS = [
