@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 
 from jitscope.core.errors import UserError
 from jitscope.core.text import printable
+from jitscope.ui import STYLES
 from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent
 from jitscope.ui.session import Probe, Session, SessionApp
 from jitscope.ui.themes import DEFAULT_THEME, THEME_ENV, load_themes
@@ -85,7 +86,7 @@ def _history_screen() -> Screen[None]:
 class JitscopeApp(SessionApp):
     """Setup -> Run -> Results, and History; every action has a key (see :data:`BINDINGS`)."""
 
-    CSS_PATH = Path(__file__).with_name("jitscope.tcss")  # absolute: subclasses live elsewhere
+    CSS_PATH = STYLES / "jitscope.tcss"  # absolute: subclasses live elsewhere; each screen adds its own
     TITLE = "jitscope"
     DEFAULT_MODE = "setup"
     MODES = {"setup": _setup_screen, "run": _run_screen, "results": _results_screen, "history": _history_screen}
@@ -119,12 +120,9 @@ class JitscopeApp(SessionApp):
         theme: str | None = None,
     ) -> None:
         """``registry``: the registry, or a function that loads it (called in a thread after
-        the first frame, which is what ``jitscope`` does). ``probe=None`` probes no versions."""
+        the first frame, which is what ``jitscope`` does). ``run_factory``: how a run is made
+        (None: the real, recorded run). ``probe=None`` probes no versions."""
         super().__init__()
-        if run_factory is None:
-            from jitscope.ui.runs import recorded_run
-
-            run_factory = recorded_run
         if clock is None:
             import time
 
@@ -147,10 +145,12 @@ class JitscopeApp(SessionApp):
         for t in themes:
             self.register_theme(t)
         wanted = theme or os.environ.get(THEME_ENV) or DEFAULT_THEME
-        if wanted in self.available_themes:
-            self.theme = wanted
-        elif self.theme_names:
-            self.theme = self.theme_names[0]
+        first = wanted if wanted in self.available_themes else self.theme_names[0] if self.theme_names else None
+        if first is not None:
+            self.set_reactive(App.theme, first)
+            dark = self.current_theme.dark
+            self.set_class(dark, "-dark-mode", update=False)
+            self.set_class(not dark, "-light-mode", update=False)
         if not self.theme_names:
             self.theme_names = ["textual-dark", "textual-light"]
 
@@ -164,10 +164,14 @@ class JitscopeApp(SessionApp):
 
     def on_mount(self) -> None:
         self._status_timer = self.set_interval(STATUS_INTERVAL_S, self._show_status, pause=True)
+        if self._registry_loader is None:
+            self._registry_ready()
+
+    def on_ready(self) -> None:
+        # The first frame is on screen: only now load the registry. Its thread imports NumPy
+        # and the plugins, and would compete with the first frame for the interpreter.
         if self._registry_loader is not None:
             self._load_registry(self._registry_loader)
-        else:
-            self._registry_ready()
 
     # ---- background work: the registry, version probes -------------------------------------
     @work(thread=True, group="registry", exit_on_error=False)
@@ -252,14 +256,15 @@ class JitscopeApp(SessionApp):
             self.notify(session.request_problem, title="Cannot run", severity="error", timeout=8)
             await self.switch_mode("setup")
             return
-        from jitscope.ui.runs import RunJob, drive
+        from jitscope.ui.runs import RunJob, drive, recorded_run
         from jitscope.ui.state import RunProgress
 
         job = RunJob(request, RunProgress(list(request.plan.cells), session.clock))
         session.job = job
         self.refresh_bindings()
         await self.switch_mode("run")
-        self.run_worker(partial(drive, job, session.run_factory, session.registry, session.db_path, session.probes,
+        factory = session.run_factory or recorded_run
+        self.run_worker(partial(drive, job, factory, session.registry, session.db_path, session.probes,
                                 self.post_message), thread=True, group="run", exit_on_error=False)
         self._status_timer.resume()
 

@@ -77,14 +77,14 @@ class Session:
         db_path: Path,
         *,
         selection: Selection | None,
-        run_factory: RunFactory,
+        run_factory: RunFactory | None,
         probe: Probe | None,
         clock: Callable[[], float],
         export_dir: Path,
     ) -> None:
         self.db_path = db_path
         self.initial_selection = selection
-        self.run_factory = run_factory
+        self.run_factory = run_factory  # None: the real run (jitscope.ui.runs.recorded_run)
         self.probe = probe  # None: versions are not probed (benchmarks, some tests)
         self.clock = clock
         self.export_dir = export_dir

@@ -17,11 +17,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from jitscope.core.text import printable
+from jitscope.ui import STYLES
 from jitscope.ui.exporting import ExportRequest, default_export_path
 from jitscope.ui.state import ResultSet
 
+DIALOGS_CSS = STYLES / "dialogs.tcss"  # loaded with the first dialog shown, not for the first frame
+
 
 class ExportDialog(ModalScreen[ExportRequest | None]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [Binding("escape", "dismiss_none", "Close", show=False)]
 
     def __init__(self, view: ResultSet, folder: Path) -> None:
@@ -66,6 +70,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
 
 
 class PathDialog(ModalScreen[str | None]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [Binding("escape", "dismiss_none", "Close", show=False)]
 
     def __init__(self, title: str, placeholder: str, value: str) -> None:
@@ -90,6 +95,7 @@ class PathDialog(ModalScreen[str | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
@@ -111,6 +117,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = DIALOGS_CSS
     """Every key of the screen below and of the app (built from the bindings, so never stale)."""
 
     BINDINGS = [

@@ -23,6 +23,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
 from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
+from jitscope.ui import STYLES
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
@@ -53,6 +54,7 @@ class RunsTable(DataTable[Text]):
 
 
 class HistoryScreen(SessionScreen):
+    CSS_PATH = STYLES / "history.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("space", "mark", "Mark", tooltip="Mark a run for an overlay"),
         Binding("o", "overlay", "Overlay", tooltip="Overlay the marked runs (or marked + highlighted)"),

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number
+from jitscope.ui import STYLES
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
     PLOT_KINDS,
@@ -37,6 +38,7 @@ REASON_WIDTH = 48
 
 
 class ResultsScreen(SessionScreen):
+    CSS_PATH = STYLES / "results.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("p", "next_plot", "Plot", tooltip="Cycle: time, accuracy, speed-up, compile vs steady, memory"),
         Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),

@@ -24,6 +24,7 @@ from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 from jitscope.runner import events as ev
+from jitscope.ui import STYLES
 from jitscope.ui.messages import RunEvent
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
@@ -47,6 +48,7 @@ REDRAW_INTERVAL_S = 0.25  # the grid, progress and plot redraw at most 4 times a
 
 
 class RunScreen(SessionScreen):
+    CSS_PATH = STYLES / "run.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("r", "app.run", "Run", tooltip="Run the selection from the Setup screen"),
         Binding("p", "next_plot", "Plot", tooltip="Cycle the plot: time, accuracy, speed-up, compile, memory"),

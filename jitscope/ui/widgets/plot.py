@@ -41,7 +41,7 @@ class PlotView(Widget):
     colours) plus reference ``extra`` lines, on log-log axes by default."""
 
     DEFAULT_CSS = """
-    PlotView { height: 1fr; min-height: 6; }
+    PlotView { height: 1fr; min-height: 6; color: $foreground; }
     """
 
     version: reactive[int] = reactive(0, layout=False)
@@ -132,7 +132,7 @@ class Legend(Static):
     like the lines, with the keys that toggle them."""
 
     DEFAULT_CSS = """
-    Legend { height: auto; max-height: 2; }
+    Legend { height: auto; max-height: 2; padding: 0 1; color: $foreground; }
     """
 
     def __init__(self) -> None:
