@@ -21,7 +21,7 @@ from test_ui_support import (
     ok_result,
     store_with_runs,
 )
-from textual.widgets import DataTable, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, Label, SelectionList, Static
 
 from jitscope.core.model import CellSpec, Phase, Status
 from jitscope.ui.screens.dialogs import ExportDialog, HelpScreen
@@ -699,18 +699,60 @@ async def test_case_7_4_markup_in_reasons_and_labels_never_crashes_the_app(tmp_p
 
 
 @aio
-async def test_case_7_4_a_markup_label_in_history_renders(tmp_path: Path) -> None:
+async def test_case_7_4_a_markup_label_renders_in_history_results_and_the_export_dialog(tmp_path: Path) -> None:
     from jitscope.results.store import Store
 
     db = tmp_path / "results.sqlite"
+    cells = [ok_result(CellSpec("mcpi", "numpy", "default", "cpu", "float64", n)) for n in (1000, 10000)]
     with Store(db) as store:
-        run_id = store.start_run(command="jitscope run [red]x", label="[/] x [bold]")
-        store.finish_run(run_id)
+        store.import_cells(cells, label="[/] x [bold]", environment={"host": "[red]box"}, command="jitscope run [red]x")
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("h")
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         table = app.screen.query_one(DataTable)
         assert any("[/] x [bold]" in str(cell) for cell in table.get_row_at(0))
         await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        assert "[/] x [bold]" in text_of(app.screen.query_one("#results-info", Static))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        assert any("[/] x [bold]" in text_of(label) for label in app.screen.query(Label))
+        await pilot.press("escape")
+
+
+@aio
+async def test_case_7_4_names_from_plugins_and_errors_from_the_engine_are_shown_as_text(tmp_path: Path) -> None:
+    """A plugin's variant, workload description and load problem, and an engine error, all
+    with markup in them, go through Setup, the live grid, Results and notifications."""
+    from jitscope.core.backend import Backend, Implementation
+    from jitscope.ui.app import JitscopeApp
+
+    def never(ctx):  # pragma: no cover - fake backends never build kernels
+        raise AssertionError
+
+    registry = make_registry()
+    registry.backends["odd"] = Backend(name="odd", description="a plugin [b]with markup[/b] in it",
+                                       implementations=(Implementation("mcpi", "odd", "[/]", never),))
+    registry.problems.append("plugin [/bad] failed: [red]boom")
+    sel = mcpi_selection(backends=[("odd", "[/]")], sizes=[1000, 10000])
+
+    class EngineFails(FakeRun):
+        def events(self):
+            yield from list(super().events())[:-1]
+            raise OSError("cannot open [/tmp/data.bin]")
+
+    app = JitscopeApp(registry, tmp_path / "results.sqlite", sel, probe=fake_probe, export_dir=tmp_path,
+                      run_factory=lambda plan, *a: EngineFails(plan), theme="jitscope-dark")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        assert any("plugin [/bad] failed" in n.message for n in app._notifications)
+        backends = app.screen.query_one("#backends", SelectionList)
+        assert "odd:[/]" in backends.selected
+        await run_to_end(app, pilot)
+        grid = app.screen.query_one(CellGrid)
+        assert str(grid.get_row_at(0)[0]) == "mcpi odd:[/]"
+        assert any("cannot open [/tmp/data.bin]" in n.message for n in app._notifications)
+        await pilot.press("v")
+        table = app.screen.query_one(DataTable)
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == ["odd:[/]"] * 2
