@@ -11,7 +11,8 @@
      subcommand), which also parses the command line and checks the database first.
 
    The runs are interleaved (bare, app, command, bare, ...) so a busy machine slows all three
-   alike. The target (issue 10): the app within 0.15 s of the bare app.
+   alike; the differences are given by median and by minimum (the least disturbed run of
+   each). The target (issue 10): the app within 0.15 s of the bare app.
 2. Key-press latency during a run: a real NumPy sweep (worker process at full CPU) while keys
    are pressed on the run screen; from the key event (as the terminal driver posts it) to its
    action running, and to the new plot being painted.
@@ -197,8 +198,8 @@ def describe(values: list[float], unit: str = "ms") -> str:
     digits = 1 if unit == "ms" else 3
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return (f"median {statistics.median(values) * scale:.{digits}f} {unit}, p95 {p95 * scale:.{digits}f} {unit}, "
-            f"max {max(values) * scale:.{digits}f} {unit} (n={len(values)})")
+    return (f"median {statistics.median(values) * scale:.{digits}f} {unit}, min {min(values) * scale:.{digits}f} {unit}, "
+            f"p95 {p95 * scale:.{digits}f} {unit}, max {max(values) * scale:.{digits}f} {unit} (n={len(values)})")
 
 
 def main() -> int:
@@ -212,11 +213,13 @@ def main() -> int:
         print("time to first frame (spawn -> first frame, headless 80x24), interleaved runs:")
         for kind, values in frames.items():
             print(f"  {kind:18s} {describe(values, 's')}")
-        floor = statistics.median(frames["bare textual app"])
+        bare = frames["bare textual app"]
         for kind in ("jitscope app", "jitscope command"):
-            extra = statistics.median(frames[kind]) - floor
-            verdict = "within" if extra <= TARGET_S else "over"
-            print(f"  {kind} - bare app: {extra * 1000:+.0f} ms (median; {verdict} the {TARGET_S * 1000:.0f} ms target)")
+            by_median = statistics.median(frames[kind]) - statistics.median(bare)
+            by_min = min(frames[kind]) - min(bare)  # the least disturbed run of each: steadier on a busy machine
+            verdict = "within" if by_median <= TARGET_S else "over"
+            print(f"  {kind} - bare app: {by_median * 1000:+.0f} ms by median, {by_min * 1000:+.0f} ms by minimum "
+                  f"({verdict} the {TARGET_S * 1000:.0f} ms target by median)")
         if args.keys > 0:
             handled, redrawn, phases = asyncio.run(key_latency(args.keys, tmp))
             print(f"key-press latency during a NumPy run (worker phases: {phases or 'none'}):")

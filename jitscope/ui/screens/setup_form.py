@@ -65,6 +65,69 @@ def shared_params(registry: Registry) -> list[SharedParam]:
 
 
 class SetupForm(Horizontal):
+    # Here rather than in jitscope.tcss: parsed when the form is built, after the first frame.
+    DEFAULT_CSS = """
+    #setup-right {
+        width: 38;
+        border: round $panel;
+        border-title-color: $text-muted;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    SelectionList {
+        border: round $panel;
+        border-title-color: $text-muted;
+        padding: 0;
+        scrollbar-size-vertical: 1;
+    }
+    SelectionList:focus {
+        border: round $primary;
+        border-title-color: $text;
+    }
+    #workloads {
+        height: auto;
+        max-height: 10;
+    }
+    #backends {
+        height: 1fr;
+        min-height: 4;
+    }
+    #detail {
+        height: 2;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    .field {
+        height: 1;
+        margin-bottom: 0;
+    }
+    .field Label {
+        width: 10;
+        color: $text-muted;
+    }
+    .field Input, .field Select {
+        width: 1fr;
+    }
+    #sizes-hint {
+        padding-left: 10;
+        height: auto;
+    }
+    #params-title {
+        margin-top: 1;
+        color: $text-muted;
+        text-style: bold;
+    }
+    #summary {
+        dock: bottom;
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        background: $panel;
+    }
+    #summary.-invalid {
+        background: $warning 15%;
+    }
+    """
     BINDINGS = [
         Binding("r", "app.run", "Run", tooltip="Run the selection from the Setup screen"),
         Binding("a", "all_backends", "All", tooltip="Select every available backend (again: none)"),
