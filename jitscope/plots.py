@@ -232,3 +232,27 @@ def render_log_bars(
     plt.theme("pro" if color else "clear")
     text = str(plt.build())
     return text if color else plt.uncolorize(text)
+
+
+def memory_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
+    """Peak memory in bytes vs size, per workload, one series per implementation: the device's
+    peak for a cell that ran on a GPU, the host's for a CPU cell. A cell whose peak was not
+    observed (None) is left out rather than drawn as zero."""
+    dtypes = {r.spec.dtype for r in results}
+    out: dict[str, dict[str, Series]] = {}
+    for r in results:
+        o = r.observed
+        peak = o.peak_device_bytes if r.spec.device != "cpu" else o.peak_host_bytes
+        if r.status != Status.OK or peak is None:
+            continue
+        name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)
+        series = out.setdefault(r.spec.workload, {}).setdefault(name, Series(name))
+        series.x.append(float(r.spec.size))
+        series.y.append(float(peak))
+    grouped: dict[str, list[Series]] = {}
+    for workload, by_label in out.items():
+        for s in by_label.values():
+            pairs = sorted(zip(s.x, s.y, strict=True))
+            s.x, s.y = [p[0] for p in pairs], [p[1] for p in pairs]
+        grouped[workload] = list(by_label.values())
+    return grouped

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -14,13 +16,14 @@ from test_ui_support import (
     failed_result,
     fake_probe,
     make_app,
+    make_registry,
     mcpi_selection,
     ok_result,
     store_with_runs,
 )
-from textual.widgets import DataTable, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, Label, SelectionList, Static
 
-from jitscope.core.model import Status
+from jitscope.core.model import CellSpec, Phase, Status
 from jitscope.ui.screens.dialogs import ExportDialog, HelpScreen
 from jitscope.ui.screens.results import COLUMNS, ResultsScreen
 from jitscope.ui.screens.run import RunScreen
@@ -46,7 +49,7 @@ async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
 async def run_to_end(app, pilot) -> None:
     await pilot.press("r")
     await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.job is not None)
-    await wait_for(pilot, lambda: not app.running)
+    await wait_for(pilot, lambda: not app.session.running)
     await pilot.pause()
 
 
@@ -76,15 +79,16 @@ async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: P
         assert screen.query_one("#workloads", SelectionList).selected == ["mcpi"]
         assert set(screen.query_one("#backends", SelectionList).selected) == {"numpy", "python"}
         assert screen.query_one("#sizes", Input).value == "1000,10000,100000"
-        request = screen.run_request()
+        request = app.session.request
+        assert request is not None
         assert request.selection.dtype == "float32" and request.selection.budget_s == 0.5
         assert len(request.plan.cells) == 6
-        await wait_for(pilot, lambda: "turbo" in app.backend_info)
+        await wait_for(pilot, lambda: "turbo" in app.session.backend_info)
         backends = screen.query_one("#backends", SelectionList)
         prompts = {str(o.value): str(o.prompt) for o in backends.options}
         assert "2.0.0" in prompts["numpy"] and "turbo:parallel" in prompts
         assert "✗" in prompts["fastlib"] and "not installed" in prompts["fastlib"]
-        assert "fastlib" not in app.backend_info  # unavailable backends are never probed
+        assert "fastlib" not in app.session.backend_info  # unavailable backends are never probed
 
 
 @aio
@@ -108,7 +112,7 @@ async def test_setup_is_shown_before_any_probe_answers(tmp_path: Path) -> None:
             await pilot.press("space")
             assert app.screen.query_one("#workloads", SelectionList).selected == ["linreg"]
             gate.set()
-            await wait_for(pilot, lambda: len(app.backend_info) == 3)
+            await wait_for(pilot, lambda: len(app.session.backend_info) == 3)
     finally:
         gate.set()
 
@@ -164,7 +168,7 @@ async def test_select_with_keys_and_run(tmp_path: Path) -> None:
         await run_to_end(app, pilot)
         assert seen[0].workloads == ["mcpi"] and seen[0].backends == [("numpy", None)]
         assert seen[0].sizes == [1000, 10000]
-        assert app.view is not None and [r.status for r in app.view.results] == [Status.OK, Status.OK]
+        assert app.session.view is not None and [r.status for r in app.session.view.results] == [Status.OK, Status.OK]
         assert "done in 0:00: 2 ok" in text_of(app.screen.query_one("#run-line", Static))
 
 
@@ -186,7 +190,7 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
         cell = grid.get_cell_at((0, 2))
         assert str(cell) == "100us"
         run.release()
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.session.running)
         await pilot.pause(0.3)
         assert [s.word for s in grid.progress.states][3:] == ["200us", "2ms", "20ms"]
         assert app.run_status == ""
@@ -200,9 +204,9 @@ async def test_cancel_stops_at_once_and_keeps_finished_cells(tmp_path: Path) -> 
         await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
         run = FakeRun.instances[-1]
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.session.running)
         assert run.cancel_calls == 1
-        statuses = [r.status for r in app.view.results]
+        statuses = [r.status for r in app.session.view.results]
         assert statuses[0] == Status.OK and set(statuses[1:]) == {Status.CANCELLED}
         assert any("Cancelled" in n.message for n in app._notifications)
         assert "cancelled" in text_of(app.screen.query_one("#run-line", Static))
@@ -259,7 +263,7 @@ async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> N
         await pilot.press("b")
         assert screen.baseline == "python"
         assert str(table.get_row_at(0)[column]) == "20.00x"
-        for kind in ("accuracy", "speedup", "compile", "time"):
+        for kind in ("accuracy", "speedup", "compile", "memory", "time"):
             await pilot.press("p")
             assert screen.kind == kind
         await pilot.press("2")
@@ -327,11 +331,11 @@ async def test_history_open_overlay_import_delete(tmp_path: Path) -> None:
         assert table.row_count == 2 and str(table.get_row_at(0)[1]) == f"#{gpubox}"
         await pilot.press("enter")  # open the newest
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
-        assert len(app.view.items) == 6 and not app.view.overlay
+        assert len(app.session.view.items) == 6 and not app.session.view.overlay
         await pilot.press("h", "space")  # mark gpubox, cursor moves to laptop
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
-        view = app.view
+        view = app.session.view
         assert view.overlay and len(view.items) == 12
         assert view.labels("mcpi") == ["gpubox numpy", "gpubox python", "laptop numpy", "laptop python"]
         screen = app.screen
@@ -478,25 +482,191 @@ async def test_everything_fits_in_80x24(tmp_path: Path, mode: str) -> None:
 
 @aio
 async def test_a_run_stops_the_version_probe_in_flight(tmp_path: Path) -> None:
-    calls: list[str] = []
-    holder: dict = {}
+    """A run kills a slow version probe (think TensorFlow) and starts only once it is gone:
+    one worker process at a time. If the run did not cancel it, the probe would run out its
+    3 s and say so; if the run did not wait, it would start before the probe ended."""
+    order: list[str] = []
 
     def probe(name: str, device: str) -> dict:
-        calls.append(name)
-        app = holder["app"]
-        if len(calls) == 1:  # the first probe is slow (think TensorFlow) until a run cancels it
-            app.probe_cancel.wait(5)
-            return {"error": "cancelled", "cancelled": True}
-        return fake_probe(name, device)
+        if order:
+            return fake_probe(name, device)
+        order.append("probe started")
+        cancelled = app.session.probes.cancel.wait(3)
+        order.append("probe cancelled" if cancelled else "probe ran out its time")
+        return {"error": "cancelled", "cancelled": True} if cancelled else fake_probe(name, device)
 
-    app = holder["app"] = make_app(tmp_path, mcpi_selection(), probe=probe)
+    def make(plan, registry, db_path, selection):
+        order.append("run started")
+        return FakeRun(plan)
+
+    app = make_app(tmp_path, mcpi_selection(), probe=probe, run_factory=make)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(calls) == 1)
+        await wait_for(pilot, lambda: order == ["probe started"])
         await run_to_end(app, pilot)
-        assert [r.status for r in app.view.results] == [Status.OK] * 6
+        assert order[:3] == ["probe started", "probe cancelled", "run started"]
+        assert [r.status for r in app.session.view.results] == [Status.OK] * 6
         # probing resumes after the run, the cancelled backend included
-        await wait_for(pilot, lambda: {"numpy", "python", "turbo"} <= set(app.backend_info))
-        assert not any(info.get("cancelled") for info in app.backend_info.values())
+        await wait_for(pilot, lambda: {"numpy", "python", "turbo"} <= set(app.session.backend_info))
+        assert not any(info.get("cancelled") for info in app.session.backend_info.values())
+
+
+@aio
+async def test_a_signal_mid_run_cancels_it_as_interrupted_and_exits_128_plus_signal(tmp_path: Path) -> None:
+    """Issue 7 case 3, the app's handler (SIGTERM, or SIGHUP when the terminal goes away; the
+    tmux tests send the real signals): the run is cancelled as interrupted, then the app exits."""
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        app.interrupt(signal.SIGTERM)
+        await pilot.pause(0.2)
+    run = FakeRun.instances[-1]
+    assert run.cancel_calls == 1 and run.interrupted
+    assert app.return_code == 128 + signal.SIGTERM
+    assert app.session.job is not None and app.session.job.done.is_set()  # the run's thread let go first
+
+
+# ---- the UI thread never waits ----------------------------------------------------------------------
+@aio
+async def test_the_first_frame_comes_before_the_registry_and_keys_work_meanwhile(tmp_path: Path) -> None:
+    """Issue 10 item 7: the registry loads in a thread after the first frame."""
+    from jitscope.ui.app import JitscopeApp
+    from jitscope.ui.screens.setup_form import SetupForm
+
+    gate = threading.Event()
+
+    def load():
+        gate.wait(10)
+        return make_registry()
+
+    app = JitscopeApp(load, tmp_path / "results.sqlite", mcpi_selection(), run_factory=factory(),
+                      probe=fake_probe, export_dir=tmp_path, theme="jitscope-dark")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, SetupScreen) and not app.screen.query(SetupForm)
+            assert "loading" in text_of(app.screen.query_one("#workloads-placeholder", Static))
+            await pilot.press("t", "r")  # keys are answered while the registry loads
+            assert app.theme == "jitscope-light"
+            assert any("still loading" in n.message for n in app._notifications)
+            gate.set()
+            await wait_for(pilot, lambda: bool(app.screen.query(SetupForm)))
+            assert app.screen.query_one("#workloads", SelectionList).selected == ["mcpi"]
+            await wait_for(pilot, lambda: len(app.session.backend_info) == 3)  # probes follow the registry
+            await run_to_end(app, pilot)
+            assert len(app.session.view.results) == 6
+    finally:
+        gate.set()
+
+
+@aio
+async def test_history_answers_keys_while_another_process_locks_the_database(tmp_path: Path) -> None:
+    """Issue 10 item 4: reading the store waits in a thread (SQLite's busy timeout is 30 s);
+    the app goes on answering keys, and shows the runs once the lock is gone."""
+    db = tmp_path / "results.sqlite"
+    store_with_runs(db)
+    locker = sqlite3.connect(db, isolation_level=None)
+    locker.execute("PRAGMA locking_mode = EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")  # not even a reader gets in now
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(db, timeout=0).execute("SELECT count(*) FROM runs")
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("h")
+            await pilot.pause()
+            await pilot.press("t")
+            assert app.theme == "jitscope-light"  # answered while the read still waits
+            assert "reading" in text_of(app.screen.query_one("#run-detail", Static))
+            await pilot.press("s")
+            assert isinstance(app.screen, SetupScreen)
+            locker.close()
+            await pilot.press("h")
+            await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2, timeout=30)
+    finally:
+        locker.close()
+
+
+@aio
+async def test_progress_events_queued_for_one_cell_coalesce_into_the_latest(tmp_path: Path) -> None:
+    """Issue 10 item 3: no hand-made throttle; Textual drops a cell's stale progress from the
+    queue (RunEvent.can_replace), so a burst costs one update, not one per event."""
+    from jitscope.runner import events as ev
+    from jitscope.ui.messages import RunEvent
+
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=0))
+    handled: list[RunEvent] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        await pilot.pause()
+        job = app.session.job
+        app.session.run_updated.subscribe(app.screen, handled.append)
+        spec = job.progress.cells[0]
+        for i in range(50):  # posted in one go: all queued before the app handles any
+            app.post_message(RunEvent(job, ev.CellProgressed(0, spec, Phase.MEASURING, i / 50)))
+        app.post_message(RunEvent(job, ev.CellProgressed(1, job.progress.cells[1], Phase.COMPILING, 0.0)))
+        await pilot.pause(0.2)
+        progress = [m.event for m in handled if isinstance(m.event, ev.CellProgressed)]
+        assert [(e.index, e.fraction) for e in progress] == [(0, 49 / 50), (1, 0.0)]
+        assert job.progress.states[0].fraction == 49 / 50
+        FakeRun.instances[-1].release()
+        await wait_for(pilot, lambda: not app.session.running)
+
+
+def test_a_cells_progress_is_replaced_only_by_later_news_of_the_same_cell() -> None:
+    from jitscope.runner import events as ev
+    from jitscope.ui.messages import RunEvent
+
+    job, other = object(), object()  # only their identity matters here
+    cell = CellSpec("mcpi", "numpy", "default", "cpu", "float64", 10)
+
+    def progress(index: int, fraction: float, of: object = job) -> RunEvent:
+        return RunEvent(of, ev.CellProgressed(index, cell, Phase.MEASURING, fraction))
+
+    finished = RunEvent(job, ev.CellFinished(0, ok_result(cell)))
+    assert progress(0, 0.1).can_replace(progress(0, 0.2))
+    assert progress(0, 0.1).can_replace(finished)
+    assert not progress(0, 0.1).can_replace(progress(1, 0.2))  # another cell's news
+    assert not progress(0, 0.1).can_replace(progress(0, 0.2, other))  # another run's
+    assert not finished.can_replace(RunEvent(job, ev.CellFinished(0, ok_result(cell))))  # results are never dropped
+
+
+# ---- what the engine observed (issue 8) -------------------------------------------------------------
+@aio
+async def test_worker_start_up_is_in_the_log_once_per_backend(tmp_path: Path) -> None:
+    sel = mcpi_selection(backends=[("numpy", None), ("python", None), ("turbo", None)])
+    app = make_app(tmp_path, sel)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        lines = [str(line.text) for line in app.screen.query_one("#run-log").lines]
+        startups = [line for line in lines if "start-up" in line]
+        assert startups == ["worker ready: numpy 2.0.0 on cpu · numpy start-up 200ms",
+                            "worker ready: turbo 0.9 on cpu · turbo start-up 470ms"]
+        assert "worker ready: python 3.11.0 on cpu" in lines  # it measured none: nothing made up
+
+
+@aio
+async def test_results_show_compiled_and_peak_memory_and_details_show_every_observation(tmp_path: Path) -> None:
+    sel = mcpi_selection(backends=[("python", None), ("turbo", None)], sizes=[1000])
+    app = make_app(tmp_path, sel)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        table = app.screen.query_one(DataTable)
+        rows = [dict(zip(COLUMNS, map(str, table.get_row_at(i)), strict=True)) for i in range(table.row_count)]
+        assert [(r["backend"], r["compiled"], r["compile"], r["peak mem"]) for r in rows] == [
+            ("python", "unknown", "-", "unknown"), ("turbo", "yes", "500ms", "15.6KiB")]
+        detail = app.screen.query_one("#results-detail", Static)
+        assert "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, dtype" in text_of(detail)
+        table.move_cursor(row=1)
+        await pilot.pause()
+        assert ("compiled yes in 500ms · cache miss · worker start-up 470ms · peak host 15.6KiB · cpu 1.9 cores"
+                in " ".join(text_of(detail).split()))
+        for _ in range(4):  # time -> accuracy -> speed-up -> compile -> memory
+            await pilot.press("p")
+        assert app.screen.kind == "memory"
+        assert "peak memory vs size" in str(app.screen.query_one(PlotView).render())
 
 
 MARKUP_REASON = "OSError: cannot open [/tmp/data.bin] [bold]x[/] \x1b[31mred"
@@ -529,18 +699,60 @@ async def test_case_7_4_markup_in_reasons_and_labels_never_crashes_the_app(tmp_p
 
 
 @aio
-async def test_case_7_4_a_markup_label_in_history_renders(tmp_path: Path) -> None:
+async def test_case_7_4_a_markup_label_renders_in_history_results_and_the_export_dialog(tmp_path: Path) -> None:
     from jitscope.results.store import Store
 
     db = tmp_path / "results.sqlite"
+    cells = [ok_result(CellSpec("mcpi", "numpy", "default", "cpu", "float64", n)) for n in (1000, 10000)]
     with Store(db) as store:
-        run_id = store.start_run(command="jitscope run [red]x", label="[/] x [bold]")
-        store.finish_run(run_id)
+        store.import_cells(cells, label="[/] x [bold]", environment={"host": "[red]box"}, command="jitscope run [red]x")
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("h")
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         table = app.screen.query_one(DataTable)
         assert any("[/] x [bold]" in str(cell) for cell in table.get_row_at(0))
         await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        assert "[/] x [bold]" in text_of(app.screen.query_one("#results-info", Static))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        assert any("[/] x [bold]" in text_of(label) for label in app.screen.query(Label))
+        await pilot.press("escape")
+
+
+@aio
+async def test_case_7_4_names_from_plugins_and_errors_from_the_engine_are_shown_as_text(tmp_path: Path) -> None:
+    """A plugin's variant, workload description and load problem, and an engine error, all
+    with markup in them, go through Setup, the live grid, Results and notifications."""
+    from jitscope.core.backend import Backend, Implementation
+    from jitscope.ui.app import JitscopeApp
+
+    def never(ctx):  # pragma: no cover - fake backends never build kernels
+        raise AssertionError
+
+    registry = make_registry()
+    registry.backends["odd"] = Backend(name="odd", description="a plugin [b]with markup[/b] in it",
+                                       implementations=(Implementation("mcpi", "odd", "[/]", never),))
+    registry.problems.append("plugin [/bad] failed: [red]boom")
+    sel = mcpi_selection(backends=[("odd", "[/]")], sizes=[1000, 10000])
+
+    class EngineFails(FakeRun):
+        def events(self):
+            yield from list(super().events())[:-1]
+            raise OSError("cannot open [/tmp/data.bin]")
+
+    app = JitscopeApp(registry, tmp_path / "results.sqlite", sel, probe=fake_probe, export_dir=tmp_path,
+                      run_factory=lambda plan, *a: EngineFails(plan), theme="jitscope-dark")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        assert any("plugin [/bad] failed" in n.message for n in app._notifications)
+        backends = app.screen.query_one("#backends", SelectionList)
+        assert "odd:[/]" in backends.selected
+        await run_to_end(app, pilot)
+        grid = app.screen.query_one(CellGrid)
+        assert str(grid.get_row_at(0)[0]) == "mcpi odd:[/]"
+        assert any("cannot open [/tmp/data.bin]" in n.message for n in app._notifications)
+        await pilot.press("v")
+        table = app.screen.query_one(DataTable)
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == ["odd:[/]"] * 2

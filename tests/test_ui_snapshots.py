@@ -52,7 +52,7 @@ def test_setup_screen(snap_compare, tmp_path: Path) -> None:
     app = make_app(tmp_path, three_backends())
 
     async def ready(pilot):
-        await settle(pilot, lambda: len(pilot.app.backend_info) == 3)
+        await settle(pilot, lambda: len(pilot.app.session.backend_info) == 3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -77,7 +77,7 @@ def test_results_screen_with_a_failed_cell(snap_compare, tmp_path: Path) -> None
 
     async def finished(pilot):
         await pilot.press("r")
-        await settle(pilot, lambda: pilot.app.view is not None and not pilot.app.running)
+        await settle(pilot, lambda: pilot.app.session.view is not None and not pilot.app.session.running)
         await pilot.press("v")
         await settle(pilot)
 
@@ -89,7 +89,7 @@ def test_results_accuracy_plot_light_theme(snap_compare, tmp_path: Path) -> None
 
     async def accuracy(pilot):
         await pilot.press("r")
-        await settle(pilot, lambda: pilot.app.view is not None and not pilot.app.running)
+        await settle(pilot, lambda: pilot.app.session.view is not None and not pilot.app.session.running)
         await pilot.press("v", "p", "m")  # accuracy plot, zoomed: the expected 1.64/sqrt(n) line
         await settle(pilot)
 

@@ -1,26 +1,31 @@
 """The app's logic without Textual: plans from presets, progress and ETA, result sets and
-overlays, plot helpers, theme files."""
+overlays, observations in words, plot helpers, theme files."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_ui_support import make_registry, ok_result
+from test_ui_support import failed_result, make_registry, ok_result
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.plots import Series, expected_pi_error, loggable, render, render_log_bars
-from jitscope.runner.plan import Selection, build_plan
+from jitscope.core.model import CellResult, CellSpec, Observations, Phase, Status
+from jitscope.plots import Series, loggable, memory_series, render, render_log_bars
+from jitscope.runner import events as ev
+from jitscope.runner.plan import Selection
+from jitscope.ui.planning import compose_plan, preset_sizes, selection_labels
 from jitscope.ui.state import (
     ResultSet,
+    RunEnded,
     RunProgress,
     RunRef,
-    compose_plan,
     fmt_duration,
-    preset_sizes,
+    observed_details,
+    results_table_row,
 )
 from jitscope.ui.themes import DEFAULT_THEME, load_themes, theme_from_mapping
+from jitscope.workloads.mcpi import WORKLOAD as MCPI
 
 
 def sel(**kw) -> Selection:
@@ -30,9 +35,16 @@ def sel(**kw) -> Selection:
 
 
 # ---- plans ---------------------------------------------------------------------------------
-def test_default_preset_is_exactly_build_plan() -> None:
+def test_default_preset_runs_each_workload_at_its_default_sizes() -> None:
+    """The app's default is the CLI's: no preset means each workload's own default sizes."""
     reg = make_registry()
-    assert compose_plan(reg, sel(), "default").cells == build_plan(reg, sel()).cells
+    plan = compose_plan(reg, sel(), "default")
+    for backend in ("numpy", "python"):
+        for workload in ("mcpi", "lu"):
+            sizes = [c.size for c in plan.cells if (c.backend, c.workload) == (backend, workload)]
+            assert sizes == list(reg.workload(workload).default_sizes)
+            assert sizes != preset_sizes(reg, workload, "small")  # so the check tells presets apart
+    assert [c.backend for c in plan.cells] == sorted([c.backend for c in plan.cells], key=["numpy", "python"].index)
 
 
 def test_preset_gives_each_workload_its_own_sizes_grouped_by_backend() -> None:
@@ -71,6 +83,39 @@ def test_progress_words_fraction_and_eta() -> None:
     assert fmt_duration(75) == "1:15" and fmt_duration(3725) == "1:02:05" and fmt_duration(None) == "-"
 
 
+def test_progress_follows_the_engines_events_and_ignores_cells_outside_the_plan() -> None:
+    specs = [CellSpec("mcpi", "numpy", "default", "cpu", "float64", n) for n in (10, 100)]
+    p = RunProgress(specs, lambda: 0.0)
+    p.apply(ev.CellProgressed(0, specs[0], Phase.MEASURING, 0.25))
+    p.apply(ev.CellFinished(1, ok_result(specs[1])))
+    p.apply(ev.CellFinished(5, ok_result(specs[1])))  # no cell 5: ignored, not an IndexError
+    assert p.states[0].word == "measure 25%" and p.states[1].done and p.done == 1
+    assert not p.finished
+    p.apply(RunEnded(cancelled=True))
+    assert p.finished and p.cancelled
+
+
+# ---- a backend whose default variant is not called "default" (torch's is "eager") ------------------
+def test_setup_labels_are_the_tables_labels_and_a_bare_name_means_the_default_variant() -> None:
+    from jitscope.core.backend import Backend, Implementation
+    from jitscope.ui.planning import backend_choices
+
+    def never(ctx):  # pragma: no cover - never built
+        raise AssertionError
+
+    torchish = Backend(name="torchish", description="two variants, the default called eager", default_variant="eager",
+                       implementations=tuple(Implementation("mcpi", "torchish", v, never) for v in ("compile", "eager")))
+    reg = make_registry()
+    reg.backends["torchish"] = torchish
+    choices = [c for c in backend_choices(reg) if c[1] == "torchish"]
+    assert choices == [("torchish:eager", "torchish", None), ("torchish:compile", "torchish", "compile")]
+    assert selection_labels(reg, "torchish", None) == ["torchish:eager"]
+    assert selection_labels(reg, "torchish", "*") == ["torchish:eager", "torchish:compile"]
+    assert selection_labels(reg, "torchish", "nope") == [] and selection_labels(reg, "nosuch", None) == []
+    plan = compose_plan(reg, sel(workloads=["mcpi"], backends=[("torchish", None)], sizes=[10]))
+    assert [c.variant for c in plan.cells] == ["eager"]
+
+
 # ---- result sets ---------------------------------------------------------------------------------
 def results(speed: float = 1.0) -> list[CellResult]:
     return [ok_result(CellSpec("mcpi", b, "default", "cpu", "float64", n), speed * s)
@@ -82,8 +127,6 @@ def test_single_run_labels_speedups_and_plots() -> None:
     assert not view.overlay and view.labels() == ["numpy", "python"]
     assert [round(x, 2) for x in view.speedups("numpy")] == [1.0, 1.0, 0.05, 0.05]
     assert view.plot("time", "mcpi", None).series[0].y == pytest.approx([1e-5, 1e-4])
-    accuracy = view.plot("accuracy", "mcpi", None)
-    assert accuracy.extra and accuracy.extra[0].x == [1000.0, 10000.0]
     assert [s.y for s in view.plot("speedup", "mcpi", "python").series] == [pytest.approx([20.0, 20.0]), [1.0, 1.0]]
     bars = view.plot("compile", "mcpi", None)
     assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "steady"]
@@ -107,22 +150,80 @@ def test_failed_cells_are_in_the_table_not_in_the_plots() -> None:
     assert view.plot("time", "mcpi", None).series == []
 
 
+# ---- observations (issue 8): filled and unknown -------------------------------------------------------
+def observed(device: str = "cpu", compile_s: float | None = None, **fields) -> CellResult:
+    spec = CellSpec("lu", "numpy", "default", device, "float32", 2000)
+    return replace(ok_result(spec), compile_s=compile_s, observed=Observations(**fields))
+
+
+def columns_of(result: CellResult) -> dict[str, str]:
+    from jitscope.ui.screens.results import COLUMNS
+
+    return dict(zip(COLUMNS, results_table_row(result, None, "numpy"), strict=True))
+
+
+def test_results_row_shows_compiled_and_the_peak_that_matters_or_says_unknown() -> None:
+    cpu = columns_of(observed(compiled="yes", compile_s=0.5, peak_host_bytes=32 * 2**20, peak_device_bytes=None))
+    assert (cpu["compiled"], cpu["compile"], cpu["peak mem"]) == ("yes", "500ms", "32MiB")
+    gpu = columns_of(observed("cuda", compiled="no", peak_host_bytes=5 * 2**20, peak_device_bytes=2**30))
+    assert (gpu["compiled"], gpu["compile"], gpu["peak mem"]) == ("no", "-", "1GiB")  # the device's peak
+    unknown = columns_of(observed())
+    assert (unknown["compiled"], unknown["peak mem"]) == ("unknown", "unknown")
+    failed = columns_of(failed_result(CellSpec("lu", "numpy", "default", "cpu", "float64", 10)))
+    assert (failed["compiled"], failed["peak mem"]) == ("-", "-")  # never measured: nothing observed
+
+
+def test_cell_details_name_every_observation_filled_or_unknown() -> None:
+    filled = observed("cuda", compile_s=0.012, startup_s=0.47, compiled="yes", cache="miss", graph_breaks=2,
+                      peak_host_bytes=31 * 2**20, peak_device_bytes=2**30, cpu_util=1.9, dtype_used="float32")
+    assert observed_details(filled).split(" · ") == [
+        "compiled yes in 12ms", "cache miss", "graph breaks 2", "worker start-up 470ms", "peak host 31MiB",
+        "peak device 1GiB", "cpu 1.9 cores", "dtype float32"]
+    nothing = observed_details(observed())
+    assert nothing == "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, dtype"
+    assert observed_details(observed("cuda")).endswith("peak host, peak device, cpu, dtype")
+    uncompiled = observed_details(observed(compiled="no", compile_s=None, cache="n/a", peak_host_bytes=0))
+    assert uncompiled.startswith("compiled no · cache n/a · peak host 0B · unknown: graph breaks")
+
+
+def test_memory_plot_shows_observed_peaks_only() -> None:
+    def cell(backend: str, size: int, peak: int | None, device: str = "cpu") -> CellResult:
+        spec = CellSpec("lu", backend, "default", device, "float64", size)
+        host, dev = (peak, None) if device == "cpu" else (1, peak)
+        return replace(ok_result(spec), observed=Observations(peak_host_bytes=host, peak_device_bytes=dev))
+
+    cells = [cell("numpy", 1000, 8_000_000), cell("numpy", 10, 4096), cell("python", 10, None),
+             cell("turbo", 10, 2**20, "cuda")]
+    series = {s.label: s for s in memory_series(cells)["lu"]}
+    assert series["numpy"].x == [10.0, 1000.0] and series["numpy"].y == [4096.0, 8_000_000.0]
+    assert "python" not in series  # nothing observed: left out, not drawn as zero
+    assert series["turbo@cuda"].y == [2.0**20]  # the device's peak on a GPU
+    data = ResultSet.single(cells, RunRef(1, "#1")).plot("memory", "lu", None)
+    assert data.yunit == "bytes" and data.note == ""
+    none = ResultSet.single([cell("python", 10, None)], RunRef(1, "#1")).plot("memory", "lu", None)
+    assert none.series == [] and none.note == "no peak memory observed"
+
+
 # ---- plots -------------------------------------------------------------------------------------------
 def test_loggable_drops_only_the_points_a_log_axis_cannot_show() -> None:
     kept, dropped = loggable([Series("a", [1, 10, 100], [0.0, 1e-3, float("nan")]), Series("b", [1], [2.0])])
     assert dropped == 2 and kept[0].x == [10] and kept[1].y == [2.0]
 
 
-def test_expected_pi_error_line() -> None:
-    line = expected_pi_error([100, 10000, 100])
-    assert line.x == [100.0, 10000.0] and line.y[0] == pytest.approx(0.16422, rel=1e-3)
+def test_the_accuracy_plot_draws_the_workloads_own_expected_error() -> None:
+    view = ResultSet.single(results(), RunRef(1, "#1"))
+    line = view.plot("accuracy", "mcpi", None, MCPI.expected_error).extra
+    assert len(line) == 1 and line[0].x == [1000.0, 10000.0]
+    assert line[0].y[0] == pytest.approx(1.6422 / 1000**0.5, rel=1e-3)  # sigma of a 1000-sample estimate
+    assert view.plot("accuracy", "mcpi", None, None).extra == []  # no model, no line
+    assert view.plot("accuracy", "mcpi", None, lambda size, params: None).extra == []
 
 
 def test_log_log_plot_and_log_bars_survive_repeated_renders_of_any_size() -> None:
     series = [Series("numpy", [1e3, 1e4, 1e5], [1e-5, 1e-4, 1e-3])]
     for width, height in ((80, 20), (30, 8), (120, 40), (80, 20)):
         text = render(series, width=width, height=height, colors=[(10, 20, 30)], legend=False, color=False,
-                      extra=[expected_pi_error([1e3, 1e5])])
+                      extra=[Series("expected", [1e3, 1e5], [MCPI.expected_error(1000, {}), MCPI.expected_error(100000, {})])])
         assert "1e3" in text and "1e5" in text and "\x1b[" not in text
         bars = render_log_bars(["numpy", "numba"], [Series("compile", [], [1e-4, 2.0]), Series("steady", [], [1e-3, None])],
                                width=width, height=height, color=False, legend=False)

@@ -14,7 +14,7 @@ from typing import Any
 from jitscope.backends.numpy_backend import BACKEND as NUMPY
 from jitscope.backends.python_backend import BACKEND as PYTHON
 from jitscope.core.backend import Backend, Implementation
-from jitscope.core.model import Accuracy, CellResult, CellSpec, Phase, Stats, Status
+from jitscope.core.model import Accuracy, CellResult, CellSpec, Observations, Phase, Stats, Status
 from jitscope.core.registry import Registry
 from jitscope.runner import events as ev
 from jitscope.runner.plan import Plan, Selection
@@ -64,6 +64,28 @@ def fake_probe(name: str, device: str) -> dict[str, Any]:
     return {"version": {"numpy": "2.0.0", "python": "3.11.0", "turbo": "0.9"}.get(name, "1.0"), "devices": ["cpu"]}
 
 
+STARTUP_S = {"numpy": 0.2, "turbo": 0.47}  # python's worker says nothing about its start-up
+
+
+def fake_hello(name: str, device: str) -> dict[str, Any]:
+    """A worker's hello: the probe's answer plus the start-up it measured (when it did)."""
+    info = fake_probe(name, device)
+    if name in STARTUP_S:
+        info["startup_s"] = STARTUP_S[name]
+    return info
+
+
+def fake_observations(spec: CellSpec) -> Observations:
+    """What the engine would observe: turbo compiles (a JIT), numpy does not, and python's
+    worker observes nothing (every field unknown), so both kinds show in the app."""
+    if spec.backend == "python":
+        return Observations()
+    jit = spec.backend == "turbo"
+    return Observations(startup_s=STARTUP_S.get(spec.backend), compiled="yes" if jit else "no",
+                        cache="miss" if jit else "n/a", peak_host_bytes=16 * spec.size, cpu_util=1.9 if jit else 1.0,
+                        dtype_used=spec.dtype)
+
+
 def ok_result(spec: CellSpec, speed: float | None = None) -> CellResult:
     median = (speed or SPEED.get(spec.backend, 1e-8)) * spec.size * (1.5 if spec.variant != "default" else 1.0)
     stats = Stats(median=median, iqr=median * 0.05, min=median * 0.97, mean=median * 1.01, stdev=median * 0.03,
@@ -71,9 +93,10 @@ def ok_result(spec: CellSpec, speed: float | None = None) -> CellResult:
     scale = {"numpy": 0.5, "python": 1.5, "turbo": 4.0}.get(spec.backend, 1.0)
     error = scale / spec.size**0.5 if spec.workload == "mcpi" else 1e-12 * scale
     accuracy = Accuracy(error, "abs_error_pi" if spec.workload == "mcpi" else "rel_error", 1.0, True)
-    compile_s = 0.5 if spec.backend == "turbo" else median * 0.2
-    return CellResult(spec=spec, status=Status.OK, first_call_s=compile_s + median, compile_s=compile_s,
-                      stats=stats, accuracy=accuracy, info={"backend_version": "1.0"})
+    observed = fake_observations(spec)
+    compile_s = 0.5 if observed.compiled == "yes" else None  # only where a compilation was seen
+    return CellResult(spec=spec, status=Status.OK, first_call_s=(compile_s or 0.0) + median, compile_s=compile_s,
+                      stats=stats, accuracy=accuracy, info={"backend_version": "1.0"}, observed=observed)
 
 
 def failed_result(spec: CellSpec, reason: str = "ZeroDivisionError: division by zero in the kernel") -> CellResult:
@@ -102,13 +125,15 @@ class FakeRun:
         self.cancelled = threading.Event()
         self.finished: dict[int, CellResult] = {}
         self.cancel_calls = 0
+        self.interrupted = False  # cancelled by a signal, not by the user
         FakeRun.instances.append(self)
 
     def release(self) -> None:
         self.released.set()
 
-    def cancel(self) -> None:
+    def cancel(self, *, interrupted: bool = False) -> None:
         self.cancel_calls += 1
+        self.interrupted = self.interrupted or interrupted
         self.cancelled.set()
         self.released.set()
 
@@ -128,7 +153,7 @@ class FakeRun:
             if spec.backend not in seen_backends:
                 seen_backends.add(spec.backend)
                 yield ev.WorkerStarted(spec.backend, spec.device, 1234)
-                yield ev.WorkerReady(spec.backend, spec.device, fake_probe(spec.backend, spec.device))
+                yield ev.WorkerReady(spec.backend, spec.device, fake_hello(spec.backend, spec.device))
             yield ev.CellProgressed(index, spec, Phase.COMPILING, 0.0)
             yield ev.CellProgressed(index, spec, Phase.MEASURING, 0.5)
             result = self.results_for(index, spec)

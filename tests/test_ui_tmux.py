@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -89,8 +90,11 @@ def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
     assert db.exists() and os.path.getsize(db) > 0
 
 
-def test_case_7_3_closing_the_terminal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path) -> None:
-    """Issue 7 case 3, the app: a dropped SSH session is SIGHUP to the app in its terminal."""
+@pytest.mark.parametrize("stop", ["terminal closed", "SIGTERM"])
+def test_case_7_3_a_signal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path, stop: str) -> None:
+    """Issue 7 case 3, the app: a dropped SSH session is SIGHUP to the app in its terminal;
+    a job scheduler or `kill` sends SIGTERM. Either way the run in flight is cancelled, what
+    finished is kept, the run is recorded `interrupted` and no worker is left running."""
     from cli_support import CHAOS, pids_alive, worker_pids
 
     from jitscope.results.store import Store
@@ -101,22 +105,30 @@ def test_case_7_3_closing_the_terminal_mid_run_records_interrupted_and_kills_the
     command = (f"cd {tmp_path} && exec env {env_args} {JITSCOPE} -w mcpi -w {CHAOS} -b chaos:fine,chaos:hang "
                f"-s 1000 --budget 0.05 --timeout 600 --db {db}")
     tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
+    tmux("set-option", "-t", "app", "remain-on-exit", "on")  # to read the app's exit status
     tmux.wait_for(lambda s: "2 cells" in s, 30, "the setup screen")
+    app_pid = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
     tmux.keys("r")
     tmux.wait_for(lambda s: "1/2" in s or "50%" in s, 60, "the first cell to finish")
     time.sleep(1.0)
     old_home = os.environ.get("JITSCOPE_HOME")
     os.environ["JITSCOPE_HOME"] = str(home)  # worker_pids() finds this app's workers by it
+    exit_status = ""
     try:
         workers = worker_pids()
         assert workers, "the hanging cell's worker should be running"
-        tmux("kill-server")  # the terminal goes away: SIGHUP
+        if stop == "SIGTERM":
+            os.kill(app_pid, signal.SIGTERM)
+        else:
+            tmux("kill-server")  # the terminal goes away: SIGHUP
         deadline = time.monotonic() + 20
         state = "running"
         while time.monotonic() < deadline:
             with Store(db) as store:
                 state = store.runs()[0].state
-            if state != "running" and not pids_alive(workers):
+            if stop == "SIGTERM" and not exit_status:
+                exit_status = tmux("display-message", "-p", "-t", "app", "#{pane_dead_status}").strip()
+            if state != "running" and not pids_alive(workers) and (stop != "SIGTERM" or exit_status):
                 break
             time.sleep(0.2)
     finally:
@@ -126,6 +138,8 @@ def test_case_7_3_closing_the_terminal_mid_run_records_interrupted_and_kills_the
             os.environ["JITSCOPE_HOME"] = old_home
     assert state == "interrupted"
     assert pids_alive(workers) == []
+    if stop == "SIGTERM":
+        assert exit_status == str(128 + signal.SIGTERM)
     with Store(db) as store:
         statuses = [c.status.value for c in store.cells(store.runs()[0].id)]
     assert statuses[0] == "ok"

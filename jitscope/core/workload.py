@@ -118,6 +118,11 @@ class Workload(ABC):
         """Peak bytes a single cell is expected to allocate; used to refuse sizes up front."""
         return 0
 
+    def expected_error(self, size: int, params: dict[str, Any]) -> float | None:
+        """The typical error of a correct implementation at this size (a statistical
+        workload's standard error), drawn next to the measured errors; None: no such model."""
+        return None
+
     def validate_size(self, size: int) -> None:
         """Raise UserError for a size this workload cannot take at all."""
         if size < 1:

@@ -1,13 +1,56 @@
-"""Past-tense messages background threads post to the UI (never widget calls from a thread)."""
+"""The messages background threads post to the UI thread (never widget calls from a thread).
+
+A run's events travel in one message class, :class:`RunEvent`, which carries the engine's
+own event (``jitscope.runner.events``) rather than a copy of each type. Progress is not
+throttled by hand: a cell's progress says :meth:`RunEvent.can_replace` to any later event of
+the same cell, so when the UI thread falls behind, Textual drops the stale ones from its
+queue and only the newest is handled.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from jitscope.core.model import CellResult, Phase
+from jitscope.runner import events as ev
+
+if TYPE_CHECKING:
+    from jitscope.core.backend import Availability
+    from jitscope.core.registry import Registry
+    from jitscope.ui.runs import RunJob
+    from jitscope.ui.state import RunEnded
+
+
+@dataclass
+class RunEvent(Message):
+    """One event of the run ``job`` (a stale run's events are told apart by it); ``run_id``
+    is the store's id for the run once it has one."""
+
+    job: RunJob
+    event: ev.Event | RunEnded
+    run_id: int | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        """True when ``message`` (queued right after this one) makes this one stale: both
+        are about the same cell of the same run and this one is only progress."""
+        if not (isinstance(self.event, ev.CellProgressed) and isinstance(message, RunEvent)):
+            return False
+        later = message.event
+        return (message.job is self.job and isinstance(later, (ev.CellProgressed, ev.CellFinished))
+                and later.index == self.event.index)
+
+
+@dataclass
+class RegistryLoaded(Message):
+    """The workloads and backends, loaded off the UI thread after the first frame; with
+    each backend's availability (checking it touches the disk). ``error``: the load failed
+    (a broken ``-w`` file) and the app cannot go on."""
+
+    registry: Registry | None
+    availability: dict[str, Availability] = field(default_factory=dict)
+    error: str = ""
 
 
 @dataclass
@@ -16,41 +59,3 @@ class BackendProbed(Message):
 
     backend: str
     info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunStarted(Message):
-    run_id: int | None
-
-
-@dataclass
-class CellProgressed(Message):
-    index: int
-    phase: Phase
-    fraction: float
-
-
-@dataclass
-class CellFinished(Message):
-    index: int
-    result: CellResult
-
-
-@dataclass
-class WorkerReady(Message):
-    backend: str
-    device: str
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunNoticed(Message):
-    """Something worth a line in the run log (waiting for the timing lock...)."""
-
-    text: str
-
-
-@dataclass
-class RunEnded(Message):
-    cancelled: bool
-    error: str = ""

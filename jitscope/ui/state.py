@@ -1,78 +1,38 @@
 """The app's data, kept free of Textual so it can be tested as plain logic.
 
-- :func:`compose_plan` turns the setup form (a Selection plus a size preset) into a Plan.
-- :class:`RunProgress` follows a run's cells (phase, status, timings) and estimates the ETA.
+- :class:`RunProgress` follows a run's cells (phase, status, timings) from the engine's
+  events and estimates the ETA.
 - :class:`ResultSet` is what the Results screen shows: one run, or several overlaid, with
   series labels, speed-ups against a baseline and the plot series of each kind.
+- :func:`results_table_row` and :func:`observed_details` put a cell into words.
+
+Nothing here imports the planner or the registry (see ``jitscope.ui.planning``): the Live
+run and Results screens are built from this module alone.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.core.registry import Registry
-from jitscope.core.units import fmt_bytes
+from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
 from jitscope.plots import (
     Series,
     error_series,
-    expected_pi_error,
-    fmt_seconds,
-    fmt_size,
+    memory_series,
     series_label,
     speedup_series,
     time_series,
 )
 from jitscope.results.summary import speedups
-from jitscope.runner.plan import Plan, Selection, build_plan
+from jitscope.runner import events as ev
 
-DEFAULT_PRESET = "default"
-
-
-# ---- setup ------------------------------------------------------------------------------
-def preset_names(registry: Registry, workloads: Sequence[str]) -> list[str]:
-    """``default`` first, then every preset any of the workloads defines."""
-    names = [DEFAULT_PRESET]
-    for w in workloads:
-        workload = registry.workloads.get(w)
-        for name in workload.presets if workload else ():
-            if name not in names:
-                names.append(name)
-    return names
-
-
-def preset_sizes(registry: Registry, workload: str, preset: str) -> list[int]:
-    w = registry.workload(workload)
-    if preset != DEFAULT_PRESET and preset in w.presets:
-        return list(w.presets[preset])
-    return list(w.default_sizes)
-
-
-def compose_plan(registry: Registry, selection: Selection, preset: str = DEFAULT_PRESET) -> Plan:
-    """A Plan for the selection; with no explicit sizes, each workload takes the preset's own
-    sizes (a workload without that preset keeps its defaults). Raises UserError."""
-    if selection.sizes or preset == DEFAULT_PRESET or len(selection.workloads) == 0:
-        return build_plan(registry, selection)
-    known = {p.name for name in selection.workloads for p in registry.workload(name).params}
-    stray = sorted(set(selection.params) - known)
-    if stray:  # the same message build_plan gives
-        build_plan(registry, replace(selection, sizes=None))
-    cells: list[CellSpec] = []
-    for name in selection.workloads:
-        own = {p.name for p in registry.workload(name).params}
-        sub = replace(
-            selection,
-            workloads=[name],
-            sizes=preset_sizes(registry, name, preset),
-            params={k: v for k, v in selection.params.items() if k in own},
-        )
-        cells.extend(build_plan(registry, sub).cells)
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
-    cells.sort(key=lambda c: order[(c.backend, c.device)])
-    return Plan(cells=cells, workload_files=registry.workload_files)
+# The expected error of a workload at a size, with the cell's parameters (None: no model);
+# ``Workload.expected_error`` bound to one workload is one.
+ExpectedError = Callable[[int, dict[str, Any]], "float | None"]
 
 
 # ---- a run in progress -------------------------------------------------------------------
@@ -208,6 +168,25 @@ class RunProgress:
     def results(self) -> list[CellResult]:
         return [s.result for s in self.states if s.result is not None]
 
+    def apply(self, event: ev.Event | RunEnded) -> None:
+        """Follow one event of the run (events for cells outside the plan are ignored)."""
+        if isinstance(event, ev.CellProgressed) and 0 <= event.index < self.total:
+            self.progressed(event.index, event.phase, event.fraction)
+        elif isinstance(event, ev.CellFinished) and 0 <= event.index < self.total:
+            self.finished_cell(event.index, event.result)
+        elif isinstance(event, RunEnded):
+            self.finished = True
+            self.cancelled = event.cancelled
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """The end of a run as the app sees it: the engine's events are over, because the run
+    finished, was cancelled, or the engine failed (``error``: one line saying why)."""
+
+    cancelled: bool
+    error: str = ""
+
 
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
@@ -218,27 +197,26 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def status_line(progress: RunProgress, cancelling: bool = False) -> str:
+    """A run in flight in a few words, for the mode bar."""
+    if cancelling:
+        return f"cancelling · {progress.done}/{progress.total} kept"
+    return f"running {progress.done}/{progress.total} · ETA {fmt_duration(progress.eta())}"
+
+
 def fmt_time(value: float | None) -> str:
+    """Seconds for a table or a detail line; ``-`` when nothing was measured."""
     return fmt_seconds(value) if value is not None and value > 0 else "-"
 
 
-def fmt_error(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.2g}"
-
-
 # ---- results on screen ---------------------------------------------------------------------
-PLOT_KINDS = ("time", "accuracy", "speedup", "compile")
+PLOT_KINDS = ("time", "accuracy", "speedup", "compile", "memory")
 PLOT_TITLES = {
     "time": "time per call vs size",
     "accuracy": "error vs size",
     "speedup": "speed-up vs baseline",
     "compile": "compile vs steady state",
+    "memory": "peak memory vs size",
 }
 
 
@@ -298,8 +276,9 @@ class ResultSet:
             return [None] * len(self.items)
         return speedups(self.results, baseline, [self.label(ref, r) for ref, r in self.items])
 
-    def plot(self, kind: str, workload: str, baseline: str | None) -> PlotData:
-        """Series (and reference lines) of one plot kind for one workload."""
+    def plot(self, kind: str, workload: str, baseline: str | None, expected: ExpectedError | None = None) -> PlotData:
+        """Series (and reference lines) of one plot kind for one workload; ``expected`` is
+        the workload's expected-error model, drawn on the accuracy plot where it has one."""
         results = [r for r in self.results if r.spec.workload == workload]
         label = self.labeller()
         extra: list[Series] = []
@@ -309,11 +288,15 @@ class ResultSet:
         if kind == "accuracy":
             series = error_series(results, label).get(workload, [])
             metric = next((r.accuracy.metric for r in results if r.accuracy), "error")
-            if workload == "mcpi":
-                sizes = [x for s in series for x in s.x] or [float(r.spec.size) for r in results]
-                if sizes:
-                    extra.append(expected_pi_error(sizes))
+            if expected is not None:
+                line = expected_line(results, expected)
+                if line.x:
+                    extra.append(line)
             return PlotData(series, extra, "size", metric, "number")
+        if kind == "memory":
+            series = memory_series(results, label).get(workload, [])
+            note = "" if series else "no peak memory observed"
+            return PlotData(series, [], "size", "peak memory", "bytes", note=note)
         if kind == "speedup":
             if baseline is None:
                 return PlotData([], [], "size", "speed-up", "number", note="no baseline")
@@ -335,6 +318,17 @@ class ResultSet:
         raise ValueError(kind)
 
 
+def expected_line(results: Sequence[CellResult], expected: ExpectedError) -> Series:
+    """The expected error at each size measured (with that size's parameters), for sizes
+    where the workload's model gives one."""
+    params_at: dict[int, dict[str, Any]] = {}
+    for r in results:
+        params_at.setdefault(r.spec.size, dict(r.spec.params))
+    points = [(float(size), expected(size, params)) for size, params in sorted(params_at.items())]
+    kept = [(x, y) for x, y in points if y is not None]
+    return Series("expected error", [x for x, _ in kept], [y for _, y in kept])
+
+
 def _or_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -345,20 +339,29 @@ class PlotData:
     extra: list[Series]
     xlabel: str
     ylabel: str
-    yunit: str  # "time" or "number": how to format the y ticks
+    yunit: str  # "time", "number" or "bytes": how to format the y ticks
     note: str = ""
     groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
     bars: list[Series] = field(default_factory=list)
 
 
+UNKNOWN = "unknown"
+
+
+def peak_memory(result: CellResult) -> int | None:
+    """The peak that matters for a cell: the device's on a GPU, the host's on the CPU."""
+    o = result.observed
+    return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
+
+
 def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
     """One Results-table row as plain strings (styles are added by the widget), in the order
     of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
-    worker observed (``unknown``/``-`` when the library gave no signal)."""
+    worker observed: ``unknown`` when the library gave no signal, ``-`` for a cell that was
+    never measured (failed, skipped...)."""
     st = result.stats
     acc = result.accuracy
-    o = result.observed
-    peak = o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
+    measured = st is not None
     row = [
         result.spec.workload,
         label,
@@ -367,28 +370,38 @@ def results_table_row(result: CellResult, speedup: float | None, label: str) -> 
         fmt_time(result.median_s),
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
-        o.compiled if st else "-",
-        fmt_bytes(peak) or "-",
-        (fmt_error(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
+        result.observed.compiled if measured else "-",
+        (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
+        (fmt_number(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
         f"{speedup:.2f}x" if speedup is not None else "-",
         result.reason,
     ]
     return row
 
 
-def observed_summary(result: CellResult) -> str:
-    """Every observation of a cell in one line, for the cell details (Run and Results)."""
+def observed_details(result: CellResult) -> str:
+    """Every observation of a cell, for the cell details (Live run and Results): what was
+    seen, each field named, then one ``unknown:`` list of the fields the library gave no
+    signal for. A CPU cell has no device, so no device peak."""
     o = result.observed
-    parts = [f"compiled {o.compiled}", f"cache {o.cache}"]
-    if o.graph_breaks:
-        parts.append(f"{o.graph_breaks} graph breaks")
-    if o.startup_s is not None:
-        parts.append(f"worker start-up {fmt_time(o.startup_s)}")
-    if o.peak_host_bytes is not None:
-        parts.append(f"peak host memory {fmt_bytes(o.peak_host_bytes)}")
-    if o.peak_device_bytes is not None:
-        parts.append(f"peak device memory {fmt_bytes(o.peak_device_bytes)}")
-    if o.cpu_util is not None:
-        parts.append(f"cpu {o.cpu_util:.2g} cores")
-    parts.append(f"dtype {o.dtype_used}")
-    return ", ".join(parts)
+    seen: list[str] = []
+    unknown: list[str] = []
+
+    def field(name: str, value: str | None, shown: str | None = None) -> None:
+        if value is None or value == UNKNOWN:
+            unknown.append(name)
+        else:
+            seen.append(shown or f"{name} {value}")
+
+    compiled = o.compiled if o.compiled != UNKNOWN else None
+    in_time = f" in {fmt_time(result.compile_s)}" if o.compiled == "yes" and result.compile_s is not None else ""
+    field("compiled", compiled, f"compiled {o.compiled}{in_time}")
+    field("cache", o.cache)
+    field("graph breaks", None if o.graph_breaks is None else str(o.graph_breaks))
+    field("worker start-up", None if o.startup_s is None else fmt_seconds(o.startup_s))
+    field("peak host", fmt_bytes(o.peak_host_bytes) or None)
+    if result.spec.device != "cpu" or o.peak_device_bytes is not None:
+        field("peak device", fmt_bytes(o.peak_device_bytes) or None)
+    field("cpu", None if o.cpu_util is None else f"{o.cpu_util:.1f} cores")
+    field("dtype", o.dtype_used)
+    return " · ".join(seen + ([f"unknown: {', '.join(unknown)}"] if unknown else []))

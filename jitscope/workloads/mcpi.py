@@ -50,6 +50,10 @@ class MonteCarloPi(Workload):
     def flops(self, size: int, params: dict[str, Any]) -> float:
         return 5.0 * size
 
+    def expected_error(self, size: int, params: dict[str, Any]) -> float:
+        """The standard error of an n-sample estimate, 1.6422 / sqrt(n)."""
+        return SIGMA_PER_SQRT_N / math.sqrt(size)
+
     def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
         # Worst case: a backend that materialises both coordinates in float64.
         return 16 * size

@@ -1,13 +1,14 @@
 """Modal dialogs, each returning its answer through ``dismiss``: export path, a file path,
-a yes/no question, and the keys help."""
+a yes/no question, and the keys help. Text that came from a user (a run's label in a title)
+is shown as text, never parsed as markup."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,55 +16,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from jitscope.core.text import printable
+from jitscope.ui import STYLES
+from jitscope.ui.exporting import ExportRequest, default_export_path
 from jitscope.ui.state import ResultSet
 
-
-@dataclass
-class ExportRequest:
-    csv_path: Path
-    json: bool = False
-    markdown: bool = False
-
-    @property
-    def json_path(self) -> Path | None:
-        return self.csv_path.with_suffix(".json") if self.json else None
-
-    @property
-    def md_path(self) -> Path | None:
-        return self.csv_path.with_suffix(".md") if self.markdown else None
-
-
-def default_export_path(view: ResultSet, folder: Path) -> Path:
-    ids = [str(ref.run_id) for ref in view.runs if ref.run_id is not None]
-    stem = f"jitscope-run-{ids[0]}" if len(ids) == 1 else f"jitscope-runs-{'-'.join(ids)}" if ids else "jitscope-results"
-    return folder / f"{stem}.csv"
-
-
-def export_view(view: ResultSet, request: ExportRequest) -> list[Path]:
-    """Write the view: CSV (one row per cell, the right run id on each row of an overlay),
-    and JSON/Markdown when asked. Raises UserError with a one-line message."""
-    from jitscope.results.export import rows_for, to_csv, write_exports, write_text
-
-    runs = view.runs
-    json_path, md_path = request.json_path, request.md_path
-    if len(runs) == 1:
-        ref = runs[0]
-        record = dict(ref.record) or {"id": ref.run_id, "environment": {}}
-        record.setdefault("id", ref.run_id)
-        return write_exports(view.results, record, csv_path=request.csv_path, json_path=json_path, md_path=md_path)
-    rows = []
-    for ref in runs:
-        host = str(ref.record.get("environment", {}).get("host", ""))
-        rows.extend(rows_for([r for rr, r in view.items if rr is ref], ref.run_id, host))
-    written = [write_text(request.csv_path, to_csv(rows))]
-    if json_path or md_path:
-        record = {"id": "+".join(str(ref.run_id) for ref in runs), "environment": {},
-                  "runs": [ref.record for ref in runs]}
-        written += write_exports(view.results, record, json_path=json_path, md_path=md_path)
-    return written
+DIALOGS_CSS = STYLES / "dialogs.tcss"  # loaded with the first dialog shown, not for the first frame
 
 
 class ExportDialog(ModalScreen[ExportRequest | None]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [Binding("escape", "dismiss_none", "Close", show=False)]
 
     def __init__(self, view: ResultSet, folder: Path) -> None:
@@ -74,7 +36,9 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = "Export"
-            yield Label(f"{len(self.view.items)} cells of {self.view.title or 'the results shown'} to CSV:")
+            # The title may hold a run's label, which is whatever a user typed: text, not markup.
+            yield Label(printable(f"{len(self.view.items)} cells of {self.view.title or 'the results shown'} to CSV:"),
+                        markup=False)
             yield Input(str(default_export_path(self.view, self.folder)), id="export-path")
             with Horizontal(classes="dialog-row"):
                 yield Checkbox("also JSON", id="export-json", compact=True)
@@ -106,6 +70,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
 
 
 class PathDialog(ModalScreen[str | None]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [Binding("escape", "dismiss_none", "Close", show=False)]
 
     def __init__(self, title: str, placeholder: str, value: str) -> None:
@@ -130,6 +95,7 @@ class PathDialog(ModalScreen[str | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
+    CSS_PATH = DIALOGS_CSS
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
@@ -143,7 +109,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = "Confirm"
-            yield Label(self.question)
+            yield Label(printable(self.question), markup=False)
             yield Label("y: yes · n or escape: no", classes="dialog-hint")
 
     def action_answer(self, yes: bool) -> None:
@@ -151,6 +117,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = DIALOGS_CSS
     """Every key of the screen below and of the app (built from the bindings, so never stale)."""
 
     BINDINGS = [
@@ -168,7 +135,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for key, description in self.rows:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))
         with VerticalScroll(classes="dialog help") as box:
             box.border_title = "Keys"
             box.border_subtitle = "escape to close"

@@ -1,23 +1,31 @@
 """History: past runs from the store; open one, overlay two or more (e.g. a laptop run and a
-GPU-box run imported from CSV), import a CSV, delete."""
+GPU-box run imported from CSV), import a CSV, delete.
+
+Every store access runs in a thread worker: another jitscope writing to the same database
+may hold its lock for a while (SQLite waits up to its busy timeout), and the app must go on
+answering keys meanwhile. Each worker posts its answer back as a message.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from jitscope.core.errors import UserError
+from jitscope.core.model import CellResult
 from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
+from jitscope.ui import STYLES
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
+from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
 from jitscope.ui.widgets.modebar import ModeBar
 
@@ -36,12 +44,17 @@ def overlay_tags(runs: list[RunRecord]) -> list[str]:
     return [f"#{r.id}" for r in runs]
 
 
-class RunsTable(DataTable):
+def run_title(run: RunRecord) -> str:
+    return f"run #{run.id}" + (f" ({run.label})" if run.label else "") + f" {run.started}"
+
+
+class RunsTable(DataTable[Text]):
     # DataTable binds enter itself; re-bind it with a description so the footer shows it.
     BINDINGS = [Binding("enter", "select_cursor", "Open", tooltip="Open the highlighted run in Results")]
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(SessionScreen):
+    CSS_PATH = STYLES / "history.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("space", "mark", "Mark", tooltip="Mark a run for an overlay"),
         Binding("o", "overlay", "Overlay", tooltip="Overlay the marked runs (or marked + highlighted)"),
@@ -49,10 +62,34 @@ class HistoryScreen(Screen[None]):
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run"),
     ]
 
+    @dataclass
+    class RunsRead(Message):
+        """The runs in the store (``read``: which request this answers)."""
+
+        read: int
+        runs: list[RunRecord] = field(default_factory=list)
+        error: str = ""
+
+    @dataclass
+    class ResultsRead(Message):
+        """The cells of the runs asked for, as what Results will show."""
+
+        view: ResultSet | None
+        problem: str = ""
+
+    @dataclass
+    class StoreChanged(Message):
+        """A run was deleted or imported (``done`` says what), or ``error`` why not."""
+
+        done: str = ""
+        error: str = ""
+
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[RunRecord] = []
         self.marked: set[int] = set()
+        self.reads = 0  # store reads asked for; only the latest one's answer is shown
+        self.loaded = False  # the table holds an answer (not just "reading...")
 
     def compose(self) -> ComposeResult:
         yield ModeBar("history")
@@ -61,7 +98,7 @@ class HistoryScreen(Screen[None]):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         for name in ("", "run", "started", "state", "ok/cells", "host", "label / command"):
             table.add_column(name, key=name or "mark")
         self.refresh_runs()
@@ -69,29 +106,103 @@ class HistoryScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.refresh_runs()
 
-    def _store(self) -> Store:
-        return Store(self.app.db_path)  # type: ignore[attr-defined]
-
+    # ---- reading the store (in threads) ---------------------------------------------------------
     def refresh_runs(self) -> None:
-        table = self.query_one(DataTable)
+        self.reads += 1
+        if not self.loaded:
+            self._say(f"reading {self.session.db_path}…")
+        self._read_runs(self.reads, self.session.db_path)
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _read_runs(self, read: int, db_path: Path) -> None:
         try:
-            with self._store() as store:
-                self.runs = store.runs()
+            with Store(db_path) as store:
+                runs = store.runs()
         except UserError as exc:
-            self.notify(str(exc), title="Cannot read the results store", severity="error")
-            self.runs = []
+            self.post_message(self.RunsRead(read, error=str(exc)))
+            return
+        self.post_message(self.RunsRead(read, runs))
+
+    def on_history_screen_runs_read(self, message: RunsRead) -> None:
+        if message.read != self.reads:  # a newer read is on its way
+            return
+        if message.error:
+            self.notify(message.error, title="Cannot read the results store", severity="error")
+        self.loaded = True
+        self.runs = message.runs
+        table = self.query_one(RunsTable)
         row = table.cursor_row
         table.clear()
-        ids = {r.id for r in self.runs}
-        self.marked &= ids
+        self.marked &= {r.id for r in self.runs}
         for run in self.runs:
             table.add_row(*self._cells(run), key=str(run.id))
         if self.runs:
-            table.move_cursor(row=min(row, len(self.runs) - 1), animate=False)
+            table.move_cursor(row=min(max(row, 0), len(self.runs) - 1), animate=False)
+            self._show_detail()
         else:
-            self.query_one("#run-detail", Static).update(
-                Content.from_markup("[$text-muted]no runs in $db yet: run a sweep (r) or import a CSV (i)",
-                                    db=str(self.app.db_path)))  # type: ignore[attr-defined]
+            self._say(f"no runs in {self.session.db_path} yet: run a sweep (r) or import a CSV (i)")
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _read_results(self, db_path: Path, runs: list[RunRecord], tags: list[str] | None, title: str) -> None:
+        """The cells of ``runs``: one run (``tags`` None) or an overlay tagged with ``tags``."""
+        items: list[tuple[RunRef, CellResult]] = []
+        try:
+            with Store(db_path) as store:
+                for n, run in enumerate(runs):
+                    ref = run_ref(run, tags[n] if tags else None)
+                    items.extend((ref, cell) for cell in store.cells(run.id))
+        except UserError as exc:
+            self.post_message(self.ResultsRead(None, str(exc)))
+            return
+        if not items:
+            self.post_message(self.ResultsRead(None, f"{title} has no cells"))
+            return
+        self.post_message(self.ResultsRead(ResultSet(items, title)))
+
+    async def on_history_screen_results_read(self, message: ResultsRead) -> None:
+        if message.view is None:
+            self.notify(message.problem, severity="warning")
+            return
+        self.session.show(message.view)
+        await self.app.switch_mode("results")
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _delete(self, db_path: Path, run_id: int) -> None:
+        try:
+            with Store(db_path) as store:
+                store.delete_run(run_id)
+        except UserError as exc:
+            self.post_message(self.StoreChanged(error=str(exc)))
+            return
+        self.post_message(self.StoreChanged(done=f"deleted run #{run_id}"))
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _import(self, db_path: Path, path: str) -> None:
+        from jitscope.results.export import read_csv
+
+        try:
+            results, host = read_csv(path)
+            if not results:
+                raise UserError(f"{path} has no rows")
+            label = host or Path(path).stem
+            with Store(db_path) as store:
+                run_id = store.import_cells(results, label=label, environment={"host": host},
+                                            command=f"import {path}")
+        except UserError as exc:
+            self.post_message(self.StoreChanged(error=f"Import failed: {exc}"))
+            return
+        self.post_message(self.StoreChanged(done=f"{len(results)} cells from {path} as run #{run_id}"))
+
+    def on_history_screen_store_changed(self, message: StoreChanged) -> None:
+        if message.error:
+            self.notify(message.error, severity="error", timeout=10)
+        else:
+            self.notify(message.done)
+        self.refresh_runs()
+
+    # ---- showing ---------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.query_one("#run-detail", Static).update(Content(printable(text)))
 
     def _cells(self, run: RunRecord) -> list[Text]:
         """Text cells, never markup: a label or command is whatever the user typed."""
@@ -100,7 +211,7 @@ class HistoryScreen(Screen[None]):
         return [Text(printable(v)) for v in values]
 
     def _highlighted(self) -> RunRecord | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         if not self.runs or table.cursor_row < 0 or table.cursor_row >= len(self.runs):
             return None
         return self.runs[table.cursor_row]
@@ -113,42 +224,35 @@ class HistoryScreen(Screen[None]):
         sel = run.selection
         env = run.environment
         if sel.get("workloads"):
-            text = (f"#{run.id}: " + ", ".join(sel["workloads"]) + " on " + ", ".join(sel.get("backends", []))
+            text = (f"#{run.id}: " + ", ".join(map(str, sel["workloads"])) + " on "
+                    + ", ".join(map(str, sel.get("backends", [])))
                     + (f" · sizes {', '.join(map(str, sel['sizes']))}" if sel.get("sizes") else "")
                     + f" · {sel.get('device', '?')}, {sel.get('dtype', '?')}")
         else:
             text = f"#{run.id}: {run.command or run.state}"
         machine = ", ".join(str(env[k]) for k in ("host", "cpu") if env.get(k))
-        text += f" · {machine}" if machine else ""
-        self.query_one("#run-detail", Static).update(Content(text))
+        self._say(text + (f" · {machine}" if machine else ""))
 
     @on(DataTable.RowSelected)
-    async def _selected(self) -> None:
-        await self.action_open()
+    def _selected(self) -> None:
+        self.action_open()
 
     # ---- keys ----------------------------------------------------------------------------------
-    async def action_open(self) -> None:
+    def action_open(self) -> None:
         run = self._highlighted()
-        if run is None:
-            return
-        with self._store() as store:
-            cells = store.cells(run.id)
-        if not cells:
-            self.notify(f"run #{run.id} has no cells", severity="warning")
-            return
-        title = f"run #{run.id}" + (f" ({run.label})" if run.label else "") + f" {run.started}"
-        await self.app.show_results(ResultSet.single(cells, run_ref(run), title))  # type: ignore[attr-defined]
+        if run is not None:
+            self._read_results(self.session.db_path, [run], None, run_title(run))
 
     def action_mark(self) -> None:
         run = self._highlighted()
         if run is None:
             return
         self.marked ^= {run.id}
-        table = self.query_one(DataTable)
+        table = self.query_one(RunsTable)
         table.update_cell(str(run.id), "mark", Text("✓" if run.id in self.marked else " "))
         table.move_cursor(row=min(table.cursor_row + 1, len(self.runs) - 1))
 
-    async def action_overlay(self) -> None:
+    def action_overlay(self) -> None:
         chosen = [r for r in self.runs if r.id in self.marked]
         current = self._highlighted()
         if len(chosen) == 1 and current is not None and current.id not in self.marked:
@@ -157,13 +261,8 @@ class HistoryScreen(Screen[None]):
             self.notify("mark two runs with space (or one, then highlight another), then press o",
                         severity="warning")
             return
-        items: list[tuple[RunRef, Any]] = []
-        with self._store() as store:
-            for run, tag in zip(chosen, overlay_tags(chosen), strict=True):
-                ref = run_ref(run, tag)
-                items.extend((ref, cell) for cell in store.cells(run.id))
         title = " vs ".join(f"#{r.id}" for r in chosen)
-        await self.app.show_results(ResultSet(items, title))  # type: ignore[attr-defined]
+        self._read_results(self.session.db_path, chosen, overlay_tags(chosen), title)
 
     def action_delete(self) -> None:
         run = self._highlighted()
@@ -171,35 +270,15 @@ class HistoryScreen(Screen[None]):
             return
 
         def confirmed(yes: bool | None) -> None:
-            if not yes:
-                return
-            with self._store() as store:
-                store.delete_run(run.id)
-            self.marked.discard(run.id)
-            self.notify(f"deleted run #{run.id}")
-            self.refresh_runs()
+            if yes:
+                self.marked.discard(run.id)
+                self._delete(self.session.db_path, run.id)
 
         self.app.push_screen(ConfirmDialog(f"Delete run #{run.id} ({run.cell_count} cells) from the store?"), confirmed)
 
     def action_import_csv(self) -> None:
         def chosen(path: str | None) -> None:
-            if not path:
-                return
-            from jitscope.results.export import read_csv
-
-            try:
-                results, host = read_csv(path)
-                if not results:
-                    raise UserError(f"{path} has no rows")
-                label = host or Path(path).stem
-                with self._store() as store:
-                    run_id = store.import_cells(results, label=label, environment={"host": host},
-                                                command=f"import {path}")
-            except UserError as exc:
-                self.notify(str(exc), title="Import failed", severity="error", timeout=10)
-                return
-            self.notify(f"{len(results)} cells from {path} as run #{run_id}", title="Imported")
-            self.refresh_runs()
+            if path:
+                self._import(self.session.db_path, path)
 
         self.app.push_screen(PathDialog("Import a jitscope CSV", "path/to/results.csv", ""), chosen)
-

@@ -1,4 +1,5 @@
-"""Results: the table (median, IQR, compile, error, speed-up vs a baseline) and the plots.
+"""Results: the table (median, IQR, compile, peak memory, error, speed-up vs a baseline) and
+the plots (time, accuracy, speed-up, compile vs steady state, peak memory vs size).
 Single keys switch the plot (p), the workload (w), the baseline (b) and which series are
 shown (1-9, 0 for all); m zooms the plot to the whole screen."""
 
@@ -11,16 +12,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from jitscope.core.model import Status
 from jitscope.core.text import printable
+from jitscope.core.units import fmt_number
+from jitscope.ui import STYLES
+from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
     PLOT_KINDS,
     PLOT_TITLES,
+    ExpectedError,
     ResultSet,
-    observed_summary,
+    observed_details,
     results_table_row,
 )
 from jitscope.ui.widgets.grid import tone_style
@@ -33,9 +37,10 @@ _STATUS, _ERROR, _REASON = COLUMNS.index("status"), COLUMNS.index("error"), COLU
 REASON_WIDTH = 48
 
 
-class ResultsScreen(Screen[None]):
+class ResultsScreen(SessionScreen):
+    CSS_PATH = STYLES / "results.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
-        Binding("p", "next_plot", "Plot", tooltip="Cycle: time, accuracy, speed-up, compile vs steady"),
+        Binding("p", "next_plot", "Plot", tooltip="Cycle: time, accuracy, speed-up, compile vs steady, memory"),
         Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),
         Binding("b", "next_baseline", "Baseline", tooltip="Cycle the speed-up baseline"),
         Binding("1", "toggle_series(0)", "Show", key_display="1-9", tooltip="Show/hide series 1-9 of the plot"),
@@ -65,8 +70,9 @@ class ResultsScreen(Screen[None]):
         for name in COLUMNS:
             table.add_column(name, key=name)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._fill_table())
-        if self.app.view is not None:  # type: ignore[attr-defined]
-            self.load(self.app.view)  # type: ignore[attr-defined]
+        self.session.view_changed.subscribe(self, self.load)
+        if self.session.view is not None:
+            self.load(self.session.view)
 
     def load(self, view: ResultSet) -> None:
         """Show a run (or an overlay); keeps the plot kind, resets what depends on the data."""
@@ -113,7 +119,7 @@ class ResultsScreen(Screen[None]):
         runs = " vs ".join(ref.tag for ref in view.runs) if view.overlay else view.title
         text = f"{runs} · {len(view.items)} cells: " + ", ".join(f"{n} {k}" for k, n in counts.items())
         text += f" · baseline {self.baseline}" if self.baseline else ""
-        self.query_one("#results-info", Static).update(Content(text))
+        self.query_one("#results-info", Static).update(Content(printable(text)))
 
     def _draw(self) -> None:
         view = self.view
@@ -121,9 +127,14 @@ class ResultsScreen(Screen[None]):
         if view is None or self.workload is None:
             return
         labels = view.labels(self.workload)
-        data = view.plot(self.kind, self.workload, self.baseline)
+        data = view.plot(self.kind, self.workload, self.baseline, self._expected(self.workload))
         chart.draw(data, labels, self.hidden, f"{self.workload}: {PLOT_TITLES[self.kind]}",
                    f"{self.workload}: nothing measured to plot")
+
+    def _expected(self, workload: str) -> ExpectedError | None:
+        registry = self.session.registry
+        w = registry.workloads.get(workload) if registry is not None else None
+        return w.expected_error if w is not None else None
 
     @on(DataTable.RowHighlighted)
     def _row(self, event: DataTable.RowHighlighted) -> None:
@@ -137,10 +148,10 @@ class ResultsScreen(Screen[None]):
         if r.stats is not None:
             parts.append(f"{r.stats.samples}x{r.stats.loops} samples" + (" (unstable)" if r.stats.unstable else ""))
         if r.accuracy is not None:
-            parts.append(f"{r.accuracy.metric} {r.accuracy.error:.3g} (tol {r.accuracy.tolerance:.2g})")
+            parts.append(f"{r.accuracy.metric} {fmt_number(r.accuracy.error)} (tol {fmt_number(r.accuracy.tolerance)})")
         if r.gflops:
             parts.append(f"{r.gflops:.3g} GFLOP/s")
-        parts.append(observed_summary(r))
+        parts.append(observed_details(r))
         tone = "success" if r.status == Status.OK else "error" if not r.status.is_success else "warning"
         self.query_one("#results-detail", Static).update(Text(printable(" · ".join(parts)), style=tone_style(self, tone)))
 

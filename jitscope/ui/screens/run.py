@@ -1,93 +1,69 @@
 """Run: the live grid, overall progress with an ETA, plots that grow, and cancel.
 
-A thread worker iterates the runner's events (worker processes do the work) and posts
-messages; handlers only update :class:`RunProgress`, and a 4 Hz timer redraws what changed,
-so the UI stays responsive however fast events come.
+The app drives the run in a thread and applies each engine event to the job's progress
+(:meth:`JitscopeApp.on_run_event`); this screen hears of each through the session's
+``run_updated`` signal to write its log, and redraws the grid, the progress line and the
+plot from the progress 4 times a second, so it stays responsive however fast events come.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING
 
-from textual import on, work
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
+from jitscope.core.labels import cell_label
 from jitscope.core.model import Status
 from jitscope.core.text import printable
-from jitscope.plots import fmt_size
+from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 from jitscope.runner import events as ev
-from jitscope.ui import messages as msg
-from jitscope.ui.screens.setup import RunRequest
+from jitscope.ui import STYLES
+from jitscope.ui.messages import RunEvent
+from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
     PLOT_KINDS,
     PLOT_TITLES,
+    ExpectedError,
     ResultSet,
-    RunProgress,
+    RunEnded,
     RunRef,
     fmt_duration,
-    fmt_time,
-    observed_summary,
+    observed_details,
 )
-from jitscope.ui.widgets.grid import CellGrid, spec_label, tone_style
+from jitscope.ui.widgets.grid import CellGrid, tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
+if TYPE_CHECKING:
+    from jitscope.ui.runs import RunJob
+
 REDRAW_INTERVAL_S = 0.25  # the grid, progress and plot redraw at most 4 times a second
-PROGRESS_MIN_INTERVAL_S = 0.1  # per cell, same-phase progress is forwarded at most 10/s
 
 
-class RunJob:
-    """One run in flight: the request, its progress, and a cancel that works at any moment."""
-
-    def __init__(self, request: RunRequest, progress: RunProgress) -> None:
-        self.request = request
-        self.progress = progress
-        self.runner: Any = None
-        self.cancel_requested = False
-        self.interrupted = False  # stopped by a signal / a closed terminal, not by the user
-        self.done = threading.Event()
-        self._lock = threading.Lock()
-
-    def attach(self, runner: Any) -> bool:
-        """Remember the runner; True if a cancel came in before it existed."""
-        with self._lock:
-            self.runner = runner
-            return self.cancel_requested
-
-    def cancel(self, *, interrupted: bool = False) -> None:
-        with self._lock:
-            self.cancel_requested = True
-            self.interrupted = self.interrupted or interrupted
-            runner = self.runner
-        if runner is not None:
-            if self.interrupted:
-                runner.cancel(interrupted=True)
-            else:
-                runner.cancel()
-
-
-class RunScreen(Screen[None]):
+class RunScreen(SessionScreen):
+    CSS_PATH = STYLES / "run.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("r", "app.run", "Run", tooltip="Run the selection from the Setup screen"),
-        Binding("p", "next_plot", "Plot", tooltip="Cycle the plot: time, accuracy, speed-up, compile"),
+        Binding("p", "next_plot", "Plot", tooltip="Cycle the plot: time, accuracy, speed-up, compile, memory"),
         Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.job: RunJob | None = None
+        self.job: RunJob | None = None  # the run on show (the session's latest)
         self.plot_kind = "time"
         self.plot_workload: str | None = None  # None: follow the running cell
-        self._plot_dirty = False
-        self._plotted_done = -1
+        self.plotted_workload: str | None = None
+        self.plot_dirty = False
+        self.started: set[str] = set()  # backends whose worker start-up is in the log
+        self.announced = False  # the run's id is in the log
 
     def compose(self) -> ComposeResult:
         yield ModeBar("run")
@@ -102,182 +78,95 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(REDRAW_INTERVAL_S, self._tick, pause=True)
+        self.session.run_updated.subscribe(self, self._run_updated)
 
-    # ---- starting, cancelling --------------------------------------------------------------
-    def start(self, request: RunRequest) -> None:
-        app: Any = self.app
-        progress = RunProgress(list(request.plan.cells), app.clock)
-        self.job = RunJob(request, progress)
-        app.running = True
-        app.refresh_bindings()
+    def on_screen_resume(self) -> None:
+        job = self.session.job
+        if job is not None and job is not self.job:
+            self._show(job)
+
+    # ---- a new run ----------------------------------------------------------------------------
+    def _show(self, job: RunJob) -> None:
+        self.job = job
+        progress = job.progress
         self.plot_workload = None
-        self._plotted_done = -1
+        self.plotted_workload = None
+        self.started.clear()
+        self.announced = False
+        registry = self.session.registry
         grid = self.query_one(CellGrid)
-        grid.load(progress)
+        grid.load(progress, {name: w.size_label for name, w in registry.workloads.items()} if registry else {})
         grid.move_to(0)
         grid.focus()
         log = self.query_one(RichLog)
         log.clear()
-        sel = request.selection
-        log.write(f"{len(progress.cells)} cells: {', '.join(sel.workloads)} on "
-                  f"{', '.join(n if v is None else f'{n}:{v}' for n, v in sel.backends)} "
-                  f"({sel.device}, {sel.dtype}, budget {sel.budget_s:g} s)")
+        sel = job.request.selection
+        implementations = ", ".join(dict.fromkeys(cell_label(c) for c in progress.cells))
+        log.write(_styled(self, f"{len(progress.cells)} cells: {', '.join(sel.workloads)} on {implementations} "
+                                f"({sel.device}, {sel.dtype}, budget {sel.budget_s:g} s)", "foreground"))
+        self.plot_dirty = True
         self._tick()
-        self._timer.resume()
-        self._drive(self.job)
+        if not job.finished:
+            self._timer.resume()
 
-    def on_unmount(self) -> None:
-        # The app is closing (any way it can): never leave a worker process behind.
-        if self.job is not None and not self.job.done.is_set():
-            self.job.cancel()
+    # ---- events of the run, already applied to its progress by the app ------------------------
+    def _run_updated(self, message: RunEvent) -> None:
+        if message.job is not self.job:
+            if message.job is not self.session.job:
+                return
+            self._show(message.job)
+        if message.run_id is not None and not self.announced:
+            self.announced = True
+            self._log(f"run #{message.run_id}: each finished cell is saved to {self.session.db_path.name} "
+                      "(h: history)", "foreground")
+        event = message.event
+        if isinstance(event, ev.CellFinished):
+            self.plot_dirty = True
+            self._cell_finished(event)
+        elif isinstance(event, ev.WorkerReady):
+            self._worker_ready(event)
+        elif isinstance(event, ev.RunWaited):
+            self._log(event.message, "warning")
+        elif isinstance(event, RunEnded):
+            self._run_ended(event)
 
-    def cancel(self) -> None:
-        if self.job is not None and not self.job.done.is_set():
-            self.job.cancel()
-            self.query_one(RichLog).write("cancelling: the worker is stopped, finished cells are kept")
+    def _log(self, text: str, tone: str) -> None:
+        self.query_one(RichLog).write(_styled(self, text, tone))
 
-    async def stop_and_wait(self, timeout_s: float = 10.0) -> None:
-        job = self.job
-        if job is None:
-            return
-        job.cancel()
-        await asyncio.to_thread(job.done.wait, timeout_s)
-
-    @work(thread=True, group="run", exit_on_error=False)
-    def _drive(self, job: RunJob) -> None:
-        app: Any = self.app
-        post = self.post_message
-        cancelled = False
-        try:
-            # One worker process at a time: stop the version probe in flight, if any.
-            app.probes_paused.set()
-            app.probe_cancel.set()
-            if not app.probe_lock.acquire(blocking=False):
-                post(msg.RunNoticed("stopping a version probe first (one worker process at a time)"))
-                app.probe_lock.acquire()
-            app.probe_cancel.clear()
-            app.probe_lock.release()
-            req = job.request
-            runner = app.run_factory(req.plan, app.registry, app.db_path, req.selection)
-            if job.attach(runner):
-                job.cancel(interrupted=job.interrupted)
-            announced = False
-            last: dict[int, tuple[Any, float]] = {}
-            for event in runner.events():
-                if not announced and getattr(runner, "run_id", None) is not None:
-                    announced = True
-                    post(msg.RunStarted(runner.run_id))
-                if isinstance(event, ev.CellProgressed):
-                    now = time.monotonic()
-                    previous = last.get(event.index)
-                    if previous and previous[0] == event.phase and now - previous[1] < PROGRESS_MIN_INTERVAL_S:
-                        continue
-                    last[event.index] = (event.phase, now)
-                    post(msg.CellProgressed(event.index, event.phase, event.fraction))
-                elif isinstance(event, ev.CellFinished):
-                    post(msg.CellFinished(event.index, event.result))
-                elif isinstance(event, ev.WorkerReady):
-                    post(msg.WorkerReady(event.backend, event.device, dict(event.info)))
-                elif isinstance(event, ev.RunWaited):
-                    post(msg.RunNoticed(event.message))
-                elif isinstance(event, ev.RunFinished):
-                    cancelled = event.cancelled
-            post(msg.RunEnded(cancelled or job.cancel_requested))
-        except Exception as exc:  # the engine failed (store unwritable...): say so, keep the app
-            post(msg.RunEnded(job.cancel_requested, error=f"{type(exc).__name__}: {exc}"))
-        finally:
-            job.done.set()
-
-    # ---- events from the thread -------------------------------------------------------------
-    def _current(self, message: Any) -> RunProgress | None:
-        return self.job.progress if self.job is not None else None
-
-    def on_run_started(self, message: msg.RunStarted) -> None:
-        if self.job:
-            self.job.progress.run_id = message.run_id
-            name = self.app.db_path.name  # type: ignore[attr-defined]
-            self.query_one(RichLog).write(f"run #{message.run_id}: each finished cell is saved to {name} (h: history)")
-
-    def on_cell_progressed(self, message: msg.CellProgressed) -> None:
-        progress = self._current(message)
-        if progress is not None and 0 <= message.index < progress.total:
-            progress.progressed(message.index, message.phase, message.fraction)
-
-    def on_cell_finished(self, message: msg.CellFinished) -> None:
-        progress = self._current(message)
-        if progress is None or not 0 <= message.index < progress.total:
-            return
-        progress.finished_cell(message.index, message.result)
-        self._plot_dirty = True
-        r = message.result
+    def _cell_finished(self, event: ev.CellFinished) -> None:
+        r = event.result
         if r.status == Status.CANCELLED:  # the run's summary line counts these
             return
         if r.status != Status.OK or (r.accuracy is not None and not r.accuracy.accurate):
             s = r.spec
             what = r.status.value if r.status != Status.OK else "inaccurate"
             why = r.reason or (r.accuracy.detail if r.accuracy else "")
-            line = f"{s.workload} {spec_label(s)} {fmt_size(s.size)}: {what}" + (f": {why}" if why else "")
-            tone = "warning" if r.status in (Status.SKIPPED, Status.CANCELLED) or r.status == Status.OK else "error"
-            self.query_one(RichLog).write(_styled(self, line, tone))
+            line = f"{s.workload} {cell_label(s)} {fmt_size(s.size)}: {what}" + (f": {why}" if why else "")
+            self._log(line, "warning" if r.status in (Status.SKIPPED, Status.OK) else "error")
 
-    def on_worker_ready(self, message: msg.WorkerReady) -> None:
-        app: Any = self.app
-        known = app.backend_info.get(message.backend)
-        if known is None or "error" in known:  # the worker's own hello is as good as a probe
-            app.backend_info[message.backend] = message.info
-        setup = app.mode_screen("setup")
-        if setup is not None:
-            setup.post_message(msg.BackendProbed(message.backend, app.backend_info[message.backend]))
-        version = message.info.get("version", "?")
-        line = f"worker ready: {message.backend} {version} on {message.device}"
-        startup = message.info.get("startup_s")
-        if isinstance(startup, (int, float)):  # measured once by the worker, never a cell's compile
-            line += f"; {message.backend} start-up {fmt_time(float(startup))}"
-        self.query_one(RichLog).write(_styled(self, line, "muted"))
+    def _worker_ready(self, event: ev.WorkerReady) -> None:
+        """The worker's hello: its version, and its start-up the first time for a backend
+        (measured once by the worker; no cell's compile time holds it)."""
+        version = event.info.get("version", "?")
+        line = f"worker ready: {event.backend} {version} on {event.device}"
+        startup = event.info.get("startup_s")
+        if isinstance(startup, (int, float)) and event.backend not in self.started:
+            self.started.add(event.backend)
+            line += f" · {event.backend} start-up {fmt_seconds(float(startup))}"
+        self._log(line, "muted")
 
-    def on_run_noticed(self, message: msg.RunNoticed) -> None:
-        self.query_one(RichLog).write(_styled(self, message.text, "warning"))
-
-    def on_run_ended(self, message: msg.RunEnded) -> None:
-        app: Any = self.app
-        job = self.job
-        if job is None:
-            return
-        progress = job.progress
-        progress.finished = True
-        progress.cancelled = message.cancelled
-        app.running = False
-        app.refresh_bindings()
+    def _run_ended(self, end: RunEnded) -> None:
         self._timer.pause()
-        self._plot_dirty = True
+        self.plot_dirty = True
         self._tick()
-        runner = job.runner
-        results = runner.ordered_results() if runner is not None else progress.results()
-        record = runner.run_record() if runner is not None else {}
-        run_id = progress.run_id if progress.run_id is not None else getattr(runner, "run_id", None)
-        counts = progress.counts()
-        summary = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing finished"
-        log = self.query_one(RichLog)
-        if message.error:
-            log.write(_styled(self, f"run stopped: {message.error}", "error"))
-            app.notify(message.error, title="Run stopped", severity="error", timeout=10)
-        elif message.cancelled:
-            app.notify(f"Cancelled; kept {summary}", title=f"Run #{run_id}" if run_id else "Run", severity="warning")
+        if self.job is None:
+            return
+        progress = self.job.progress
+        summary = ", ".join(f"{n} {k}" for k, n in progress.counts().items()) or "nothing finished"
+        if end.error:
+            self._log(f"run stopped: {end.error}", "error")
         else:
-            app.notify(f"{summary}. enter: results, e: export", title=f"Run #{run_id} finished" if run_id else "Run finished")
-        log.write(f"{'cancelled' if message.cancelled else 'finished'}: {summary}")
-        if results:
-            ref = RunRef(run_id, f"#{run_id}" if run_id else "run", record)
-            view = ResultSet.single(results, ref, title=f"run #{run_id}" if run_id else "this run")
-            app.view = view
-            screen = app.mode_screen("results")
-            if screen is not None:
-                screen.load(view)
-        app.refresh_bindings()
-        app.probes_paused.clear()
-        setup = app.mode_screen("setup")
-        if setup is not None:
-            setup.start_probes()
+            self._log(f"{'cancelled' if end.cancelled else 'finished'}: {summary}", "foreground")
 
     # ---- drawing --------------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -287,32 +176,35 @@ class RunScreen(Screen[None]):
         progress = job.progress
         grid = self.query_one(CellGrid)
         grid.sync()
-        running = progress.current
-        if grid.following and running is not None:
-            grid.move_to(progress.states.index(running))
+        current = progress.current
+        if grid.following and current is not None:
+            grid.move_to(progress.states.index(current))
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, progress.total), progress=progress.fraction * max(1, progress.total))
-        current = progress.current
         if progress.finished:
             state = "cancelled" if progress.cancelled else "done"
             counts = ", ".join(f"{n} {k}" for k, n in progress.counts().items())
             line = f"{state} in {fmt_duration(progress.elapsed())}: {counts or 'no cells'}"
-            status = ""
+        elif job.cancel_requested:
+            line = f"cancelling: the worker is stopped, finished cells are kept ({progress.done}/{progress.total})"
         else:
             doing = ""
             if current is not None:
                 s = current.spec
-                doing = f" · {spec_label(s)} {s.workload} {fmt_size(s.size)} {current.phase.value}"
+                doing = f" · {cell_label(s)} {s.workload} {fmt_size(s.size)} {current.phase.value}"
             line = (f"{progress.done}/{progress.total} · {fmt_duration(progress.elapsed())} · "
                     f"ETA {fmt_duration(progress.eta())}{doing}")
-            status = f"running {progress.done}/{progress.total} · ETA {fmt_duration(progress.eta())}"
-        self.query_one("#run-line", Static).update(line)
-        self.app.run_status = status  # type: ignore[attr-defined]
+        self.query_one("#run-line", Static).update(Content(printable(line)))
         self._show_detail()
-        if self._plot_dirty or (current is not None and self.plot_workload is None
-                                and current.spec.workload != getattr(self, "_plotted_workload", None)):
-            self._plot_dirty = False
+        if self.plot_dirty or (current is not None and self.plot_workload is None
+                               and current.spec.workload != self.plotted_workload):
+            self.plot_dirty = False
             self._draw_plot()
+
+    def _expected(self, workload: str) -> ExpectedError | None:
+        registry = self.session.registry
+        w = registry.workloads.get(workload) if registry is not None else None
+        return w.expected_error if w is not None else None
 
     def _draw_plot(self) -> None:
         job = self.job
@@ -326,10 +218,10 @@ class RunScreen(Screen[None]):
             workload = current.spec.workload if current is not None else workloads[-1] if workloads else None
         if workload is None:
             return
-        self._plotted_workload = workload
+        self.plotted_workload = workload
         view = ResultSet.single(progress.results(), RunRef(None, ""))
-        labels = list(dict.fromkeys(spec_label(s.spec) for s in progress.states if s.spec.workload == workload))
-        data = view.plot(self.plot_kind, workload, labels[0] if labels else None)
+        labels = list(dict.fromkeys(cell_label(s.spec) for s in progress.states if s.spec.workload == workload))
+        data = view.plot(self.plot_kind, workload, labels[0] if labels else None, self._expected(workload))
         self.query_one(Chart).draw(data, labels, set(), f"{workload}: {PLOT_TITLES[self.plot_kind]}",
                                    f"{workload}: the plot grows as cells finish")
 
@@ -340,20 +232,18 @@ class RunScreen(Screen[None]):
             detail.update("")
             return
         s = state.spec
-        head = f"{s.workload} {spec_label(s)} {fmt_size(s.size)} {s.dtype}: "
+        head = f"{s.workload} {cell_label(s)} {fmt_size(s.size)} {s.dtype}: "
         r = state.result
         if r is None:
-            detail.update(Content(head + state.word))
+            detail.update(_styled(self, head + state.word, state.tone))
             return
         body = state.word
         if r.status == Status.OK:
             parts = [f"median {body}"]
-            if r.compile_s is not None:
-                parts.append(f"compile {fmt_time(r.compile_s)}")
             if r.accuracy is not None:
-                parts.append(f"error {r.accuracy.error:.2g} ({'ok' if r.accuracy.accurate else 'NOT accurate'})")
-            parts.append(observed_summary(r))
-            body = ", ".join(parts)
+                parts.append(f"error {fmt_number(r.accuracy.error)} ({'ok' if r.accuracy.accurate else 'NOT accurate'})")
+            parts.append(observed_details(r))
+            body = " · ".join(parts)
         elif r.reason:
             body = f"{body}: {r.reason}"
         detail.update(_styled(self, head + body, state.tone))
@@ -368,11 +258,10 @@ class RunScreen(Screen[None]):
 
     # ---- keys -------------------------------------------------------------------------------------
     async def action_results(self) -> None:
-        app: Any = self.app
-        if app.view is None:
-            app.notify("No results yet", severity="warning")
+        if self.session.view is None:
+            self.notify("No results yet", severity="warning")
             return
-        await app.switch_mode("results")
+        await self.app.switch_mode("results")
 
     def action_next_plot(self) -> None:
         self.plot_kind = PLOT_KINDS[(PLOT_KINDS.index(self.plot_kind) + 1) % len(PLOT_KINDS)]
@@ -382,14 +271,12 @@ class RunScreen(Screen[None]):
         if self.job is None:
             return
         workloads = list(dict.fromkeys(s.spec.workload for s in self.job.progress.states))
-        current = self.plot_workload or getattr(self, "_plotted_workload", None)
+        current = self.plot_workload or self.plotted_workload
         i = workloads.index(current) if current in workloads else -1
         self.plot_workload = workloads[(i + 1) % len(workloads)]
         self._draw_plot()
 
 
-def _styled(widget: Any, text: str, tone: str):
+def _styled(widget: Widget, text: str, tone: str) -> Text:
     """Text (never markup) without terminal control characters: lines quote workers' errors."""
-    from rich.text import Text
-
     return Text(printable(text), style=tone_style(widget, tone))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widgets import SelectionList
-from textual.widgets._toggle_button import ToggleButton
+from textual.widgets import Checkbox, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
+
+# The glyph SelectionList draws inside its box: the toggle buttons' (Checkbox is one, and the
+# public way to name it).
+BUTTON_INNER = Checkbox.BUTTON_INNER
 
 
 class CheckList(SelectionList[str]):
@@ -22,10 +25,10 @@ class CheckList(SelectionList[str]):
             selection = self.get_option_at_index(scroll_y + y)
         except OptionDoesNotExist:
             return strip
-        if selection.value in self._selected:
+        if selection.value in self.selected:
             return strip
         segments = list(strip)
-        if len(segments) > 1 and segments[1].text == ToggleButton.BUTTON_INNER:
-            segments[1] = Segment(" " * len(ToggleButton.BUTTON_INNER), segments[1].style)
+        if len(segments) > 1 and segments[1].text == BUTTON_INNER:
+            segments[1] = Segment(" " * len(BUTTON_INNER), segments[1].style)
             return Strip(segments, strip.cell_length)
         return strip

@@ -9,8 +9,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from jitscope.core.labels import cell_label
-from jitscope.core.model import CellSpec
-from jitscope.plots import fmt_size
+from jitscope.core.text import printable
+from jitscope.core.units import fmt_size
 from jitscope.ui.state import CellState, RunProgress
 from jitscope.ui.themes import rgb
 
@@ -36,11 +36,6 @@ def tone_style(widget: Widget, tone: str, bold: bool = False) -> Style:
 CELL_WIDTH = 11  # "measure 40%", "compiling", "cancelled" and any median fit
 
 
-def spec_label(spec: CellSpec) -> str:
-    """The series label of a spec: the one label function (jitscope.core.labels)."""
-    return cell_label(spec)
-
-
 def row_key(state: CellState) -> str:
     s = state.spec
     return f"{s.workload}|{s.backend}|{s.variant}|{s.device}|{s.dtype}"
@@ -62,10 +57,10 @@ class CellGrid(DataTable):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _t: self.redraw_all())
 
-    def load(self, progress: RunProgress) -> None:
+    def load(self, progress: RunProgress, size_labels: dict[str, str]) -> None:
         """One row per workload x backend. When every workload runs the same sizes, the
         columns are those sizes; otherwise they are size positions and each workload gets a
-        muted row naming its own sizes above its backends."""
+        muted row naming its own sizes (what ``size_labels`` calls them) above its backends."""
         self.progress = progress
         self.following = True
         self.clear(columns=True)
@@ -87,14 +82,14 @@ class CellGrid(DataTable):
         for workload in workloads:
             sizes = sizes_of[workload]
             if not shared:
-                self.add_row(Text(f"{workload} ({self.app_size_label(workload)})", style=muted),
+                self.add_row(Text(printable(f"{workload} ({size_labels.get(workload, 'size')})"), style=muted),
                              *[Text(fmt_size(sizes[i]) if i < len(sizes) else "", style=muted) for i in range(width)],
                              key=f"sizes|{workload}")
             for key, indices in rows.items():
                 first = progress.states[indices[0]]
                 if first.spec.workload != workload:
                     continue
-                label = f"{workload} {spec_label(first.spec)}"
+                label = f"{workload} {cell_label(first.spec)}"
                 if first.spec.dtype != "float64":
                     label += f" {first.spec.dtype}"
                 cells = {c: Text("") for c in columns}
@@ -102,12 +97,7 @@ class CellGrid(DataTable):
                     column = str(sizes.index(progress.states[index].spec.size))
                     self._where[index] = (key, column)
                     cells[column] = self._cell_text(progress.states[index])
-                self.add_row(Text(label), *[cells[c] for c in columns], key=key)
-
-    def app_size_label(self, workload: str) -> str:
-        registry = getattr(self.app, "registry", None)
-        w = registry.workloads.get(workload) if registry is not None else None
-        return w.size_label if w is not None else "size"
+                self.add_row(Text(printable(label)), *[cells[c] for c in columns], key=key)
 
     def _cell_text(self, state: CellState) -> Text:
         return Text(state.word, style=tone_style(self, state.tone, bold=state.done and state.tone == "error"))

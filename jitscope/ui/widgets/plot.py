@@ -4,7 +4,7 @@ log axes survive any number of redraws). Callers update it at a few Hz at most."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
@@ -14,9 +14,14 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from jitscope.plots import Series, fmt_number, fmt_seconds, loggable, render, render_log_bars
+from jitscope.core.text import printable
+from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds
+from jitscope.plots import Series, loggable, render, render_log_bars
 from jitscope.ui.state import PlotData
 from jitscope.ui.themes import PLOT_ROLES, rgb
+
+# How the y ticks read, by PlotData.yunit.
+Y_FORMATS: dict[str, Callable[[float], str]] = {"time": fmt_seconds, "number": fmt_number, "bytes": fmt_bytes}
 
 
 def theme_palette(widget: Widget) -> list[tuple[int, int, int]]:
@@ -36,7 +41,7 @@ class PlotView(Widget):
     colours) plus reference ``extra`` lines, on log-log axes by default."""
 
     DEFAULT_CSS = """
-    PlotView { height: 1fr; min-height: 6; }
+    PlotView { height: 1fr; min-height: 6; color: $foreground; }
     """
 
     version: reactive[int] = reactive(0, layout=False)
@@ -112,7 +117,7 @@ class PlotView(Widget):
             ylabel=self._ylabel,
             width=width,
             height=height,
-            yfmt=fmt_seconds if self._yunit == "time" else fmt_number,
+            yfmt=Y_FORMATS.get(self._yunit, fmt_number),
             colors=colors,
             color=color,
             extra=extra,
@@ -127,8 +132,15 @@ class Legend(Static):
     like the lines, with the keys that toggle them."""
 
     DEFAULT_CSS = """
-    Legend { height: auto; max-height: 2; }
+    Legend { height: auto; max-height: 2; padding: 0 1; color: $foreground; }
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[tuple[int, str, bool]] = []
+        self._extra: list[str] = []
+        self._note = ""
+        self._bars: list[tuple[int, str]] = []
 
     def show(self, entries: Sequence[tuple[int, str, bool]], extra: Sequence[str] = (), note: str = "",
              bars: Sequence[tuple[int, str]] = ()) -> None:
@@ -142,27 +154,25 @@ class Legend(Static):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.update(self._build()))
 
     def _build(self) -> Text:
-        entries = getattr(self, "_entries", [])
+        """Labels are appended as text (never parsed as markup): they name plugins' backends."""
         palette = theme_palette(self)
         text = Text(no_wrap=False, overflow="fold")
         no_color = self.app.no_color
-        bars = getattr(self, "_bars", [])
-        for i, label in bars:
+        for i, label in self._bars:
             style = "" if no_color else _style(palette[i % len(palette)])
             text.append("█ ", style=style)
-            text.append(label + "  ")
-        for i, label, visible in entries:
+            text.append(printable(label) + "  ")
+        for i, label, visible in self._entries:
             key = str(i + 1) if i < 9 else " "
-            style = "" if no_color or bars else _style(palette[i % len(palette)])
+            style = "" if no_color or self._bars else _style(palette[i % len(palette)])
             text.append(f"{key} ", style="bold")
             text.append("● " if visible else "○ ", style=style if visible else "dim")
-            text.append(label, style="" if visible else "dim")
+            text.append(printable(label), style="" if visible else "dim")
             text.append("  ")
-        for label in getattr(self, "_extra", []):
-            text.append("··· " + label + "  ", style="dim")
-        note = getattr(self, "_note", "")
-        if note:
-            text.append(note, style="dim italic")
+        for label in self._extra:
+            text.append("··· " + printable(label) + "  ", style="dim")
+        if self._note:
+            text.append(self._note, style="dim italic")
         return text
 
 
@@ -184,6 +194,7 @@ class Chart(Vertical):
         yield PlotView()
 
     def draw(self, data: PlotData, labels: Sequence[str], hidden: set[str], title: str, empty: str) -> None:
+        title = printable(title)  # it names a workload, which a plugin may call anything
         index = {label: i for i, label in enumerate(labels)}
         plot = self.query_one(PlotView)
         legend = self.query_one(Legend)
