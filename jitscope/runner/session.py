@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class RecordedRun:
                 store.add_cell(self.run_id, index, result)
                 self.results[index] = result
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         """Run, committing each cell before anyone sees it. If the store cannot take a cell
         (a full disk...), the sweep stops at once (worker killed), the run is marked
         ``interrupted`` and a UserError says why; what was committed stays. Closing this
