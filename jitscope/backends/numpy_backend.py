@@ -7,7 +7,7 @@ from typing import Any
 
 from jitscope.backends import _seeds
 from jitscope.backends._observe import HookedKernel
-from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
+from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
 
 RNG_NOTE = "numpy default_rng (PCG64)"
 MCPI_CHUNK = 1 << 20
@@ -167,6 +167,21 @@ def _info() -> dict[str, Any]:
     return info
 
 
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """A user's NumPy kernel: the inputs cast to the cell's dtype (in the transfer), called as
+    they are. The dtype is read from the output and the arrays it was given: a kernel that
+    upcasts to float64 shows ``float32+float64``, not the request."""
+    from jitscope.backends._adapt import cast_inputs, to_numpy
+
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: a))
+
+    return HookedKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
+                        ran_with=lambda out: (out, data))
+
+
 BACKEND = Backend(
     name="numpy",
     description="NumPy, vectorised (BLAS for the mat-vecs)",
@@ -185,4 +200,5 @@ BACKEND = Backend(
     ),
     info=_info,
     setup_threads=limit_threads,
+    adapter=Adapter(_adapt, variants=("default",)),
 )

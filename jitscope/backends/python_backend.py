@@ -10,7 +10,7 @@ from typing import Any
 
 from jitscope.backends import _seeds
 from jitscope.backends._observe import HookedKernel, python_floats
-from jitscope.core.backend import Backend, CellContext, Implementation, Kernel
+from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
 
@@ -142,6 +142,32 @@ def _info() -> dict[str, Any]:
 
 _F64 = ("float64",)
 
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """A user's pure-Python kernel. With ``lists=True`` it gets Python lists (nested for
+    2-D), converted in the transfer, not timed as the kernel; else the float64 NumPy arrays."""
+    from jitscope.backends._adapt import cast_inputs, to_numpy
+
+    lists = bool(user.option("lists", False))
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, (lambda a: a.tolist()) if lists else (lambda a: a),
+                                (lambda a: a.tolist()) if lists else None))
+
+    def run() -> Any:
+        return user.fn(**data)
+
+    def ran_with(out: Any) -> Any:
+        if isinstance(out, (list, tuple, float)):
+            seen = python_floats(out if isinstance(out, (list, tuple)) else [out])
+            if seen is not None or lists:
+                return seen
+        return out  # NumPy arrays or scalars the kernel made from the float64 inputs
+
+    return HookedKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
+                        notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
+
+
 BACKEND = Backend(
     name="python",
     description="pure Python loops and lists: the baseline",
@@ -162,4 +188,6 @@ BACKEND = Backend(
                        "SEED: textbook Node class with a mutate method", dtypes=_F64),
     ),
     info=_info,
+    # Python floats are C doubles: a float32 cell would be a float64 run with a wrong label.
+    adapter=Adapter(_adapt, variants=("default",), dtypes=_F64, options=("lists",)),
 )

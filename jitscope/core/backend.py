@@ -110,6 +110,12 @@ class Kernel:
         (and always on the CPU, where host memory covers it)."""
         return None
 
+    def explain(self, exc: BaseException) -> str | None:
+        """The library's own message for a failure in this kernel (e.g. Numba's typing
+        error for a user's kernel), to be the failed cell's reason instead of a traceback;
+        None: the default (exception type and text)."""
+        return None
+
     def ran_with(self, out: Any) -> Any:
         """The arrays/tensors whose dtype is what really ran (default: the call's output).
         Override when the output is a count or a Python scalar, e.g. return the device
@@ -129,6 +135,7 @@ class FunctionKernel(Kernel):
         fetch: Callable[[Any], Any] | None = None,
         notes: dict[str, Any] | None = None,
         compiler: bool | None = None,
+        explain: Callable[[BaseException], str | None] | None = None,
     ) -> None:
         """``compiler``: False for libraries with no compiler at all (then a first call is
         known not to compile); None when nobody knows (the default watch says unknown)."""
@@ -140,7 +147,11 @@ class FunctionKernel(Kernel):
         self._transfer = transfer
         self._sync = sync
         self._fetch = fetch
+        self._explain = explain
         self.notes.update(notes or {})
+
+    def explain(self, exc: BaseException) -> str | None:
+        return self._explain(exc) if self._explain is not None else None
 
     def transfer(self) -> None:
         if self._transfer is not None:
@@ -198,6 +209,44 @@ class Implementation:
 
 
 @dataclass(frozen=True)
+class UserKernel:
+    """A user's plain function bound to a backend by ``@w.kernel(backend[, variant])``.
+
+    ``variant`` None serves every variant of the backend's :class:`Adapter` (numba's njit
+    and njit(parallel=True), torch eager and compile); a named variant binds one and takes
+    precedence for it. ``options`` are the decorator's keywords (e.g. ``lists=True`` for
+    python), checked against :attr:`Adapter.options` when the file is loaded."""
+
+    workload: str
+    backend: str
+    variant: str | None
+    fn: Callable[..., Any]
+    options: tuple[tuple[str, Any], ...] = ()
+    source: str = ""  # "kernels.py:12", for messages
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How a backend runs a user's kernel: the backend's own knowledge of transfer, jit,
+    sync, fetch and observation, applied to a plain function (docs/design.md §10).
+
+    ``build(ctx, kernel, variant)`` runs only in a worker and returns a :class:`Kernel`
+    whose ``run`` calls the user's function with the workload's inputs as keyword
+    arguments, moved/cast for ``ctx`` (device, dtype); its ``fetch`` returns NumPy."""
+
+    build: Callable[[CellContext, UserKernel, str], Kernel]
+    variants: tuple[str, ...] = ("default",)  # the variants that can run a plain function
+    devices: tuple[str, ...] = ("cpu",)
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    options: tuple[str, ...] = ()  # keyword options @w.kernel(...) accepts for this backend
+    # Options that narrow the dtypes, e.g. python's lists=True: Python floats are float64.
+    dtypes_with: Callable[[UserKernel], tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True)
 class Availability:
     available: bool
     reason: str = ""  # why not, with the install hint
@@ -222,6 +271,7 @@ class Backend:
     # call or the CUDA context. Returns notes for the worker's hello info.
     startup: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
+    adapter: Adapter | None = None  # runs users' own kernels (jitscope.workload); None: cannot
 
     def availability(self) -> Availability:
         """Installed? Decided without importing the library (docs/design.md §5)."""

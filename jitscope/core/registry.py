@@ -22,8 +22,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from jitscope.core.backend import Backend, Implementation
+from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
 from jitscope.core.errors import PluginError, UserError
+from jitscope.core.model import CellSpec
+from jitscope.core.userkernels import FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
 
 WORKLOAD_GROUP = "jitscope.workloads"
@@ -88,6 +90,17 @@ class Registry:
             if impl.variant == variant:
                 return impl
         return None
+
+    def missing_implementation(self, spec: CellSpec) -> str:
+        """Why a cell has no implementation, in the words that help: a user workload names
+        the decorator to write, a backend without an adapter says it runs no user kernels."""
+        workload = self.workloads.get(spec.workload)
+        backend = self.backends.get(spec.backend)
+        if isinstance(workload, FunctionWorkload) and backend is not None and backend.adapter is None:
+            return f"{spec.backend} runs no user kernels (it has no adapter): {spec.workload} cannot run there"
+        if workload is not None:
+            return workload.missing_implementation(spec.backend, spec.variant)
+        return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
 
     def workload(self, name: str) -> Workload:
         try:
@@ -205,6 +218,10 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
             _refuse_shadowing(reg.backends, getattr(b, "name", None), "backend", path)
             _add_backend(reg, b, f"{path}: BACKENDS")
             found = True
+        for user in _user_workloads(module):
+            _refuse_shadowing(reg.workloads, user.name, "workload", path)
+            _add_user_workload(reg, user, path)
+            found = True
         for impl in getattr(module, "IMPLEMENTATIONS", []):
             if not isinstance(impl, Implementation):
                 raise TypeError(f"IMPLEMENTATIONS holds a {type(impl).__name__}, not an Implementation")
@@ -215,9 +232,63 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         raise PluginError(f"workload file {path}: {exc}") from None
     if not found:
         raise PluginError(
-            f"workload file {path} defines none of WORKLOAD, WORKLOADS, BACKENDS, IMPLEMENTATIONS"
+            f"workload file {path} defines no jitscope.workload(...) and none of WORKLOAD, WORKLOADS, "
+            "BACKENDS, IMPLEMENTATIONS"
         )
     reg.workload_files = (*reg.workload_files, str(p.resolve()))
+
+
+def _user_workloads(module: Any) -> list[UserWorkload]:
+    """Every ``jitscope.workload(...)`` a file made, whatever name it is bound to, once."""
+    seen: dict[int, UserWorkload] = {}
+    for value in vars(module).values():
+        if isinstance(value, UserWorkload):
+            seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def _user_implementation(adapter: Adapter, kernel: UserKernel, variant: str) -> Implementation:
+    dtypes = adapter.dtypes_with(kernel) if adapter.dtypes_with is not None else adapter.dtypes
+
+    def build(ctx: Any) -> Any:
+        return adapter.build(ctx, kernel, variant)
+
+    return Implementation(kernel.workload, kernel.backend, variant, build, f"user kernel ({kernel.source})",
+                          devices=adapter.devices, dtypes=dtypes)
+
+
+def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> None:
+    """Register a user workload and one implementation per (backend, variant) its kernels
+    serve; a kernel for an unknown backend, a variant the adapter lacks, or an option it does
+    not take is refused now, with the file and line, rather than at run time."""
+    check_name(user.name, "workload")
+    if user.reference_fn is None:
+        raise ValueError(f"workload {user.name} has no @{user.name}.reference (the float64 truth kernels are checked against)")
+    reg.workloads[user.name] = user.workload
+    if user.name not in reg.file_workloads:
+        reg.file_workloads.append(user.name)
+    for kernel in user.kernels:
+        backend = reg.backends.get(kernel.backend)
+        where = f"@{user.name}.kernel({kernel.backend!r}{', ' + repr(kernel.variant) if kernel.variant else ''}) at {kernel.source}"
+        if backend is None:
+            raise ValueError(f"{where}: unknown backend {kernel.backend!r} (known: {', '.join(sorted(reg.backends))})")
+        adapter = backend.adapter
+        if adapter is None:
+            raise ValueError(f"{where}: {kernel.backend} runs no user kernels (it has no adapter)")
+        if kernel.variant is not None and kernel.variant not in adapter.variants:
+            raise ValueError(f"{where}: {kernel.backend} has no variant {kernel.variant!r} for user kernels "
+                             f"(it has: {', '.join(adapter.variants)})")
+        unknown = [name for name, _ in kernel.options if name not in adapter.options]
+        if unknown:
+            takes = ", ".join(adapter.options) or "none"
+            raise ValueError(f"{where}: {kernel.backend} takes no option {', '.join(unknown)} (options: {takes})")
+    for name, backend in reg.backends.items():
+        if backend.adapter is None:
+            continue
+        for variant in backend.adapter.variants:
+            kernel = user.kernel_for(name, variant)
+            if kernel is not None:
+                reg.extra_implementations.append(_user_implementation(backend.adapter, kernel, variant))
 
 
 def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:

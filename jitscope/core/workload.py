@@ -123,6 +123,10 @@ class Workload(ABC):
         workload's standard error), drawn next to the measured errors; None: no such model."""
         return None
 
+    def missing_implementation(self, backend: str, variant: str) -> str:
+        """Why a cell is skipped when no implementation of this workload exists for it."""
+        return f"{backend}:{variant} has no implementation of {self.name}"
+
     def validate_size(self, size: int) -> None:
         """Raise UserError for a size this workload cannot take at all."""
         if size < 1:

@@ -53,7 +53,7 @@ def execute_cell(
 
     impl = registry.find(spec.workload, spec.backend, spec.variant)
     if impl is None:
-        return CellResult.skipped(spec, f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}", **info)
+        return CellResult.skipped(spec, registry.missing_implementation(spec), **info)
     refusal = impl.refusal(spec)
     if refusal:
         return CellResult.skipped(spec, refusal, **info)
@@ -146,10 +146,14 @@ def execute_cell(
         return CellResult(spec=spec, status=Status.FAILED, reason="out of memory", info=info,
                           observed=Observations(startup_s=startup_s))
     except Exception as exc:  # a backend bug is a failed cell, never a dead sweep
+        explained = None
+        if kernel is not None:
+            with contextlib.suppress(Exception):
+                explained = kernel.explain(exc)
         return CellResult(
             spec=spec,
             status=Status.FAILED,
-            reason=f"{type(exc).__name__}: {exc}".strip()[:500],
+            reason=(explained or f"{type(exc).__name__}: {exc}").strip()[:500],
             info={**info, "traceback": _short_traceback(exc)},
             observed=Observations(startup_s=startup_s),
         )

@@ -239,7 +239,7 @@ class Supervisor:
             return availability.reason
         impl = self.registry.find(spec.workload, spec.backend, spec.variant)
         if impl is None:
-            return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
+            return self.registry.missing_implementation(spec)
         return impl.refusal(spec)
 
     def _acquire_lock(self) -> Iterator[Event]:

@@ -1,0 +1,77 @@
+"""Shared plumbing for the backends' adapters (users' own kernels, docs/design.md §10).
+
+Each backend's adapter knows its library (how to move, cast, jit, sync and fetch); what is
+the same everywhere lives here: walking a result that may be an array, a scalar or a tuple,
+casting the workload's float64 inputs, and turning a failure to compile into the library's
+own message. Light at import: NumPy is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jitscope.core.backend import CellContext
+
+
+def tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
+    """``fn`` on every leaf of a result (tuples and lists walked, order kept)."""
+    if isinstance(value, tuple):
+        return tuple(tree_map(fn, v) for v in value)
+    if isinstance(value, list):
+        return [tree_map(fn, v) for v in value]
+    return fn(value)
+
+
+def leaves(value: Any) -> list[Any]:
+    """The leaves of a result, in order (for a sync that must wait on each)."""
+    out: list[Any] = []
+    tree_map(out.append, value)
+    return out
+
+
+def cast_inputs(ctx: CellContext, convert_float: Callable[[Any], Any],
+                convert_other: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The workload's inputs for the kernel: float arrays through ``convert_float`` (cast to
+    the cell's dtype, moved to its device), other arrays through ``convert_other`` (default:
+    as they are), scalars as they are (a Python float stays weakly typed in every library)."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name, value in ctx.inputs.items():
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind == "f":
+                out[name] = convert_float(np.ascontiguousarray(value, dtype=ctx.dtype))
+            else:
+                out[name] = convert_other(value) if convert_other is not None else value
+        else:
+            out[name] = value
+    return out
+
+
+def to_numpy(value: Any) -> Any:
+    """A host result as NumPy (arrays and lists as arrays, scalars as they are)."""
+    import numpy as np
+
+    def leaf(v: Any) -> Any:
+        if isinstance(v, (int, float, complex, bool)):
+            return v
+        return np.asarray(v)
+
+    return tree_map(leaf, value)
+
+
+def library_message(exc: BaseException, limit: int = 400) -> str:
+    """A library's error as one readable line: its type and first meaningful lines, not a
+    traceback (Numba's typing errors run to dozens of lines of context)."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    keep: list[str] = []
+    for line in lines:
+        if line.startswith(("During:", "File \"", "^")) or set(line) <= {"^", " "}:
+            continue
+        keep.append(line)
+        if len(" ".join(keep)) > limit:
+            break
+    body = " ".join(keep)[:limit]
+    return f"{type(exc).__name__}: {body}" if body else type(exc).__name__
