@@ -286,9 +286,9 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
         if backend.adapter is None:
             continue
         for variant in backend.adapter.variants:
-            kernel = user.kernel_for(name, variant)
-            if kernel is not None:
-                reg.extra_implementations.append(_user_implementation(backend.adapter, kernel, variant))
+            bound = user.kernel_for(name, variant)
+            if bound is not None:
+                reg.extra_implementations.append(_user_implementation(backend.adapter, bound, variant))
 
 
 def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:

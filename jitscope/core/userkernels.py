@@ -145,7 +145,8 @@ class UserWorkload:
         """The kernel bound to exactly this variant, else the backend-wide one."""
         exact = [k for k in self.kernels if k.backend == backend and k.variant == variant]
         wide = [k for k in self.kernels if k.backend == backend and k.variant is None]
-        return (exact or wide or [None])[0]
+        found = exact or wide
+        return found[0] if found else None
 
     def __repr__(self) -> str:
         return f"<jitscope workload {self.name!r}: {len(self.kernels)} kernel(s)>"
