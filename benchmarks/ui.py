@@ -87,7 +87,12 @@ COMMAND_CHILD = textwrap.dedent(
     run = ui.JitscopeApp.run
     ui.JitscopeApp.on_ready = on_ready
     ui.JitscopeApp.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
-    sys.argv = ["jitscope", "--db", sys.argv[1]]
+    import os
+
+    from jitscope.core.paths import DB_ENV
+
+    os.environ[DB_ENV] = sys.argv[1]  # the database by environment: the command is a bare `jitscope`
+    sys.argv = ["jitscope"]
     from jitscope.cli import main
 
     main()

@@ -89,8 +89,12 @@ DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (def
 def _fail(message: str, code: int = 2) -> typer.Exit:
     """One line on stderr. The message often quotes user input (``-w '[/]'``), so it is
     printed as plain text, never as markup, and without terminal control characters."""
-    err_console.print(Text("jitscope: error: ", style="bold red") + Text(printable(message)), soft_wrap=True)
+    _print_error(message)
     return typer.Exit(code)
+
+
+def _print_error(message: str) -> None:
+    err_console.print(Text("jitscope: error: ", style="bold red") + Text(printable(message)), soft_wrap=True)
 
 
 def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: int) -> None:
@@ -128,11 +132,11 @@ def _selection(
     workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: str, dtype: str,
     budget: float, timeout: float, threads: int | None, param: list[str] | None, seed: int = DEFAULT_SEED,
 ) -> tuple[Selection, list[str]]:
-    from jitscope.core.registry import load_registry
-
     _check_numbers(budget=budget, timeout=timeout, threads=threads, seed=seed)
     names, files = _split_workloads(workload)
-    if files:
+    if files:  # the registry (NumPy, every backend module) only when a file must be read
+        from jitscope.core.registry import load_registry
+
         for name in load_registry(files).file_workloads:
             if name not in names:
                 names.append(name)
@@ -185,14 +189,19 @@ def main_callback(
         return
     try:
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param)
-        from jitscope.core.registry import load_registry
         from jitscope.results.store import Store
 
-        registry = load_registry(files)
-        for name in sel.workloads:
-            registry.workload(name)
-        for name, _variant in sel.backends:
-            registry.backend(name)
+        if files or sel.workloads or sel.backends:
+            # Names and files the user typed are checked now (one line, exit 2); a bare
+            # `jitscope` has nothing to check and the app loads the registry after its first
+            # frame, so the command's first frame costs no NumPy, backends or entry points.
+            from jitscope.core.registry import load_registry
+
+            registry = load_registry(files)
+            for name in sel.workloads:
+                registry.workload(name)
+            for name, _variant in sel.backends:
+                registry.backend(name)
         Store(_db(db)).close()  # refuse a foreign or unreadable database before the UI starts
     except UserError as exc:
         raise _fail(str(exc)) from None
@@ -376,10 +385,31 @@ def main() -> None:
     (130 for Ctrl-C), the shell's convention, without a traceback."""
     from jitscope.runner.signals import Interrupted
 
+    if len(sys.argv) == 1:
+        sys.exit(_open_app_directly())
     try:
         app()
     except Interrupted as exc:
         sys.exit(128 + exc.signum)
+
+
+def _open_app_directly() -> int:
+    """A bare ``jitscope``: the app, without Typer's parsing (Typer 0.29 builds a pydantic
+    adapter per option, ~80 ms before anything draws). Does what the callback does when it
+    has no option to check: sweep stale worker folders, refuse an unusable database with
+    one line and exit 2, open the app (which loads the registry after its first frame)."""
+    from jitscope.results.store import Store
+    from jitscope.runner.workdirs import sweep_stale
+    from jitscope.ui.app import run_app
+
+    sweep_stale()
+    db = _db(None)
+    try:
+        Store(db).close()
+    except UserError as exc:
+        _print_error(str(exc))
+        return 2
+    return run_app(None, db, [])
 
 
 if __name__ == "__main__":

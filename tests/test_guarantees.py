@@ -254,6 +254,10 @@ def test_case_7_a_corrupt_database_is_refused_by_run_and_history(tmp_path: Path)
     assert_clean_error(jitscope("history", "--db", str(db)), "corrupt")
     assert_clean_error(jitscope("run", *MCPI, "--db", str(db)), "corrupt")
     assert db.read_bytes() == before  # run did not write into it
+    # A bare `jitscope` (the app, opened without Typer for a fast first frame) refuses it too,
+    # before any screen is drawn.
+    assert_clean_error(jitscope(env={"JITSCOPE_DB": str(db)}), "corrupt")
+    assert db.read_bytes() == before
 
 
 def test_case_7_a_full_disk_keeps_finished_cells_and_says_the_disk_is_full(tmp_path: Path) -> None:
