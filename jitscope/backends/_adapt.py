@@ -62,16 +62,24 @@ def to_numpy(value: Any) -> Any:
 
 
 def library_message(exc: BaseException, limit: int = 400) -> str:
-    """A library's error as one readable line: its type and first meaningful lines, not a
-    traceback (Numba's typing errors run to dozens of lines of context)."""
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    """A library's error as one readable line: its type, its message up to the first source
+    excerpt, and where (Numba's typing errors run to dozens of lines: the message, then
+    ``File "kernels.py", line 12:``, the code, a caret, and ``During: ...`` context)."""
+    import re
+
     keep: list[str] = []
-    for line in lines:
-        if line.startswith(("During:", "File \"", "^")) or set(line) <= {"^", " "}:
-            continue
-        keep.append(line)
-        if len(" ".join(keep)) > limit:
+    where = ""
+    for raw in str(exc).strip().splitlines():
+        line = raw.strip()
+        located = re.match(r'File "([^"]+)", line (\d+)', line)
+        if located:
+            where = f" ({located.group(1).rsplit('/', 1)[-1]}, line {located.group(2)})"
             break
-    body = " ".join(keep)[:limit]
-    return f"{type(exc).__name__}: {body}" if body else type(exc).__name__
+        if line.startswith("During:"):
+            break
+        if line:
+            keep.append(line)
+    body = " ".join(keep)
+    if len(body) > limit:
+        body = body[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {body}{where}" if body else type(exc).__name__

@@ -19,6 +19,7 @@ from typing import Any
 
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     CompileObservation,
@@ -26,6 +27,7 @@ from jitscope.core.backend import (
     Implementation,
     Kernel,
     SkipCell,
+    UserKernel,
 )
 
 NAME = "jax"
@@ -415,6 +417,34 @@ def _info() -> dict[str, Any]:
     return info
 
 
+# ---- users' own kernels ---------------------------------------------------------------------
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """``jax.jit`` of the user's function: inputs put on the cell's device in its dtype
+    (float64 needs x64, else the same skip as the built-ins), every leaf of the result
+    blocked on, fetched with ``device_get``; compilation seen through ``jax.monitoring``."""
+    from jitscope.backends._adapt import cast_inputs, library_message, to_numpy
+
+    jax = _jax()
+    dt = _dtype(ctx)
+    dev = _device(ctx)
+    fn = jax.jit(user.fn)
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: _put(a, dt, dev), lambda a: _put(a, a.dtype, dev)))
+
+    return _kernel(
+        ctx, dev,
+        lambda: fn(**data),
+        transfer=transfer,
+        sync=_sync,
+        fetch=lambda out: to_numpy(jax.device_get(out)),
+        ran_with=lambda out: (out, data),
+        explain=library_message,
+        notes=_notes(ctx, jit="jax.jit(fn)"),
+    )
+
+
 IMPLS = (
     Implementation("linreg", NAME, "default", _linreg, "jit + fori_loop, two mat-vecs per epoch", devices=("cpu", "cuda")),
     Implementation("mcpi", NAME, "default", _mcpi, "jit + fori_loop over chunks (threefry)", devices=("cpu", "cuda")),
@@ -431,5 +461,6 @@ BACKEND = Backend(
     implementations=IMPLS,
     info=_info,
     startup=_startup,
+    adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda")),
     env={"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
 )

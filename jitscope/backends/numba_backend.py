@@ -16,12 +16,14 @@ import sys
 from typing import Any
 
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
     Implementation,
     Kernel,
+    UserKernel,
 )
 
 SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
@@ -418,6 +420,72 @@ def _seed(workload: str) -> Any:
     return build
 
 
+# ---- users' own kernels -----------------------------------------------------------------------
+class _UserNumbaKernel(NumbaKernel):
+    """A user's function under ``numba.njit``: the dtype is read from what it returned and
+    the arrays it was given; a function Numba cannot compile fails the cell with Numba's own
+    message (one line), not a traceback."""
+
+    def __init__(self, call: Any, dispatcher: Any, data: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(call, [dispatcher], {}, **kwargs)
+        self._data = data
+
+    def ran_with(self, out: Any) -> Any:
+        return (out, self._data)
+
+    def fetch(self, out: Any) -> Any:
+        from jitscope.backends._adapt import to_numpy
+
+        return to_numpy(super().fetch(out))
+
+    def explain(self, exc: BaseException) -> str | None:
+        from numba.core.errors import NumbaError
+
+        from jitscope.backends._adapt import library_message
+
+        return library_message(exc) if isinstance(exc, NumbaError) else None
+
+
+def _cached_njit(fn: Any, parallel: bool) -> Any:
+    """``numba.njit(fn, cache=True[, parallel=True])`` with one disk cache per variant.
+
+    Numba keys its cache entries by the function (file, name, line) and the argument types,
+    not by the compile options: a ``parallel=True`` dispatcher of a function already cached
+    serially loads the *serial* machine code (cache hit, no threads), so numba:parallel would
+    silently time numba:default. The built-in kernels are separate functions per variant; a
+    user's one function gets a separate cache folder per variant instead."""
+    import numba
+
+    base = str(getattr(numba.config, "CACHE_DIR", "") or os.environ.get("NUMBA_CACHE_DIR", ""))
+    own = os.path.join(base, "user-parallel" if parallel else "user-default") if base else ""
+    setattr(numba.config, "CACHE_DIR", own)  # noqa: B010 (config attributes are dynamic)
+    try:
+        return numba.njit(cache=True, parallel=parallel)(fn)
+    finally:
+        setattr(numba.config, "CACHE_DIR", base)  # noqa: B010
+
+
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """``default``: ``numba.njit(cache=True)``; ``parallel``: with ``parallel=True`` (so
+    ``prange`` works). Compilation happens in the first call, observed like the built-in
+    kernels' (compiled yes/no, disk cache hit/miss: the cache is keyed by the file, the
+    function's name and line, and Numba invalidates it when the file changes)."""
+
+    from jitscope.backends._adapt import cast_inputs
+
+    _kernels()  # NUMBA_CACHE_DIR first: Numba reads it when the first dispatcher caches
+    parallel = variant == "parallel"
+    dispatcher = _cached_njit(user.fn, parallel)
+    data: dict[str, Any] = {}
+
+    def prepare() -> None:
+        data.update(cast_inputs(ctx, lambda a: a))
+
+    kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
+    kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
+    return kernel
+
+
 # ---- backend --------------------------------------------------------------------------------
 def _info() -> dict[str, Any]:
     _kernels()
@@ -480,4 +548,5 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
+    adapter=Adapter(_adapt, variants=("default", "parallel")),
 )

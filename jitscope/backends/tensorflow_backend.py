@@ -18,6 +18,7 @@ from typing import Any
 
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     CompileObservation,
@@ -25,6 +26,7 @@ from jitscope.core.backend import (
     Implementation,
     Kernel,
     SkipCell,
+    UserKernel,
 )
 
 NAME = "tensorflow"
@@ -354,6 +356,38 @@ def _setup_threads(n: int) -> None:
 
 _DEV = ("cpu", "cuda")
 
+# ---- users' own kernels ---------------------------------------------------------------------
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """``tf.function(fn, jit_compile=True)``: inputs as tensors of the cell's dtype on its
+    device, synced by materialising every leaf of the result (``.numpy()``), tracing counted
+    as the compile evidence. A function XLA cannot compile fails with TensorFlow's message."""
+    from jitscope.backends._adapt import cast_inputs, leaves, library_message, tree_map
+
+    tf = _tf()
+    dt = tf.as_dtype(ctx.dtype)
+    dev = _device_name(ctx)
+    fn = tf.function(user.fn, jit_compile=True)
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: _put(a, dt, dev), lambda a: _put(a, tf.as_dtype(a.dtype), dev)))
+
+    def run() -> Any:
+        with tf.device(dev):
+            return fn(**data)
+
+    def sync(out: Any) -> None:
+        for leaf in leaves(out):
+            if hasattr(leaf, "numpy"):
+                leaf.numpy()
+
+    def fetch(out: Any) -> Any:
+        return tree_map(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+
+    return _kernel(fn, dev, run, transfer=transfer, sync=sync, fetch=fetch, ran_with=lambda out: (out, data),
+                   explain=library_message, notes=_notes(ctx, jit="tf.function(fn, jit_compile=True)"))
+
+
 BACKEND = Backend(
     name=NAME,
     description="TensorFlow: tf.function(jit_compile=True), graph loops, .numpy() sync",
@@ -369,5 +403,6 @@ BACKEND = Backend(
     info=_info,
     startup=_startup,
     setup_threads=_setup_threads,
+    adapter=Adapter(_adapt, variants=("default",), devices=_DEV),
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     CompileObservation,
@@ -23,6 +24,7 @@ from jitscope.core.backend import (
     Implementation,
     Kernel,
     SkipCell,
+    UserKernel,
 )
 
 NAME = "torch"
@@ -426,6 +428,33 @@ def _impls() -> tuple[Implementation, ...]:
     return tuple(out)
 
 
+# ---- users' own kernels ---------------------------------------------------------------------
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """``eager``: the user's function on tensors of the cell's dtype and device;
+    ``compile``: ``torch.compile`` of it, as the built-in compile variant (a C++ compiler on
+    CPU, Inductor's cache under jitscope's folder, Dynamo's counters for compiled/cache/graph
+    breaks). CUDA is synchronised after each call; results come back with ``.cpu().numpy()``."""
+    from jitscope.backends._adapt import cast_inputs, library_message, tree_map
+
+    torch = _torch()
+    dev = _device(ctx)
+    fn = _compile(user.fn, ctx) if variant == "compile" else user.fn
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: _put(a, ctx),
+                                lambda a: torch.as_tensor(a).to(device=dev).contiguous()))
+        if ctx.device == "cuda":
+            torch.cuda.synchronize()
+
+    def fetch(out: Any) -> Any:
+        return tree_map(lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t, out)
+
+    return _kernel(variant, ctx, lambda: fn(**data), transfer=transfer, sync=_make_sync(ctx), fetch=fetch,
+                   ran_with=lambda out: (out, data), explain=library_message,
+                   notes=_notes(ctx, variant))
+
+
 BACKEND = Backend(
     name=NAME,
     description="PyTorch: eager ops, or torch.compile (Inductor); CPU or CUDA",
@@ -437,4 +466,5 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
+    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV),
 )

@@ -1,0 +1,271 @@
+"""Users' own kernels (``jitscope.workload``) through the real command: the README's file
+verbatim on every backend, the adapters' dtype/compile observations read from what ran,
+wrong answers and untypable kernels failing with the library's words, and a file's mistakes
+refused at load with one line."""
+
+from __future__ import annotations
+
+import csv
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_support import assert_clean_error, jitscope
+from conftest import ROOT
+
+from jitscope.core.userkernels import relative_error
+
+EVERY_BACKEND = "python,numpy,numba,numba:parallel,jax,tensorflow,torch,torch:compile,cupy,triton"
+
+
+def _rows(tmp_path: Path, kernels: Path, backends: str, *extra: str, home: Path | None = None) -> list[dict[str, str]]:
+    out = tmp_path / f"out-{len(list(tmp_path.glob('out-*.csv')))}.csv"
+    env = {"JITSCOPE_HOME": str(home or tmp_path / "home")}
+    proc = jitscope("run", "-w", str(kernels), "-b", backends, "--budget", "0.05", "--no-plot",
+                    "--db", str(tmp_path / "db.sqlite"), "--csv", str(out), *extra, env=env, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr
+    with out.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _cell(rows: list[dict[str, str]], workload: str, backend: str, variant: str, size: str | None = None) -> dict[str, str]:
+    found = [r for r in rows if (r["workload"], r["backend"], r["variant"]) == (workload, backend, variant)
+             and (size is None or r["size"] == size)]
+    assert found, f"no cell {workload}/{backend}:{variant}"
+    return found[0]
+
+
+def _write(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_the_readme_file_runs_on_every_backend(tmp_path: Path) -> None:
+    """The issue's ``kernels.py`` verbatim (examples/saxpy.py): every cell ok or skipped with
+    a reason, compile apart from the steady state, errors within tolerance."""
+    pytest.importorskip("numba")
+    pytest.importorskip("torch")
+    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", EVERY_BACKEND, "-s", "1e4,1e5")
+    for r in rows:
+        assert r["status"] in ("ok", "skipped"), r
+        if r["status"] == "skipped":
+            assert r["reason"], r
+        else:
+            assert float(r["error"]) <= float(r["tolerance"]) and r["dtype_used"] == "float64", r
+    ok = {(r["backend"], r["variant"]) for r in rows if r["status"] == "ok"}
+    for pair in [("numpy", "default"), ("numba", "default"), ("numba", "parallel"), ("torch", "eager"), ("torch", "compile")]:
+        assert pair in ok, pair
+    assert "no @saxpy.kernel('python')" in _cell(rows, "saxpy", "python", "default")["reason"]
+    assert "no @saxpy.kernel('tensorflow')" in _cell(rows, "saxpy", "tensorflow", "default")["reason"]
+    first = _cell(rows, "saxpy", "torch", "compile", "10000")
+    assert first["compiled"] == "yes" and float(first["compile_s"]) > 0
+    assert _cell(rows, "saxpy", "numpy", "default", "10000")["compile_s"] == ""  # nothing compiled
+
+
+KERNELS = """
+    import numba
+    import numpy as np
+    import jitscope
+
+    axpb = jitscope.workload("axpb", inputs=lambda n, rng: {"x": rng.standard_normal(n), "a": 3.0}, sizes=(1000,))
+
+    @axpb.reference
+    def _(x, a):
+        return a * x + 1.0
+
+    @axpb.kernel("numpy")
+    def _(x, a):
+        return a * x + 1.0
+
+    @axpb.kernel("numba")
+    def _(x, a):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = a * x[i] + 1.0
+        return out
+
+    @axpb.kernel("numba", "parallel")   # bound to one variant: wins over the backend-wide one
+    def _(x, a):
+        out = np.empty_like(x)
+        for i in numba.prange(x.shape[0]):
+            out[i] = a * x[i]            # forgets the + 1.0: must fail, proving which ran
+        return out
+
+    @axpb.kernel("jax")
+    def _(x, a):
+        return a * x + 1.0
+
+    @axpb.kernel("tensorflow")
+    def _(x, a):
+        return a * x + 1.0
+
+    @axpb.kernel("torch")
+    def _(x, a):
+        return a * x + 1.0
+
+    stats = jitscope.workload("stats", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(1000,))
+
+    @stats.reference
+    def _(x):
+        return x.mean(), x.std(), np.sort(x)
+
+    @stats.kernel("numpy")                # a tuple: two scalars and an array
+    def _(x):
+        return x.mean(), x.std(), np.sort(x)
+
+    @stats.kernel("numba")
+    def _(x):
+        return x.mean(), x.std(), np.sort(x)
+
+    @stats.kernel("python", lists=True)   # plain lists in, a tuple with a list out
+    def _(x):
+        m = sum(x) / len(x)
+        return m, (sum((v - m) ** 2 for v in x) / len(x)) ** 0.5, sorted(x)
+
+    upcast = jitscope.workload("upcast", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(1000,))
+
+    @upcast.reference
+    def _(x):
+        return x * 2.0
+
+    @upcast.kernel("numpy")               # silently computes in float64 whatever it is given
+    def _(x):
+        return x.astype(np.float64) * 2.0
+
+    untypable = jitscope.workload("untypable", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(100,))
+
+    @untypable.reference
+    def _(x):
+        return x
+
+    @untypable.kernel("numba")
+    def _(x):
+        return x.no_such_attribute
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, str]]]:
+    pytest.importorskip("numba")
+    tmp = tmp_path_factory.mktemp("user")
+    path = _write(tmp, "kernels.py", KERNELS)
+    backends = "python,numpy,numba,numba:parallel,jax,tensorflow,torch"
+    return {dtype: _rows(tmp, path, backends, "--dtype", dtype, home=tmp / "home") for dtype in ("float64", "float32")}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend,variant", [("numpy", "default"), ("numba", "default"), ("jax", "default"),
+                                             ("tensorflow", "default"), ("torch", "eager")])
+def test_each_adapter_runs_accurately_in_the_dtype_read_from_the_data(runs: dict, dtype: str, backend: str, variant: str) -> None:
+    r = _cell(runs[dtype], "axpb", backend, variant)
+    if r["status"] == "skipped" and "not installed" in r["reason"]:
+        pytest.skip(r["reason"])
+    assert r["status"] == "ok", r["reason"]
+    assert r["dtype_used"] == dtype
+
+
+def test_a_kernel_that_upcasts_is_labelled_with_what_ran_not_what_was_asked(runs: dict) -> None:
+    r = _cell(runs["float32"], "upcast", "numpy", "default")
+    assert r["dtype_used"] == "float32+float64"  # float32 inputs, a float64 result
+
+
+def test_the_variant_bound_kernel_takes_precedence(runs: dict) -> None:
+    assert _cell(runs["float64"], "axpb", "numba", "default")["status"] == "ok"
+    bound = _cell(runs["float64"], "axpb", "numba", "parallel")
+    assert bound["status"] == "failed" and bound["reason"].startswith("inaccurate"), bound
+
+
+def test_tuple_results_with_scalars_and_lists_are_checked_part_by_part(runs: dict) -> None:
+    for backend in ("numpy", "numba", "python"):
+        r = _cell(runs["float64"], "stats", backend, "default")
+        assert r["status"] == "ok", (backend, r["reason"])
+        assert float(r["error"]) < 1e-12
+
+
+def test_a_kernel_numba_cannot_type_fails_with_numbas_message_in_one_line(runs: dict) -> None:
+    r = _cell(runs["float64"], "untypable", "numba", "default")
+    assert r["status"] == "failed"
+    assert r["reason"].startswith("TypingError:") and "no_such_attribute" in r["reason"]
+    assert "\n" not in r["reason"] and "Traceback" not in r["reason"] and "During:" not in r["reason"]
+    assert "kernels.py, line" in r["reason"]  # where, without the source excerpt
+
+
+def test_a_backend_without_a_kernel_is_skipped_with_the_decorator_to_write(runs: dict) -> None:
+    r = _cell(runs["float64"], "upcast", "jax", "default")
+    assert r["status"] == "skipped" and "no @upcast.kernel('jax')" in r["reason"]
+
+
+def test_a_parallel_kernel_never_loads_the_serial_one_from_numbas_disk_cache(tmp_path: Path) -> None:
+    """Numba keys its disk cache by function and types, not by ``parallel=True``: without a
+    cache per variant, numba:parallel of a function first cached by numba:default is a cache
+    hit on the serial machine code (it ran single-threaded under the parallel label)."""
+    pytest.importorskip("numba")
+    path = _write(tmp_path, "one.py", """
+        import numba
+        import numpy as np
+        import jitscope
+
+        total = jitscope.workload("total", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(1000,))
+
+        @total.reference
+        def _(x):
+            return x.sum()
+
+        @total.kernel("numba")
+        def _(x):
+            s = 0.0
+            for i in numba.prange(x.shape[0]):
+                s += x[i]
+            return s
+    """)
+    home = tmp_path / "home"
+    serial = _rows(tmp_path, path, "numba", home=home)
+    assert _cell(serial, "total", "numba", "default")["cache"] == "miss"
+    parallel = _rows(tmp_path, path, "numba:parallel", home=home)
+    cell = _cell(parallel, "total", "numba", "parallel")
+    assert (cell["compiled"], cell["cache"]) == ("yes", "miss"), cell
+    again = _rows(tmp_path, path, "numba:parallel", home=home)
+    assert _cell(again, "total", "numba", "parallel")["cache"] == "hit"
+
+
+def test_cuda_cells_are_a_clear_skip_without_a_gpu(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the CUDA path runs for real elsewhere")
+    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", "torch", "--device", "cuda", "-s", "1e4")
+    assert rows[0]["status"] == "skipped" and "cuda" in rows[0]["reason"].lower()
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
+     "@w.reference\ndef _(x): return x\n@w.kernel('numbaa')\ndef _(x): return x\n", "unknown backend 'numbaa'"),
+    ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
+     "@w.reference\ndef _(x): return x\n@w.kernel('numba', 'vectorize')\ndef _(x): return x\n", "no variant 'vectorize'"),
+    ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
+     "@w.reference\ndef _(x): return x\n@w.kernel('numpy', lists=True)\ndef _(x): return x\n", "no option lists"),
+    ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
+     "@w.kernel('numpy')\ndef _(x): return x\n", "no @w.reference"),
+    ("w = jitscope.workload('mcpi', inputs=lambda n, rng: {'x': rng.random(n)})\n"
+     "@w.reference\ndef _(x): return x\n", "like the built-in one"),
+])
+def test_a_files_mistakes_are_one_line_and_exit_2(tmp_path: Path, body: str, needle: str) -> None:
+    path = tmp_path / "k.py"
+    path.write_text("import jitscope\n" + body)
+    assert_clean_error(jitscope("run", "-w", str(path), "-b", "numpy", "--db", str(tmp_path / "db.sqlite")), needle)
+
+
+def test_the_default_check_is_norm_wise_and_says_what_is_wrong() -> None:
+    ref = np.array([3.0, 4.0])
+    assert relative_error(np.array([3.0, 4.0 + 5e-3]), ref)[0] == pytest.approx(1e-3)
+    assert relative_error(np.zeros(3), np.zeros(3)) == (0.0, "")  # all-zero reference: absolute
+    error, detail = relative_error(np.ones(3), np.ones(4))
+    assert math.isinf(error) and "shape" in detail
+    error, detail = relative_error(np.array([np.nan, 1.0]), ref)
+    assert math.isinf(error) and "NaN" in detail
+    error, detail = relative_error((1.0,), (1.0, 2.0))
+    assert math.isinf(error) and "returned 1 value" in detail
