@@ -269,3 +269,48 @@ def test_the_default_check_is_norm_wise_and_says_what_is_wrong() -> None:
     assert math.isinf(error) and "NaN" in detail
     error, detail = relative_error((1.0,), (1.0, 2.0))
     assert math.isinf(error) and "returned 1 value" in detail
+
+
+TRITON_KERNELS = """
+    import torch
+    import triton
+    import triton.language as tl
+    import jitscope
+
+    add = jitscope.workload("tadd", inputs=lambda n, rng: {"x": rng.standard_normal(n), "y": rng.standard_normal(n)},
+                            sizes=(1000,))
+
+    @add.reference
+    def _(x, y):
+        return x + y
+
+    @triton.jit
+    def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+    @add.kernel("triton")                 # the launcher: torch tensors in, a tensor out
+    def _(x, y):
+        out = torch.empty_like(x)
+        n = x.numel()
+        add_kernel[(triton.cdiv(n, 256),)](x, y, out, n, BLOCK=256)
+        return out
+"""
+
+
+def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_otherwise(tmp_path: Path) -> None:
+    pytest.importorskip("triton")
+    pytest.importorskip("torch")
+    path = _write(tmp_path, "tk.py", TRITON_KERNELS)
+    proc = jitscope("run", "-w", str(path), "-b", "triton:interpreter,triton", "--dtype", "float32", "--budget", "0.05",
+                    "--no-plot", "--db", str(tmp_path / "db.sqlite"), "--csv", str(tmp_path / "t.csv"),
+                    env={"TRITON_INTERPRET": "1", "JITSCOPE_HOME": str(tmp_path / "home")}, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    interpreted = _cell(rows, "tadd", "triton", "interpreter")
+    assert interpreted["status"] == "ok" and interpreted["dtype_used"] == "float32", interpreted
+    assert interpreted["compiled"] == "no"  # the interpreter compiles nothing
+    assert "CUDA GPU" in _cell(rows, "tadd", "triton", "default")["reason"]
+    plain = _rows(tmp_path, path, "triton:interpreter")  # TRITON_INTERPRET not set: a reason, not a crash
+    assert plain[0]["status"] == "skipped" and "TRITON_INTERPRET=1" in plain[0]["reason"]

@@ -15,11 +15,13 @@ from typing import Any
 
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     Implementation,
     Kernel,
     SkipCell,
+    UserKernel,
 )
 
 NAME = "cupy"
@@ -215,6 +217,25 @@ def _info() -> dict[str, Any]:
 
 _CUDA = ("cuda",)
 
+# ---- users' own kernels ---------------------------------------------------------------------
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """The user's CuPy code on device arrays of the cell's dtype; the current stream is
+    synchronised after each call and every leaf of the result copied back with ``asnumpy``."""
+    from jitscope.backends._adapt import cast_inputs, library_message, tree_map
+
+    cp = _check_device()
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: _put(a, ctx.dtype), lambda a: _put(a, str(a.dtype))))
+
+    def fetch(out: Any) -> Any:
+        return tree_map(lambda v: cp.asnumpy(v) if isinstance(v, cp.ndarray) else v, out)
+
+    return _kernel(lambda: user.fn(**data), transfer=transfer, sync=_sync, fetch=fetch,
+                   ran_with=lambda out: (out, data), explain=library_message, notes=_notes(ctx))
+
+
 BACKEND = Backend(
     name=NAME,
     description="CuPy: NumPy-style arrays on a CUDA GPU",
@@ -229,4 +250,5 @@ BACKEND = Backend(
     ),
     info=_info,
     startup=_startup,
+    adapter=Adapter(_adapt, variants=("default",), devices=_CUDA),
 )

@@ -22,6 +22,7 @@ from typing import Any
 
 from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
+    Adapter,
     Backend,
     CellContext,
     CompileObservation,
@@ -29,6 +30,7 @@ from jitscope.core.backend import (
     Implementation,
     Kernel,
     SkipCell,
+    UserKernel,
 )
 
 NAME = "triton"
@@ -319,6 +321,48 @@ def _info() -> dict[str, Any]:
     return info
 
 
+# ---- users' own kernels ---------------------------------------------------------------------
+def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+    """The user decorates a *launcher* taking torch tensors (it allocates the output, picks
+    the grid and calls their ``@triton.jit`` kernel); this supplies the tensors on the device
+    in the cell's dtype, synchronises CUDA after each call, and fetches every leaf to NumPy.
+
+    ``interpreter`` runs the user's kernel on the CPU only when ``TRITON_INTERPRET=1`` was
+    set before their file imported triton (the variable is read when ``@triton.jit``
+    decorates): jitscope cannot set it for them once the file is loaded."""
+    import torch
+
+    from jitscope.backends._adapt import cast_inputs, library_message, tree_map
+
+    interpret = variant == "interpreter"
+    if interpret:
+        if ctx.device != "cpu":
+            raise SkipCell("triton:interpreter runs on the CPU only")
+        if os.environ.get("TRITON_INTERPRET") != "1":
+            raise SkipCell("a user's Triton kernel is interpreted only when TRITON_INTERPRET=1 is set before "
+                           "its file imports triton: run `TRITON_INTERPRET=1 jitscope run ... -b triton:interpreter`")
+        device = torch.device("cpu")
+    else:
+        if ctx.device != "cuda":
+            raise SkipCell("compiled Triton kernels need a CUDA GPU (--device cuda); on the CPU, "
+                           "TRITON_INTERPRET=1 with -b triton:interpreter checks them")
+        if not torch.cuda.is_available():
+            raise SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none)")
+        device = torch.device("cuda", 0)
+    data: dict[str, Any] = {}
+
+    def transfer() -> None:
+        data.update(cast_inputs(ctx, lambda a: _put(torch, a, ctx, device),
+                                lambda a: torch.as_tensor(a).to(device=device).contiguous()))
+
+    def fetch(out: Any) -> Any:
+        return tree_map(lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t, out)
+
+    return _kernel(interpret, torch, device, lambda: user.fn(**data), transfer=transfer,
+                   sync=_make_sync(torch, interpret), fetch=fetch, ran_with=lambda out: (out, data),
+                   explain=library_message, notes=_notes(ctx, interpret, launcher="the user's, on torch tensors"))
+
+
 _CUDA = ("cuda",)
 _CPU = ("cpu",)
 
@@ -343,6 +387,7 @@ BACKEND = Backend(
     ),
     info=_info,
     startup=_startup,
+    adapter=Adapter(_adapt, variants=("default", "interpreter"), devices=("cpu", "cuda")),
     # Keep FMA contraction on (Triton's current default) and say so, instead of a warning.
     env={"TRITON_DEFAULT_FP_FUSION": "1"},
 )
