@@ -314,3 +314,24 @@ def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_oth
     assert "CUDA GPU" in _cell(rows, "tadd", "triton", "default")["reason"]
     plain = _rows(tmp_path, path, "triton:interpreter")  # TRITON_INTERPRET not set: a reason, not a crash
     assert plain[0]["status"] == "skipped" and "TRITON_INTERPRET=1" in plain[0]["reason"]
+
+
+@pytest.mark.parametrize("example,workloads", [
+    ("logsumexp.py", ("logsumexp",)), ("pairwise.py", ("pairwise",)), ("ema.py", ("ema",)),
+])
+def test_each_example_runs_accurately_on_five_or_more_backends(tmp_path: Path, example: str, workloads: tuple[str, ...]) -> None:
+    """The examples a user would bring, on every CPU backend with a kernel in the file, at
+    small sizes: each cell accurate (the file's other workloads may be skipped)."""
+    pytest.importorskip("numba")
+    rows = _rows(tmp_path, ROOT / "examples" / example, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", "-s", "64")
+    for name in workloads:
+        ok = [r for r in rows if r["workload"] == name and r["status"] == "ok"]
+        installed = [r for r in rows if r["workload"] == name and "not installed" not in r["reason"]]
+        assert len(ok) == len(installed) >= 5, [(r["backend"], r["reason"]) for r in rows if r["workload"] == name]
+
+
+def test_the_naive_logsumexp_is_reported_inaccurate_in_float32_not_fast(tmp_path: Path) -> None:
+    rows = _rows(tmp_path, ROOT / "examples" / "logsumexp.py", "numpy,torch", "-s", "1000", "--dtype", "float32")
+    naive = _cell(rows, "logsumexp_naive", "numpy", "default")
+    assert naive["status"] == "failed" and "inaccurate" in naive["reason"]
+    assert _cell(rows, "logsumexp", "numpy", "default")["status"] == "ok"
