@@ -61,6 +61,7 @@ class Registry:
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
     workload_files: tuple[str, ...] = ()
     file_workloads: list[str] = field(default_factory=list)  # names defined by -w files
+    workloads_by_file: dict[str, list[str]] = field(default_factory=dict)  # resolved path -> names
 
     # ---- lookups ----------------------------------------------------------------------
     def implementations(
@@ -90,6 +91,10 @@ class Registry:
             if impl.variant == variant:
                 return impl
         return None
+
+    def file_workloads_of(self, path: str | Path) -> list[str]:
+        """The workloads a ``-w`` file defined (empty for a file not loaded)."""
+        return list(self.workloads_by_file.get(str(Path(path).expanduser().resolve()), ()))
 
     def missing_implementation(self, spec: CellSpec) -> str:
         """Why a cell has no implementation, in the words that help: a user workload names
@@ -185,8 +190,11 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         raise PluginError(f"workload file {path} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    before = list(reg.file_workloads)
     try:
-        spec.loader.exec_module(module)
+        # Compiled from the source each time, never from a __pycache__ file: the app reloads a
+        # file the user just edited, and a .pyc is validated by mtime in whole seconds.
+        exec(compile(p.read_bytes(), str(p), "exec"), module.__dict__)  # noqa: S102 - the user's own file
     except (SystemExit, KeyboardInterrupt) as exc:
         # A plugin's top level runs inside jitscope: exiting there must not end jitscope
         # silently. (os._exit and crashes cannot be caught; the README says to keep a
@@ -196,7 +204,7 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         raise PluginError(f"workload file {path} {what} while being imported; a plugin must only define things") from None
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        line = ""
+        line = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
         tb = exc.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == str(p):
@@ -236,6 +244,7 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
             "BACKENDS, IMPLEMENTATIONS"
         )
     reg.workload_files = (*reg.workload_files, str(p.resolve()))
+    reg.workloads_by_file[str(p.resolve())] = [n for n in reg.file_workloads if n not in before]
 
 
 def _user_workloads(module: Any) -> list[UserWorkload]:

@@ -97,6 +97,8 @@ class JitscopeApp(SessionApp):
         Binding("escape", "cancel", "Cancel", tooltip="Cancel the run (finished cells are kept)"),
         Binding("e", "export", "Export", tooltip="Export the results shown to CSV/JSON/Markdown"),
         Binding("t", "next_theme", "Theme", show=False, tooltip="Switch to the next theme"),
+        Binding("ctrl+o", "load_kernels", "Load kernels", show=False,
+                tooltip="Load or reload a file of your own kernels (jitscope.workload)"),
         Binding("question_mark", "help", "Keys", key_display="?", tooltip="Show every key"),
         Binding("q", "quit", "Quit", tooltip="Quit (a running sweep is cancelled first)"),
         Binding("s", "mode('setup')", "Setup screen", show=False),
@@ -133,6 +135,7 @@ class JitscopeApp(SessionApp):
             clock=clock, export_dir=export_dir or Path.cwd(),
         )
         self._registry_loader: RegistryLoader | None = None
+        self._last_kernels_file = ""
         if callable(registry):
             self._registry_loader = registry
         else:
@@ -175,26 +178,82 @@ class JitscopeApp(SessionApp):
 
     # ---- background work: the registry, version probes -------------------------------------
     @work(thread=True, group="registry", exit_on_error=False)
-    def _load_registry(self, loader: RegistryLoader) -> None:
+    def _load_registry(self, loader: RegistryLoader, reload: bool = False, added_file: str = "") -> None:
         try:
             registry = loader()
             availability = availability_of(registry)
         except UserError as exc:
-            self.post_message(RegistryLoaded(None, error=str(exc)))
+            self.post_message(RegistryLoaded(None, error=str(exc), reload=reload))
+            return
+        except Exception as exc:  # a reload must never take the app down with it
+            if not reload:
+                raise
+            self.post_message(RegistryLoaded(None, error=f"{type(exc).__name__}: {exc}", reload=True))
             return
         # The Setup form's module and its planner, imported here rather than on the UI thread.
         import jitscope.ui.screens.setup_form  # noqa: F401
 
-        self.post_message(RegistryLoaded(registry, availability))
+        added = tuple(registry.file_workloads_of(added_file)) if added_file else ()
+        self.post_message(RegistryLoaded(registry, availability, reload=reload, added=added))
 
     def on_registry_loaded(self, message: RegistryLoaded) -> None:
         if message.registry is None:
+            if message.reload:
+                self.notify(message.error, title="The kernels file was not loaded", severity="error", timeout=12)
+                return
             self.exit(2, return_code=2, message=Text(f"jitscope: {printable(message.error)}"))
             return
+        if message.reload:
+            self._keep_selection(message.registry, message.added)
+            names = ", ".join(message.added) or "no workload"
+            self.notify(f"loaded {names}", title="Kernels file loaded")
         self.session.registry = message.registry
         self.session.availability = message.availability
         self._registry_ready()
         self.session.registry_ready.publish(message.registry)
+
+    def _keep_selection(self, registry: Registry, added: tuple[str, ...]) -> None:
+        """What Setup shows after a reload: the form's choices where they still exist, with
+        the file's workloads selected (as ``-w file.py`` selects them)."""
+        from dataclasses import replace
+
+        from jitscope.runner.plan import Selection
+
+        request = self.session.request
+        sel = request.selection if request is not None else self.session.initial_selection or Selection(workloads=[], backends=[])
+        workloads = [w for w in sel.workloads if w in registry.workloads]
+        workloads += [w for w in added if w not in workloads]
+        self.session.initial_selection = replace(sel, workloads=workloads)
+
+    def action_load_kernels(self) -> None:
+        """A file of the user's own kernels: loaded (or reloaded, after an edit) with the
+        workload files already in use, in a thread; runs then load the same files."""
+        if self.session.running:
+            self.notify("A run is in flight: load the file once it is done (escape cancels it)", severity="warning")
+            return
+        if self.session.registry is None:
+            self.notify("Still loading the workloads and backends", severity="warning")
+            return
+        from jitscope.ui.screens.dialogs import PathDialog
+
+        current = self.session.registry.workload_files
+        suggestion = self._last_kernels_file or (current[-1] if current else "kernels.py")
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            self._last_kernels_file = path
+            resolved = str(Path(path).expanduser().resolve())
+            files = [f for f in current if f != resolved] + [path]
+
+            def loader() -> Registry:
+                from jitscope.core.registry import load_registry
+
+                return load_registry(files)
+
+            self._load_registry(loader, reload=True, added_file=path)
+
+        self.push_screen(PathDialog("Load kernels file (jitscope.workload)", "path/to/kernels.py", suggestion), chosen)
 
     def _registry_ready(self) -> None:
         registry = self.session.registry

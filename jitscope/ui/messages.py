@@ -46,11 +46,14 @@ class RunEvent(Message):
 class RegistryLoaded(Message):
     """The workloads and backends, loaded off the UI thread after the first frame; with
     each backend's availability (checking it touches the disk). ``error``: the load failed
-    (a broken ``-w`` file) and the app cannot go on."""
+    (a broken ``-w`` file): at start-up the app cannot go on; on a reload it says why and
+    keeps the registry it had."""
 
     registry: Registry | None
     availability: dict[str, Availability] = field(default_factory=dict)
     error: str = ""
+    reload: bool = False  # a user file (re)loaded from the app: an error keeps the old registry
+    added: tuple[str, ...] = ()  # the workloads of the file just loaded (selected in Setup)
 
 
 @dataclass

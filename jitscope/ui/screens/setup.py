@@ -39,15 +39,17 @@ class SetupScreen(SessionScreen):
         registry = self.session.registry
         if registry is not None:
             self.call_after_refresh(self._show_form, registry)
-        else:
-            self.session.registry_ready.subscribe(self, self._show_form)
+        # Every registry from now on: the first (loaded after the first frame) and each
+        # user file (re)loaded from the app, which rebuilds the form around it.
+        self.session.registry_ready.subscribe(self, self._show_form)
 
     async def _show_form(self, registry: Registry) -> None:
         # Imported here, not at the top: the form needs the planner, which loads NumPy, and
         # the first frame needs neither (the app has imported it already, in a thread).
         from jitscope.ui.screens.setup_form import SetupForm
 
-        if self.query(SetupForm):
+        shown = self.query(SetupForm)
+        if shown and shown.first().registry is registry:
             return
         await self.query_one("#setup-body").remove()
         await self.mount(SetupForm(registry, self.session, id="setup-body"), before=self.query_one(Footer))
