@@ -9,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-HEAVY = ("numba", "jax", "jaxlib", "tensorflow", "torch", "triton", "cupy")
+from jitscope.core.registry import load_registry
+
+# Every module a backend requires, NumPy aside (the workloads need it to describe themselves).
+HEAVY = tuple(sorted({m for b in load_registry().backends.values() for m in b.requires} - {"numpy"}))
 
 CHILD = textwrap.dedent(
     """

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
@@ -24,18 +25,6 @@ THREAD_VARS = (
     "NUMBA_NUM_THREADS",
 )
 
-DISTRIBUTIONS = {
-    "numpy": "numpy",
-    "numba": "numba",
-    "jax": "jax",
-    "jaxlib": "jaxlib",
-    "tensorflow": "tensorflow",
-    "torch": "torch",
-    "triton": "triton",
-    "cython": "Cython",
-    "scipy": "scipy",
-    "cupy": "cupy-cuda12x",
-}
 
 
 def cpu_model() -> str:
@@ -56,13 +45,23 @@ def memory_total_bytes() -> int | None:
         return None
 
 
-def installed_versions() -> dict[str, str]:
+def installed_versions(modules: Iterable[str] = ()) -> dict[str, str]:
+    """The installed version of each importable module's distribution, read from the
+    distribution metadata (``numpy`` -> numpy, ``cupy`` -> cupy-cuda12x, ``Cython`` ->
+    Cython), for the modules the backends require: no hand-kept table of names."""
+    if not modules:
+        from jitscope.core.registry import load_registry
+
+        modules = [m for b in load_registry().backends.values() for m in b.requires]
+    owners = metadata.packages_distributions()
     versions: dict[str, str] = {}
-    for key, dist in DISTRIBUTIONS.items():
-        try:
-            versions[key] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
+    for module in dict.fromkeys(modules):
+        for dist in owners.get(module.split(".")[0], ()):
+            try:
+                versions[module] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 
@@ -86,7 +85,9 @@ def gpus() -> list[dict[str, str]]:
     return found
 
 
-def collect_environment(threads: int | None = None) -> dict[str, Any]:
+def collect_environment(threads: int | None = None, modules: Iterable[str] = ()) -> dict[str, Any]:
+    """``modules``: what the backends require (``Backend.requires``), whose versions are
+    recorded."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "jitscope": __version__,
@@ -102,7 +103,7 @@ def collect_environment(threads: int | None = None) -> dict[str, Any]:
         "python_executable": sys.executable,
         "threads": threads,
         "thread_env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
-        "versions": installed_versions(),
+        "versions": installed_versions(modules),
         "gpus": gpus(),
         "workers": {},  # filled per backend x device from each worker's hello
     }

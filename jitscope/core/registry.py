@@ -38,19 +38,19 @@ BUILTIN_WORKLOADS: dict[str, str] = {
     "nodes": "jitscope.workloads.nodes:WORKLOAD",
 }
 
-BUILTIN_BACKENDS: dict[str, str] = {
-    "python": "jitscope.backends.python_backend:BACKEND",
-    "numpy": "jitscope.backends.numpy_backend:BACKEND",
-    "numba": "jitscope.backends.numba_backend:BACKEND",
-    "jax": "jitscope.backends.jax_backend:BACKEND",
-    "tensorflow": "jitscope.backends.tensorflow_backend:BACKEND",
-    "torch": "jitscope.backends.torch_backend:BACKEND",
-    "triton": "jitscope.backends.triton_backend:BACKEND",
-    "cython": "jitscope.backends.cython_backend:BACKEND",
-    "scipy": "jitscope.backends.scipy_backend:BACKEND",
-    "cupy": "jitscope.backends.cupy_backend:BACKEND",
-    "julia": "jitscope.backends.julia_backend:BACKEND",
-}
+def _builtin_backends() -> dict[str, str]:
+    """Every ``jitscope/backends/<name>_backend.py`` module, found on disk (no import): adding
+    a built-in backend is its module, its entry point in pyproject.toml (a test checks the two
+    agree) and its test file; nothing else lists backends by hand."""
+    import pkgutil
+
+    import jitscope.backends
+
+    names = sorted(m.name for m in pkgutil.iter_modules(jitscope.backends.__path__) if m.name.endswith("_backend"))
+    return {name.removesuffix("_backend"): f"jitscope.backends.{name}:BACKEND" for name in names}
+
+
+BUILTIN_BACKENDS: dict[str, str] = _builtin_backends()
 
 
 @dataclass

@@ -66,7 +66,10 @@ class RecordedRun:
         self.interrupted = False
         self.results: dict[int, CellResult] = {}  # committed to the store
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
-        self.environment: dict[str, Any] = collect_environment(plan.cells[0].threads if plan.cells else None)
+        self.environment: dict[str, Any] = collect_environment(
+            plan.cells[0].threads if plan.cells else None,
+            modules=[m for b in registry.backends.values() for m in b.requires],
+        )
 
     def cancel(self, *, interrupted: bool = False) -> None:
         """Stop now (any thread). ``interrupted``: the stop came from a signal or a closed
