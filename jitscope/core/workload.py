@@ -64,10 +64,6 @@ class Param:
         return value
 
 
-# Tolerances per dtype: float32 carries ~7 significant digits, float64 ~16.
-DEFAULT_RTOL = {"float64": 1e-9, "float32": 1e-3}
-
-
 class Workload(ABC):
     """Base class for workloads. Subclasses set the class attributes and the five methods."""
 
@@ -134,11 +130,6 @@ class Workload(ABC):
 
     def describe_size(self) -> str:
         return self.size_label
-
-
-def rel_tolerance(dtype: str, scale: float = 1.0) -> float:
-    """Relative tolerance for a dtype, widened by ``scale`` for long accumulations."""
-    return DEFAULT_RTOL.get(dtype, 1e-3) * scale
 
 
 def as_float(value: Any) -> float:
