@@ -360,5 +360,7 @@ def adapt(ctx: CellContext, user: UserKernel) -> Kernel:
         return tree_map(lambda v: v.copy_to_host() if hasattr(v, "copy_to_host") else v, out)
 
     notes = _notes(launch, launch="the user's (their launcher picks the grid)", jit="the user's @cuda.jit kernels")
+    if not simulated():  # the launcher may allocate (and free) inside a call: used memory after is a floor
+        notes["device_peak"] += "; a lower bound when the launcher allocates per call"
     return _kernel(cuda, lambda: user.fn(**data), _referenced_dispatchers(user.fn), transfer=transfer, fetch=fetch,
                    ran_with=lambda out: (out, data), explain=library_message, notes=notes)
