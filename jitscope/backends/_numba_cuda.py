@@ -14,7 +14,7 @@ what was observed:
   signatures, disk-cache hits/misses). The simulator compiles nothing: it runs the kernels'
   Python source, one Python thread per CUDA thread.
 
-Simulated or not is read from numba itself (``numba.config.ENABLE_CUDASIM``), and the worker
+Simulated or not is read from numba itself (``simulated``), and the worker
 reports it (``simulated_devices``) so every cell of that device is labelled ``cuda (simulated)``.
 """
 
@@ -65,10 +65,13 @@ SIM_LAUNCH = Launch(threads=32, tile=(8, 4), grid_threads=64)
 
 
 def simulated() -> bool:
-    """numba's own switch: the simulator replaced numba.cuda when it was imported."""
-    from numba import config
+    """Is ``numba.cuda`` the simulator? Read from numba itself: the module its API comes from
+    (``numba.cuda.simulator_init``; robust to where a numba/numba-cuda release keeps its
+    config), or numba's ``ENABLE_CUDASIM`` setting."""
+    from numba import config, cuda
 
-    return bool(getattr(config, "ENABLE_CUDASIM", 0))
+    source = getattr(cuda.is_available, "__module__", "") or ""
+    return "simulator" in source or bool(getattr(config, "ENABLE_CUDASIM", 0))
 
 
 def cuda_reason() -> str | None:
