@@ -15,6 +15,7 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
+from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.results.store import Store, parse_run_id
@@ -73,7 +74,8 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
         else:
             status = "available"
             if info:
-                devices = ", ".join(info.get("devices", []))
+                simulated = info.get("simulated_devices") or ()
+                devices = ", ".join(device_label(d, d in simulated) for d in info.get("devices", []))
                 reasons = info.get("device_reasons") or {}
                 notes = "; ".join(f"no {d}: {why}" for d, why in reasons.items())
                 extra = {k: v for k, v in info.items() if k in ("blas", "gpu", "driver", "threadpools", "compiler")}

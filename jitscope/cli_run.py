@@ -29,7 +29,14 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
-from jitscope.core.labels import cell_label, impl_label, resolve_label
+from jitscope.core.labels import (
+    cell_label,
+    device_label,
+    impl_label,
+    resolve_label,
+    result_device,
+    result_label,
+)
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
@@ -61,7 +68,8 @@ STATUS_STYLE = {
 
 def cell_title(result_or_spec: CellResult | CellSpec) -> str:
     spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
-    return printable(f"{spec.workload} {cell_label(spec)} {spec.dtype} size={spec.size}")
+    label = result_label(result_or_spec) if isinstance(result_or_spec, CellResult) else cell_label(spec)
+    return printable(f"{spec.workload} {label} {spec.dtype} size={spec.size}")
 
 
 def one_line(result: CellResult) -> Text:
@@ -243,7 +251,8 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
 
 def worker_line(backend: str, device: str, info: dict[str, Any]) -> str:
     """``numba 0.61.0 ready on cpu; start-up 0.47 s`` (start-up as the worker measured it)."""
-    text = f"{backend} {info.get('version', '?')} ready on {device}"
+    shown = device_label(device, device in (info.get("simulated_devices") or ()))
+    text = f"{backend} {info.get('version', '?')} ready on {shown}"
     startup = info.get("startup_s")
     if isinstance(startup, (int, float)):
         text += f"; start-up {fmt_seconds(float(startup))}"
@@ -270,7 +279,7 @@ def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str,
     return {
         "workload": printable(s.workload),
         "backend": printable(impl_label(s.backend, s.variant)),
-        "device": s.device,
+        "device": result_device(r),
         "dtype": s.dtype,
         "size": fmt_size(s.size),
         "status": r.status.value + (f"[{note_no}]" if note_no else ""),
@@ -301,7 +310,7 @@ def report_table(results: Sequence[CellResult], baseline: str | None, width: int
             number = len(notes)
         rows.append(_cells_of(r, up, number))
     key = list(KEY_COLUMNS)
-    if len({r.spec.device for r in results}) > 1:
+    if len({result_device(r) for r in results}) > 1 or any(r.observed.simulated for r in results):
         key.insert(2, "device")
     if len({r.spec.dtype for r in results}) > 1:
         key.insert(3, "dtype")

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from jitscope.core.labels import cell_label
+from jitscope.core.labels import result_label
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 
@@ -31,7 +31,7 @@ class Series:
 
 def series_label(result: CellResult, with_dtype: bool = False) -> str:
     s = result.spec
-    label = cell_label(s)
+    label = result_label(result)
     if with_dtype:
         label += f" {s.dtype}"
     return label
@@ -45,7 +45,7 @@ def _group(results: Sequence[CellResult], value: str, label: Labeller | None = N
     ``label`` overrides the series name (the app tags overlaid runs with it)."""
     dtypes = {r.spec.dtype for r in results}
     out: dict[str, dict[str, Series]] = {}
-    for r in results:
+    for r in _timings_of_one_kind(results) if value == "median" else results:
         if r.status != Status.OK:
             continue
         if value == "median":
@@ -68,6 +68,14 @@ def _group(results: Sequence[CellResult], value: str, label: Labeller | None = N
             s.y = [p[1] for p in pairs]
         result[workload] = list(by_label.values())
     return result
+
+
+def _timings_of_one_kind(results: Sequence[CellResult]) -> list[CellResult]:
+    """Results whose timings may share a plot: a simulator's timing (numba's CUDA simulator)
+    says nothing about hardware, so simulated cells are plotted only when no real cell is
+    there to be compared with (they stay in the table, labelled, either way)."""
+    real = [r for r in results if not r.observed.simulated]
+    return real if real else list(results)
 
 
 def time_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:

@@ -55,7 +55,7 @@ FULL_ROW: dict[str, object] = {
     "gflops": 12.5, "gbs": 3.5, "threads": 2, "backend_version": "0.61", "host": "h",
     "startup_s": 0.47, "compiled": "yes", "cache": "miss", "graph_breaks": 3,
     "peak_host_bytes": 33_554_432, "peak_device_bytes": 1024, "cpu_util": 1.93,
-    "cpu_contention": 0.12, "dtype_used": "float32",
+    "cpu_contention": 0.12, "dtype_used": "float32", "simulated": "false",
     "rng": "pcg", "sync": "none", "params": "epochs=7", "seed": 99, "budget_s": 0.25, "note": "n",
 }
 

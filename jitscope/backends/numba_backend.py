@@ -1,5 +1,6 @@
 """Numba: ``@njit`` fused loops, a ``parallel`` (prange) variant, a ``vectorize`` (ufunc)
-variant for ``mcpi`` and a ``jitclass`` variant for ``nodes``.
+variant for ``mcpi``, a ``jitclass`` variant for ``nodes``, and a ``cuda`` variant
+(``numba.cuda`` kernels on a CUDA GPU, or in numba's CUDA simulator: see ``_numba_cuda``).
 
 Light at import: the kernels live in ``_numba_kernels`` and are imported inside the worker,
 after ``NUMBA_CACHE_DIR`` points at jitscope's per-user cache (``cache=True`` everywhere it
@@ -226,6 +227,10 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
 
     touch(1.0)
     notes: dict[str, Any] = {"runtime_initialised": "trivial @njit compiled"}
+    if device == "cuda":
+        from jitscope.backends import _numba_cuda
+
+        notes.update(_numba_cuda.startup())
     if "parallel" in variants:
 
         @numba.njit(cache=False, parallel=True)
@@ -467,13 +472,18 @@ def _cached_njit(fn: Any, parallel: bool) -> Any:
 
 def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     """``default``: ``numba.njit(cache=True)``; ``parallel``: with ``parallel=True`` (so
-    ``prange`` works). Compilation happens in the first call, observed like the built-in
+    ``prange`` works); ``cuda``: the user's launcher of their own ``@cuda.jit`` kernels
+    (``_numba_cuda.adapt``). Compilation happens in the first call, observed like the built-in
     kernels' (compiled yes/no, disk cache hit/miss: the cache is keyed by the file, the
     function's name and line, and Numba invalidates it when the file changes)."""
 
     from jitscope.backends._adapt import cast_inputs
 
     _kernels()  # NUMBA_CACHE_DIR first: Numba reads it when the first dispatcher caches
+    if variant == "cuda":
+        from jitscope.backends import _numba_cuda
+
+        return _numba_cuda.adapt(ctx, user)
     parallel = variant == "parallel"
     dispatcher = _cached_njit(user.fn, parallel)
     data: dict[str, Any] = {}
@@ -491,15 +501,24 @@ def _info() -> dict[str, Any]:
     _kernels()
     import numba
 
+    from jitscope.backends._numba_cuda import cuda_info
     from jitscope.backends.numpy_backend import threads_info
 
+    cuda = cuda_info()
     info: dict[str, Any] = {
         "version": numba.__version__,
         "devices": ["cpu"],
-        "device_reasons": {"cuda": "jitscope's numba backend has CPU kernels only"},
+        "device_reasons": {},
         "numba_threads": numba.get_num_threads(),
         "cache_dir": getattr(numba.config, "CACHE_DIR", None),
     }
+    if "cuda_reason" in cuda:
+        info["device_reasons"]["cuda"] = cuda.pop("cuda_reason")
+    else:
+        info["devices"].append("cuda")
+        if cuda.pop("simulated"):
+            info["simulated_devices"] = ["cuda"]  # every cuda cell is labelled cuda (simulated)
+    info.update(cuda)
     try:
         import llvmlite
 
@@ -508,6 +527,19 @@ def _info() -> dict[str, Any]:
         pass
     info.update(threads_info())
     return info
+
+
+def _cuda(workload: str) -> Any:
+    """``numba:cuda`` cells: built by ``_numba_cuda`` (imported in the worker only)."""
+
+    def build(ctx: CellContext) -> Kernel:
+        _kernels()  # NUMBA_CACHE_DIR before the cuda.jit(cache=True) kernels are imported
+        from jitscope.backends import _numba_cuda
+
+        builder: Any = _numba_cuda.BUILDERS[workload]
+        return builder(ctx)  # type: ignore[no-any-return]
+
+    return build
 
 
 def _setup_threads(n: int) -> None:
@@ -520,13 +552,14 @@ def _setup_threads(n: int) -> None:
 
 
 NAME = "numba"
+_CUDA = ("cuda",)
 
 BACKEND = Backend(
     name=NAME,
-    description="Numba @njit: fused loops, prange, @vectorize, @jitclass; on-disk cache",
+    description="Numba @njit: fused loops, prange, @vectorize, @jitclass, numba.cuda kernels; on-disk cache",
     requires=("numba",),
     extra="numba",
-    devices=("cpu",),
+    devices=("cpu", "cuda"),
     implementations=(
         Implementation("linreg", NAME, "default", _linreg(False), "one fused pass over X per epoch (fastmath)"),
         Implementation("linreg", NAME, "parallel", _linreg(True), "fused pass, rows split across threads (prange)"),
@@ -544,9 +577,20 @@ BACKEND = Backend(
                        dtypes=("float64",)),
         Implementation("nodes", NAME, "seed", _seed("nodes"), "SEED: textbook @jitclass Node with a mutate method",
                        dtypes=("float64",)),
+        Implementation("linreg", NAME, "cuda", _cuda("linreg"), "numba.cuda: residual, atomic gradient, update kernels",
+                       devices=_CUDA),
+        Implementation("mcpi", NAME, "cuda", _cuda("mcpi"), "numba.cuda: xoroshiro128+ per thread, atomic count",
+                       devices=_CUDA),
+        Implementation("lu", NAME, "cuda", _cuda("lu"), "numba.cuda: scale + rank-1 update kernels per k",
+                       devices=_CUDA),
+        Implementation("nodes", NAME, "cuda", _cuda("nodes"), "numba.cuda: structure of arrays, checksum kernel",
+                       devices=_CUDA),
     ),
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default", "parallel")),
+    # A cuda kernel is a different program (a launcher of @cuda.jit kernels): it serves
+    # numba:cuda only when named, @w.kernel("numba", "cuda"), never as the backend-wide kernel.
+    adapter=Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
+                    variant_devices=(("cuda", _CUDA),), named_only=("cuda",)),
 )

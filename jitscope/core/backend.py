@@ -244,6 +244,14 @@ class Adapter:
     options: tuple[str, ...] = ()  # keyword options @w.kernel(...) accepts for this backend
     # Options that narrow the dtypes, e.g. python's lists=True: Python floats are float64.
     dtypes_with: Callable[[UserKernel], tuple[str, ...]] | None = None
+    # Variants whose devices differ from ``devices`` (numba's ``cuda``: ``("cuda",)``).
+    variant_devices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Variants that need a different program, not the same plain function (numba's ``cuda``
+    # takes a launcher of @cuda.jit kernels): bound only by a kernel that names them.
+    named_only: tuple[str, ...] = ()
+
+    def devices_for(self, variant: str) -> tuple[str, ...]:
+        return dict(self.variant_devices).get(variant, self.devices)
 
 
 @dataclass(frozen=True)

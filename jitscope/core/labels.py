@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from jitscope.core.model import CellSpec
+from jitscope.core.model import CellResult, CellSpec
+
+SIMULATED = "(simulated)"
 
 DEFAULT_VARIANT = "default"
 
@@ -27,6 +29,30 @@ def cell_label(spec: CellSpec, default_variant: str = DEFAULT_VARIANT, *, device
     if device and spec.device != "cpu":
         label += f"@{spec.device}"
     return label
+
+
+def device_label(device: str, simulated: bool) -> str:
+    """``cuda (simulated)`` for a cell that ran in a simulator (numba's CUDA simulator), the
+    device name otherwise: what every table, CSV, JSON and plot shows as the device."""
+    return f"{device} {SIMULATED}" if simulated else device
+
+
+def result_device(result: CellResult) -> str:
+    """The device a result ran on, as shown: :func:`device_label` of what was observed."""
+    return device_label(result.spec.device, result.observed.simulated)
+
+
+def result_label(result: CellResult, default_variant: str = DEFAULT_VARIANT) -> str:
+    """:func:`cell_label` of a result, with a simulated device said so (``numba:cuda@cuda
+    (simulated)``): a simulated series or row can never pass for a real one."""
+    label = cell_label(result.spec, default_variant)
+    return f"{label} {SIMULATED}" if result.observed.simulated else label
+
+
+def split_device_label(text: str) -> tuple[str, bool]:
+    """The device and whether it was simulated, from :func:`device_label`'s text (CSV)."""
+    suffix = f" {SIMULATED}"
+    return (text[: -len(suffix)], True) if text.endswith(suffix) else (text, False)
 
 
 def resolve_label(text: str, default_variants: Mapping[str, str]) -> str:

@@ -141,6 +141,9 @@ class Observations:
     #   on a run queue while sampling (0: had the cores; 0.33: one thread beside two busy
     #   processes on two cores); Linux schedstat, None elsewhere. See core/contention.py
     dtype_used: str = "unknown"  # read from the arrays that ran, never from the request
+    simulated: bool = False  # the worker's library said this device is a simulator (numba's
+    #   CUDA simulator, NUMBA_ENABLE_CUDASIM=1): shown as "cuda (simulated)", never compared
+    #   with or plotted beside real timings. No other library has one: False is what they run
 
     def __post_init__(self) -> None:
         if self.compiled not in YES_NO_UNKNOWN:

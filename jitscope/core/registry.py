@@ -103,6 +103,11 @@ class Registry:
         backend = self.backends.get(spec.backend)
         if isinstance(workload, FunctionWorkload) and backend is not None and backend.adapter is None:
             return f"{spec.backend} runs no user kernels (it has no adapter): {spec.workload} cannot run there"
+        if isinstance(workload, FunctionWorkload) and backend is not None and backend.adapter is not None \
+                and spec.variant in backend.adapter.named_only:
+            return (f"{spec.workload} has no {spec.backend}:{spec.variant} kernel (no "
+                    f"@{spec.workload}.kernel({spec.backend!r}, {spec.variant!r}) in its file; the "
+                    f"backend-wide @{spec.workload}.kernel({spec.backend!r}) does not serve it)")
         if workload is not None:
             return workload.missing_implementation(spec.backend, spec.variant)
         return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
@@ -263,7 +268,7 @@ def _user_implementation(adapter: Adapter, kernel: UserKernel, variant: str) -> 
         return adapter.build(ctx, kernel, variant)
 
     return Implementation(kernel.workload, kernel.backend, variant, build, f"user kernel ({kernel.source})",
-                          devices=adapter.devices, dtypes=dtypes)
+                          devices=adapter.devices_for(variant), dtypes=dtypes)
 
 
 def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> None:
@@ -295,7 +300,7 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
         if backend.adapter is None:
             continue
         for variant in backend.adapter.variants:
-            bound = user.kernel_for(name, variant)
+            bound = user.kernel_for(name, variant, exact=variant in backend.adapter.named_only)
             if bound is not None:
                 reg.extra_implementations.append(_user_implementation(backend.adapter, bound, variant))
 

@@ -141,11 +141,11 @@ class UserWorkload:
 
         return register
 
-    def kernel_for(self, backend: str, variant: str) -> UserKernel | None:
-        """The kernel bound to exactly this variant, else the backend-wide one."""
-        exact = [k for k in self.kernels if k.backend == backend and k.variant == variant]
-        wide = [k for k in self.kernels if k.backend == backend and k.variant is None]
-        found = exact or wide
+    def kernel_for(self, backend: str, variant: str, exact: bool = False) -> UserKernel | None:
+        """The kernel bound to exactly this variant, else (unless ``exact``) the backend-wide one."""
+        named = [k for k in self.kernels if k.backend == backend and k.variant == variant]
+        wide = [] if exact else [k for k in self.kernels if k.backend == backend and k.variant is None]
+        found = named or wide
         return found[0] if found else None
 
     def __repr__(self) -> str:

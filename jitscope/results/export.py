@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from jitscope.core.errors import UserError
+from jitscope.core.labels import result_device, split_device_label
 from jitscope.core.model import (
     OBSERVATION_FIELDS,
     Accuracy,
@@ -55,7 +56,7 @@ def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any
         "workload": s.workload,
         "backend": s.backend,
         "variant": s.variant,
-        "device": s.device,
+        "device": result_device(result),  # "cuda (simulated)" from numba's CUDA simulator
         "dtype": s.dtype,
         "size": s.size,
         "status": result.status.value,
@@ -118,7 +119,10 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def to_json(results: Sequence[CellResult], run: dict[str, Any]) -> str:
-    payload = {"format": "jitscope-run", "version": 1, "run": run, "cells": [r.to_json() for r in results]}
+    # "device_label": the device as every table shows it ("cuda (simulated)"); the spec keeps
+    # the device asked for, observed.simulated the flag.
+    cells = [{**r.to_json(), "device_label": result_device(r)} for r in results]
+    payload = {"format": "jitscope-run", "version": 1, "run": run, "cells": cells}
     return json.dumps(payload, indent=2, default=str, allow_nan=True)
 
 
@@ -156,7 +160,7 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         acc = ("yes" if r.accuracy.accurate else "NO") if r.accuracy else ""
         median = _fmt_time(r.median_s) + (" ~" if r.stats and r.stats.unstable else "")
         lines.append(
-            f"| {s.workload} | {s.backend}:{s.variant} | {s.device} | {s.dtype} | {s.size} | {r.status.value} "
+            f"| {s.workload} | {s.backend}:{s.variant} | {result_device(r)} | {s.dtype} | {s.size} | {r.status.value} "
             f"| {median} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
             f"| {fmt_bytes(r.observed.peak_device_bytes if s.device != 'cpu' else r.observed.peak_host_bytes)} "
             f"| {err} | {acc} | {_md(r.reason)} |"
@@ -176,7 +180,7 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         for r in ran:
             s, o = r.spec, r.observed
             lines.append(
-                f"| {s.workload} | {s.backend}:{s.variant} | {s.device} | {s.dtype} | {s.size} "
+                f"| {s.workload} | {s.backend}:{s.variant} | {result_device(r)} | {s.dtype} | {s.size} "
                 f"| {_fmt_time(o.startup_s)} | {_fmt_number(o.graph_breaks, 'd')} "
                 f"| {fmt_bytes(o.peak_host_bytes)} | {fmt_bytes(o.peak_device_bytes)} "
                 f"| {_fmt_number(o.cpu_util, '.2f')} | {_fmt_number(o.cpu_contention, '.0%')} | {o.dtype_used} "
@@ -389,7 +393,9 @@ def _observed_from_row(row: dict[str, str]) -> Observations:
         if not text:
             continue
         kind = str(f.type)  # "float | None", "int | None", "str" (postponed annotations)
-        if kind.startswith("int"):
+        if kind == "bool":
+            values[f.name] = text == "true"
+        elif kind.startswith("int"):
             values[f.name] = int(float(text))
         elif kind.startswith("float"):
             values[f.name] = float(text)
@@ -420,7 +426,8 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
             if None in row.values() or None in row:
                 raise ValueError("its number of fields differs from the header's")
             params = tuple(sorted(tuple(kv.split("=", 1)) for kv in (row.get("params") or "").split(";") if "=" in kv))
-            spec = CellSpec(row["workload"], row["backend"], row["variant"], row["device"], row["dtype"], _whole(row["size"], "size", 1),
+            device, _ = split_device_label(row["device"])  # "cuda (simulated)": the simulated column says it
+            spec = CellSpec(row["workload"], row["backend"], row["variant"], device, row["dtype"], _whole(row["size"], "size", 1),
                             params=params, budget_s=_seconds(row, "budget_s") or 1.0, seed=_whole(row.get("seed") or "0", "seed", 0))
             stats = None
             median = _seconds(row, "median_s")

@@ -7,6 +7,7 @@ in-process to check a backend's kernels without spawning anything.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable
@@ -38,7 +39,21 @@ def execute_cell(
     backend_info: dict[str, Any] | None = None,
     on_phase: PhaseCallback | None = None,
 ) -> CellResult:
-    """Measure one cell. Never raises for a problem inside the cell: it becomes the status."""
+    """Measure one cell. Never raises for a problem inside the cell: it becomes the status.
+    A cell on a device the worker reported as simulated (``simulated_devices``: numba's CUDA
+    simulator) is marked so whatever its status, skipped and failed cells included."""
+    result = _execute(spec, registry, backend_info, on_phase)
+    if spec.device in (backend_info or {}).get("simulated_devices", ()):
+        result.observed = dataclasses.replace(result.observed, simulated=True)
+    return result
+
+
+def _execute(
+    spec: CellSpec,
+    registry: Registry,
+    backend_info: dict[str, Any] | None,
+    on_phase: PhaseCallback | None,
+) -> CellResult:
     report = on_phase or (lambda phase, fraction: None)
     info: dict[str, Any] = {}
     backend_info = backend_info or {}
