@@ -72,9 +72,9 @@ class TimingLock:
 
     def fallback_message(self) -> str:
         """One line for the user: why we time without machine-wide exclusion and what to do."""
-        instead = f"a per-user lock ({self._target})" if self.scope == PER_USER else "no lock at all"
+        instead = "a per-user lock" if self.scope == PER_USER else "no lock at all"
         return (f"timing without machine-wide exclusion: {self.problem}; using {instead}, so another user's "
-                f"jitscope may time at the same moment (set {LOCK_ENV} to a lock file every user can open)")
+                f"jitscope may time at the same moment (set {LOCK_ENV} to a file every user can open)")
 
     def holder(self) -> str:
         """Who holds the lock, as far as the kernel says (``pid 12 of user bob``), or ""."""
