@@ -143,6 +143,17 @@ def test_anything_but_a_lock_file_at_the_lock_path_is_one_line_and_a_labelled_ru
     assert "finished (per-user lock)" in history.stdout, history.stdout
 
 
+def test_a_fifo_where_the_old_lock_file_was_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mkfifo $TMPDIR/jitscope-timing.lock`` hung every run; the lock is no file there now."""
+    monkeypatch.delenv("JITSCOPE_TIMING_LOCK", raising=False)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    os.mkfifo(tmp / "jitscope-timing.lock")
+    proc = jitscope(*RUN, "--db", str(tmp_path / "db.sqlite"), env={"TMPDIR": str(tmp)}, timeout=HANG_GUARD_S, columns=1000)
+    _no_traceback(proc)
+    assert proc.returncode == 0 and FALLBACK not in proc.stdout, proc.stdout
+
+
 def test_root_never_follows_a_symlink_at_the_lock_path_to_an_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "passwd"
     target.write_text("root:x:0:0\n")

@@ -152,8 +152,10 @@ def _socket_holder(name: str) -> str:
         try:
             probe.connect("\0" + name)
             pid, uid, _gid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i")))
+        except ConnectionRefusedError:
+            return "a process that does not listen on it: not a jitscope?"  # bound, never listened
         except OSError:
-            return "a process that does not answer"  # bound, not listening: not a jitscope
+            return ""  # its queue is full (many waiters), or it just let go: nothing to name
     return f"pid {pid} of user {_user_name(uid)}"
 
 
