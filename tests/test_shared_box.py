@@ -450,3 +450,32 @@ def test_a_root_owned_unreadable_lock_file_is_one_line_for_another_user(other_us
     _no_traceback(proc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert FALLBACK in proc.stdout and "permission denied" in proc.stdout, proc.stdout
+
+
+# ---- 5. the log keeps its head and tail, and frees the middle ------------------------------------------
+@pytest.mark.parametrize("kind", ["memory", "pipe"])
+def test_a_worker_log_keeps_the_head_and_the_tail_and_frees_the_rest(kind: str) -> None:
+    from jitscope.runner.worker_log import KEEP_BYTES, MemoryLog, PipeLog
+
+    if kind == "memory" and not hasattr(os, "memfd_create"):
+        pytest.skip("no memfd on this system")
+    log = MemoryLog.open() if kind == "memory" else PipeLog.open()
+    assert log.write_fd is not None
+    fd = os.dup(log.write_fd)  # the worker's copy
+    log.close_write_end()
+    try:
+        os.write(fd, b"first line\n")
+        for _ in range(20):
+            os.write(fd, b"." * 999_999 + b"\n")
+        time.sleep(0.5)  # a few trimming passes
+        if isinstance(log, MemoryLog):
+            assert log._fd is not None and os.fstat(log._fd).st_blocks * 512 < 4 * 2**20  # the middle is freed
+        os.write(fd, b"last line\n")
+    finally:
+        os.close(fd)
+    log.close()
+    head, tail, dropped = log.kept()
+    assert head.startswith(b"first line\n") and len(head) == KEEP_BYTES
+    assert tail.endswith(b"last line\n") and len(tail) == KEEP_BYTES
+    assert dropped == 11 + 20 * 1_000_000 + 10 - 2 * KEEP_BYTES
+    assert log.tail().endswith("last line") and "bytes of output not kept" in log.text()
