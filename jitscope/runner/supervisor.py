@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterator
@@ -138,11 +140,8 @@ def spawn_worker(
 
 def describe_os_error(exc: OSError) -> str:
     """Why a worker could not be started, in words a user can act on."""
-    import errno
-    import tempfile
-
     what = exc.strerror or str(exc)
-    if exc.errno == errno.EMFILE or exc.errno == errno.ENFILE:
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
         return f"{what} (raise the limit: ulimit -n)"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"{what} in the temp folder {tempfile.gettempdir()} (free space or inodes there, or set TMPDIR)"
