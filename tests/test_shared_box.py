@@ -200,6 +200,35 @@ def test_two_runs_with_different_tmpdirs_still_take_turns(tmp_path: Path, monkey
         assert holder.finish() and holder.proc.returncode == 0, holder.lines
 
 
+def test_a_squatter_on_the_lock_name_is_named_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any user can bind the socket's name without being a jitscope: we wait (it may be one
+    starting), but say what it looks like and what to do."""
+    monkeypatch.delenv("JITSCOPE_TIMING_LOCK", raising=False)
+    release = tmp_path / "release"
+    squatter = _background([sys.executable, "-c", textwrap.dedent(f"""
+        import os, socket, time
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind("\\0jitscope-timing")
+        print("bound", flush=True)
+        deadline = time.time() + 60
+        while not os.path.exists({str(release)!r}) and time.time() < deadline:
+            time.sleep(0.05)
+    """)], dict(os.environ))
+    try:
+        assert squatter.wait_for("bound"), squatter.lines
+        run = _background([sys.executable, "-m", "jitscope.cli", *RUN, "--db", str(tmp_path / "db.sqlite")],
+                          {**os.environ, "COLUMNS": "1000"})
+        waited = run.wait_for("waiting for it", timeout=30)
+        release.touch()
+        out = run.finish()
+        assert waited, out
+        assert "held by a process that does not listen on it" in out and "JITSCOPE_TIMING_LOCK=FILE" in out, out
+        assert run.proc.returncode == 0, out
+    finally:
+        release.touch()
+        squatter.finish()
+
+
 # ---- 5. a chatty kernel on a small temp folder --------------------------------------------------------
 CHATTY = """
     import os

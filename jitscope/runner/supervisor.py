@@ -231,8 +231,7 @@ class Supervisor:
         yield from self._tell_fallback()
         if acquired:
             return
-        holder = self.lock.holder()
-        yield RunWaited(f"another jitscope is timing ({holder + ', ' if holder else ''}lock {self.lock.path}); waiting for it")
+        yield RunWaited(self.lock.waiting_message())
         while not self.cancelled:
             time.sleep(0.2)
             acquired = self.lock.try_acquire()

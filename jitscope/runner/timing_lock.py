@@ -28,6 +28,7 @@ MACHINE_WIDE = "machine-wide"
 PER_USER = "per-user"
 NO_LOCK = "none"
 OFF = "off"  # the caller asked for no lock (tests); not a fallback, nothing to label
+NOT_LISTENING = "a process that does not listen on it"
 
 
 class TimingLock:
@@ -75,6 +76,15 @@ class TimingLock:
         instead = "a per-user lock" if self.scope == PER_USER else "no lock at all"
         return (f"timing without machine-wide exclusion: {self.problem}; using {instead}, so another user's "
                 f"jitscope may time at the same moment (set {LOCK_ENV} to a file every user can open)")
+
+    def waiting_message(self) -> str:
+        """``another jitscope is timing (lock @jitscope-timing, held by pid 12 of user bob);
+        waiting for it`` — with what to do when the holder does not look like a jitscope."""
+        holder = self.holder()
+        text = f"another jitscope is timing (lock {self._target}" + (f", held by {holder}" if holder else "") + "); waiting for it"
+        if holder == NOT_LISTENING:
+            text += f" — if it is not a jitscope, {LOCK_ENV}=FILE times under another lock"
+        return text
 
     def holder(self) -> str:
         """Who holds the lock, as far as the kernel says (``pid 12 of user bob``), or ""."""
@@ -152,8 +162,8 @@ def _socket_holder(name: str) -> str:
         try:
             probe.connect("\0" + name)
             pid, uid, _gid = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i")))
-        except ConnectionRefusedError:
-            return "a process that does not listen on it: not a jitscope?"  # bound, never listened
+        except ConnectionRefusedError:  # bound, not listening: not how a jitscope holds it
+            return NOT_LISTENING
         except OSError:
             return ""  # its queue is full (many waiters), or it just let go: nothing to name
     return f"pid {pid} of user {_user_name(uid)}"
