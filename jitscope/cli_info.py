@@ -165,7 +165,8 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
         console.print(plain(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`"))
         return
     rows = [
-        {"id": str(r.id), "started": r.started, "state": r.state, "host": printable(r.host),
+        {"id": str(r.id), "started": r.started, "host": printable(r.host),
+         "state": r.state + (f" ({r.timing_exclusion})" if r.timing_exclusion else ""),
          "ok/cells": f"{r.ok_count}/{r.cell_count}", "label": printable(r.label), "command": printable(r.command)}
         for r in runs
     ]

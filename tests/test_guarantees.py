@@ -336,15 +336,16 @@ def test_case_8_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Pat
 
 # ---- 9. the timing lock is machine-wide ------------------------------------------------------
 def test_case_9_the_timing_lock_does_not_depend_on_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jitscope.core.paths import timing_lock_path
+    from jitscope.core.paths import timing_lock_address
 
+    monkeypatch.delenv("JITSCOPE_TIMING_LOCK", raising=False)
     monkeypatch.setenv("JITSCOPE_HOME", str(tmp_path / "a"))
-    first = timing_lock_path()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t1"))
+    first = timing_lock_address()
     monkeypatch.setenv("JITSCOPE_HOME", str(tmp_path / "b"))
-    assert timing_lock_path() == first
-    assert str(first).startswith(tempfile.gettempdir())
-    mode = first.stat().st_mode
-    assert mode & 0o666 == 0o666  # every user can open it
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t2"))
+    assert timing_lock_address() == first
+    assert str(tmp_path) not in str(first)
 
 
 # ---- 10. weak validation ------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import stat
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 DB_ENV = "JITSCOPE_DB"
 HOME_ENV = "JITSCOPE_HOME"  # overrides the whole per-user directory (tests use it)
@@ -45,31 +47,110 @@ def default_db_path() -> Path:
     return data_dir() / "results.sqlite"
 
 
-LOCK_ENV = "JITSCOPE_TIMING_LOCK"  # a different machine-wide lock file (tests, odd systems)
+LOCK_ENV = "JITSCOPE_TIMING_LOCK"  # a lock file of your choosing instead (tests, odd systems)
+MACHINE_LOCK_NAME = "jitscope-timing"  # Linux: an abstract Unix socket of this name
+MACHINE_LOCK_FILE = Path("/tmp/jitscope-timing.lock")  # other systems: fixed, never $TMPDIR
+USER_LOCK_FILE = "timing.lock"  # the per-user fallback, in data_dir()
 
 
-def timing_lock_path() -> Path:
-    """One lock file for the whole machine, whoever runs jitscope and whatever their
-    JITSCOPE_HOME: two users timing at once would disturb each other's numbers. It lives in
-    the system temp dir and is created world-readable/writable (see ``open_lock_file``)."""
+@dataclass(frozen=True)
+class LockAddress:
+    """Where the machine-wide timing lock lives: an abstract socket name or a file.
+
+    Why not a file in the temp folder: ``$TMPDIR`` differs between users on shared machines
+    (per-user temp folders), and in a world-writable folder any user can put a FIFO, a
+    directory, an unreadable file or a symlink under the name. An abstract Unix socket has
+    no file to squat, no permissions, no TMPDIR, and is released when its holder dies.
+    """
+
+    socket_name: str | None = None
+    file: Path | None = None
+
+    def __str__(self) -> str:
+        return f"@{self.socket_name}" if self.socket_name is not None else str(self.file)
+
+
+def timing_lock_address() -> LockAddress:
+    """One lock for the whole machine, whoever runs jitscope and whatever their TMPDIR or
+    JITSCOPE_HOME: two users timing at once would disturb each other's numbers."""
     override = os.environ.get(LOCK_ENV)
-    path = Path(override).expanduser() if override else Path(tempfile.gettempdir()) / "jitscope-timing.lock"
-    if not path.exists():
-        open_lock_file(path).close()
-    return path
+    if override:
+        return LockAddress(file=Path(override).expanduser())
+    if sys.platform.startswith("linux"):
+        return LockAddress(socket_name=MACHINE_LOCK_NAME)
+    return LockAddress(file=MACHINE_LOCK_FILE)
 
 
-def open_lock_file(path: Path) -> BinaryIO:
-    """Open (creating if needed, mode 0666) the lock file for ``flock``.
+def user_lock_file() -> Path:
+    """The fallback when the machine-wide lock cannot be used: it keeps one user's own
+    jitscope processes apart, and nobody else's."""
+    return data_dir() / USER_LOCK_FILE
 
-    An existing file is opened read-only: ``flock`` needs no write access, and in a sticky
+
+class LockUnusable(Exception):
+    """The lock file cannot serve as a lock; ``str()`` says why in a few words."""
+
+
+_SAFE_FLAGS = os.O_NOCTTY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | _SAFE_FLAGS
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (creating it if absent) a lock file for ``flock``; returns the fd.
+
+    Safe whatever another user put under the name: never blocks (a FIFO opens at once with
+    O_NONBLOCK and is then refused), never follows a symlink (O_NOFOLLOW: root is not led
+    to create or lock a file elsewhere), accepts only a regular file, and makes a file
+    world-openable (0666) only when this process created it itself (O_EXCL). An existing
+    file is opened read-only: ``flock`` needs no write access, and in a sticky
     world-writable folder Linux refuses O_CREAT on another user's file (protected_regular).
+    Raises LockUnusable with the reason.
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o666)  # the umask took bits away; every user must be able to open it
-    return os.fdopen(fd, "rb")
+        if os.path.islink(path):
+            raise LockUnusable("is a symbolic link to nothing (not followed)") from None
+        fd = _create_lock_file(path)
+    except OSError as exc:
+        raise LockUnusable(_open_error(exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise LockUnusable(_open_error(exc)) from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise LockUnusable(f"is {_file_kind(mode)}, not a regular file")
+    return fd
+
+
+def _create_lock_file(path: Path) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _SAFE_FLAGS, 0o600)
+    except FileExistsError:  # another process created it in between: open theirs
+        try:
+            return os.open(path, _OPEN_FLAGS)
+        except OSError as exc:
+            raise LockUnusable(_open_error(exc)) from None
+    except OSError as exc:
+        raise LockUnusable(_open_error(exc)) from None
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666)  # ours (O_EXCL): every user must be able to open it
+    return fd
+
+
+def _open_error(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link (not followed)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "cannot be opened by you (permission denied; another user's file?)"
+    if exc.errno == errno.ENOENT:
+        return "cannot be created: its folder does not exist"
+    return f"cannot be opened ({exc.strerror or exc})"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")

@@ -29,6 +29,7 @@ APPLICATION_ID = 0x4A495453  # "JITS"
 SCHEMA_VERSION = 2  # 2: runs.owner (who is running it, to tell a live run from an abandoned one)
 BUSY_TIMEOUT_MS = 30_000
 MAX_RUN_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
+TIMING_LOCK_KEY = "timing_lock"  # in a run's environment only when it fell back: {scope, problem}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -93,6 +94,13 @@ class RunRecord:
     @property
     def host(self) -> str:
         return str(self.environment.get("host", ""))
+
+    @property
+    def timing_exclusion(self) -> str:
+        """``per-user lock`` or ``no lock`` for a run timed without machine-wide exclusion
+        (another user's jitscope may have timed at the same moment); "" otherwise."""
+        scope = (self.environment.get(TIMING_LOCK_KEY) or {}).get("scope", "")
+        return {"per-user": "per-user lock", "none": "no lock"}.get(str(scope), "")
 
     @property
     def started(self) -> str:

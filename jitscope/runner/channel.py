@@ -50,6 +50,14 @@ class ChannelReader:
             raise ProtocolError(f"a line longer than {MAX_LINE_BYTES} bytes")
         return messages
 
+    def drain(self) -> list[dict[str, Any]]:
+        """Every message that can be read now, without waiting for more (after the worker
+        exited: what it wrote before, even while a process it forked keeps the pipe open)."""
+        messages: list[dict[str, Any]] = []
+        while not self.closed and self._selector is not None and self._selector.select(timeout=0):
+            messages += self.poll(0)
+        return messages
+
     def close(self) -> None:
         if self._selector is not None:
             self._selector.close()

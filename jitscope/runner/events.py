@@ -40,9 +40,20 @@ class CellFinished:
 
 @dataclass(frozen=True)
 class RunWaited:
-    """Another jitscope holds the timing lock; we wait rather than time two things at once."""
+    """A line about waiting to time: another jitscope holds the timing lock (we wait rather
+    than time two things at once), or something else must finish first."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class LockFallback(RunWaited):
+    """The machine-wide timing lock could not be used (not held: broken, e.g. another user's
+    FIFO under its name); we time under ``scope`` (``per-user`` or ``none``) instead. A
+    RunWaited, so every consumer shows the line; the run records ``scope`` and ``problem``."""
+
+    scope: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,4 +61,4 @@ class RunFinished:
     cancelled: bool
 
 
-Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited | RunFinished
+Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited | LockFallback | RunFinished

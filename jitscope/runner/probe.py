@@ -14,7 +14,7 @@ from typing import Any
 
 from jitscope.runner.channel import ChannelReader
 from jitscope.runner.protocol import ProtocolError
-from jitscope.runner.supervisor import kill_worker, spawn_worker, tail_of
+from jitscope.runner.supervisor import kill_worker, spawn_worker
 from jitscope.runner.workdirs import worker_dir
 
 
@@ -30,7 +30,7 @@ def probe_backend(
     Setting ``cancel`` (from any thread) kills the worker at once and returns
     ``{"error": "cancelled", "cancelled": True}`` (the app does this when a run starts)."""
     with worker_dir() as workdir:
-        proc, read_fd, log_path = spawn_worker(python or sys.executable, backend, device, [], workload_files, workdir)
+        proc, read_fd, log = spawn_worker(python or sys.executable, backend, device, [], workload_files, workdir)
         reader = ChannelReader(read_fd)
         deadline = time.monotonic() + timeout_s
         try:
@@ -47,7 +47,8 @@ def probe_backend(
                     if message["type"] == "hello":
                         return dict(message.get("info") or {})
                 if reader.closed and proc.poll() is not None:
-                    tail = tail_of(log_path)
+                    log.close()
+                    tail = log.tail()
                     return {"error": f"worker exited with code {proc.returncode}" + (f": {tail}" if tail else "")}
             return {"error": f"no answer within {timeout_s:g} s"}
         finally:
@@ -58,3 +59,4 @@ def probe_backend(
                 except subprocess.TimeoutExpired:
                     kill_worker(proc)
                     proc.wait(timeout=10)
+            log.close()

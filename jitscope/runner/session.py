@@ -19,8 +19,8 @@ from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import Registry
-from jitscope.results.store import Store, describe_sqlite_error
-from jitscope.runner.events import CellFinished, Event, RunFinished, WorkerReady
+from jitscope.results.store import TIMING_LOCK_KEY, Store, describe_sqlite_error
+from jitscope.runner.events import CellFinished, Event, LockFallback, RunFinished, WorkerReady
 from jitscope.runner.plan import Plan, Selection
 from jitscope.runner.supervisor import Supervisor
 
@@ -127,6 +127,10 @@ class RecordedRun:
                     elif isinstance(event, WorkerReady):
                         self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
                         with contextlib.suppress(UserError):  # details only; the cells matter
+                            store.update_environment(self.run_id, self.environment)
+                    elif isinstance(event, LockFallback):  # the run says it was timed so
+                        self.environment[TIMING_LOCK_KEY] = {"scope": event.scope, "problem": event.problem}
+                        with contextlib.suppress(UserError):
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, RunFinished):
                         state = "interrupted" if self.interrupted else "cancelled" if event.cancelled else "finished"

@@ -6,32 +6,36 @@ is /dev/null, its stdout and stderr go to a log file (a worker that writes to th
 would corrupt the TUI), and it speaks JSON lines on a pipe of its own. A cell that runs past
 its timeout, a worker that dies (signal, ``os._exit``, segfault) or writes garbage becomes a
 cell with status ``timeout``/``crashed``/``failed`` and a reason, and the remaining cells go on
-in a fresh worker. A file lock makes sure that two jitscope processes never time at once.
+in a fresh worker. A machine-wide lock (:mod:`jitscope.runner.timing_lock`) makes sure that
+two jitscope processes never time at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.core.paths import open_lock_file, timing_lock_path
+from jitscope.core.paths import timing_lock_address
 from jitscope.core.registry import Registry
 from jitscope.runner.channel import ChannelReader
 from jitscope.runner.events import (
     CellFinished,
     CellProgressed,
     Event,
+    LockFallback,
     RunFinished,
     RunWaited,
     WorkerReady,
@@ -39,7 +43,11 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Plan
 from jitscope.runner.protocol import ProtocolError, restore_floats
+from jitscope.runner.timing_lock import MACHINE_WIDE, OFF, TimingLock
 from jitscope.runner.workdirs import worker_dir
+from jitscope.runner.worker_log import WorkerLog
+
+__all__ = ["Supervisor", "TimingLock", "kill_worker", "spawn_worker"]
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -77,19 +85,6 @@ def describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode} mid-cell"
 
 
-def tail_of(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 8192))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(kept)[-600:]
-
-
 def spawn_worker(
     python: str,
     backend: str,
@@ -98,9 +93,10 @@ def spawn_worker(
     workload_files: tuple[str, ...],
     workdir: Path,
     threads: int | None = None,
-) -> tuple[subprocess.Popen[bytes], int, Path]:
+) -> tuple[subprocess.Popen[bytes], int, WorkerLog]:
     """Start ``python -m jitscope.runner.child`` on a job file; returns (process, read fd of
-    the protocol pipe, log path). The caller owns closing the fd and reaping the process."""
+    the protocol pipe, its output log). The caller owns closing the fd and the log and
+    reaping the process. Raises OSError when it cannot (no fds left, a full temp folder...)."""
     if cells:
         threads = cells[0][1].threads
     job = {
@@ -114,60 +110,42 @@ def spawn_worker(
     }
     job_path = workdir / "job.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
-    log_path = workdir / "worker.log"
     read_fd, write_fd = os.pipe()
     try:
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [python, "-m", "jitscope.runner.child", str(job_path), "--channel-fd", str(write_fd)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                env=worker_env(threads),
-                start_new_session=True,  # its own process group: cancel kills grandchildren too
-                cwd=str(workdir),
-            )
+        log = WorkerLog.open()
     except OSError:
         os.close(read_fd)
+        os.close(write_fd)
+        raise
+    try:
+        proc = subprocess.Popen(
+            [python, "-m", "jitscope.runner.child", str(job_path), "--channel-fd", str(write_fd)],
+            stdin=subprocess.DEVNULL,
+            stdout=log.write_fd,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            env=worker_env(threads),
+            start_new_session=True,  # its own process group: cancel kills grandchildren too
+            cwd=str(workdir),
+        )
+    except OSError:
+        os.close(read_fd)
+        log.close()
         raise
     finally:
         os.close(write_fd)
-    return proc, read_fd, log_path
+        log.close_write_end()
+    return proc, read_fd, log
 
 
-class TimingLock:
-    """An advisory, machine-wide lock held while a worker times anything."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._fh: IO[Any] | None = None
-
-    def try_acquire(self) -> bool:
-        if self.path is None:
-            return True
-        try:
-            import fcntl
-        except ImportError:  # no flock on this platform: best effort, no lock
-            return True
-        if self._fh is None:
-            self._fh = open_lock_file(self.path)
-        try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-
-    def release(self) -> None:
-        if self._fh is not None:
-            try:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            except ImportError:
-                pass
-            self._fh.close()
-            self._fh = None
+def describe_os_error(exc: OSError) -> str:
+    """Why a worker could not be started, in words a user can act on."""
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return f"{what} (raise the limit: ulimit -n)"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{what} in the temp folder {tempfile.gettempdir()} (free space or inodes there, or set TMPDIR)"
+    return what + (f": {exc.filename}" if exc.filename else "")
 
 
 class Supervisor:
@@ -180,13 +158,17 @@ class Supervisor:
         *,
         python: str | None = None,
         lock_path: Path | None | bool = True,
-        startup_timeout_s: float = 180.0,
+        startup_timeout_s: float | None = None,
     ) -> None:
+        """``lock_path``: True for the machine-wide lock, a file, or None for no lock (tests).
+        ``startup_timeout_s``: how long a worker may take to say hello (imports, plugin
+        files, the backend's start-up); by default the cells' own timeout (--timeout)."""
         self.plan = plan
         self.registry = registry
         self.python = python or sys.executable
-        self.lock = TimingLock(timing_lock_path() if lock_path is True else (lock_path or None))
+        self.lock = TimingLock(timing_lock_address() if lock_path is True else (lock_path or None))
         self.startup_timeout_s = startup_timeout_s
+        self._fallback_told = False
         self._cancel = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._proc_lock = threading.Lock()
@@ -243,13 +225,24 @@ class Supervisor:
         return impl.refusal(spec)
 
     def _acquire_lock(self) -> Iterator[Event]:
-        if self.lock.try_acquire():
+        """Take the timing lock, waiting (cancellable) while another jitscope holds it. A
+        lock that cannot be used is replaced by a fallback, said once (LockFallback)."""
+        acquired = self.lock.try_acquire()
+        yield from self._tell_fallback()
+        if acquired:
             return
-        yield RunWaited(f"another jitscope is timing (lock {self.lock.path}); waiting for it")
+        yield RunWaited(self.lock.waiting_message())
         while not self.cancelled:
             time.sleep(0.2)
-            if self.lock.try_acquire():
+            acquired = self.lock.try_acquire()
+            yield from self._tell_fallback()
+            if acquired:
                 return
+
+    def _tell_fallback(self) -> Iterator[Event]:
+        if self.lock.problem and not self._fallback_told:
+            self._fallback_told = True
+            yield LockFallback(self.lock.fallback_message(), scope=self.lock.scope, problem=self.lock.problem)
 
     def _run_group(self, backend: str, device: str, cells: list[tuple[int, CellSpec]]) -> Iterator[Event]:
         pending = list(cells)
@@ -266,86 +259,110 @@ class Supervisor:
 
     def _one_worker(self, backend: str, device: str, pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
         """Run one worker over ``pending`` (consumed in place) until it ends or must be replaced.
-
-        Every wait is bounded: by the start-up timeout until the worker says hello, then by
-        the running cell's timeout — also after the worker closed its channel (a worker that
-        stops talking but keeps running is killed at the deadline, never waited on for ever).
-        """
-        with worker_dir() as workdir:
-            proc, read_fd, log_path = spawn_worker(
-                self.python, backend, device, pending, self.plan.workload_files, workdir
-            )
+        A worker that cannot even be started (no fds left, a full temp folder) fails every
+        pending cell with the reason, in one line each."""
+        with contextlib.ExitStack() as stack:
+            try:
+                workdir = stack.enter_context(worker_dir())
+                proc, read_fd, log = spawn_worker(self.python, backend, device, pending, self.plan.workload_files, workdir)
+            except OSError as exc:
+                yield from _fail_all(pending, f"could not start a worker: {describe_os_error(exc)}")
+                return
             with self._proc_lock:
                 self._proc = proc
             if self.cancelled:
                 kill_worker(proc)
             yield WorkerStarted(backend, device, proc.pid)
             reader = ChannelReader(read_fd)
-            ready = False
-            deadline = time.monotonic() + self.startup_timeout_s
             try:
-                while pending:
-                    if self.cancelled:
-                        kill_worker(proc)
-                        return
-                    try:
-                        messages = reader.poll(POLL_S)
-                    except ProtocolError as exc:
-                        kill_worker(proc)
-                        yield from self._fail_current(pending, f"worker wrote unparseable output on the protocol channel: {exc}")
-                        return
-                    for message in messages:
-                        try:
-                            event = self._handle(message, backend, device, pending)
-                        except ProtocolError as exc:
-                            kill_worker(proc)
-                            yield from self._fail_current(pending, f"worker broke the protocol: {exc}")
-                            return
-                        if message["type"] == "hello":
-                            ready = True
-                            deadline = time.monotonic() + pending[0][1].timeout_s if pending else deadline
-                        elif message["type"] == "result" and pending:
-                            deadline = time.monotonic() + pending[0][1].timeout_s
-                        if event is not None:
-                            yield event
-                        if not pending:
-                            break
-                    if not pending:
-                        break
-                    if reader.closed and proc.poll() is not None:  # channel closed and the worker gone
-                        if self.cancelled:
-                            return
-                        yield from self._worker_died(proc, log_path, pending, ready)
-                        return
-                    if time.monotonic() > deadline:
-                        kill_worker(proc)
-                        _reap(proc)
-                        if not ready:
-                            reason = f"worker did not start within {self.startup_timeout_s:g} s"
-                            tail = tail_of(log_path)
-                            while pending:
-                                index, spec = pending.pop(0)
-                                yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason=reason + (f": {tail}" if tail else "")))
-                        else:
-                            index, spec = pending.pop(0)
-                            how = "; it had closed its protocol channel" if reader.closed else ""
-                            yield CellFinished(index, CellResult(
-                                spec=spec, status=Status.TIMEOUT,
-                                reason=f"ran past its timeout of {spec.timeout_s:g} s{how}; worker killed",
-                            ))
-                        return
+                yield from self._converse(proc, reader, log, (backend, device), pending)
             finally:
                 reader.close()
-                if proc.poll() is None:
-                    if pending:  # abandoned mid-cell (cancel, a signal, consumer gone): kill now
-                        kill_worker(proc)
-                    try:  # all cells reported: give the worker a moment to say bye and exit
-                        proc.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        kill_worker(proc)
-                        _reap(proc)
-                with self._proc_lock:
-                    self._proc = None
+                self._end_worker(proc, bool(pending))
+                log.close()
+
+    def _converse(self, proc: subprocess.Popen[bytes], reader: ChannelReader, log: WorkerLog,
+                  where: tuple[str, str], pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
+        """Talk to the worker until every cell is reported or it must go.
+
+        Every wait is bounded: by the start-up timeout until the worker says hello, then by
+        the running cell's timeout — also after it closed its channel (a worker that stops
+        talking but keeps running is killed at the deadline). The worker's exit is noticed
+        at once, even while a process it forked still holds the channel open.
+        """
+        state = _Conversation(deadline=time.monotonic() + self._startup_timeout(pending))
+        while pending and not self.cancelled:
+            exited = proc.poll() is not None  # asked before reading: all it wrote is then readable
+            try:
+                messages = reader.drain() if exited else reader.poll(POLL_S)
+            except ProtocolError as exc:
+                kill_worker(proc)
+                yield from self._fail_current(pending, f"worker wrote unparseable output on the protocol channel: {exc}")
+                return
+            try:
+                yield from self._take(messages, state, where, pending)
+            except ProtocolError as exc:
+                kill_worker(proc)
+                yield from self._fail_current(pending, f"worker broke the protocol: {exc}")
+                return
+            if not pending or self.cancelled:
+                break
+            if exited:
+                yield from self._worker_died(proc, log, pending, state.ready)
+                return
+            if time.monotonic() > state.deadline:
+                kill_worker(proc)
+                _reap(proc)
+                yield from self._deadline_passed(log, pending, state.ready, reader.closed)
+                return
+        if self.cancelled:
+            kill_worker(proc)
+
+    def _take(self, messages: list[dict[str, Any]], state: _Conversation, where: tuple[str, str],
+              pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
+        """The events of what the worker said, until every cell is reported (ProtocolError
+        for a message that is wrong; nothing is then attributed)."""
+        for message in messages:
+            if not pending:
+                return
+            event = self._handle(message, *where, pending)
+            state.heard(message["type"], pending)
+            if event is not None:
+                yield event
+
+    def _startup_timeout(self, pending: list[tuple[int, CellSpec]]) -> float:
+        if self.startup_timeout_s is not None:
+            return self.startup_timeout_s
+        return pending[0][1].timeout_s if pending else 60.0
+
+    def _deadline_passed(self, log: WorkerLog, pending: list[tuple[int, CellSpec]], ready: bool,
+                         closed: bool) -> Iterator[Event]:
+        if not ready:
+            log.close()
+            tail = log.tail()
+            reason = f"worker did not start within {self._startup_timeout(pending):g} s" + (f": {tail}" if tail else "")
+            yield from _fail_all(pending, reason)
+            return
+        index, spec = pending.pop(0)
+        how = "; it had closed its protocol channel" if closed else ""
+        yield CellFinished(index, CellResult(
+            spec=spec, status=Status.TIMEOUT, reason=f"ran past its timeout of {spec.timeout_s:g} s{how}; worker killed",
+        ))
+
+    def _end_worker(self, proc: subprocess.Popen[bytes], abandoned: bool) -> None:
+        """Cells left (cancel, a signal, consumer gone, the worker died): kill it now. All
+        reported: give it a moment to say bye and exit. Either way, then kill what it left
+        behind (its process group)."""
+        if abandoned:
+            kill_worker(proc)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_worker(proc)
+            _reap(proc)
+        kill_worker(proc)
+        with self._proc_lock:
+            self._proc = None
 
     @staticmethod
     def _fail_current(pending: list[tuple[int, CellSpec]], reason: str) -> Iterator[Event]:
@@ -385,24 +402,54 @@ class Supervisor:
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"malformed result: {exc}") from None
         pending.pop(0)
-        return CellFinished(index, dataclasses.replace(result, spec=spec))
+        result = dataclasses.replace(result, spec=spec)
+        if self.lock.scope not in (MACHINE_WIDE, OFF):
+            result = _unshared(result, self.lock.scope)
+        return CellFinished(index, result)
 
-    def _worker_died(self, proc: subprocess.Popen[bytes], log_path: Path, pending: list[tuple[int, CellSpec]], ready: bool) -> Iterator[Event]:
+    def _worker_died(self, proc: subprocess.Popen[bytes], log: WorkerLog, pending: list[tuple[int, CellSpec]], ready: bool) -> Iterator[Event]:
         code = proc.returncode if proc.returncode is not None else proc.wait(timeout=10)
-        tail = tail_of(log_path)
+        kill_worker(proc)  # a process it forked may still run (and hold the log open)
+        log.close()
+        tail = log.tail()
         if not ready:
             reason = f"worker failed to start ({describe_exit(code).replace(' mid-cell', '')})"
-            if tail:
-                reason += f": {tail}"
-            while pending:
-                index, spec = pending.pop(0)
-                yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason=reason))
+            yield from _fail_all(pending, reason + (f": {tail}" if tail else ""))
             return
         index, spec = pending.pop(0)
         reason = describe_exit(code)
         if tail:
             reason += f"; last output: {tail}"
         yield CellFinished(index, CellResult(spec=spec, status=Status.CRASHED, reason=reason, info={"exit_code": code}))
+
+
+@dataclasses.dataclass
+class _Conversation:
+    """Where a worker's conversation stands: has it said hello, and until when we wait."""
+
+    deadline: float
+    ready: bool = False
+
+    def heard(self, kind: str, pending: list[tuple[int, CellSpec]]) -> None:
+        """A hello or a result restarts the clock on the next cell's own timeout."""
+        if kind == "hello":
+            self.ready = True
+        if kind in ("hello", "result") and pending:
+            self.deadline = time.monotonic() + pending[0][1].timeout_s
+
+
+def _fail_all(pending: list[tuple[int, CellSpec]], reason: str) -> Iterator[Event]:
+    while pending:
+        index, spec = pending.pop(0)
+        yield CellFinished(index, CellResult(spec=spec, status=Status.FAILED, reason=reason))
+
+
+def _unshared(result: CellResult, scope: str) -> CellResult:
+    """Label a cell timed without machine-wide exclusion: ``info["timing_lock"]`` for
+    programs, and the note every report and export shows."""
+    said = "timed without machine-wide exclusion (" + ("per-user lock)" if scope == "per-user" else "no lock)")
+    note = "; ".join(str(n) for n in (result.info.get("note"), said) if n)
+    return dataclasses.replace(result, info={**result.info, "timing_lock": scope, "note": note})
 
 
 def _cancelled(spec: CellSpec) -> CellResult:
@@ -416,9 +463,11 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 
 
 def kill_worker(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
+    """SIGKILL the worker's process group: the worker and whatever it started (a kernel that
+    forked), also after the worker itself has exited — its pid stays reserved while any
+    process of its group lives."""
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
         os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, OSError):
-        proc.kill()
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            proc.kill()

@@ -206,7 +206,8 @@ class HistoryScreen(SessionScreen):
 
     def _cells(self, run: RunRecord) -> list[Text]:
         """Text cells, never markup: a label or command is whatever the user typed."""
-        values = ["✓" if run.id in self.marked else " ", f"#{run.id}", run.started, run.state,
+        state = run.state + (f" ({run.timing_exclusion})" if run.timing_exclusion else "")
+        values = ["✓" if run.id in self.marked else " ", f"#{run.id}", run.started, state,
                   f"{run.ok_count}/{run.cell_count}", run.host[:20], (run.label or run.command)[:40]]
         return [Text(printable(v)) for v in values]
 
