@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from jitscope import __version__
+from jitscope.cli_compare import AllowUnstableOpt, CompareToOpt, FailIfSlowerOpt, compare
 from jitscope.core.errors import UserError
 from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes, split_list
 from jitscope.core.paths import DB_ENV, default_db_path
@@ -235,6 +236,9 @@ def run(
     seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
     label: Annotated[str, typer.Option("--label", help="A label stored with the run (shown in history).")] = "",
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size after the table.")] = True,
+    compare_to: CompareToOpt = None,
+    fail_if_slower: FailIfSlowerOpt = None,
+    allow_unstable: AllowUnstableOpt = False,
 ) -> None:
     """Measure workloads x backends x sizes, save every cell, print a table and a plot.
 
@@ -247,6 +251,7 @@ def run(
         code = execute_run(
             sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=plot,
             command=shlex.join(["jitscope", *sys.argv[1:]]), console=console, err_console=err_console,
+            compare_to=compare_to, fail_if_slower=fail_if_slower, allow_unstable=allow_unstable,
         )
     except UserError as exc:
         raise _fail(str(exc)) from None
@@ -378,6 +383,9 @@ def import_csv(
         console.print(Text(printable(f"imported {len(results)} cells from {path} as run {rid}")))
     except UserError as exc:
         raise _fail(str(exc)) from None
+
+
+app.command()(compare)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from jitscope.cli_compare import compare_after_run, side_before_run
 from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
 from jitscope.core.labels import (
@@ -151,6 +152,9 @@ def execute_run(
     command: str,
     console: Console,
     err_console: Console,
+    compare_to: str | None = None,
+    fail_if_slower: float | None = None,
+    allow_unstable: bool = False,
 ) -> int:
     """Plan, check every path, run with live progress, save each cell, export, report.
 
@@ -165,11 +169,17 @@ def execute_run(
     baseline_label = check_baseline(baseline, registry, [cell_label(c) for c in plan.cells])
     exports.check(db_path)
     Store(db_path, writable=True).close()  # a foreign/corrupt/read-only database fails here, before any work
+    reference = side_before_run(compare_to, fail_if_slower, db_path)
 
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)
     stops = StopSignals()
     with on_signals(stops, StopSignals.SIGNALS):
-        return _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+        code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+    if reference is not None and code in (0, 1) and rec.run_id is not None:  # not after a signal
+        gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,
+                                  allow_unstable, human, err_console)
+        code = max(code, gated)
+    return code
 
 
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,

@@ -454,3 +454,31 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
         except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise UserError(f"{p} line {line_no}: not a valid jitscope row ({exc})") from None
     return results, host
+
+
+# ---- reading JSON back (compare against a run exported elsewhere) ----------------------
+def read_json(path: str | Path) -> tuple[list[CellResult], dict[str, Any]]:
+    """Parse a ``--json`` export (format ``jitscope-run``) into its cells, raw samples
+    included, and its run record (id, environment, command); every problem is one line."""
+    p = Path(path).expanduser()
+    try:
+        payload = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{p} is not UTF-8 text (byte {exc.start}); not a jitscope JSON export") from None
+    except ValueError as exc:
+        raise UserError(f"{p} is not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != "jitscope-run":
+        raise UserError(f"{p} is not a jitscope JSON export (no \"format\": \"jitscope-run\")")
+    cells = payload.get("cells")
+    if not isinstance(cells, list):
+        raise UserError(f"{p} has no list of cells")
+    results: list[CellResult] = []
+    for index, cell in enumerate(cells):
+        try:
+            results.append(CellResult.from_json(cell))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise UserError(f"{p} cell {index}: not a valid jitscope cell ({exc})") from None
+    run = payload.get("run")
+    return results, run if isinstance(run, dict) else {}
