@@ -4,13 +4,12 @@ first call is the compile column), threads recorded, CUDA a clear skip on a CPU 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 from backend_support import run_cells
-from cli_support import jitscope
+from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
@@ -121,15 +120,6 @@ def test_threads_setting_reaches_torch() -> None:
 NINE_PLUS_SIZES = "2,3,4,5,6,7,8,9,10,11"
 
 
-def _json_cells(tmp_path: Path, *args: str) -> list[dict]:
-    out = tmp_path / "out.json"
-    proc = jitscope("run", *args, "--budget", "0.05", "--no-plot", "--db", str(tmp_path / "db.sqlite"),
-                    "--json", str(out), timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return list(json.loads(out.read_text())["cells"])
-
-
 def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) -> None:
     assert sorted(c["spec"]["size"] for c in cells) == sorted(int(s) for s in sizes.split(","))
     for c in cells:
@@ -146,7 +136,7 @@ def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) ->
 @pytest.mark.slow
 @needs_cxx
 def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(tmp_path: Path) -> None:
-    cells = _json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", NINE_PLUS_SIZES)
+    cells = run_json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", NINE_PLUS_SIZES)
     _assert_each_cell_compiled_or_truly_failed(cells, NINE_PLUS_SIZES)
     assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
 
@@ -173,7 +163,7 @@ TEN_SIZES = "10,20,30,40,50,60,70,80,90,100"
 def test_an_own_kernel_at_ten_sizes_compiles_every_cell(tmp_path: Path) -> None:
     kernels = tmp_path / "kernels.py"
     kernels.write_text(OWN_KERNEL)
-    cells = _json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", TEN_SIZES)
+    cells = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", TEN_SIZES)
     _assert_each_cell_compiled_or_truly_failed(cells, TEN_SIZES)
     assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
 
@@ -204,9 +194,19 @@ def test_a_kernel_dynamo_cannot_compile_is_failed_with_dynamos_reason(tmp_path: 
     failed with Dynamo's reason, and what was measured is kept."""
     kernels = tmp_path / "kernels.py"
     kernels.write_text(NOTHING_TO_COMPILE)
-    (cell,) = _json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
     assert cell["status"] == "failed", cell
     assert cell["reason"].startswith("torch.compile ran eager code: Dynamo compiled no graph"), cell["reason"]
     assert "torch.compiler.disable" in cell["reason"], cell["reason"]
     assert cell["observed"]["compiled"] == "no" and cell["observed"]["graph_breaks"] == 1, cell
     assert cell["stats"] is not None and cell["stats"]["median"] > 0, cell
+
+
+@needs_cxx
+def test_torch_compile_disabled_by_the_environment_is_not_a_compiled_timing(tmp_path: Path) -> None:
+    """TORCHDYNAMO_DISABLE=1 makes torch.compile return the function unchanged."""
+    (cell,) = run_json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", "4",
+                             env={"TORCHDYNAMO_DISABLE": "1"})
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("torch.compile ran eager code: Dynamo is disabled"), cell["reason"]
+    assert cell["observed"]["compiled"] == "no", cell

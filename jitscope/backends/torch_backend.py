@@ -123,6 +123,15 @@ def _first_break(delta: dict[str, float]) -> str:
     return ""
 
 
+def _dynamo_disabled() -> bool:
+    """Torch's two switches, read as torch reads them: ``TORCHDYNAMO_DISABLE=1`` (checked
+    by ``torch.compile`` itself, which then returns the function unchanged) and
+    ``torch._dynamo.config.disable`` (``TORCH_COMPILE_DISABLE=1``)."""
+    from torch._dynamo import config
+
+    return bool(config.disable) or os.environ.get("TORCHDYNAMO_DISABLE", "") == "1"
+
+
 class DynamoWatch(CompileWatch):
     """torch.compile's own counters: graphs Dynamo compiled, graph breaks and Inductor's
     FX-graph cache hits/misses (``TORCHINDUCTOR_CACHE_DIR``) in the first call; then, after
@@ -148,6 +157,9 @@ class DynamoWatch(CompileWatch):
 
     def fell_back(self) -> str:
         later = _changed(self._after_first, _counters())
+        if _dynamo_disabled():
+            return ("torch.compile ran eager code: Dynamo is disabled (TORCHDYNAMO_DISABLE=1, "
+                    "TORCH_COMPILE_DISABLE=1 or torch._dynamo.config.disable)")
         if _limit_hits(self._first) or _limit_hits(later):
             from torch._dynamo import config
 
