@@ -210,3 +210,32 @@ def test_torch_compile_disabled_by_the_environment_is_not_a_compiled_timing(tmp_
     assert cell["status"] == "failed", cell
     assert cell["reason"].startswith("torch.compile ran eager code: Dynamo is disabled"), cell["reason"]
     assert cell["observed"]["compiled"] == "no", cell
+
+
+RECOMPILES_EVERY_CALL = '''
+import jitscope
+
+calls = {"n": 0}
+plus_one = jitscope.workload("plus_one", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
+
+@plus_one.reference
+def _(x):
+    return x + 1.0
+
+@plus_one.kernel("torch")
+def _(x):
+    calls["n"] += 1  # a Python int Dynamo guards on: every call is a new variant
+    return x + 1.0 + 0.0 * calls["n"]
+'''
+
+
+@needs_cxx
+def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state(tmp_path: Path) -> None:
+    """The first call compiles; later calls recompile until Dynamo's limit, then run eagerly:
+    neither is a compiled steady state."""
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(RECOMPILES_EVERY_CALL)
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    assert cell["observed"]["compiled"] == "yes", cell  # the first call did compile
+    assert cell["status"] == "failed", cell
+    assert "recompile limit" in cell["reason"] or "recompiled" in cell["reason"], cell["reason"]
