@@ -86,3 +86,16 @@ def worker_pids() -> list[int]:
         if b"jitscope.runner.child" in cmd and os.environ.get("JITSCOPE_HOME", "").encode() in environ:
             pids.append(int(entry))
     return pids_alive(pids)
+
+
+def run_json_cells(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[dict]:
+    """``jitscope run ARGS --budget 0.05 --json out.json`` (its own database under tmp_path):
+    the cells as the JSON export has them, after checking the command did not crash."""
+    import json
+
+    out = tmp_path / "out.json"
+    proc = jitscope("run", *args, "--budget", "0.05", "--no-plot", "--db", str(tmp_path / "db.sqlite"),
+                    "--json", str(out), env=env, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return list(json.loads(out.read_text())["cells"])

@@ -4,9 +4,11 @@ includes the device work (block_until_ready), and CUDA skipped with a reason on 
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 from backend_support import run_cells
+from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
@@ -173,3 +175,12 @@ def test_float64_without_x64_is_refused_not_downgraded(monkeypatch: pytest.Monke
     assert "x64" in f64.reason and "float32" in f64.reason
     assert f32.status == Status.OK, f32.reason
     assert f32.observed.dtype_used == "float32"
+
+
+def test_jit_disabled_by_the_environment_is_not_a_compiled_timing(tmp_path: Path) -> None:
+    """JAX_DISABLE_JIT=1: jax.jit runs op by op (each primitive compiled on its own), which
+    the compile events alone would report as "compiled yes"."""
+    (cell,) = run_json_cells(tmp_path, "-w", "linreg", "-b", "jax", "-s", "4", env={"JAX_DISABLE_JIT": "1"})
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("jax.jit is disabled (jax_disable_jit"), cell["reason"]
+    assert cell["observed"]["compiled"] == "no" and cell["stats"]["median"] > 0, cell

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
@@ -129,3 +130,13 @@ def test_only_the_first_size_compiles_in_either_order(
     assert (second.observed.compiled, second.observed.cache) == ("no", "n/a")
     assert second.compile_s is None
     assert first.observed.startup_s == second.observed.startup_s  # one worker, one start-up
+
+
+def test_jit_disabled_by_the_environment_is_not_labelled_compiled_earlier(tmp_path: Path) -> None:
+    """NUMBA_DISABLE_JIT=1: @njit returns the Python function; the cell used to say "already
+    compiled in this worker"."""
+    (cell,) = run_json_cells(tmp_path, "-w", "linreg", "-b", "numba", "-s", "4", env={"NUMBA_DISABLE_JIT": "1"})
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("numba's JIT is disabled (NUMBA_DISABLE_JIT"), cell["reason"]
+    assert cell["observed"]["compiled"] == "no", cell
+    assert "already compiled" not in cell["info"]["compile_detail"], cell

@@ -4,9 +4,11 @@ materialising, float64 honoured, CUDA a clear skip on a CPU box."""
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 from backend_support import run_cells
+from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 
@@ -68,3 +70,32 @@ def test_cuda_is_a_clear_skip_without_a_gpu(run: tuple) -> None:
         return
     assert r.status == Status.SKIPPED
     assert r.reason.startswith("no cuda device visible to tensorflow (")
+
+
+EAGER_FILE = '''
+import tensorflow as tf
+import jitscope
+
+tf.config.run_functions_eagerly(True)  # every tf.function in the worker now runs eagerly
+
+double = jitscope.workload("double", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
+
+@double.reference
+def _(x):
+    return 2.0 * x
+
+@double.kernel("tensorflow")
+def _(x):
+    return 2.0 * x
+'''
+
+
+def test_functions_run_eagerly_is_not_a_compiled_timing(tmp_path: Path) -> None:
+    """A kernel file that turns on tf.config.run_functions_eagerly: tf.function neither traces
+    nor compiles; the cell used to be ok with "no new trace"."""
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(EAGER_FILE)
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "tensorflow", "-s", "8")
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("tf.function ran eagerly (tf.config.run_functions_eagerly"), cell["reason"]
+    assert cell["observed"]["compiled"] == "no", cell

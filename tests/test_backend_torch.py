@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from pathlib import Path
 
 import pytest
 from backend_support import run_cells
+from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import load_registry
@@ -19,6 +21,8 @@ if importlib.util.find_spec("torch") is None:  # not importorskip: keep heavy li
     pytest.skip("torch is not installed", allow_module_level=True)
 
 BUDGET = 0.05
+needs_cxx = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                               reason="no C++ compiler")
 
 
 def spec(workload: str, size: int, dtype: str = "float64", variant: str = "eager", device: str = "cpu",
@@ -108,3 +112,142 @@ def test_threads_setting_reaches_torch() -> None:
     r = [e.result for e in events if isinstance(e, CellFinished)][0]
     assert r.status == Status.OK, r.reason
     assert r.info["threads"] == 1
+
+
+# ---- past Dynamo's recompile limit (issue 17, item 18) ---------------------------------------
+# Dynamo keeps at most ``recompile_limit`` (8) compiled variants of one function; a 9th shape in
+# the same worker used to run eager code published as torch:compile "compiled earlier".
+NINE_PLUS_SIZES = "2,3,4,5,6,7,8,9,10,11"
+
+
+def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) -> None:
+    assert sorted(c["spec"]["size"] for c in cells) == sorted(int(s) for s in sizes.split(","))
+    for c in cells:
+        if c["status"] == "ok":
+            # Compiled in this cell's own first call (Dynamo's counters), with its compile time.
+            assert c["observed"]["compiled"] == "yes", c
+            assert "graph(s)" in c["info"]["compile_detail"], c
+            assert c["compile_s"] is not None, c
+        else:
+            assert c["status"] == "failed" and "torch.compile" in c["reason"], c
+        assert "compiled earlier in this worker" not in c["info"].get("compile_detail", ""), c
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(tmp_path: Path) -> None:
+    cells = run_json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", NINE_PLUS_SIZES)
+    _assert_each_cell_compiled_or_truly_failed(cells, NINE_PLUS_SIZES)
+    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
+
+
+OWN_KERNEL = '''
+import jitscope
+
+scale = jitscope.workload("scale", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(10,))
+
+@scale.reference
+def _(x):
+    return 3.0 * x + 1.0
+
+@scale.kernel("torch")
+def _(x):
+    return 3.0 * x + 1.0
+'''
+
+TEN_SIZES = "10,20,30,40,50,60,70,80,90,100"
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_an_own_kernel_at_ten_sizes_compiles_every_cell(tmp_path: Path) -> None:
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(OWN_KERNEL)
+    cells = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", TEN_SIZES)
+    _assert_each_cell_compiled_or_truly_failed(cells, TEN_SIZES)
+    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
+
+
+NOTHING_TO_COMPILE = '''
+import torch
+import jitscope
+
+plus_one = jitscope.workload("plus_one", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
+
+@plus_one.reference
+def _(x):
+    return x + 1.0
+
+@torch.compiler.disable
+def _eager(x):
+    return x + 1.0
+
+@plus_one.kernel("torch")
+def _(x):
+    return _eager(x)  # Dynamo must skip it: no graph is ever compiled
+'''
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_a_kernel_dynamo_cannot_compile_is_failed_with_dynamos_reason(tmp_path: Path) -> None:
+    """A torch:compile cell that ran eager code is never an ok, compiled-looking timing: it is
+    failed with Dynamo's reason, and what was measured is kept."""
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(NOTHING_TO_COMPILE)
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("torch.compile ran eager code: Dynamo compiled no graph"), cell["reason"]
+    assert "torch.compiler.disable" in cell["reason"], cell["reason"]
+    assert cell["observed"]["compiled"] == "no" and cell["observed"]["graph_breaks"] == 1, cell
+    assert cell["stats"] is not None and cell["stats"]["median"] > 0, cell
+
+
+@needs_cxx
+def test_torch_compile_disabled_by_the_environment_is_not_a_compiled_timing(tmp_path: Path) -> None:
+    """TORCHDYNAMO_DISABLE=1 makes torch.compile return the function unchanged."""
+    (cell,) = run_json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", "4",
+                             env={"TORCHDYNAMO_DISABLE": "1"})
+    assert cell["status"] == "failed", cell
+    assert cell["reason"].startswith("torch.compile ran eager code: Dynamo is disabled"), cell["reason"]
+    assert cell["observed"]["compiled"] == "no", cell
+
+
+RECOMPILES_EVERY_CALL = '''
+import torch
+import jitscope
+
+torch._dynamo.config.recompile_limit = LIMIT
+
+calls = {"n": 0}
+plus_one = jitscope.workload("plus_one", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
+
+@plus_one.reference
+def _(x):
+    return x + 1.0
+
+@plus_one.kernel("torch")
+def _(x):
+    calls["n"] += 1  # a Python int Dynamo guards on: every call is a new variant
+    return x + 1.0 + 0.0 * calls["n"]
+'''
+
+
+@pytest.mark.slow
+@needs_cxx
+@pytest.mark.parametrize(("limit", "reason"), ids=["limit-hit", "recompiled"], argvalues=[
+    # The second call meets the limit at once: every timed call after the first ran eagerly.
+    (1, "torch.compile ran eager code: Dynamo hit its recompile limit (torch._dynamo.config.recompile_limit = 1)"
+        " and stopped compiling this function"),
+    # The second call compiles a second graph (slower than the budget: it is the one sample).
+    (2, "torch.compile recompiled 1 graph(s) after the first call: compile time fell inside the warm-up or"
+        " the samples"),
+])
+def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state(tmp_path: Path, limit: int,
+                                                                           reason: str) -> None:
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(RECOMPILES_EVERY_CALL.replace("LIMIT", str(limit)))
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    assert cell["observed"]["compiled"] == "yes", cell  # the first call did compile
+    assert (cell["status"], cell["reason"]) == ("failed", reason), cell
+    assert cell["stats"]["median"] > 0, cell

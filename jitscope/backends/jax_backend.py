@@ -362,6 +362,8 @@ class JaxCompileWatch(CompileWatch):
     def stop(self) -> CompileObservation:
         if not self._ok:
             return CompileObservation("unknown", "unknown")
+        if _jit_disabled():
+            return CompileObservation("no", "n/a", detail="jax: jit disabled; primitives dispatched one by one")
         compiles = _SEEN["compiles"] - self._before["compiles"]
         hits = _SEEN["cache_hits"] - self._before["cache_hits"]
         misses = _SEEN["cache_misses"] - self._before["cache_misses"]
@@ -372,6 +374,21 @@ class JaxCompileWatch(CompileWatch):
                 detail += f", {hits} loaded from the persistent compilation cache"
             return CompileObservation("yes", cache, detail=detail)
         return CompileObservation("no", cache, detail="jax: executable reused from this worker (no trace, no compile)")
+
+    def fell_back(self) -> str:
+        if _jit_disabled():
+            return ("jax.jit is disabled (jax_disable_jit, e.g. JAX_DISABLE_JIT=1): the calls ran op by op, "
+                    "not as one compiled XLA computation")
+        return ""
+
+
+def _jit_disabled() -> bool:
+    """``jax_disable_jit`` makes ``jax.jit`` run its function op by op, each primitive
+    compiled on its own: the compile events fire as for a real jit (seen: 8 events in a
+    linreg first call), so only the flag tells the two apart."""
+    import jax
+
+    return bool(getattr(jax.config, "jax_disable_jit", False))
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

@@ -184,6 +184,8 @@ class NumbaCompileWatch(CompileWatch):
         self._counts = _cache_counts(self._dispatchers)
 
     def stop(self) -> CompileObservation:
+        if _jit_disabled():
+            return CompileObservation("no", "n/a", detail="numba: JIT disabled; the Python function ran")
         new = self._signature_count() - self._signatures
         created = self._creations() - self._created
         hits_now, misses_now = _cache_counts(self._dispatchers)
@@ -210,6 +212,19 @@ class NumbaCompileWatch(CompileWatch):
         elif cache == "n/a":
             detail += " (not disk-cacheable: cache=False or jitclass code)"
         return CompileObservation("yes" if compiled else "no", cache, detail=detail)
+
+    def fell_back(self) -> str:
+        if _jit_disabled():
+            return "numba's JIT is disabled (NUMBA_DISABLE_JIT=1): the kernel ran as plain Python"
+        return ""
+
+
+def _jit_disabled() -> bool:
+    """``NUMBA_DISABLE_JIT``: ``@njit`` returns the Python function itself, so no dispatcher
+    gains a signature and no pass runs, which otherwise reads as "compiled earlier"."""
+    import numba
+
+    return bool(getattr(numba.config, "DISABLE_JIT", False))
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

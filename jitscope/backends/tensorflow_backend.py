@@ -300,10 +300,26 @@ class TracingWatch(CompileWatch):
         after = self._count()
         if after is None:
             return CompileObservation("unknown", "unknown")
+        if _runs_eagerly():
+            return CompileObservation("no", "n/a", detail="tf.function ran eagerly: nothing traced or compiled")
         traced = after - self._before
         if traced > 0:
             return CompileObservation("yes", "n/a", detail=f"tf.function traced {traced} time(s); XLA compiled")
         return CompileObservation("no", "n/a", detail="no new trace")
+
+    def fell_back(self) -> str:
+        if _runs_eagerly():
+            return ("tf.function ran eagerly (tf.config.run_functions_eagerly(True) in this worker): "
+                    "not traced, not compiled with XLA")
+        return ""
+
+
+def _runs_eagerly() -> bool:
+    """``tf.config.run_functions_eagerly(True)`` (a kernel file can call it) makes every
+    ``tf.function`` run its Python eagerly: no trace, so the count alone reads "no new trace"."""
+    import tensorflow as tf
+
+    return bool(tf.config.functions_run_eagerly())
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

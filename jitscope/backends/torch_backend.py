@@ -67,6 +67,7 @@ def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     if variant == "compile":
         notes["compiler"] = "torch.compile (Inductor: C++/OpenMP on CPU, Triton on CUDA)"
         notes["inductor_cache_dir"] = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "torch's default")
+        notes["dynamo_state"] = "reset before this cell (torch.compiler.reset): the first call compiles its graph"
     else:
         notes["compiler"] = "none (eager ATen kernels)"
     notes.update(extra)
@@ -74,44 +75,105 @@ def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
 
 
 def _compile(fn: Any, ctx: CellContext) -> Any:
+    """``torch.compile`` of ``fn`` on a fresh Dynamo state (``torch.compiler.reset()``).
+
+    Dynamo keeps at most ``recompile_limit`` (8) compiled variants per function and, past it,
+    runs the function eagerly for good; one worker runs every size of a sweep, and the
+    built-in kernels (or a user's) are the same code object cell after cell, so the 9th size
+    used to run eager code under the ``compile`` label. A reset makes each cell compile its own
+    graph in its own first call, as a new process would (Inductor's disk cache still serves
+    what it holds); docs/performance.md has what it costs."""
     torch = _torch()
     if ctx.device == "cpu" and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
         raise SkipCell("torch.compile on CPU needs a C++ compiler (c++/g++/clang++) on PATH")
     from jitscope.core.paths import cache_dir
 
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
+    torch.compiler.reset()
     return torch.compile(fn, dynamic=False)
 
 
 def _counters() -> dict[str, float]:
     """A flat copy of Dynamo's counters (``stats.unique_graphs``, ``graph_break.<why>``,
-    ``inductor.fxgraph_cache_hit``...)."""
+    ``unimplemented.<why>``, ``inductor.fxgraph_cache_hit``...)."""
     from torch._dynamo.utils import counters
 
     return {f"{group}.{key}": float(value) for group, values in counters.items() for key, value in values.items()}
 
 
+def _changed(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+
+
+def _total(delta: dict[str, float], prefix: str) -> int:
+    return int(sum(v for k, v in delta.items() if k.startswith(prefix)))
+
+
+def _limit_hits(delta: dict[str, float]) -> int:
+    """Dynamo counts "Dynamo recompile limit exceeded" under ``unimplemented``: from then
+    on it runs that function's frame eagerly (and counts nothing more for it)."""
+    return int(sum(v for k, v in delta.items() if k.startswith("unimplemented.") and "recompile limit" in k.lower()))
+
+
+def _first_break(delta: dict[str, float]) -> str:
+    """The first line of Dynamo's own reason for a graph break in ``delta`` ('' if none)."""
+    for key in delta:
+        if key.startswith("graph_break."):
+            return key.removeprefix("graph_break.").strip().splitlines()[0]
+    return ""
+
+
+def _dynamo_disabled() -> bool:
+    """Torch's two switches, read as torch reads them: ``TORCHDYNAMO_DISABLE=1`` (checked
+    by ``torch.compile`` itself, which then returns the function unchanged) and
+    ``torch._dynamo.config.disable`` (``TORCH_COMPILE_DISABLE=1``)."""
+    from torch._dynamo import config
+
+    return bool(config.disable) or os.environ.get("TORCHDYNAMO_DISABLE", "") == "1"
+
+
 class DynamoWatch(CompileWatch):
-    """torch.compile's own counters around the first call: graphs Dynamo compiled, graph
-    breaks, and Inductor's FX-graph cache hits/misses (``TORCHINDUCTOR_CACHE_DIR``)."""
+    """torch.compile's own counters: graphs Dynamo compiled, graph breaks and Inductor's
+    FX-graph cache hits/misses (``TORCHINDUCTOR_CACHE_DIR``) in the first call; then, after
+    the samples, whether any timed call ran eager code (recompile limit, no graph at all) or
+    recompiled."""
 
     def start(self) -> None:
         self._before = _counters()
+        self._first: dict[str, float] = {}
+        self._after_first = self._before
 
     def stop(self) -> CompileObservation:
-        after = _counters()
-
-        def delta(prefix: str) -> float:
-            return sum(v - self._before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix))
-
-        graphs = delta("stats.unique_graphs")
-        breaks = int(delta("graph_break."))
-        hits, misses = delta("inductor.fxgraph_cache_hit"), delta("inductor.fxgraph_cache_miss")
+        self._after_first = _counters()
+        self._first = first = _changed(self._before, self._after_first)
+        graphs, breaks = _total(first, "stats.unique_graphs"), _total(first, "graph_break.")
         if graphs <= 0:
-            return CompileObservation("no", "n/a", graph_breaks=breaks, detail="no new graph: compiled earlier in this worker")
+            why = _first_break(first) or "Dynamo recorded no reason"
+            return CompileObservation("no", "n/a", graph_breaks=breaks, detail=f"dynamo: no graph compiled ({why})")
+        hits, misses = _total(first, "inductor.fxgraph_cache_hit"), _total(first, "inductor.fxgraph_cache_miss")
         cache = "miss" if misses > 0 else "hit" if hits > 0 else "unknown"
-        detail = f"dynamo: {int(graphs)} graph(s), {breaks} graph break(s); inductor fx-graph cache {int(hits)} hit(s), {int(misses)} miss(es)"
+        detail = f"dynamo: {graphs} graph(s), {breaks} graph break(s); inductor fx-graph cache {hits} hit(s), {misses} miss(es)"
         return CompileObservation("yes", cache, graph_breaks=breaks, detail=detail)
+
+    def fell_back(self) -> str:
+        later = _changed(self._after_first, _counters())
+        if _dynamo_disabled():
+            return ("torch.compile ran eager code: Dynamo is disabled (TORCHDYNAMO_DISABLE=1, "
+                    "TORCH_COMPILE_DISABLE=1 or torch._dynamo.config.disable)")
+        if _limit_hits(self._first) or _limit_hits(later):
+            from torch._dynamo import config
+
+            return (f"torch.compile ran eager code: Dynamo hit its recompile limit (torch._dynamo.config."
+                    f"recompile_limit = {config.recompile_limit}) and stopped compiling this function")
+        if _total(self._first, "stats.unique_graphs") <= 0:
+            why = _first_break(self._first)
+            return "torch.compile ran eager code: Dynamo compiled no graph" + (
+                f" (graph break: {why})" if why else " and recorded no reason")
+        recompiled = _total(later, "stats.unique_graphs")
+        if recompiled:
+            return (f"torch.compile recompiled {recompiled} graph(s) after the first call: "
+                    "compile time fell inside the warm-up or the samples")
+        return ""
 
 
 class TorchCudaPeak:

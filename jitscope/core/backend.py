@@ -61,6 +61,14 @@ class CompileWatch:
     def stop(self) -> CompileObservation:
         return CompileObservation("unknown", "unknown")
 
+    def fell_back(self) -> str:
+        """Asked once the samples are taken: why the timed calls did *not* run what the
+        library compiled (e.g. Dynamo past its recompile limit runs eager code), in the
+        library's words, or "" when nothing says so. A non-empty answer fails the cell with
+        that reason, its measurements kept: a variant named "compile" that ran uncompiled
+        code must never read as a compiled timing."""
+        return ""
+
 
 class NothingCompiles(CompileWatch):
     """For backends that have no compiler at all (python, numpy, scipy): a fact, not a guess."""

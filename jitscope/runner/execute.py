@@ -100,8 +100,9 @@ def _execute(
         kernel.transfer()
         transfer_s = time.perf_counter() - t0
 
-        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report,
-                    first_call_watch=kernel.compile_watch())
+        watch = kernel.compile_watch()
+        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch)
+        fell_back = watch.fell_back()
         peak_host = host_peak.peak_above_baseline()
         peak_device = kernel.device_peak_bytes() if on_device else None
         report(Phase.CHECKING, 1.0)
@@ -123,14 +124,14 @@ def _execute(
         flops = workload.flops(spec.size, params)
         moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(dtype_used, _ITEMSIZE[spec.dtype]))
         median = stats.median
-        status = Status.OK
-        reason = ""
+        reasons = [fell_back] if fell_back else []
         if not accuracy.accurate:
-            status = Status.FAILED
-            reason = (
+            reasons.append(
                 f"inaccurate: {accuracy.metric} {accuracy.error:.3g} > tolerance {accuracy.tolerance:.3g}"
                 + (f" ({accuracy.detail})" if accuracy.detail else "")
             )
+        status = Status.FAILED if reasons else Status.OK
+        reason = "; ".join(reasons)
         return CellResult(
             spec=spec,
             status=status,
