@@ -156,6 +156,23 @@ def resolve_run_id(store: Store, text: str) -> int:
     return parse_run_id(text)
 
 
+MIN_COMMAND_WIDTH = 16
+
+
+def _fit_commands(rows: list[dict[str, str]], chosen: list[str], width: int) -> bool:
+    """Cut each command to the room the other columns leave, with an ellipsis (a long command
+    would otherwise push the whole column off the table); False when too little is left."""
+    # each column: its text, a space either side and a divider; the table's two edges
+    used = sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in chosen) + 2 + 3
+    room = width - used
+    if room < MIN_COMMAND_WIDTH:
+        return False
+    for row in rows:
+        command = row["command"]
+        row["command"] = command if len(command) <= room else command[: room - 1] + "…"
+    return True
+
+
 def print_history(console: Console, db_path: Path, limit: int) -> None:
     with Store(db_path, create=False) as store:
         runs = store.runs(limit)
@@ -168,11 +185,14 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
         for r in runs
     ]
     order = ("id", "started", "state", "host", "ok/cells", "label", "command")
-    chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host", "command"), console.width)
+    chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host"), console.width)
+    if _fit_commands(rows, chosen, console.width):
+        chosen.append("command")
     table = Table(title=plain(f"runs in {db_path}"), title_justify="left", box=None if console.width < 80 else box.SIMPLE_HEAD)
     for col in order:
         if col in chosen:
-            table.add_column(col, overflow="fold", no_wrap=col in ("id", "state", "ok/cells", "started"))
+            table.add_column(col, overflow="ellipsis" if col == "command" else "fold",
+                             no_wrap=col in ("id", "state", "ok/cells", "started", "command"))
     for row in rows:  # Text, not markup: labels and commands are whatever the user typed
         table.add_row(*(Text(row[c]) for c in order if c in chosen))
     console.print(table)

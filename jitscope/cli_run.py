@@ -34,7 +34,7 @@ from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
-from jitscope.plots import render, time_series
+from jitscope.plots import legend_line, render, time_series
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
@@ -333,6 +333,8 @@ def print_report(console: Console, results: Sequence[CellResult], baseline: str 
     for workload, series in time_series(results).items():
         if not any(len(s.x) for s in series):
             continue
+        color = console.is_terminal and not console.no_color
         chart = render(series, title=f"{workload}: median time per call", xlabel="size", ylabel="seconds",
-                       width=width, height=18, yfmt=fmt_seconds, color=console.is_terminal and not console.no_color)
+                       width=width, height=18, yfmt=fmt_seconds, color=color, legend=False)
         console.print(Text.from_ansi(chart))
+        console.print(Text.from_ansi(legend_line(series, color=color)), soft_wrap=False)

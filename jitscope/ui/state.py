@@ -354,26 +354,34 @@ def peak_memory(result: CellResult) -> int | None:
     return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
 
 
+def fmt_error(result: CellResult) -> str:
+    """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
+    in colour alone: ``NO_COLOR`` and a copied screen keep it."""
+    acc = result.accuracy
+    if acc is None:
+        return "-"
+    return f"{fmt_number(acc.error)} {'✓' if acc.accurate else '✗'}"
+
+
 def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
     """One Results-table row as plain strings (styles are added by the widget), in the order
     of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
     worker observed: ``unknown`` when the library gave no signal, ``-`` for a cell that was
     never measured (failed, skipped...)."""
     st = result.stats
-    acc = result.accuracy
     measured = st is not None
     row = [
         result.spec.workload,
         label,
         fmt_size(result.spec.size),
-        result.status.value,
         fmt_time(result.median_s),
+        f"{speedup:.2f}x" if speedup is not None else "-",
+        fmt_error(result),
+        result.status.value,
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
         result.observed.compiled if measured else "-",
         (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
-        (fmt_number(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
-        f"{speedup:.2f}x" if speedup is not None else "-",
         result.reason,
     ]
     return row

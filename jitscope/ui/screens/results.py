@@ -31,8 +31,10 @@ from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
-COLUMNS = ("workload", "backend", "size", "status", "median", "IQR", "compile", "compiled", "peak mem", "error",
-           "speed-up", "reason")
+# The answer first (what ran, its median, speed-up and error ✓/✗: what fits 60 columns), the
+# details after (scroll right, or read the cell details under the table).
+COLUMNS = ("workload", "backend", "size", "median", "speed-up", "error", "status", "IQR", "compile", "compiled",
+           "peak mem", "reason")
 _STATUS, _ERROR, _REASON = COLUMNS.index("status"), COLUMNS.index("error"), COLUMNS.index("reason")
 REASON_WIDTH = 48
 
@@ -86,6 +88,11 @@ class ResultsScreen(SessionScreen):
         self.hidden &= set(labels)
         self._fill_table()
         self._draw()
+        self.query_one(DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        """Arrows move in the table whenever Results comes up (from a run, History or a key)."""
+        self.query_one(DataTable).focus()
 
     # ---- drawing ----------------------------------------------------------------------------------
     def _fill_table(self) -> None:

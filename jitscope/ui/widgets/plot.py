@@ -16,7 +16,14 @@ from textual.widgets import Static
 
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds
-from jitscope.plots import Series, loggable, render, render_log_bars
+from jitscope.plots import (
+    REFERENCE_MARKER,
+    Series,
+    loggable,
+    render,
+    render_log_bars,
+    series_marker,
+)
 from jitscope.ui.state import PlotData
 from jitscope.ui.themes import PLOT_ROLES, rgb
 
@@ -123,13 +130,15 @@ class PlotView(Widget):
             extra=extra,
             legend=False,
             extra_color=muted_rgb(self),
+            indices=[i for i, _ in self._series],
         )
         return Text.from_ansi(text, no_wrap=True) if color else Text(text, no_wrap=True)
 
 
 class Legend(Static):
     """The plot's legend on one line: ``1 ● numpy  2 ○ python`` (hidden series hollow), coloured
-    like the lines, with the keys that toggle them."""
+    like the lines, with the keys that toggle them. Without colour each entry shows the marker
+    its series is drawn with (``1 • numpy  2 + python``), the only thing telling them apart."""
 
     DEFAULT_CSS = """
     Legend { height: auto; max-height: 2; padding: 0 1; color: $foreground; }
@@ -166,11 +175,12 @@ class Legend(Static):
             key = str(i + 1) if i < 9 else " "
             style = "" if no_color or self._bars else _style(palette[i % len(palette)])
             text.append(f"{key} ", style="bold")
-            text.append("● " if visible else "○ ", style=style if visible else "dim")
+            marker = series_marker(i, color=False) if no_color else "●"
+            text.append(f"{marker} " if visible else "○ ", style=style if visible else "dim")
             text.append(printable(label), style="" if visible else "dim")
             text.append("  ")
         for label in self._extra:
-            text.append("··· " + printable(label) + "  ", style="dim")
+            text.append(REFERENCE_MARKER * 3 + " " + printable(label) + "  ", style="dim")
         if self._note:
             text.append(self._note, style="dim italic")
         return text
