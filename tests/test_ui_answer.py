@@ -85,3 +85,79 @@ async def test_a_run_opened_from_history_has_its_table_focused(tmp_path: Path) -
         assert app.focused is table
         await pilot.press("down", "down")
         assert table.cursor_row == 2
+
+
+@aio
+async def test_no_color_legend_shows_each_series_marker_and_the_reference_line_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 2: without colour the legend's marker is the one the plot draws the series with,
+    and the expected-error line uses a marker no series uses."""
+    from jitscope.plots import MONO_MARKERS, REFERENCE_MARKER
+    from jitscope.ui.widgets.plot import Legend, PlotView
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path, mcpi_selection(backends=[("numpy", None), ("python", None), ("turbo", None)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v", "p")  # the accuracy plot, with mcpi's expected 1.64/sqrt(n)
+        await pilot.pause()
+        legend = str(app.screen.query_one(Legend).render())
+        assert "1 • numpy" in legend and "2 + python" in legend and "3 * turbo" in legend
+        assert f"{REFERENCE_MARKER * 3} expected error" in legend
+        await pilot.press("2", "3", "m")  # numpy alone, zoomed: the reference line shows beside it
+        await pilot.pause()
+        plot = str(app.screen.query_one(PlotView).render())
+        assert REFERENCE_MARKER in plot and REFERENCE_MARKER not in MONO_MARKERS, plot
+        await pilot.press("m", "0", "1")  # hide numpy: python keeps its own marker
+        await pilot.pause()
+        plot = str(app.screen.query_one(PlotView).render())
+        assert "+" in plot and "*" in plot and "•" not in plot
+
+
+@aio
+async def test_export_boxes_differ_ticked_and_not_without_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 4: the 'also JSON' box reads ticked or not in characters, not in colour alone."""
+    from textual.widgets import Checkbox
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v", "e")
+        await pilot.pause()
+        box = app.screen.query_one("#export-json", Checkbox)
+        assert "X" not in str(box.render())
+        box.value = True
+        await pilot.pause()
+        assert "X" in str(box.render())
+
+
+@aio
+async def test_command_palette_entries_have_no_repeated_help_line(tmp_path: Path) -> None:
+    """Item 5: a help line under a palette entry only where it says more than the title."""
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        commands = list(app.get_system_commands(app.screen))
+        assert any(c.title == "Setup screen (s)" for c in commands)
+        for c in commands:
+            assert c.help == "" or c.help != c.title.rsplit(" (", 1)[0], c
+
+
+@aio
+async def test_setup_says_custom_while_sizes_come_from_the_command_line(tmp_path: Path) -> None:
+    """Item 7: ``-s`` sizes show Preset ``custom`` (in the one size style); a preset (p)
+    replaces them."""
+    from textual.widgets import Input, Select
+
+    app = make_app(tmp_path, mcpi_selection(sizes=[1000, 3000, 10000]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert str(app.screen.query_one("#preset", Select).value) == "custom"
+        assert app.screen.query_one("#sizes", Input).value == "1e3,3e3,1e4"
+        assert app.session.request is not None and [c.size for c in app.session.request.plan.cells][:3] == [1000, 3000, 10000]
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        assert str(app.screen.query_one("#preset", Select).value) == "default"
+        assert app.screen.query_one("#sizes", Input).value == ""

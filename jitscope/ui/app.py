@@ -488,7 +488,9 @@ class JitscopeApp(SessionApp):
             if action in ("quit", "help", "command_palette"):
                 continue
             title = what.split(" (")[0] if len(what) < 60 else what[:57] + "…"
-            yield SystemCommand(f"{title} ({key})", what, partial(self.call_later, self.run_action, action, node))
+            # A help line only where it adds to the title: the palette shows it under each entry.
+            helps = what if what != title else ""
+            yield SystemCommand(f"{title} ({key})", helps, partial(self.call_later, self.run_action, action, node))
         for name in self.theme_names:
             yield SystemCommand(f"Theme: {name}", "Switch to this theme", partial(setattr, self, "theme", name))
         yield SystemCommand("Keys (?)", "Show every key of this screen and the app", self.action_help)
