@@ -23,6 +23,8 @@ MONO_MARKERS = ("•", "+", "*", "#", "@", "%", "&", "$", "^", "=")
 # Reference lines (an expected error...) are drawn with a marker no series uses, with or
 # without colour, so a reader never takes one for a series.
 REFERENCE_MARKER = "·"
+# The fill of each bar kind (compile, start-up, steady), so they differ without colour too.
+BAR_MARKERS = ("█", "▒", "░")
 PLOTEXT_COLORS = ("blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray")
 
 
@@ -253,7 +255,8 @@ def render_log_bars(
               for b in bars]
     palette = list(colors or ["blue+", "red+", "green+", "magenta+"])
     plt.multiple_bar(list(groups), lifted, labels=[b.label for b in bars] if legend else None,
-                     color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8)
+                     color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8,
+                     marker=[BAR_MARKERS[i % len(BAR_MARKERS)] for i in range(len(bars))])
     decades = list(range(0, hi - lo + 1))
     plt.xticks(decades, [xfmt(10.0 ** (lo + d)) for d in decades])
     plt.xlim(0, hi - lo)

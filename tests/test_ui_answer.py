@@ -161,3 +161,46 @@ async def test_setup_says_custom_while_sizes_come_from_the_command_line(tmp_path
         await pilot.pause(0.3)
         assert str(app.screen.query_one("#preset", Select).value) == "default"
         assert app.screen.query_one("#sizes", Input).value == ""
+
+
+@pytest.mark.parametrize("mode", ["setup", "run", "results", "history"])
+@aio
+async def test_everything_works_at_the_smallest_supported_size(tmp_path: Path, mode: str) -> None:
+    """Item 10: at 60x20 (the README's smallest size) nothing leaves the screen, the footer
+    keeps ``? Keys`` and ``q Quit``, and the plot keeps room to be read."""
+    from test_ui_app import fixed_widgets
+
+    from jitscope.ui.widgets.plot import PlotView
+
+    width, height = SIZES[-1]
+    store_with_runs(tmp_path / "results.sqlite")
+    app = make_app(tmp_path, mcpi_selection())
+    async with app.run_test(size=(width, height)) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press({"setup": "s", "run": "l", "results": "v", "history": "h"}[mode])
+        await pilot.pause(0.3)
+        screen = app.screen
+        for widget in fixed_widgets(screen):
+            assert widget.region.right <= width and widget.region.bottom <= height, f"{widget} at {widget.region}"
+        keys = {str(k.key_display): k for k in screen.query("FooterKey")}
+        assert "?" in keys and "q" in keys, list(keys)
+        assert all(k.region.right <= width and k.region.width > 0 for k in keys.values()), "footer overflows"
+        if mode in ("run", "results"):
+            assert screen.query_one(PlotView).region.height >= 8
+        if mode == "setup":  # the Options panel, border included, inside the screen
+            options = screen.query_one("#setup-right")
+            assert options.region.x + options.outer_size.width <= width
+
+
+def test_readme_lists_every_plot_the_app_has() -> None:
+    """Item 11: the README's list of plots is the app's (it said 4 when there were 5)."""
+    import re
+
+    from jitscope.ui.state import PLOT_KINDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    words = {4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
+    assert f"{words[len(PLOT_KINDS)]} plots" in readme
+    keys_row = re.search(r"next plot \(([^)]*)\)", readme)
+    assert keys_row is not None
+    assert [k.strip() for k in keys_row.group(1).split(",")] == [k.replace("speedup", "speed-up") for k in PLOT_KINDS]

@@ -129,8 +129,25 @@ def test_single_run_labels_speedups_and_plots() -> None:
     assert view.plot("time", "mcpi", None).series[0].y == pytest.approx([1e-5, 1e-4])
     assert [s.y for s in view.plot("speedup", "mcpi", "python").series] == [pytest.approx([20.0, 20.0]), [1.0, 1.0]]
     bars = view.plot("compile", "mcpi", None)
-    assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "steady"]
-    assert bars.note == "at size 1e4"
+    assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "worker", "steady"]
+    assert bars.where == {"numpy": "@1e3", "python": "@1e3"}  # nothing compiled: where the worker started
+
+
+def test_compile_and_start_up_are_drawn_where_they_happened() -> None:
+    """Issue 21 item 3: a JIT compiles at its first size only; the compile plot showed the
+    largest size, where compile is empty. Each series' bars are at the size it compiled."""
+    import dataclasses
+
+    jit = [ok_result(CellSpec("mcpi", "turbo", "default", "cpu", "float64", n), 1e-9) for n in (1000, 10000, 100000)]
+    jit = [dataclasses.replace(r, compile_s=0.5 if r.spec.size == 1000 else None) for r in jit]
+    late = [ok_result(CellSpec("mcpi", "lazy", "default", "cpu", "float64", n), 1e-9) for n in (1000, 10000)]
+    late = [dataclasses.replace(r, compile_s=0.2 if r.spec.size == 10000 else None) for r in late]
+    bars = ResultSet.single(jit + late, RunRef(1, "#1")).plot("compile", "mcpi", None)
+    assert bars.groups == ["turbo", "lazy"] and bars.where == {"turbo": "@1e3", "lazy": "@1e4"}
+    compile_bar, startup_bar, steady_bar = bars.bars
+    assert compile_bar.y == [0.5, 0.2]
+    assert startup_bar.y[0] == jit[0].observed.startup_s
+    assert steady_bar.y == pytest.approx([jit[0].median_s, late[1].median_s])
 
 
 def test_overlay_tags_series_and_compares_across_runs() -> None:

@@ -107,6 +107,11 @@ class JitscopeApp(SessionApp):
         Binding("h", "mode('history')", "History screen", show=False),
     ]
 
+    # Screens get -narrow below 80 columns and -short below 24 rows: the layout gives the
+    # answer and the keys room down to 60x20 (the smallest size supported, a common split pane).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]
+
     run_status: reactive[str] = reactive("")
 
     def __init__(

@@ -276,6 +276,25 @@ class ResultSet:
             return [None] * len(self.items)
         return speedups(self.results, baseline, [self.label(ref, r) for ref, r in self.items])
 
+    def _compile_bars(self, results: Sequence[CellResult], workload: str) -> PlotData:
+        """Compile, worker start-up and steady state per series, each at the size where the
+        compile (and start-up) happened; the group names that size."""
+        label = self.labeller()
+        ok = [r for r in results if r.status == Status.OK and r.median_s]
+        by_label: dict[str, list[CellResult]] = {}
+        for r in ok:
+            by_label.setdefault(label(r), []).append(r)
+        groups = [g for g in self.labels(workload) if g in by_label]
+        at = {g: first_cost_cell(by_label[g]) for g in groups}
+        bars = [
+            Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
+            Series("worker start-up", [], [_or_nan(at[g].observed.startup_s) for g in groups]),
+            Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
+        ]
+        where = {g: f"@{fmt_size(at[g].spec.size)}" for g in groups}
+        return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, where=where,
+                        note="each where it happened" if groups else "")
+
     def plot(self, kind: str, workload: str, baseline: str | None, expected: ExpectedError | None = None) -> PlotData:
         """Series (and reference lines) of one plot kind for one workload; ``expected`` is
         the workload's expected-error model, drawn on the accuracy plot where it has one."""
@@ -303,19 +322,16 @@ class ResultSet:
             series = speedup_series(results, baseline, label).get(workload, [])
             return PlotData(series, [], "size", f"x faster than {baseline}", "number")
         if kind == "compile":
-            # Bars at the largest size measured: compile (first call - median) vs the median.
-            ok = [r for r in results if r.status == Status.OK and r.median_s]
-            if not ok:
-                return PlotData([], [], "", "", "time", groups=[], bars=[])
-            size = max(r.spec.size for r in ok)
-            at = {label(r): r for r in ok if r.spec.size == size}
-            groups = [g for g in self.labels(workload) if g in at]
-            bars = [
-                Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
-                Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
-            ]
-            return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, note=f"at size {fmt_size(size)}")
+            return self._compile_bars(results, workload)
         raise ValueError(kind)
+
+
+def first_cost_cell(cells: Sequence[CellResult]) -> CellResult:
+    """Where a series paid its one-off costs: the first size whose first call compiled (a JIT
+    compiles once, at the first size it meets), else its smallest size (where its worker
+    started). Drawing them at the largest size showed nothing: that cell compiled nothing."""
+    ordered = sorted(cells, key=lambda r: r.spec.size)
+    return next((r for r in ordered if r.compile_s), ordered[0])
 
 
 def expected_line(results: Sequence[CellResult], expected: ExpectedError) -> Series:
@@ -343,6 +359,7 @@ class PlotData:
     note: str = ""
     groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
     bars: list[Series] = field(default_factory=list)
+    where: dict[str, str] = field(default_factory=dict)  # bar groups: the size each was taken at
 
 
 UNKNOWN = "unknown"

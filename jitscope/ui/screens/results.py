@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from jitscope.core.model import Status
 from jitscope.core.text import printable
@@ -27,6 +27,7 @@ from jitscope.ui.state import (
     observed_details,
     results_table_row,
 )
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
@@ -65,7 +66,7 @@ class ResultsScreen(SessionScreen):
         yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="results-detail")
         yield Chart(id="results-chart")
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

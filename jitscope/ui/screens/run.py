@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
+from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
 from jitscope.core.labels import cell_label
 from jitscope.core.model import Status
@@ -37,6 +37,7 @@ from jitscope.ui.state import (
     fmt_duration,
     observed_details,
 )
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.grid import CellGrid, tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
@@ -74,7 +75,7 @@ class RunScreen(SessionScreen):
         yield Static("", id="cell-detail")
         yield Chart(id="run-chart")
         yield RichLog(id="run-log", markup=False, wrap=True, max_lines=500)
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(REDRAW_INTERVAL_S, self._tick, pause=True)

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds
 from jitscope.plots import (
+    BAR_MARKERS,
     REFERENCE_MARKER,
     Series,
     loggable,
@@ -169,7 +170,7 @@ class Legend(Static):
         no_color = self.app.no_color
         for i, label in self._bars:
             style = "" if no_color else _style(palette[i % len(palette)])
-            text.append("█ ", style=style)
+            text.append(BAR_MARKERS[i % len(BAR_MARKERS)] + " ", style=style)
             text.append(printable(label) + "  ")
         for i, label, visible in self._entries:
             key = str(i + 1) if i < 9 else " "
@@ -209,7 +210,7 @@ class Chart(Vertical):
         plot = self.query_one(PlotView)
         legend = self.query_one(Legend)
         if data.groups is not None:
-            groups = [g for g in data.groups if g not in hidden]
+            groups = [f"{g} {data.where[g]}".strip() if g in data.where else g for g in data.groups if g not in hidden]
             kept = [Series(b.label, [], [v for g, v in zip(data.groups, b.y, strict=True) if g not in hidden])
                     for b in data.bars]
             plot.show_bars(groups, list(enumerate(kept)), title=title + (f" ({data.note})" if data.note else ""),
