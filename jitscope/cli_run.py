@@ -29,7 +29,7 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
-from jitscope.core.labels import cell_label, impl_label, resolve_label
+from jitscope.core.labels import cell_label, impl_label, phase_word, resolve_label
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
@@ -191,7 +191,7 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
                         progress.console.print(one_line(event.result), soft_wrap=True)
                     elif isinstance(event, CellProgressed):
                         pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
-                        progress.update(task, description=f"{cell_title(event.spec)} {event.phase.value}{pct}")
+                        progress.update(task, description=f"{cell_title(event.spec)} {phase_word(event.phase)}{pct}")
                     elif isinstance(event, WorkerStarted):
                         progress.update(task, description=f"starting {event.backend} worker ({event.device})")
                     elif isinstance(event, WorkerReady):

@@ -320,10 +320,11 @@ class JitscopeApp(SessionApp):
             self.notify(session.request_problem, title="Cannot run", severity="error", timeout=8)
             await self.switch_mode("setup")
             return
+        from jitscope.ui.planning import cost_model
         from jitscope.ui.runs import RunJob, drive, recorded_run
         from jitscope.ui.state import RunProgress
 
-        job = RunJob(request, RunProgress(list(request.plan.cells), session.clock))
+        job = RunJob(request, RunProgress(list(request.plan.cells), session.clock, cost=cost_model(session.registry)))
         session.job = job
         self.refresh_bindings()
         await self.switch_mode("run")

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
-from jitscope.core.labels import cell_label
+from jitscope.core.labels import cell_label, phase_word
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
@@ -35,6 +35,7 @@ from jitscope.ui.state import (
     RunEnded,
     RunRef,
     fmt_duration,
+    fmt_eta,
     observed_details,
 )
 from jitscope.ui.widgets.footer import FitFooter
@@ -192,9 +193,9 @@ class RunScreen(SessionScreen):
             doing = ""
             if current is not None:
                 s = current.spec
-                doing = f" · {cell_label(s)} {s.workload} {fmt_size(s.size)} {current.phase.value}"
+                doing = f" · {cell_label(s)} {s.workload} {fmt_size(s.size)} {phase_word(current.phase)}"
             line = (f"{progress.done}/{progress.total} · {fmt_duration(progress.elapsed())} · "
-                    f"ETA {fmt_duration(progress.eta())}{doing}")
+                    f"{fmt_eta(progress.eta())}{doing}")
         self.query_one("#run-line", Static).update(Content(printable(line)))
         self._show_detail()
         if self.plot_dirty or (current is not None and self.plot_workload is None
