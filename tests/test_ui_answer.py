@@ -67,6 +67,9 @@ async def test_results_show_the_answer_first_with_the_table_focused(tmp_path: Pa
         assert all(e.endswith(("✓", "✗")) for e in errors if e != "-") and any(e.endswith("✓") for e in errors)
         await pilot.press("down")
         assert table.cursor_row == 1
+        await pilot.press("right", "right")  # the details to the right: arrows scroll there
+        await pilot.pause()
+        assert table.scroll_x > 0
 
 
 @aio
