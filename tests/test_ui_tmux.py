@@ -187,3 +187,18 @@ def test_issue_21_the_answer_at_80x24_without_colour(tmux: Tmux, tmp_path: Path)
     tmux.keys("q")
     tmux.wait_for(lambda s: "JITSCOPE-EXIT=" in s, 15, "the app to exit")
     assert "JITSCOPE-EXIT=0" in tmux.screen()
+
+
+def test_issue_21_a_python_first_call_is_not_called_compiling(tmux: Tmux, tmp_path: Path) -> None:
+    """Issue 21 item 14, `jitscope run` in a terminal: pure Python compiles nothing, so its
+    first call is shown as what it is, "first call"."""
+    env = {"JITSCOPE_HOME": str(tmp_path / "home"), "TERM": "xterm", "LANG": "C.UTF-8", "NO_COLOR": "1",
+           "JITSCOPE_TIMING_LOCK": str(tmp_path / "timing.lock")}
+    env_args = " ".join(f"{k}={v}" for k, v in env.items())
+    command = (f"cd {tmp_path} && env {env_args} {JITSCOPE} run -w lu -b python -s 500 --budget 0.05 --no-plot "
+               f"--db {tmp_path / 'runs.sqlite'}; echo JITSCOPE-EXIT=$?; sleep 60")
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "24", command)
+    seen = tmux.wait_for(lambda s: any(w in s for w in ("first call", "compiling", "JITSCOPE-EXIT=")), 120,
+                         "the first call")
+    assert "first call" in seen and "compiling" not in seen
+    tmux.wait_for(lambda s: "JITSCOPE-EXIT=0" in s, 120, "the run to finish")
