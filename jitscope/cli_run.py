@@ -61,7 +61,7 @@ STATUS_STYLE = {
 
 def cell_title(result_or_spec: CellResult | CellSpec) -> str:
     spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
-    return printable(f"{spec.workload} {cell_label(spec)} {spec.dtype} size={spec.size}")
+    return printable(f"{spec.workload} {cell_label(spec)} {spec.dtype} size={fmt_size(spec.size)}")
 
 
 def one_line(result: CellResult) -> Text:

@@ -137,6 +137,8 @@ def test_issue_21_screens_at_each_size(snap_compare, tmp_path: Path, monkeypatch
         await pilot.press({"run": "l", "results": "v", "export": "v"}[screen])
         if screen == "export":
             await pilot.press("e")
+            await settle(pilot)
+            pilot.app.screen.query_one("#export-path").cursor_blink = False  # one frame, whenever it is taken
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=arrange)

@@ -175,15 +175,15 @@ def test_issue_21_the_answer_at_80x24_without_colour(tmux: Tmux, tmp_path: Path)
     assert "1 • numpy  2 + python" in screen  # the legend: each series' own marker
 
     tmux.keys("Down")
-    detail = tmux.wait_for(lambda s: "numpy mcpi n=3000" in s, 5, "the second row's details (arrows, no tab)")
+    detail = tmux.wait_for(lambda s: "numpy mcpi n=3e3" in s, 5, "the second row's details (arrows, no tab)")
     assert "abs_error_pi" in detail
 
     tmux.keys("h")  # the same run opened from History: arrows work there too
     tmux.wait_for(lambda s: "1 run" in s or "4/4" in s, 10, "the History screen")
     tmux.keys("Enter")
-    tmux.wait_for(lambda s: "numpy mcpi n=1000" in s and "speed-up" in s, 10, "the run opened in Results")
+    tmux.wait_for(lambda s: "numpy mcpi n=1e3" in s and "speed-up" in s, 10, "the run opened in Results")
     tmux.keys("Down")
-    tmux.wait_for(lambda s: "numpy mcpi n=3000" in s, 5, "the second row's details after History")
+    tmux.wait_for(lambda s: "numpy mcpi n=3e3" in s, 5, "the second row's details after History")
     tmux.keys("q")
     tmux.wait_for(lambda s: "JITSCOPE-EXIT=" in s, 15, "the app to exit")
     assert "JITSCOPE-EXIT=0" in tmux.screen()

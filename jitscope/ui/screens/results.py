@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from jitscope.core.model import Status
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_number
+from jitscope.core.units import fmt_number, fmt_size
 from jitscope.ui import STYLES
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
@@ -150,7 +150,7 @@ class ResultsScreen(SessionScreen):
             return
         ref, r = self.view.items[int(event.row_key.value)]
         s = r.spec
-        parts = [f"{self.view.label(ref, r)} {s.workload} n={s.size} {s.dtype}: {r.status.value}"]
+        parts = [f"{self.view.label(ref, r)} {s.workload} n={fmt_size(s.size)} {s.dtype}: {r.status.value}"]
         if r.reason:
             parts.append(r.reason)
         if r.stats is not None:
