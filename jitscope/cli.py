@@ -412,8 +412,9 @@ def main() -> None:
     except TyperException as exc:  # Click's usage errors (bad option, missing argument...)
         _print_error(_usage_line(exc))
         sys.exit(getattr(exc, "exit_code", 2))
-    except Abort:
-        sys.exit(130)
+    except Abort:  # end of input at a prompt: Click's own exit status
+        _print_error("aborted")
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
