@@ -17,6 +17,7 @@ from jitscope.cli_tables import choose_columns
 from jitscope.core.errors import UserError
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
+from jitscope.core.units import fmt_size
 from jitscope.results.store import Store, parse_run_id
 
 
@@ -95,9 +96,9 @@ def print_workloads(console: Console, *, files: Sequence[str]) -> None:
         console.print(warning(problem), soft_wrap=True)
     for name, w in sorted(registry.workloads.items()):
         console.print(plain(name, style="bold") + plain(" — ", w.description))
-        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(str(s) for s in w.default_sizes)))
+        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(fmt_size(s) for s in w.default_sizes)))
         if w.presets:
-            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(str(v) for v in vals)}" for k, vals in w.presets.items())))
+            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(fmt_size(v) for v in vals)}" for k, vals in w.presets.items())))
         for p in w.params:
             console.print(plain(f"  -p {p.name}={p.default}  {p.help}"))
         labels = list(dict.fromkeys(i.label for i in registry.implementations(workload=name)))

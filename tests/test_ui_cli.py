@@ -83,3 +83,11 @@ def test_every_bad_option_is_one_line_and_exit_2(args: list[str], needle: str) -
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("jitscope: error: "), proc.stderr
     assert needle in proc.stderr and "╭" not in proc.stderr and proc.stdout == ""
+
+
+def test_workloads_lists_sizes_in_the_one_size_style() -> None:
+    """Item 6: the listing of default sizes and presets is written like every table and axis."""
+    proc = jitscope("workloads")
+    assert proc.returncode == 0, proc.stderr
+    assert "default sizes 1e4, 1e5, 1e6" in proc.stdout and "large 1e5,1e6,1e7,1e8" in proc.stdout
+    assert "10000" not in proc.stdout
