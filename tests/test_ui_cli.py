@@ -90,4 +90,4 @@ def test_workloads_lists_sizes_in_the_one_size_style() -> None:
     proc = jitscope("workloads")
     assert proc.returncode == 0, proc.stderr
     assert "default sizes 1e4, 1e5, 1e6" in proc.stdout and "large 1e5,1e6,1e7,1e8" in proc.stdout
-    assert "10000" not in proc.stdout
+    assert "sizes 10000" not in proc.stdout and "1000,10000" not in proc.stdout
