@@ -117,6 +117,17 @@ def _db(db: Path | None) -> Path:
     return db.expanduser() if db else default_db_path()
 
 
+def _fresh_default(db: Path | None) -> bool:
+    """A first look on a new machine: no ``--db`` and the default database not made yet is
+    not an error but "no runs yet" and how to make one (True: said so). A ``--db`` path that
+    does not exist stays an error: that is a typo, not a fresh start."""
+    if db is not None or _db(None).exists():
+        return False
+    console.print(Text(printable(f"no runs yet (they will be saved in {_db(None)}): make one with "
+                                 "`jitscope run -w mcpi -b numpy`, or open the app with `jitscope`")))
+    return True
+
+
 def _split_workloads(items: list[str] | None) -> tuple[list[str], list[str]]:
     """Names vs files: ``-w ./my_workload.py`` loads a plugin file; its workloads are selected."""
     names: list[str] = []
@@ -299,6 +310,8 @@ def history(
     """Past runs, newest first."""
     from jitscope.cli_info import print_history
 
+    if _fresh_default(db):
+        return
     try:
         print_history(console, _db(db), limit)
     except UserError as exc:
@@ -317,6 +330,8 @@ def show(
     from jitscope.cli_run import print_report
     from jitscope.results.store import Store
 
+    if run_id == "latest" and _fresh_default(db):
+        return
     try:
         with Store(_db(db), create=False) as store:
             rid = resolve_run_id(store, run_id)
@@ -391,14 +406,32 @@ app.command()(compare)
 def main() -> None:
     """Console-script entry point. A stop signal ends the command with 128 + its number
     (130 for Ctrl-C), the shell's convention, without a traceback."""
+    from typer.exceptions import Abort, TyperException
+
     from jitscope.runner.signals import Interrupted
 
     if len(sys.argv) == 1:
         sys.exit(_open_app_directly())
     try:
-        app()
+        # Not standalone: Click's errors come here, to be one line rather than Typer's box.
+        code = app(standalone_mode=False, prog_name="jitscope")
     except Interrupted as exc:
         sys.exit(128 + exc.signum)
+    except TyperException as exc:  # Click's usage errors (bad option, missing argument...)
+        _print_error(_usage_line(exc))
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Abort:  # end of input at a prompt: Click's own exit status
+        _print_error("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A bad option or argument in one line, with where to read the right ones: the rule for
+    every error the command prints (``--threads two``, an unknown ``--nope``, a missing id)."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see: {ctx.command_path} -h)" if ctx is not None else message
 
 
 def _open_app_directly() -> int:

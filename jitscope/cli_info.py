@@ -18,6 +18,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
+from jitscope.core.units import fmt_size
 from jitscope.results.store import Store, parse_run_id
 
 
@@ -97,9 +98,9 @@ def print_workloads(console: Console, *, files: Sequence[str]) -> None:
         console.print(warning(problem), soft_wrap=True)
     for name, w in sorted(registry.workloads.items()):
         console.print(plain(name, style="bold") + plain(" — ", w.description))
-        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(str(s) for s in w.default_sizes)))
+        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(fmt_size(s) for s in w.default_sizes)))
         if w.presets:
-            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(str(v) for v in vals)}" for k, vals in w.presets.items())))
+            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(fmt_size(v) for v in vals)}" for k, vals in w.presets.items())))
         for p in w.params:
             console.print(plain(f"  -p {p.name}={p.default}  {p.help}"))
         labels = list(dict.fromkeys(i.label for i in registry.implementations(workload=name)))
@@ -158,6 +159,23 @@ def resolve_run_id(store: Store, text: str) -> int:
     return parse_run_id(text)
 
 
+MIN_COMMAND_WIDTH = 16
+
+
+def _fit_commands(rows: list[dict[str, str]], chosen: list[str], width: int) -> bool:
+    """Cut each command to the room the other columns leave, with an ellipsis (a long command
+    would otherwise push the whole column off the table); False when too little is left."""
+    # each column: its text, a space either side and a divider; the table's two edges
+    used = sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in chosen) + 2 + 3
+    room = width - used
+    if room < MIN_COMMAND_WIDTH:
+        return False
+    for row in rows:
+        command = row["command"]
+        row["command"] = command if len(command) <= room else command[: room - 1] + "…"
+    return True
+
+
 def print_history(console: Console, db_path: Path, limit: int) -> None:
     with Store(db_path, create=False) as store:
         runs = store.runs(limit)
@@ -171,11 +189,14 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
         for r in runs
     ]
     order = ("id", "started", "state", "host", "ok/cells", "label", "command")
-    chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host", "command"), console.width)
+    chosen = choose_columns(rows, ("id", "state", "ok/cells"), ("started", "label", "host"), console.width)
+    if _fit_commands(rows, chosen, console.width):
+        chosen.append("command")
     table = Table(title=plain(f"runs in {db_path}"), title_justify="left", box=None if console.width < 80 else box.SIMPLE_HEAD)
     for col in order:
         if col in chosen:
-            table.add_column(col, overflow="fold", no_wrap=col in ("id", "state", "ok/cells", "started"))
+            table.add_column(col, overflow="ellipsis" if col == "command" else "fold",
+                             no_wrap=col in ("id", "state", "ok/cells", "started", "command"))
     for row in rows:  # Text, not markup: labels and commands are whatever the user typed
         table.add_row(*(Text(row[c]) for c in order if c in chosen))
     console.print(table)

@@ -34,6 +34,7 @@ from jitscope.core.labels import (
     cell_label,
     device_label,
     impl_label,
+    phase_word,
     resolve_label,
     result_device,
     result_label,
@@ -42,7 +43,7 @@ from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
-from jitscope.plots import render, time_series
+from jitscope.plots import legend_line, render, time_series
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
@@ -70,7 +71,7 @@ STATUS_STYLE = {
 def cell_title(result_or_spec: CellResult | CellSpec) -> str:
     spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
     label = result_label(result_or_spec) if isinstance(result_or_spec, CellResult) else cell_label(spec)
-    return printable(f"{spec.workload} {label} {spec.dtype} size={spec.size}")
+    return printable(f"{spec.workload} {label} {spec.dtype} size={fmt_size(spec.size)}")
 
 
 def one_line(result: CellResult) -> Text:
@@ -209,7 +210,7 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
                         progress.console.print(one_line(event.result), soft_wrap=True)
                     elif isinstance(event, CellProgressed):
                         pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
-                        progress.update(task, description=f"{cell_title(event.spec)} {event.phase.value}{pct}")
+                        progress.update(task, description=f"{cell_title(event.spec)} {phase_word(event.phase)}{pct}")
                     elif isinstance(event, WorkerStarted):
                         progress.update(task, description=f"starting {event.backend} worker ({event.device})")
                     elif isinstance(event, WorkerReady):
@@ -352,6 +353,8 @@ def print_report(console: Console, results: Sequence[CellResult], baseline: str 
     for workload, series in time_series(results).items():
         if not any(len(s.x) for s in series):
             continue
+        color = console.is_terminal and not console.no_color
         chart = render(series, title=f"{workload}: median time per call", xlabel="size", ylabel="seconds",
-                       width=width, height=18, yfmt=fmt_seconds, color=console.is_terminal and not console.no_color)
+                       width=width, height=18, yfmt=fmt_seconds, color=color, legend=False)
         console.print(Text.from_ansi(chart))
+        console.print(Text.from_ansi(legend_line(series, color=color)), soft_wrap=False)

@@ -20,6 +20,18 @@ __all__ = ["Series", "fmt_number", "fmt_seconds", "fmt_size", "render", "series_
 
 # One marker per series when there is no colour; none of them is a letter or a digit.
 MONO_MARKERS = ("•", "+", "*", "#", "@", "%", "&", "$", "^", "=")
+# Reference lines (an expected error...) are drawn with a marker no series uses, with or
+# without colour, so a reader never takes one for a series.
+REFERENCE_MARKER = "·"
+# The fill of each bar kind (compile, start-up, steady), so they differ without colour too.
+BAR_MARKERS = ("█", "▒", "░")
+PLOTEXT_COLORS = ("blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray")
+
+
+def series_marker(index: int, color: bool) -> str:
+    """The character that draws series ``index`` (its fixed position, whatever is hidden) and
+    that its legend entry shows: a dot in colour, one of :data:`MONO_MARKERS` without."""
+    return MONO_MARKERS[index % len(MONO_MARKERS)] if not color else "•"
 
 
 @dataclass
@@ -126,11 +138,14 @@ def render(
     extra: Sequence[Series] = (),
     legend: bool = True,
     extra_color: str | tuple[int, int, int] = "gray",
+    indices: Sequence[int] | None = None,
 ) -> str:
     """A line chart as text (ANSI colours unless ``color`` is False). ``extra`` series are
     drawn as reference lines (e.g. the expected 1/sqrt(n) error of a pi estimate).
     ``colors`` may hold plotext names or RGB tuples (the app passes its theme's colours);
-    ``legend=False`` leaves the legend to the caller (the app draws its own, numbered)."""
+    ``legend=False`` leaves the legend to the caller (the app draws its own, numbered;
+    :func:`legend_line` is the CLI's). ``indices``: each series' fixed position, which picks
+    its marker without colour (default: its place in ``series``)."""
     import plotext as plt
 
     plt.clear_figure()
@@ -142,15 +157,16 @@ def render(
         plt.xscale("log")
     if logy:
         plt.yscale("log")
-    palette = list(colors or ["blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray"])
+    palette = list(colors or PLOTEXT_COLORS)
     for s in extra:  # reference lines first, so the data is drawn over them
         if s in drawable:
-            plt.plot(s.x, s.y, label=s.label if legend else None, marker="dot", color=extra_color)
-    for i, s in enumerate(series):
+            plt.plot(s.x, s.y, label=s.label if legend else None, marker=REFERENCE_MARKER, color=extra_color)
+    positions = list(indices) if indices is not None else list(range(len(series)))
+    for i, s in zip(positions, series, strict=True):
         if s not in drawable:
             continue
         # Without colour (NO_COLOR, a pipe) the marker is the only thing telling series apart.
-        marker = MONO_MARKERS[i % len(MONO_MARKERS)] if not color else ("dot" if len(s.x) > 1 else "o")
+        marker = series_marker(i, color) if not color or len(s.x) > 1 else "o"
         plt.plot(s.x, s.y, label=s.label if legend else None, marker=marker, color=palette[i % len(palette)])
     xs = sorted({x for s in drawable for x in s.x})
     ys = [y for s in drawable for y in s.y]
@@ -178,6 +194,22 @@ def render(
     if not color:
         text = plt.uncolorize(text)
     return text
+
+
+def legend_line(series: Sequence[Series], extra: Sequence[Series] = (), *, color: bool = True,
+                colors: Sequence[str] | None = None) -> str:
+    """The legend as one line under a chart (``• numpy  + python  · expected``), each entry
+    with the marker its series is drawn with, coloured like it when ``color``: a legend box
+    inside the chart covers the data at its top left once there are many series."""
+    import plotext as plt
+
+    palette = list(colors or PLOTEXT_COLORS)
+    entries = []
+    for i, s in enumerate(series):
+        marker = series_marker(i, color)
+        entries.append((plt.colorize(marker, palette[i % len(palette)]) if color else marker) + " " + s.label)
+    entries += [f"{REFERENCE_MARKER} {s.label}" for s in extra]
+    return "  ".join(entries)
 
 
 def loggable(series: Sequence[Series], logx: bool = True, logy: bool = True) -> tuple[list[Series], int]:
@@ -231,7 +263,8 @@ def render_log_bars(
               for b in bars]
     palette = list(colors or ["blue+", "red+", "green+", "magenta+"])
     plt.multiple_bar(list(groups), lifted, labels=[b.label for b in bars] if legend else None,
-                     color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8)
+                     color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8,
+                     marker=[BAR_MARKERS[i % len(BAR_MARKERS)] for i in range(len(bars))])
     decades = list(range(0, hi - lo + 1))
     plt.xticks(decades, [xfmt(10.0 ** (lo + d)) for d in decades])
     plt.xlim(0, hi - lo)

@@ -78,7 +78,7 @@ async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: P
         assert isinstance(screen, SetupScreen)
         assert screen.query_one("#workloads", SelectionList).selected == ["mcpi"]
         assert set(screen.query_one("#backends", SelectionList).selected) == {"numpy", "python"}
-        assert screen.query_one("#sizes", Input).value == "1000,10000,100000"
+        assert screen.query_one("#sizes", Input).value == "1e3,1e4,1e5"  # the one size style (issue 21)
         request = app.session.request
         assert request is not None
         assert request.selection.dtype == "float32" and request.selection.budget_s == 0.5
@@ -183,7 +183,7 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
         screen = app.screen
         grid = screen.query_one(CellGrid)
         words = [s.word for s in grid.progress.states]
-        assert words[:3] == ["10us", "100us", "compiling"] and words[3:] == ["queued"] * 3
+        assert words[:3] == ["10us", "100us", "first call"] and words[3:] == ["queued"] * 3
         assert "2/6 ·" in text_of(screen.query_one("#run-line", Static))
         assert "running 2/6" in app.run_status
         assert screen.query_one(PlotView).renders > 0

@@ -105,3 +105,40 @@ def test_history_screen(snap_compare, tmp_path: Path, utc) -> None:
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=history)
+
+
+# ---- issue 21: the answer in sight at 80x24 and at 60x20 (the smallest supported size), with and
+# without NO_COLOR: answer columns first, each legend entry with its series' own marker.
+LOOKS = [pytest.param((80, 24), True, id="80x24-no-color"), pytest.param((60, 20), True, id="60x20-no-color"),
+         pytest.param((60, 20), False, id="60x20-color")]
+EXPORT_DIR = Path("/home/user/results")  # shown in the export dialog, never written to
+
+
+async def _finished(pilot) -> None:
+    await pilot.press("r")
+    await settle(pilot, lambda: pilot.app.session.view is not None and not pilot.app.session.running)
+
+
+@pytest.mark.parametrize("size, no_color", LOOKS)
+@pytest.mark.parametrize("screen", ["setup", "run", "results", "export"])
+def test_issue_21_screens_at_each_size(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       screen: str, size: tuple[int, int], no_color: bool) -> None:
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app(tmp_path, three_backends(), run_factory=factory(python_1e5_fails), export_dir=EXPORT_DIR)
+
+    async def arrange(pilot):
+        if screen == "setup":
+            await settle(pilot, lambda: len(pilot.app.session.backend_info) == 3)
+            return
+        await _finished(pilot)
+        await pilot.press({"run": "l", "results": "v", "export": "v"}[screen])
+        if screen == "export":
+            await pilot.press("e")
+            await settle(pilot)
+            pilot.app.screen.query_one("#export-path").cursor_blink = False  # one frame, whenever it is taken
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=arrange)

@@ -70,17 +70,42 @@ def test_progress_words_fraction_and_eta() -> None:
     now = [0.0]
     specs = [CellSpec("mcpi", "numpy", "default", "cpu", "float64", n, budget_s=1.0) for n in (10, 100, 1000, 10000)]
     p = RunProgress(specs, lambda: now[0])
-    assert p.eta() == pytest.approx(4 * 1.5)  # before any cell: a guess from the budget
+    assert p.eta() is None  # before any cell: nothing to estimate from (issue 21: not a guess)
     p.progressed(0, Phase.MEASURING, 0.5)
     assert p.states[0].word == "measure 50%" and p.current is p.states[0]
     now[0] = 2.0
     p.finished_cell(0, ok_result(specs[0]))
     p.finished_cell(1, CellResult.skipped(specs[1], "no such thing"))  # instant: costs nothing
     assert p.done == 2 and p.fraction == 0.5
-    assert p.eta() == pytest.approx(2 * 2.0)  # two left at the measured 2 s each
+    assert p.eta() is None  # larger sizes, and no cost model to scale the measured 2 s with
     assert [s.tone for s in p.states[:3]] == ["success", "warning", "muted"]
     assert p.counts() == {"ok": 1, "skipped": 1}
     assert fmt_duration(75) == "1:15" and fmt_duration(3725) == "1:02:05" and fmt_duration(None) == "-"
+
+
+def test_eta_scales_what_the_same_backend_took_by_the_workloads_cost_model() -> None:
+    """Issue 21 item 14: LU in Python, 16 ms per call at n = 100, is ~16 s per call at
+    n = 1000 (n**3): the ETA says ~35 s, not the 0:01 the mean of the cells so far gave."""
+    from jitscope.core.registry import load_registry
+    from jitscope.ui.planning import cost_model
+    from jitscope.ui.state import status_line
+
+    now = [0.0]
+    specs = [CellSpec("lu", "python", "default", "cpu", "float64", n, budget_s=1.0) for n in (100, 1000)]
+    p = RunProgress(specs, lambda: now[0], cost=cost_model(load_registry()))
+    p.progressed(0, Phase.COMPILING, 0.0)
+    assert p.states[0].word == "first call"  # nothing compiles in Python: say what is seen
+    assert status_line(p).endswith("ETA unknown")
+    now[0] = 2.0
+    first = ok_result(specs[0])
+    p.finished_cell(0, replace(first, stats=replace(first.stats, median=0.016)))
+    ratio = cost_model(load_registry())(specs[1]) / cost_model(load_registry())(specs[0])
+    assert 900 < ratio < 1100
+    assert p.eta() == pytest.approx(2.0 + 2 * 0.016 * (ratio - 1))
+    assert 30 < p.eta() < 40 and status_line(p) == "running 1/2 · ETA 0:34"
+    p.progressed(1, Phase.MEASURING, 0.1)
+    now[0] = 12.0  # 10 s into the big cell
+    assert p.eta() == pytest.approx(2.0 + 2 * 0.016 * (ratio - 1) - 10.0)
 
 
 def test_progress_follows_the_engines_events_and_ignores_cells_outside_the_plan() -> None:
@@ -129,8 +154,24 @@ def test_single_run_labels_speedups_and_plots() -> None:
     assert view.plot("time", "mcpi", None).series[0].y == pytest.approx([1e-5, 1e-4])
     assert [s.y for s in view.plot("speedup", "mcpi", "python").series] == [pytest.approx([20.0, 20.0]), [1.0, 1.0]]
     bars = view.plot("compile", "mcpi", None)
-    assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "steady"]
-    assert bars.note == "at size 1e4"
+    assert bars.groups == ["numpy", "python"] and [b.label.split()[0] for b in bars.bars] == ["compile", "worker", "steady"]
+    assert bars.where == {"numpy": "@1e3", "python": "@1e3"}  # nothing compiled: where the worker started
+
+
+def test_compile_and_start_up_are_drawn_where_they_happened() -> None:
+    """Issue 21 item 3: a JIT compiles at its first size only; the compile plot showed the
+    largest size, where compile is empty. Each series' bars are at the size it compiled."""
+
+    jit = [ok_result(CellSpec("mcpi", "turbo", "default", "cpu", "float64", n), 1e-9) for n in (1000, 10000, 100000)]
+    jit = [replace(r, compile_s=0.5 if r.spec.size == 1000 else None) for r in jit]
+    late = [ok_result(CellSpec("mcpi", "lazy", "default", "cpu", "float64", n), 1e-9) for n in (1000, 10000)]
+    late = [replace(r, compile_s=0.2 if r.spec.size == 10000 else None) for r in late]
+    bars = ResultSet.single(jit + late, RunRef(1, "#1")).plot("compile", "mcpi", None)
+    assert bars.groups == ["turbo", "lazy"] and bars.where == {"turbo": "@1e3", "lazy": "@1e4"}
+    compile_bar, startup_bar, steady_bar = bars.bars
+    assert compile_bar.y == [0.5, 0.2]
+    assert startup_bar.y[0] == jit[0].observed.startup_s
+    assert steady_bar.y == pytest.approx([jit[0].median_s, late[1].median_s])
 
 
 def test_overlay_tags_series_and_compares_across_runs() -> None:

@@ -143,3 +143,62 @@ def test_case_7_3_a_signal_mid_run_records_interrupted_and_kills_the_worker(tmux
     with Store(db) as store:
         statuses = [c.status.value for c in store.cells(store.runs()[0].id)]
     assert statuses[0] == "ok"
+
+
+def test_issue_21_the_answer_at_80x24_without_colour(tmux: Tmux, tmp_path: Path) -> None:
+    """Issue 21: over SSH in tmux at 80x24 with NO_COLOR and TERM=xterm, one run, then the
+    Results screen shows each cell's error with ✓/✗ and its speed-up without scrolling, the
+    legend tells series apart by marker, and arrows move in the table at once."""
+    home, db = tmp_path / "home", tmp_path / "runs.sqlite"
+    env = {"JITSCOPE_HOME": str(home), "TERM": "xterm", "LANG": "C.UTF-8", "NO_COLOR": "1",
+           "JITSCOPE_TIMING_LOCK": str(tmp_path / "timing.lock")}  # not queued behind other jitscopes
+    env_args = " ".join(f"{k}={v}" for k, v in env.items())
+    command = (f"cd {tmp_path} && env {env_args} {JITSCOPE} -w mcpi -b numpy,python -s 1000,3000 --budget 0.05 "
+               f"--db {db}; echo JITSCOPE-EXIT=$?; sleep 60")
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", command)
+    screen = tmux.wait_for(lambda s: "4 cells" in s and "Workloads" in s, 30, "the setup screen")
+    assert "custom" in screen and "1e3,3e3" in screen  # -s given: the preset says so, one size style
+
+    tmux.keys("r")
+    tmux.wait_for(lambda s: "done in" in s and ": 4 ok" in s, 120, "the run to finish")
+    tmux.keys("v")
+    screen = tmux.wait_for(lambda s: "speed-up" in s and "error" in s and "✓" in s, 10, "the Results table")
+    lines = screen.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("workload"))
+    assert header.split()[:6] == ["workload", "backend", "size", "median", "speed-up", "error"]
+    rows = [line.split() for line in lines if line.lstrip().startswith("mcpi ")]
+    assert len(rows) == 4
+    for row in rows:
+        assert row[2] in ("1e3", "3e3") and row[4].endswith("x") and row[6] in ("✓", "✗"), row
+        float(row[4].rstrip("x")) and float(row[5])  # a speed-up and an error, as numbers
+    assert {row[4] for row in rows if row[1] == "numpy"} == {"1.00x"}  # the first baseline is numpy
+    assert "1 • numpy  2 + python" in screen  # the legend: each series' own marker
+
+    tmux.keys("Down")
+    detail = tmux.wait_for(lambda s: "numpy mcpi n=3e3" in s, 5, "the second row's details (arrows, no tab)")
+    assert "abs_error_pi" in detail
+
+    tmux.keys("h")  # the same run opened from History: arrows work there too
+    tmux.wait_for(lambda s: "1 run" in s or "4/4" in s, 10, "the History screen")
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "numpy mcpi n=1e3" in s and "speed-up" in s, 10, "the run opened in Results")
+    tmux.keys("Down")
+    tmux.wait_for(lambda s: "numpy mcpi n=3e3" in s, 5, "the second row's details after History")
+    tmux.keys("q")
+    tmux.wait_for(lambda s: "JITSCOPE-EXIT=" in s, 15, "the app to exit")
+    assert "JITSCOPE-EXIT=0" in tmux.screen()
+
+
+def test_issue_21_a_python_first_call_is_not_called_compiling(tmux: Tmux, tmp_path: Path) -> None:
+    """Issue 21 item 14, `jitscope run` in a terminal: pure Python compiles nothing, so its
+    first call is shown as what it is, "first call"."""
+    env = {"JITSCOPE_HOME": str(tmp_path / "home"), "TERM": "xterm", "LANG": "C.UTF-8", "NO_COLOR": "1",
+           "JITSCOPE_TIMING_LOCK": str(tmp_path / "timing.lock")}
+    env_args = " ".join(f"{k}={v}" for k, v in env.items())
+    command = (f"cd {tmp_path} && env {env_args} {JITSCOPE} run -w lu -b python -s 500 --budget 0.05 --no-plot "
+               f"--db {tmp_path / 'runs.sqlite'}; echo JITSCOPE-EXIT=$?; sleep 60")
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "24", command)
+    seen = tmux.wait_for(lambda s: any(w in s for w in ("first call", "compiling", "JITSCOPE-EXIT=")), 120,
+                         "the first call")
+    assert "first call" in seen and "compiling" not in seen
+    tmux.wait_for(lambda s: "JITSCOPE-EXIT=0" in s, 120, "the run to finish")

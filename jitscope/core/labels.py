@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from jitscope.core.model import CellResult, CellSpec
+from jitscope.core.model import CellResult, CellSpec, Phase
 
 SIMULATED = "(simulated)"
 
@@ -63,3 +63,10 @@ def resolve_label(text: str, default_variants: Mapping[str, str]) -> str:
     if not colon:
         variant = default_variants.get(backend, DEFAULT_VARIANT)
     return impl_label(backend, variant) + (f"@{device}" if at and device != "cpu" else "")
+
+
+def phase_word(phase: Phase) -> str:
+    """A running cell's phase in the words of what is seen: the first call is ``first call``
+    (the engine calls the phase "compiling", but pure Python or NumPy compile nothing; whether
+    anything compiled is known only after, in the cell's ``compiled``)."""
+    return "first call" if phase == Phase.COMPILING else phase.value

@@ -25,10 +25,19 @@ def fmt_number(value: float) -> str:
 
 
 def fmt_size(value: float) -> str:
-    if value >= 1e3 and float(value).is_integer():
-        exponent = int(math.floor(math.log10(value)))
-        if value == 10**exponent:
-            return f"1e{exponent}"
+    """The one way a problem size is written (tables, axes, the grid, Setup, the CLI): a round
+    size from 1000 up as ``1e3``, ``3e3``, ``2.5e4``, ``1.28e5`` (the form ``-s`` takes), any
+    other size in full (``64``, ``1024``, ``12345``), so a sweep never mixes ``3000`` and ``1e4``."""
+    if not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer():
+        whole = int(value)
+        if whole >= 1000:
+            mantissa, exponent = f"{whole:.2e}".split("e")
+            short = f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+            if float(short) == whole:
+                return short
+        return str(whole)
     return f"{value:g}"
 
 

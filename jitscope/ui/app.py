@@ -107,6 +107,11 @@ class JitscopeApp(SessionApp):
         Binding("h", "mode('history')", "History screen", show=False),
     ]
 
+    # Screens get -narrow below 80 columns and -short below 24 rows: the layout gives the
+    # answer and the keys room down to 60x20 (the smallest size supported, a common split pane).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]
+
     run_status: reactive[str] = reactive("")
 
     def __init__(
@@ -315,10 +320,11 @@ class JitscopeApp(SessionApp):
             self.notify(session.request_problem, title="Cannot run", severity="error", timeout=8)
             await self.switch_mode("setup")
             return
+        from jitscope.ui.planning import cost_model
         from jitscope.ui.runs import RunJob, drive, recorded_run
         from jitscope.ui.state import RunProgress
 
-        job = RunJob(request, RunProgress(list(request.plan.cells), session.clock))
+        job = RunJob(request, RunProgress(list(request.plan.cells), session.clock, cost=cost_model(session.registry)))
         session.job = job
         self.refresh_bindings()
         await self.switch_mode("run")
@@ -488,7 +494,9 @@ class JitscopeApp(SessionApp):
             if action in ("quit", "help", "command_palette"):
                 continue
             title = what.split(" (")[0] if len(what) < 60 else what[:57] + "…"
-            yield SystemCommand(f"{title} ({key})", what, partial(self.call_later, self.run_action, action, node))
+            # A help line only where it adds to the title: the palette shows it under each entry.
+            helps = what if what != title else ""
+            yield SystemCommand(f"{title} ({key})", helps, partial(self.call_later, self.run_action, action, node))
         for name in self.theme_names:
             yield SystemCommand(f"Theme: {name}", "Switch to this theme", partial(setattr, self, "theme", name))
         yield SystemCommand("Keys (?)", "Show every key of this screen and the app", self.action_help)

@@ -9,7 +9,7 @@ has been loaded in the background.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from jitscope.core.errors import UserError
@@ -140,3 +140,20 @@ def whole_number(text: str, what: str) -> int:
         return int(text.strip())
     except ValueError:
         raise UserError(f"{what} {text!r} is not a whole number") from None
+
+
+def cost_model(registry: Registry) -> Callable[[CellSpec], float | None]:
+    """A cell's cost in its workload's own model (floating-point operations of one call, with
+    the cell's parameters), for the live run's ETA; None where the workload has no model or
+    the parameters do not give one: the ETA then says it does not know."""
+    def cost(spec: CellSpec) -> float | None:
+        workload = registry.workloads.get(spec.workload)
+        if workload is None:
+            return None
+        try:
+            value = workload.flops(spec.size, workload.resolve_params(spec.params_dict))
+        except Exception:  # a plugin's model that fails is no model, not a crash mid-run
+            return None
+        return float(value) if value is not None and math.isfinite(value) and value > 0 else None
+
+    return cost

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitscope.core.labels import phase_word
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
 from jitscope.plots import (
@@ -33,6 +34,8 @@ from jitscope.runner import events as ev
 # The expected error of a workload at a size, with the cell's parameters (None: no model);
 # ``Workload.expected_error`` bound to one workload is one.
 ExpectedError = Callable[[int, dict[str, Any]], "float | None"]
+# A cell's cost in its workload's model (``jitscope.ui.planning.cost_model``); None: no model.
+CostModel = Callable[[CellSpec], "float | None"]
 
 
 # ---- a run in progress -------------------------------------------------------------------
@@ -69,7 +72,7 @@ class CellState:
             return STATUS_WORDS[r.status]
         if self.phase == Phase.MEASURING and self.fraction > 0:
             return f"measure {min(99, int(self.fraction * 100))}%"
-        return self.phase.value
+        return phase_word(self.phase)
 
     @property
     def tone(self) -> str:
@@ -94,6 +97,7 @@ class RunProgress:
     finished: bool = False
     cancelled: bool = False
     run_id: int | None = None
+    cost: CostModel | None = None  # the workloads' cost models, for the ETA (None: no ETA)
 
     def __post_init__(self) -> None:
         self.states = [CellState(spec) for spec in self.cells]
@@ -140,23 +144,48 @@ class RunProgress:
         return max(0.0, self.clock() - self.started_at)
 
     def eta(self) -> float | None:
-        """Seconds left: remaining cells times the mean time of the measured ones so far
-        (skipped and cancelled cells cost nothing); before the first, a guess from the budget."""
+        """Seconds left, or None when some cell left cannot be estimated yet: each cell from
+        what the same implementation took at the largest size it finished so far, scaled by
+        the workload's cost model (an LU in Python at n = 1000 is ~1000x its n = 100)."""
         if self.finished:
             return 0.0
-        remaining = [s for s in self.states if not s.done]
-        if not remaining:
-            return 0.0
-        measured = [s.finished_at - s.started_at for s in self.states
-                    if s.done and s.result is not None and s.result.status not in (Status.SKIPPED, Status.CANCELLED)
-                    and s.started_at is not None and s.finished_at is not None]
-        if measured:
-            per_cell = sum(measured) / len(measured)
-        else:
-            per_cell = max(0.2, 1.5 * remaining[0].spec.budget_s)
-        running = self.current
-        spent = (self.clock() - running.started_at) if running and running.started_at is not None else 0.0
-        return max(0.0, per_cell * len(remaining) - min(spent, per_cell))
+        left = 0.0
+        for state in self.states:
+            if state.done:
+                continue
+            estimate = self.cell_estimate(state.spec)
+            if estimate is None:
+                return None
+            spent = self.clock() - state.started_at if state.started_at is not None else 0.0
+            left += max(0.0, estimate - spent)
+        return left
+
+    def cell_estimate(self, spec: CellSpec) -> float | None:
+        """The wall time of a cell: a finished one of the same series (the largest size not
+        above it) with two calls' time (the first call and the last sample) rescaled."""
+        ref = self._reference(spec)
+        if ref is None or ref.result is None or ref.result.median_s is None:
+            return None
+        ratio = 1.0 if ref.spec.size == spec.size else self._cost_ratio(ref.spec, spec)
+        if ratio is None:
+            return None
+        assert ref.started_at is not None and ref.finished_at is not None
+        wall, median = ref.finished_at - ref.started_at, ref.result.median_s
+        return max(spec.budget_s, wall + 2 * median * (ratio - 1.0))
+
+    def _reference(self, spec: CellSpec) -> CellState | None:
+        series = _series_key(spec)
+        measured = [s for s in self.states
+                    if s.result is not None and s.result.status == Status.OK and s.result.median_s
+                    and s.started_at is not None and s.finished_at is not None
+                    and _series_key(s.spec) == series and s.spec.size <= spec.size]
+        return max(measured, key=lambda s: s.spec.size, default=None)
+
+    def _cost_ratio(self, measured: CellSpec, wanted: CellSpec) -> float | None:
+        if self.cost is None:
+            return None
+        then, now = self.cost(measured), self.cost(wanted)
+        return now / then if then and now else None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -179,6 +208,11 @@ class RunProgress:
             self.cancelled = event.cancelled
 
 
+def _series_key(spec: CellSpec) -> tuple[str, ...]:
+    """Cells whose times scale into each other: one implementation, one workload."""
+    return (spec.workload, spec.backend, spec.variant, spec.device, spec.dtype, repr(spec.params))
+
+
 @dataclass(frozen=True)
 class RunEnded:
     """The end of a run as the app sees it: the engine's events are over, because the run
@@ -197,11 +231,16 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def fmt_eta(seconds: float | None) -> str:
+    """``ETA 0:35``, or ``ETA unknown`` until the cells left can be estimated."""
+    return "ETA unknown" if seconds is None else f"ETA {fmt_duration(seconds)}"
+
+
 def status_line(progress: RunProgress, cancelling: bool = False) -> str:
     """A run in flight in a few words, for the mode bar."""
     if cancelling:
         return f"cancelling · {progress.done}/{progress.total} kept"
-    return f"running {progress.done}/{progress.total} · ETA {fmt_duration(progress.eta())}"
+    return f"running {progress.done}/{progress.total} · {fmt_eta(progress.eta())}"
 
 
 def fmt_time(value: float | None) -> str:
@@ -276,6 +315,25 @@ class ResultSet:
             return [None] * len(self.items)
         return speedups(self.results, baseline, [self.label(ref, r) for ref, r in self.items])
 
+    def _compile_bars(self, results: Sequence[CellResult], workload: str) -> PlotData:
+        """Compile, worker start-up and steady state per series, each at the size where the
+        compile (and start-up) happened; the group names that size."""
+        label = self.labeller()
+        ok = [r for r in results if r.status == Status.OK and r.median_s]
+        by_label: dict[str, list[CellResult]] = {}
+        for r in ok:
+            by_label.setdefault(label(r), []).append(r)
+        groups = [g for g in self.labels(workload) if g in by_label]
+        at = {g: first_cost_cell(by_label[g]) for g in groups}
+        bars = [
+            Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
+            Series("worker start-up", [], [_or_nan(at[g].observed.startup_s) for g in groups]),
+            Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
+        ]
+        where = {g: f"@{fmt_size(at[g].spec.size)}" for g in groups}
+        return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, where=where,
+                        note="each where it happened" if groups else "")
+
     def plot(self, kind: str, workload: str, baseline: str | None, expected: ExpectedError | None = None) -> PlotData:
         """Series (and reference lines) of one plot kind for one workload; ``expected`` is
         the workload's expected-error model, drawn on the accuracy plot where it has one."""
@@ -303,19 +361,16 @@ class ResultSet:
             series = speedup_series(results, baseline, label).get(workload, [])
             return PlotData(series, [], "size", f"x faster than {baseline}", "number")
         if kind == "compile":
-            # Bars at the largest size measured: compile (first call - median) vs the median.
-            ok = [r for r in results if r.status == Status.OK and r.median_s]
-            if not ok:
-                return PlotData([], [], "", "", "time", groups=[], bars=[])
-            size = max(r.spec.size for r in ok)
-            at = {label(r): r for r in ok if r.spec.size == size}
-            groups = [g for g in self.labels(workload) if g in at]
-            bars = [
-                Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
-                Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
-            ]
-            return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, note=f"at size {fmt_size(size)}")
+            return self._compile_bars(results, workload)
         raise ValueError(kind)
+
+
+def first_cost_cell(cells: Sequence[CellResult]) -> CellResult:
+    """Where a series paid its one-off costs: the first size whose first call compiled (a JIT
+    compiles once, at the first size it meets), else its smallest size (where its worker
+    started). Drawing them at the largest size showed nothing: that cell compiled nothing."""
+    ordered = sorted(cells, key=lambda r: r.spec.size)
+    return next((r for r in ordered if r.compile_s), ordered[0])
 
 
 def expected_line(results: Sequence[CellResult], expected: ExpectedError) -> Series:
@@ -343,6 +398,7 @@ class PlotData:
     note: str = ""
     groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
     bars: list[Series] = field(default_factory=list)
+    where: dict[str, str] = field(default_factory=dict)  # bar groups: the size each was taken at
 
 
 UNKNOWN = "unknown"
@@ -354,26 +410,34 @@ def peak_memory(result: CellResult) -> int | None:
     return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
 
 
+def fmt_error(result: CellResult) -> str:
+    """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
+    in colour alone: ``NO_COLOR`` and a copied screen keep it."""
+    acc = result.accuracy
+    if acc is None:
+        return "-"
+    return f"{fmt_number(acc.error)} {'✓' if acc.accurate else '✗'}"
+
+
 def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
     """One Results-table row as plain strings (styles are added by the widget), in the order
     of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
     worker observed: ``unknown`` when the library gave no signal, ``-`` for a cell that was
     never measured (failed, skipped...)."""
     st = result.stats
-    acc = result.accuracy
     measured = st is not None
     row = [
         result.spec.workload,
         label,
         fmt_size(result.spec.size),
-        result.status.value,
         fmt_time(result.median_s),
+        f"{speedup:.2f}x" if speedup is not None else "-",
+        fmt_error(result),
+        result.status.value,
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
         result.observed.compiled if measured else "-",
         (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
-        (fmt_number(acc.error) + ("" if acc.accurate else "!")) if acc else "-",
-        f"{speedup:.2f}x" if speedup is not None else "-",
         result.reason,
     ]
     return row

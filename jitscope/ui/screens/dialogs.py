@@ -20,6 +20,7 @@ from jitscope.core.text import printable
 from jitscope.ui import STYLES
 from jitscope.ui.exporting import ExportRequest, default_export_path
 from jitscope.ui.state import ResultSet
+from jitscope.ui.widgets.checklist import TickBox
 
 DIALOGS_CSS = STYLES / "dialogs.tcss"  # loaded with the first dialog shown, not for the first frame
 
@@ -41,8 +42,8 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
                         markup=False)
             yield Input(str(default_export_path(self.view, self.folder)), id="export-path")
             with Horizontal(classes="dialog-row"):
-                yield Checkbox("also JSON", id="export-json", compact=True)
-                yield Checkbox("also Markdown", id="export-md", compact=True)
+                yield TickBox("also JSON", id="export-json", compact=True)
+                yield TickBox("also Markdown", id="export-md", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok", compact=True)
                 yield Button("Cancel", id="export-cancel", compact=True)

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
@@ -27,6 +27,7 @@ from jitscope.ui import STYLES
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar
 
 
@@ -95,7 +96,7 @@ class HistoryScreen(SessionScreen):
         yield ModeBar("history")
         yield RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("", id="run-detail")
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(RunsTable)

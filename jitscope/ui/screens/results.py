@@ -12,11 +12,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from jitscope.core.model import Status
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_number
+from jitscope.core.units import fmt_number, fmt_size
 from jitscope.ui import STYLES
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
@@ -27,12 +27,15 @@ from jitscope.ui.state import (
     observed_details,
     results_table_row,
 )
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
-COLUMNS = ("workload", "backend", "size", "status", "median", "IQR", "compile", "compiled", "peak mem", "error",
-           "speed-up", "reason")
+# The answer first (what ran, its median, speed-up and error ✓/✗: what fits 60 columns), the
+# details after (scroll right, or read the cell details under the table).
+COLUMNS = ("workload", "backend", "size", "median", "speed-up", "error", "status", "IQR", "compile", "compiled",
+           "peak mem", "reason")
 _STATUS, _ERROR, _REASON = COLUMNS.index("status"), COLUMNS.index("error"), COLUMNS.index("reason")
 REASON_WIDTH = 48
 
@@ -63,7 +66,7 @@ class ResultsScreen(SessionScreen):
         yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="results-detail")
         yield Chart(id="results-chart")
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -86,6 +89,11 @@ class ResultsScreen(SessionScreen):
         self.hidden &= set(labels)
         self._fill_table()
         self._draw()
+        self.query_one(DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        """Arrows move in the table whenever Results comes up (from a run, History or a key)."""
+        self.query_one(DataTable).focus()
 
     # ---- drawing ----------------------------------------------------------------------------------
     def _fill_table(self) -> None:
@@ -142,7 +150,7 @@ class ResultsScreen(SessionScreen):
             return
         ref, r = self.view.items[int(event.row_key.value)]
         s = r.spec
-        parts = [f"{self.view.label(ref, r)} {s.workload} n={s.size} {s.dtype}: {r.status.value}"]
+        parts = [f"{self.view.label(ref, r)} {s.workload} n={fmt_size(s.size)} {s.dtype}: {r.status.value}"]
         if r.reason:
             parts.append(r.reason)
         if r.stats is not None:

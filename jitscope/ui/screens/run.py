@@ -17,9 +17,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
+from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
-from jitscope.core.labels import cell_label
+from jitscope.core.labels import cell_label, phase_word
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
@@ -35,8 +35,10 @@ from jitscope.ui.state import (
     RunEnded,
     RunRef,
     fmt_duration,
+    fmt_eta,
     observed_details,
 )
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.grid import CellGrid, tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
@@ -74,7 +76,7 @@ class RunScreen(SessionScreen):
         yield Static("", id="cell-detail")
         yield Chart(id="run-chart")
         yield RichLog(id="run-log", markup=False, wrap=True, max_lines=500)
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(REDRAW_INTERVAL_S, self._tick, pause=True)
@@ -191,9 +193,9 @@ class RunScreen(SessionScreen):
             doing = ""
             if current is not None:
                 s = current.spec
-                doing = f" · {cell_label(s)} {s.workload} {fmt_size(s.size)} {current.phase.value}"
+                doing = f" · {cell_label(s)} {s.workload} {fmt_size(s.size)} {phase_word(current.phase)}"
             line = (f"{progress.done}/{progress.total} · {fmt_duration(progress.elapsed())} · "
-                    f"ETA {fmt_duration(progress.eta())}{doing}")
+                    f"{fmt_eta(progress.eta())}{doing}")
         self.query_one("#run-line", Static).update(Content(printable(line)))
         self._show_detail()
         if self.plot_dirty or (current is not None and self.plot_workload is None

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from jitscope.ui.session import SessionScreen
+from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class SetupScreen(SessionScreen):
             box = Static(LOADING, id="options-placeholder", classes="placeholder")
             box.border_title = "Options"
             yield box
-        yield Footer(show_command_palette=False)
+        yield FitFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         registry = self.session.registry

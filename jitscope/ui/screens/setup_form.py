@@ -165,11 +165,11 @@ class SetupForm(Horizontal):
         with VerticalScroll(id="setup-right") as right:
             right.border_title = "Options"
             right.can_focus = False
-            sizes_text = ",".join(str(s) for s in sel.sizes) if sel and sel.sizes else ""
+            sizes_text = ",".join(fmt_size(s) for s in sel.sizes) if sel and sel.sizes else ""
+            shown = CUSTOM_PRESET if sizes_text else DEFAULT_PRESET
             with Horizontal(classes="field"):
                 yield Label("Preset")
-                yield Select([(DEFAULT_PRESET, DEFAULT_PRESET)], value=DEFAULT_PRESET, allow_blank=False,
-                             compact=True, id="preset")
+                yield Select([(shown, shown)], value=shown, allow_blank=False, compact=True, id="preset")
             with Horizontal(classes="field"):
                 yield Label("Sizes")
                 yield Input(sizes_text, placeholder="preset, or 1k,10k,1e6", compact=True, id="sizes")
@@ -271,6 +271,16 @@ class SetupForm(Horizontal):
             event.selection_list.deselect(value)
             self.notify(availability.reason, title=f"{value} is unavailable", severity="warning")
 
+    @on(Input.Changed, "#sizes")
+    def _sizes_changed(self) -> None:
+        self._refresh_presets()
+
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        """Choosing a preset (or ``p``) replaces a custom list of sizes."""
+        if event.value != CUSTOM_PRESET and self.query_one("#sizes", Input).value:
+            self.query_one("#sizes", Input).value = ""
+
     @on(SelectionList.SelectedChanged, "#backends")
     @on(Input.Changed)
     @on(Select.Changed)
@@ -321,9 +331,13 @@ class SetupForm(Horizontal):
         return [w for w in self.registry.workloads if w in chosen]
 
     def _refresh_presets(self) -> None:
+        """The presets of the selected workloads; ``custom`` (and only it) while Sizes holds
+        a list, so the form never shows a preset that is not what will run."""
         select: Select[str] = self.query_one("#preset", Select)
         names = preset_names(self.registry, self._selected_workloads() or list(self.registry.workloads))
-        current = select.value if select.value in names else DEFAULT_PRESET
+        if self.query_one("#sizes", Input).value.strip():
+            names = [CUSTOM_PRESET]
+        current = select.value if select.value in names else names[0]
         if self.preset_list != names:
             self.preset_list = names
             select.set_options([(n, n) for n in names])
@@ -399,6 +413,7 @@ class SetupForm(Horizontal):
             seed=whole_number(self.query_one("#seed", Input).value, "seed"),
         )
         preset = str(self.query_one("#preset", Select).value)
+        preset = DEFAULT_PRESET if preset == CUSTOM_PRESET else preset  # the sizes given win anyway
         return RunRequest(selection, compose_plan(self.registry, selection, preset), preset)
 
     # ---- keys -----------------------------------------------------------------------------------
@@ -413,8 +428,11 @@ class SetupForm(Horizontal):
 
     def action_next_preset(self) -> None:
         select: Select[str] = self.query_one("#preset", Select)
+        custom = select.value == CUSTOM_PRESET
+        self.query_one("#sizes", Input).value = ""  # a preset replaces a custom list of sizes
+        self._refresh_presets()
         names = preset_names(self.registry, self._selected_workloads() or list(self.registry.workloads))
-        current = names.index(str(select.value)) if select.value in names else -1
+        current = names.index(str(select.value)) if select.value in names and not custom else -1
         select.value = names[(current + 1) % len(names)]
         self.notify(f"size preset: {select.value}", timeout=2)
 
@@ -427,6 +445,9 @@ class SetupForm(Horizontal):
             await self.run_action("app.cancel")
         elif isinstance(self.screen.focused, Input):
             self.query_one("#workloads").focus()
+
+
+CUSTOM_PRESET = "custom"  # what Preset shows while Sizes holds a list of its own
 
 
 def _option_id(label: str) -> str:

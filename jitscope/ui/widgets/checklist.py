@@ -1,6 +1,6 @@
-"""A SelectionList whose box is blank when unchecked.
+"""A SelectionList, and a Checkbox, whose box is blank when unchecked.
 
-Textual's SelectionList draws the same "X" for checked and unchecked items and tells them
+Textual's SelectionList and Checkbox draw the same "X" for checked and unchecked items and tells them
 apart by colour alone, so under NO_COLOR (or a monochrome terminal) every item looks
 selected. This keeps the colours and also makes the state visible as a glyph.
 """
@@ -8,7 +8,9 @@ selected. This keeps the colours and also makes the state visible as a glyph.
 from __future__ import annotations
 
 from rich.segment import Segment
+from textual.content import Content
 from textual.strip import Strip
+from textual.style import Style
 from textual.widgets import Checkbox, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
@@ -32,3 +34,15 @@ class CheckList(SelectionList[str]):
             segments[1] = Segment(" " * len(BUTTON_INNER), segments[1].style)
             return Strip(segments, strip.cell_length)
         return strip
+
+
+class TickBox(Checkbox):
+    """A Checkbox that shows ``X`` only when ticked (Textual's shows it both ways, in another
+    colour): the export dialog's "also JSON" must read the same with or without colour."""
+
+    @property
+    def _button(self) -> Content:
+        button_style = self.get_visual_style("toggle--button")
+        side_style = Style(foreground=button_style.background, background=self.background_colors[1])
+        inner = self.BUTTON_INNER if self.value else " " * len(self.BUTTON_INNER)
+        return Content.assemble((self.BUTTON_LEFT, side_style), (inner, button_style), (self.BUTTON_RIGHT, side_style))

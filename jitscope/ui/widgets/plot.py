@@ -16,7 +16,15 @@ from textual.widgets import Static
 
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds
-from jitscope.plots import Series, loggable, render, render_log_bars
+from jitscope.plots import (
+    BAR_MARKERS,
+    REFERENCE_MARKER,
+    Series,
+    loggable,
+    render,
+    render_log_bars,
+    series_marker,
+)
 from jitscope.ui.state import PlotData
 from jitscope.ui.themes import PLOT_ROLES, rgb
 
@@ -123,13 +131,15 @@ class PlotView(Widget):
             extra=extra,
             legend=False,
             extra_color=muted_rgb(self),
+            indices=[i for i, _ in self._series],
         )
         return Text.from_ansi(text, no_wrap=True) if color else Text(text, no_wrap=True)
 
 
 class Legend(Static):
     """The plot's legend on one line: ``1 ● numpy  2 ○ python`` (hidden series hollow), coloured
-    like the lines, with the keys that toggle them."""
+    like the lines, with the keys that toggle them. Without colour each entry shows the marker
+    its series is drawn with (``1 • numpy  2 + python``), the only thing telling them apart."""
 
     DEFAULT_CSS = """
     Legend { height: auto; max-height: 2; padding: 0 1; color: $foreground; }
@@ -160,17 +170,18 @@ class Legend(Static):
         no_color = self.app.no_color
         for i, label in self._bars:
             style = "" if no_color else _style(palette[i % len(palette)])
-            text.append("█ ", style=style)
+            text.append(BAR_MARKERS[i % len(BAR_MARKERS)] + " ", style=style)
             text.append(printable(label) + "  ")
         for i, label, visible in self._entries:
             key = str(i + 1) if i < 9 else " "
             style = "" if no_color or self._bars else _style(palette[i % len(palette)])
             text.append(f"{key} ", style="bold")
-            text.append("● " if visible else "○ ", style=style if visible else "dim")
+            marker = series_marker(i, color=False) if no_color else "●"
+            text.append(f"{marker} " if visible else "○ ", style=style if visible else "dim")
             text.append(printable(label), style="" if visible else "dim")
             text.append("  ")
         for label in self._extra:
-            text.append("··· " + printable(label) + "  ", style="dim")
+            text.append(REFERENCE_MARKER * 3 + " " + printable(label) + "  ", style="dim")
         if self._note:
             text.append(self._note, style="dim italic")
         return text
@@ -199,7 +210,7 @@ class Chart(Vertical):
         plot = self.query_one(PlotView)
         legend = self.query_one(Legend)
         if data.groups is not None:
-            groups = [g for g in data.groups if g not in hidden]
+            groups = [f"{g} {data.where[g]}".strip() if g in data.where else g for g in data.groups if g not in hidden]
             kept = [Series(b.label, [], [v for g, v in zip(data.groups, b.y, strict=True) if g not in hidden])
                     for b in data.bars]
             plot.show_bars(groups, list(enumerate(kept)), title=title + (f" ({data.note})" if data.note else ""),
