@@ -155,7 +155,7 @@ def execute_run(
         human.print(Text("warning: ", style="yellow") + Text(printable(problem)), soft_wrap=True)
     plan = build_plan(registry, sel)
     baseline_label = check_baseline(baseline, registry, [cell_label(c) for c in plan.cells])
-    exports.check(db_path)
+    exports.check(db_path, inputs=[*files, *registry.workload_files])
     Store(db_path, writable=True).close()  # a foreign/corrupt/read-only database fails here, before any work
 
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)

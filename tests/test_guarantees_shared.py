@@ -114,3 +114,110 @@ def _read_all(fd: int) -> str:
         chunks.append(data)
     os.close(fd)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+# ---- 9. spreadsheet formula injection -----------------------------------------------------------
+HOSTILE = {"host": "=HYPERLINK(\"http://x\",\"y\")", "reason": "+cmd|' /C calc'!A0", "backend_version": "@SUM(1+1)",
+           "unstable_reason": "-1+2", "note": "\tleading tab"}
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_item_9_formulas_are_neutralised_and_the_round_trip_is_exact(tmp_path: Path) -> None:
+    db, first = tmp_path / "r.db", tmp_path / "first.csv"
+    assert jitscope("run", *MCPI, "--db", str(db), "--csv", str(first)).returncode == 0
+    rows = _csv_rows(first)
+    rows[0].update(HOSTILE)  # a host named by someone else, a reason from a plugin...
+    hostile = tmp_path / "hostile.csv"
+    with hostile.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert jitscope("import", str(hostile), "--db", str(db)).returncode == 0  # run 2
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert jitscope("export", "2", "--db", str(db), "--csv", str(a)).returncode == 0
+    exported = _csv_rows(a)[0]
+    for key, value in HOSTILE.items():
+        assert exported[key] == "'" + value, key  # a spreadsheet shows it as text
+    assert float(exported["median_s"]) > 0 and not exported["median_s"].startswith("'")
+    assert jitscope("import", str(a), "--db", str(db)).returncode == 0  # run 3
+    assert jitscope("export", "3", "--db", str(db), "--csv", str(b)).returncode == 0
+    strip = [{k: v for k, v in row.items() if k != "run_id"} for row in (_csv_rows(a)[0], _csv_rows(b)[0])]
+    assert strip[0] == strip[1]
+    json_out = jitscope("export", "3", "--db", str(db), "--json", "-")
+    assert '"reason": "+cmd|' in json_out.stdout  # stored as it was, not with the quote
+
+
+def test_item_9_negative_numbers_stay_numbers(tmp_path: Path) -> None:
+    db, out = tmp_path / "r.db", tmp_path / "o.csv"
+    assert jitscope("run", *MCPI, "--db", str(db), "--csv", str(out)).returncode == 0
+    rows = _csv_rows(out)
+    rows[0]["backend_version"] = "-5"
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert jitscope("import", str(out), "--db", str(db)).returncode == 0
+    again = tmp_path / "again.csv"
+    assert jitscope("export", "2", "--db", str(db), "--csv", str(again)).returncode == 0
+    assert _csv_rows(again)[0]["backend_version"] == "-5"
+
+
+# ---- 11. exports are created as any tool creates files ------------------------------------------
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_item_11_new_exports_honour_the_umask(umask: int, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    outs = [tmp_path / f"o.{ext}" for ext in ("csv", "json", "md")]
+    proc = subprocess.run(["bash", "-c", f'umask {umask:03o}; exec "$@"', "bash", sys.executable, "-m", "jitscope.cli",
+                           "run", *MCPI, "--db", str(db), "--csv", str(outs[0]), "--json", str(outs[1]), "--md", str(outs[2])],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert [_mode(p) for p in outs] == [0o666 & ~umask] * 3
+
+
+def test_item_11_re_exporting_keeps_a_shared_files_mode(tmp_path: Path) -> None:
+    db, out = tmp_path / "r.db", tmp_path / "shared.csv"
+    assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
+    out.write_text("old\n")
+    out.chmod(0o664)
+    assert jitscope("export", "1", "--db", str(db), "--csv", str(out)).returncode == 0
+    assert _mode(out) == 0o664
+    assert out.read_text().startswith("run_id,")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".shared.csv.")]  # no temp file left
+
+
+# ---- 16. an export path that is one of the run's inputs -----------------------------------------
+KERNEL = """
+import jitscope
+
+double = jitscope.workload("double", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(10,))
+
+@double.reference
+def _(x):
+    return 2.0 * x
+
+@double.kernel("numpy")
+def _(x):
+    return 2.0 * x
+"""
+
+
+def test_item_16_export_over_the_kernel_file_is_refused(tmp_path: Path) -> None:
+    kern = tmp_path / "mykern.py"
+    kern.write_text(KERNEL)
+    link = tmp_path / "link.py"
+    link.symlink_to(kern)
+    db = tmp_path / "r.db"
+    for target in (kern, link, tmp_path / "." / "mykern.py"):
+        for flag in ("--csv", "--json", "--md"):
+            proc = jitscope("run", "-w", str(kern), "-b", "numpy", "-s", "10", "--budget", "0.02", "--no-plot",
+                            "--db", str(db), flag, str(target))
+            assert_clean_error(proc, "input of this run")
+    assert kern.read_text() == KERNEL
+    assert not db.exists() or _runs(db) == []
