@@ -148,6 +148,12 @@ def _need_stdout(what: str) -> None:
         raise _fail(f"standard output is closed; {what} has nowhere to go (redirect it: > file)")
 
 
+def _warn_damaged(lines: list[str]) -> None:
+    """Rows of the database that could not be read and were left out: one line each."""
+    for line in lines:
+        err_console.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
+
+
 def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: int) -> None:
     """What Typer's types let through but no run can use: refused before any work."""
     if not math.isfinite(budget) or budget <= 0:
@@ -351,7 +357,7 @@ def history(
     from jitscope.cli_info import print_history
 
     try:
-        print_history(console, _db(db), limit)
+        _warn_damaged(print_history(console, _db(db), limit))
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -374,6 +380,7 @@ def show(
             rid = resolve_run_id(store, run_id)
             results = store.cells(rid)
             record = store.run(rid)
+            _warn_damaged(store.damaged)
         console.print(Text(printable(f"run {rid} — {record.started} on {record.host} ({record.state})")))
         label = None
         if baseline is not None:
@@ -411,12 +418,15 @@ def export(
             rid = resolve_run_id(store, run_id)
             record = store.run(rid)
             results = store.cells(rid)
+            _warn_damaged(store.damaged)
         run_info = {"id": rid, "environment": record.environment, "command": record.command, "started": record.started}
         human = err_console if targets.uses_stdout else console
         for where in targets.write(results, run_info):
             human.print(Text(printable(f"wrote {where}")))
     except UserError as exc:
         raise _fail(str(exc)) from None
+    if len(results) < record.cell_count:  # written, but without the damaged rows: a script must know
+        raise typer.Exit(1)
 
 
 @app.command("import")

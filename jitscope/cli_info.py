@@ -156,12 +156,14 @@ def resolve_run_id(store: Store, text: str) -> int:
     return parse_run_id(text)
 
 
-def print_history(console: Console, db_path: Path, limit: int) -> None:
+def print_history(console: Console, db_path: Path, limit: int) -> list[str]:
+    """The table of runs; returns what was damaged and left out (one line each, for stderr)."""
     with Store(db_path, create=False) as store:
         runs = store.runs(limit)
+        damaged = store.damaged
     if not runs:
         console.print(plain(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`"))
-        return
+        return damaged
     rows = [
         {"id": str(r.id), "started": r.started, "state": r.state, "host": printable(r.host),
          "ok/cells": f"{r.ok_count}/{r.cell_count}", "label": printable(r.label), "command": printable(r.command)}
@@ -176,3 +178,4 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
     for row in rows:  # Text, not markup: labels and commands are whatever the user typed
         table.add_row(*(Text(row[c]) for c in order if c in chosen))
     console.print(table)
+    return damaged

@@ -221,3 +221,61 @@ def test_item_16_export_over_the_kernel_file_is_refused(tmp_path: Path) -> None:
             assert_clean_error(proc, "input of this run")
     assert kern.read_text() == KERNEL
     assert not db.exists() or _runs(db) == []
+
+
+# ---- 10. reading never writes: an empty file stays empty, a read-only database reads ------------
+def test_item_10_an_empty_file_is_never_turned_into_a_database(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for args in (["history"], ["show", "1"], ["export", "1", "--csv", str(tmp_path / "o.csv")]):
+        assert_clean_error(jitscope(*args, "--db", str(empty)), "empty file")
+        assert empty.stat().st_size == 0
+    assert not (tmp_path / "empty.db-wal").exists()
+
+
+def test_item_10_a_database_in_a_read_only_folder_can_be_read(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "r.db"
+    assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        hist = jitscope("history", "--db", str(db), obey_permissions=True)
+        assert hist.returncode == 0, hist.stderr
+        assert "finished" in hist.stdout
+        shown = jitscope("show", "1", "--db", str(db), "--no-plot", obey_permissions=True)
+        assert shown.returncode == 0, shown.stderr
+        assert "mcpi" in shown.stdout
+        out = tmp_path / "o.csv"
+        exp = jitscope("export", "latest", "--db", str(db), "--csv", str(out), obey_permissions=True)
+        assert exp.returncode == 0, exp.stderr
+        assert len(_csv_rows(out)) == 1
+        assert sorted(p.name for p in folder.iterdir()) == ["r.db"]  # nothing created beside it
+    finally:
+        folder.chmod(0o755)
+
+
+# ---- 17. one damaged row costs that row alone ----------------------------------------------------
+def test_item_17_a_damaged_cell_is_named_and_the_rest_still_shows_and_exports(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    proc = jitscope("run", "-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000", "--budget", "0.02", "--no-plot",
+                    "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE cells SET data = '{\"spec\": {broken' WHERE run_id = 1 AND seq = 1")
+        conn.execute("UPDATE runs SET environment = 'not json' WHERE id = 1")
+    hist = jitscope("history", "--db", str(db))
+    assert hist.returncode == 0, hist.stderr
+    assert "run 1's stored environment is damaged" in hist.stderr and "Traceback" not in hist.stderr
+    shown = jitscope("show", "1", "--db", str(db), "--no-plot")
+    assert shown.returncode == 0, shown.stderr
+    assert "run 1 cell 1 (mcpi numpy:default size=2000): its stored data is damaged" in shown.stderr
+    assert "1e3" in shown.stdout and "3000" in shown.stdout
+    out = tmp_path / "o.csv"
+    exported = jitscope("export", "1", "--db", str(db), "--csv", str(out))
+    assert exported.returncode == 1  # written, but a script must know a row is missing
+    assert "run 1 cell 1" in exported.stderr and "Traceback" not in exported.stderr
+    assert [r["size"] for r in _csv_rows(out)] == ["1000", "3000"]
