@@ -279,3 +279,19 @@ def test_item_17_a_damaged_cell_is_named_and_the_rest_still_shows_and_exports(tm
     assert exported.returncode == 1  # written, but a script must know a row is missing
     assert "run 1 cell 1" in exported.stderr and "Traceback" not in exported.stderr
     assert [r["size"] for r in _csv_rows(out)] == ["1000", "3000"]
+
+
+# ---- 8. a plugin file whose top level raises a BaseException or calls os._exit -------------------
+@pytest.mark.parametrize(("top_level", "words"), [
+    ("raise GeneratorExit('bye')", "raised GeneratorExit"),
+    ("class Odd(BaseException):\n    pass\nraise Odd()", "raised Odd"),
+    ("import os\nos._exit(0)", "called os._exit(0)"),
+    ("from os import _exit\n_exit(0)", "called os._exit(0)"),
+    ("import posix\nposix._exit(0)", "called os._exit(0)"),
+])
+def test_item_8_a_plugin_that_exits_at_its_top_level_is_never_success(top_level: str, words: str, tmp_path: Path) -> None:
+    plugin = tmp_path / "bad_plugin.py"
+    plugin.write_text(KERNEL + "\n" + top_level + "\n")
+    for args in (["run", "-w", str(plugin), "-b", "numpy", "--budget", "0.02", "--no-plot", "--db", str(tmp_path / "r.db")],
+                 ["workloads", "-w", str(plugin)]):
+        assert_clean_error(jitscope(*args), "bad_plugin.py", words)
