@@ -16,7 +16,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -70,6 +70,47 @@ def _usable_stdio() -> tuple[bool, bool]:
     return closed[0], closed[1]
 
 
+class GuardedStream:
+    """Standard output or error for the consoles: when the reader goes away (a terminal that
+    closed: EIO; a pipe whose reader exited, ``| head -2``: EPIPE), printing stops quietly
+    instead of raising into the run. The descriptor is pointed at /dev/null, so later writes
+    and Python's flush at exit succeed too. What the run does is unchanged: a closed terminal
+    also sends SIGHUP (stop, export, exit 129); a closed pipe sends nothing we act on, so the
+    run goes on to its end, exports and exits with its own code."""
+
+    def __init__(self, stream: TextIO, fd: int) -> None:
+        self._stream = stream
+        self._fd = fd
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._fd)
+            os.close(null)
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()  # what was buffered now goes to /dev/null, not to an error at exit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _width(stream: TextIO) -> int:
     """The width to draw for: ``COLUMNS``, else the terminal's own, else 160 for a pipe (CI
     logs, files: tables are not squeezed to 80 columns). A ``COLUMNS`` that is not a sensible
@@ -91,8 +132,10 @@ def _width(stream: TextIO) -> int:
 # came from a user, a plugin or a worker (paths, labels, reasons, descriptions), and Rich
 # would take ``[/]`` in it for markup and crash; styling goes through ``rich.text.Text``.
 STDOUT_CLOSED, STDERR_CLOSED = _usable_stdio()
-console = Console(highlight=False, markup=False, width=_width(sys.stdout))
-err_console = Console(stderr=True, highlight=False, markup=False, width=_width(sys.stderr))
+stdout_guard = GuardedStream(sys.stdout, 1)
+stderr_guard = GuardedStream(sys.stderr, 2)
+console = Console(file=stdout_guard, highlight=False, markup=False, width=_width(sys.stdout))  # type: ignore[arg-type]
+err_console = Console(file=stderr_guard, highlight=False, markup=False, width=_width(sys.stderr))  # type: ignore[arg-type]
 
 app = typer.Typer(
     name="jitscope",

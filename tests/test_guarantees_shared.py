@@ -295,3 +295,50 @@ def test_item_8_a_plugin_that_exits_at_its_top_level_is_never_success(top_level:
     for args in (["run", "-w", str(plugin), "-b", "numpy", "--budget", "0.02", "--no-plot", "--db", str(tmp_path / "r.db")],
                  ["workloads", "-w", str(plugin)]):
         assert_clean_error(jitscope(*args), "bad_plugin.py", words)
+
+
+# ---- 12. the output goes away mid-run ------------------------------------------------------------
+SIX = ["-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000,4000,5000,6000", "--budget", "0.3", "--no-plot"]
+
+
+def _on_own_terminal(sub: int) -> None:
+    """In the child: a new session whose controlling terminal is the pty (as in a real
+    terminal window), so closing the pty's other side hangs it up."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(sub, termios.TIOCSCTTY, 0)
+
+
+def test_item_12_a_terminal_that_closes_mid_run_keeps_the_export_and_exit_129(tmp_path: Path) -> None:
+    import pty
+    import time
+
+    db, out = tmp_path / "r.db", tmp_path / "out.csv"
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *SIX, "--db", str(db), "--csv", str(out)],
+                            stdin=sub, stdout=sub, stderr=sub, env={**os.environ, "COLUMNS": "100"},
+                            preexec_fn=lambda: _on_own_terminal(sub))
+    os.close(sub)
+    seen = b""
+    deadline = time.monotonic() + 240
+    while b" median " not in seen and time.monotonic() < deadline:  # the first cell finished
+        seen += os.read(main, 65536)
+    os.close(main)  # the terminal window closes
+    assert proc.wait(timeout=240) == 129
+    rows = _csv_rows(out)
+    assert len(rows) == 6 and rows[0]["status"] == "ok"
+    assert {r["status"] for r in rows[1:]} <= {"ok", "cancelled"}
+    assert _runs(db) == [("interrupted", 6)]
+
+
+def test_item_12_a_pipe_closed_by_head_costs_neither_cells_nor_export(tmp_path: Path) -> None:
+    db, out = tmp_path / "r.db", tmp_path / "out.csv"
+    args = " ".join(["run", *SIX, "--db", str(db), "--csv", str(out)])
+    proc = subprocess.run(["bash", "-c", f'"{sys.executable}" -m jitscope.cli {args} | head -2; echo "code=${{PIPESTATUS[0]}}"'],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert "code=0" in proc.stdout, proc.stdout + proc.stderr  # the run's own code: every cell ok
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert [r["status"] for r in _csv_rows(out)] == ["ok"] * 6
+    assert _runs(db) == [("finished", 6)]

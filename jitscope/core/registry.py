@@ -202,16 +202,16 @@ def _guard_exit() -> None:
         return
     real = os._exit
 
-    def guarded(code: int) -> NoReturn:
+    def guarded(status: int) -> NoReturn:
         if threading.get_ident() in _LOADING:
-            raise PluginExited(code)
-        real(code)
+            raise PluginExited(status)
+        real(status)
 
     guarded._jitscope_guard = True  # type: ignore[attr-defined]
     os._exit = guarded
     posix = sys.modules.get("posix")
     if posix is not None and getattr(posix, "_exit", None) is real:
-        posix._exit = guarded
+        posix._exit = guarded  # type: ignore[attr-defined]
 
 
 def _exit_words(exc: BaseException) -> str:
