@@ -342,3 +342,79 @@ def test_item_12_a_pipe_closed_by_head_costs_neither_cells_nor_export(tmp_path: 
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert [r["status"] for r in _csv_rows(out)] == ["ok"] * 6
     assert _runs(db) == [("finished", 6)]
+
+
+# ---- 6. a disk that fills mid-run ----------------------------------------------------------------
+TWELVE = ["-w", "mcpi", "-b", "numpy", "-s", ",".join(str(1000 * i) for i in range(1, 13)), "--budget", "0.02", "--no-plot"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A tmpfs of the size the test names (we are root in CI); skipped where mount is refused."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    size = request.param
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _measured_sizes(path: Path) -> set[str]:
+    return {r["size"] for r in _csv_rows(path) if r["status"] == "ok"}
+
+
+def _stopped_after(stderr: str) -> int:
+    import re
+
+    found = re.search(r"the sweep stopped after (\d+) of 12 cells", stderr)
+    assert found, stderr
+    return int(found.group(1))
+
+
+@pytest.mark.parametrize("small_disk", ["240k"], indirect=True)
+def test_item_6_disk_full_with_the_csv_on_it_keeps_every_measured_cell_and_a_true_state(small_disk: Path, tmp_path: Path) -> None:
+    db, out = small_disk / "db.sqlite", small_disk / "out.csv"
+    proc = jitscope("run", *TWELVE, "--db", str(db), "--csv", str(out), env={"TMPDIR": str(tmp_path)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"the disk holding {db} is full" in proc.stderr
+    finished = _stopped_after(proc.stderr)
+    assert 1 <= finished < 12
+    with Store(db, create=False) as store:
+        run = store.runs()[0]
+        in_db = {str(c.spec.size) for c in store.cells(run.id) if c.status.value == "ok"}
+    assert run.state == "interrupted"  # not `abandoned`: the reserve let the run record its end
+    kept = set(in_db)
+    for recovered in tmp_path.glob("jitscope-run-*-recovered-*.csv"):
+        assert str(recovered) in proc.stderr  # a recovery file is named in the message
+        kept |= _measured_sizes(recovered)
+    if out.exists():
+        kept |= _measured_sizes(out)
+    assert len(kept) == finished  # every measured cell is somewhere
+
+
+@pytest.mark.parametrize("small_disk", ["120k"], indirect=True)
+def test_item_6_a_cell_the_database_refuses_is_in_the_export_on_another_disk(small_disk: Path, tmp_path: Path) -> None:
+    db, out = small_disk / "db.sqlite", tmp_path / "out.csv"  # too small even for the reserve
+    proc = jitscope("run", *TWELVE, "--db", str(db), "--csv", str(out), env={"TMPDIR": str(tmp_path)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    finished = _stopped_after(proc.stderr)
+    assert "not saved in the database but measured: mcpi numpy float64 size=" in proc.stderr
+    assert f"written to {out}" in proc.stderr
+    with Store(db, create=False) as store:
+        in_db = {str(c.spec.size) for c in store.cells(store.runs()[0].id) if c.status.value == "ok"}
+    exported = _measured_sizes(out)
+    assert len(exported) == finished and in_db < exported  # the refused cell is in the export
+
+
+@pytest.mark.parametrize("small_disk", ["120k"], indirect=True)
+def test_item_6_a_refused_cell_with_no_export_goes_to_a_named_recovery_file(small_disk: Path, tmp_path: Path) -> None:
+    db = small_disk / "db.sqlite"
+    proc = jitscope("run", *TWELVE, "--db", str(db), env={"TMPDIR": str(tmp_path)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    finished = _stopped_after(proc.stderr)
+    [recovered] = tmp_path.glob("jitscope-run-1-recovered-*.csv")
+    assert f"written to {recovered}" in proc.stderr
+    assert len(_measured_sizes(recovered)) == finished
