@@ -8,13 +8,15 @@ interrupted (what finished is saved).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import math
 import os
 import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -28,6 +30,87 @@ from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
+# What a symbol the terminal's encoding cannot show becomes (PYTHONIOENCODING=ascii, a C
+# locale): a readable ASCII stand-in, never a UnicodeEncodeError, and never one "?" for both
+# ✓ and ✗ (that would erase what was observed).
+_ASCII_STAND_INS = {"✓": "ok", "✗": "X", "±": "+-", "—": "-", "–": "-", "…": "...", "µ": "u", "×": "x", "→": "->"}
+
+
+def _stand_in(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(_ASCII_STAND_INS.get(ch, "?") for ch in bad), exc.end
+
+
+codecs.register_error("jitscope-stand-in", _stand_in)
+
+
+def _usable_stdio() -> tuple[bool, bool]:
+    """Make standard output and error safe to use, whatever the caller handed us; returns
+    which of them was closed.
+
+    A closed stream (``jitscope history >&-``) is opened on /dev/null, on its own descriptor:
+    otherwise the next file we open (the database!) would take descriptor 1 or 2 and our
+    printing would land in it. A stream whose encoding cannot show a symbol we print gets
+    ASCII stand-ins (see ``_ASCII_STAND_INS``)."""
+    closed = []
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = getattr(sys, name)
+        closed.append(stream is None)
+        if stream is None:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            stream = open(fd, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as we do
+            setattr(sys, name, stream)
+        if not (stream.encoding or "").lower().replace("-", "").startswith("utf"):
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(errors="jitscope-stand-in")
+    return closed[0], closed[1]
+
+
+class GuardedStream:
+    """Standard output or error for the consoles: when the reader goes away (a terminal that
+    closed: EIO; a pipe whose reader exited, ``| head -2``: EPIPE), printing stops quietly
+    instead of raising into the run. The descriptor is pointed at /dev/null, so later writes
+    and Python's flush at exit succeed too. What the run does is unchanged: a closed terminal
+    also sends SIGHUP (stop, export, exit 129); a closed pipe sends nothing we act on, so the
+    run goes on to its end, exports and exits with its own code."""
+
+    def __init__(self, stream: TextIO, fd: int) -> None:
+        self._stream = stream
+        self._fd = fd
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._fd)
+            os.close(null)
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()  # what was buffered now goes to /dev/null, not to an error at exit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
 
 def _width(stream: TextIO) -> int:
     """The width to draw for: ``COLUMNS``, else the terminal's own, else 160 for a pipe (CI
@@ -39,17 +122,21 @@ def _width(stream: TextIO) -> int:
         return min(value, 10_000)
     if stream.isatty():
         try:
-            return os.get_terminal_size(stream.fileno()).columns
+            columns = os.get_terminal_size(stream.fileno()).columns
         except OSError:
-            return 80
+            columns = 0
+        return columns if columns > 0 else 80  # a terminal that says 0 wide (no size set): 80
     return 160
 
 
 # markup=False: a plain string printed here is shown as it is. Much of what the CLI prints
 # came from a user, a plugin or a worker (paths, labels, reasons, descriptions), and Rich
 # would take ``[/]`` in it for markup and crash; styling goes through ``rich.text.Text``.
-console = Console(highlight=False, markup=False, width=_width(sys.stdout))
-err_console = Console(stderr=True, highlight=False, markup=False, width=_width(sys.stderr))
+STDOUT_CLOSED, STDERR_CLOSED = _usable_stdio()
+stdout_guard = GuardedStream(sys.stdout, 1)
+stderr_guard = GuardedStream(sys.stderr, 2)
+console = Console(file=stdout_guard, highlight=False, markup=False, width=_width(sys.stdout))  # type: ignore[arg-type]
+err_console = Console(file=stderr_guard, highlight=False, markup=False, width=_width(sys.stderr))  # type: ignore[arg-type]
 
 app = typer.Typer(
     name="jitscope",
@@ -96,6 +183,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _print_error(message: str) -> None:
     err_console.print(Text("jitscope: error: ", style="bold red") + Text(printable(message)), soft_wrap=True)
+
+
+def _need_stdout(what: str) -> None:
+    """A command whose product is what it prints refuses to run with standard output closed
+    (``jitscope history >&-``): exit 0 with the output gone would tell a script it worked."""
+    if STDOUT_CLOSED:
+        raise _fail(f"standard output is closed; {what} has nowhere to go (redirect it: > file)")
+
+
+def _warn_damaged(lines: list[str]) -> None:
+    """Rows of the database that could not be read and were left out: one line each."""
+    for line in lines:
+        err_console.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
 
 
 def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: int) -> None:
@@ -257,6 +357,8 @@ def run(
     """
     from jitscope.cli_run import execute_run
 
+    if STDOUT_CLOSED and "-" in (csv, json_path, md):
+        _need_stdout("the export to '-'")
     try:
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
         code = execute_run(
@@ -276,6 +378,7 @@ def backends(
     workload_file: Annotated[list[str] | None, typer.Option("-w", "--workload-file", help="Also load this workload/backend plugin file.")] = None,
 ) -> None:
     """Every backend, installed or not: version, devices, variants, and why it is unavailable."""
+    _need_stdout("the list")
     from jitscope.cli_info import print_backends
 
     try:
@@ -291,6 +394,7 @@ def workloads(
     workload_file: Annotated[list[str] | None, typer.Option("-w", "--workload-file", help="Also load this workload plugin file.")] = None,
 ) -> None:
     """Every workload: what size means, default sizes, parameters, and who implements it."""
+    _need_stdout("the list")
     from jitscope.cli_info import print_matrix, print_workloads
 
     try:
@@ -308,12 +412,13 @@ def history(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many runs.", min=1)] = 20,
 ) -> None:
     """Past runs, newest first."""
+    _need_stdout("the history")
     from jitscope.cli_info import print_history
 
     if _fresh_default(db):
         return
     try:
-        print_history(console, _db(db), limit)
+        _warn_damaged(print_history(console, _db(db), limit))
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -326,6 +431,7 @@ def show(
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size.")] = True,
 ) -> None:
     """Print a stored run's table (and plot) again."""
+    _need_stdout("the table")
     from jitscope.cli_info import resolve_run_id
     from jitscope.cli_run import print_report
     from jitscope.results.store import Store
@@ -337,6 +443,7 @@ def show(
             rid = resolve_run_id(store, run_id)
             results = store.cells(rid)
             record = store.run(rid)
+            _warn_damaged(store.damaged)
         console.print(Text(printable(f"run {rid} — {record.started} on {record.host} ({record.state})")))
         label = None
         if baseline is not None:
@@ -365,6 +472,8 @@ def export(
 
     if not (csv or json_path or md):
         raise _fail("say where to write: --csv PATH, --json PATH and/or --md PATH")
+    if STDOUT_CLOSED and "-" in (csv, json_path, md):
+        _need_stdout("the export to '-'")
     try:
         targets = ExportTargets(csv=csv, json=json_path, md=md)
         targets.check(_db(db))
@@ -372,12 +481,15 @@ def export(
             rid = resolve_run_id(store, run_id)
             record = store.run(rid)
             results = store.cells(rid)
+            _warn_damaged(store.damaged)
         run_info = {"id": rid, "environment": record.environment, "command": record.command, "started": record.started}
         human = err_console if targets.uses_stdout else console
         for where in targets.write(results, run_info):
             human.print(Text(printable(f"wrote {where}")))
     except UserError as exc:
         raise _fail(str(exc)) from None
+    if len(results) < record.cell_count:  # written, but without the damaged rows: a script must know
+        raise typer.Exit(1)
 
 
 @app.command("import")
@@ -417,6 +529,9 @@ def main() -> None:
         code = app(standalone_mode=False, prog_name="jitscope")
     except Interrupted as exc:
         sys.exit(128 + exc.signum)
+    except UserError as exc:  # raised where no command catches it (the app's callback, Typer's parsing)
+        _print_error(str(exc))
+        sys.exit(2)
     except TyperException as exc:  # Click's usage errors (bad option, missing argument...)
         _print_error(_usage_line(exc))
         sys.exit(getattr(exc, "exit_code", 2))
@@ -444,8 +559,8 @@ def _open_app_directly() -> int:
     from jitscope.ui.app import run_app
 
     sweep_stale()
-    db = _db(None)
     try:
+        db = _db(None)
         Store(db).close()
     except UserError as exc:
         _print_error(str(exc))

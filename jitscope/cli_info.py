@@ -176,12 +176,14 @@ def _fit_commands(rows: list[dict[str, str]], chosen: list[str], width: int) -> 
     return True
 
 
-def print_history(console: Console, db_path: Path, limit: int) -> None:
+def print_history(console: Console, db_path: Path, limit: int) -> list[str]:
+    """The table of runs; returns what was damaged and left out (one line each, for stderr)."""
     with Store(db_path, create=False) as store:
         runs = store.runs(limit)
+        damaged = store.damaged
     if not runs:
         console.print(plain(f"no runs in {db_path} yet — try `jitscope run -w mcpi -b numpy`"))
-        return
+        return damaged
     rows = [
         {"id": str(r.id), "started": r.started, "host": printable(r.host),
          "state": r.state + (f" ({r.timing_exclusion})" if r.timing_exclusion else ""),
@@ -200,3 +202,4 @@ def print_history(console: Console, db_path: Path, limit: int) -> None:
     for row in rows:  # Text, not markup: labels and commands are whatever the user typed
         table.add_row(*(Text(row[c]) for c in order if c in chosen))
     console.print(table)
+    return damaged

@@ -9,7 +9,9 @@ anything is printed, so a terminal that went away cannot cost the files.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -168,7 +170,7 @@ def execute_run(
         human.print(Text("warning: ", style="yellow") + Text(printable(problem)), soft_wrap=True)
     plan = build_plan(registry, sel)
     baseline_label = check_baseline(baseline, registry, [cell_label(c) for c in plan.cells])
-    exports.check(db_path)
+    exports.check(db_path, inputs=[*files, *registry.workload_files])
     Store(db_path, writable=True).close()  # a foreign/corrupt/read-only database fails here, before any work
     reference = side_before_run(compare_to, fail_if_slower, db_path)
 
@@ -236,13 +238,13 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
             human.print(Text("interrupted before any cell ran; nothing was saved", style="magenta"))
         return 128 + int(stops.first or signal.SIGINT)
     written: list[Path] = []
+    export_error: UserError | None = None
     try:  # exports first: a closed terminal must not cost the files
         written = exports.write(results, {**rec.run_record(), "started": ""})
     except UserError as exc:
-        raise UserError(f"{exc}; the results are saved as run {rec.run_id}: `jitscope export {rec.run_id} --db {db_path} ...`") from None
-    if failure is not None:
-        raise UserError(f"{failure}; {len(results)} finished cells are saved as run {rec.run_id}"
-                        + (f" and written to {', '.join(map(str, written))}" if written else ""))
+        export_error = exc
+    if failure is not None or export_error is not None:
+        raise UserError(_what_was_kept(rec, failure, export_error, written, db_path))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         if results:
             print_report(human, results, baseline_label, plot and stops.first is None)
@@ -258,6 +260,59 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
     if stops.first is not None:
         return 128 + int(stops.first)
     return 0 if all(r.status.is_success for r in results) else 1
+
+
+def _what_was_kept(rec: RecordedRun, failure: UserError | None, export_error: UserError | None,
+                   written: list[Path], db_path: Path) -> str:
+    """The one line after a run the disk (or a path) refused: why, how far the sweep really
+    got, which cells are in the database, and where every measured cell it did not take is
+    (the export, else a recovery file named here)."""
+    total = len(rec.plan.cells)
+    saved = [r for r in rec.results.values() if r.status != Status.CANCELLED]
+    parts = []
+    if failure is not None:
+        parts.append(f"{failure}; the sweep stopped after {rec.finished_count} of {total} cells")
+    parts.append(f"{len(saved)} measured cells are saved as run {rec.run_id} in {db_path}")
+    if export_error is not None:
+        parts.append(str(export_error))
+    unsaved = rec.unsaved()
+    if unsaved:
+        names = ", ".join(cell_title(r) for r in unsaved)
+        if written:
+            where = " and ".join(map(str, written))
+        else:
+            recovery = write_recovery(rec.ordered_results(), rec.run_record())
+            where = str(recovery) if recovery else "nowhere: no folder would take a recovery file"
+        parts.append(f"not saved in the database but measured: {names}; written to {where}")
+    elif written:
+        parts.append(f"written to {', '.join(map(str, written))}")
+    elif saved:
+        parts.append(f"`jitscope export {rec.run_id} --db {db_path} --csv PATH` writes them elsewhere")
+    return "; ".join(parts)
+
+
+def write_recovery(results: Sequence[CellResult], run: dict[str, Any]) -> Path | None:
+    """Every measured cell as CSV in the first folder that takes it (the temp dir, jitscope's
+    own folder, home, the current folder): a new file of our own, never through someone
+    else's name (mkstemp)."""
+    from jitscope.core.paths import data_dir
+    from jitscope.results.export import rows_for, to_csv
+
+    text = to_csv(rows_for(results, run.get("id"), str(run.get("environment", {}).get("host", ""))))
+    for folder in (lambda: Path(tempfile.gettempdir()), data_dir, Path.home, Path.cwd):
+        try:
+            fd, name = tempfile.mkstemp(prefix=f"jitscope-run-{run.get('id')}-recovered-", suffix=".csv", dir=folder())
+        except (OSError, UserError):
+            continue
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            continue
+        return Path(name)
+    return None
 
 
 def worker_line(backend: str, device: str, info: dict[str, Any]) -> str:

@@ -89,7 +89,7 @@ def test_csv_loads_in_pandas_and_roundtrips_every_field(tmp_path: Path) -> None:
     assert cell.accuracy == Accuracy(3.25e-6, "rel_err_w", 1e-4, True)  # the detail is not a column
     assert cell.observed == original.observed
     assert (cell.first_call_s, cell.compile_s, cell.transfer_s, cell.gflops, cell.gbs) == (0.5, 0.4985, 2e-5, 12.5, 3.5)
-    assert cell.info == {"backend_version": "0.61", "threads": "2", "rng": "pcg", "sync": "none"}
+    assert cell.info == {"backend_version": "0.61", "threads": "2", "rng": "pcg", "sync": "none", "note": "n"}
 
 
 def test_csv_of_an_older_jitscope_reads_with_observations_unknown(tmp_path: Path) -> None:

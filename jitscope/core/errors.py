@@ -12,3 +12,8 @@ class UserError(Exception):
 
 class PluginError(UserError):
     """A plugin (entry point or ``-w file.py``) failed to load; names the source and the cause."""
+
+
+class StopRequested(BaseException):  # noqa: N818 - a request, like KeyboardInterrupt
+    """A stop the user asked for (a signal turned into an exception): never a plugin's
+    failure, so code that turns whatever a plugin raised into an error lets it through."""

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from jitscope.core.errors import UserError
+
 DB_ENV = "JITSCOPE_DB"
 HOME_ENV = "JITSCOPE_HOME"  # overrides the whole per-user directory (tests use it)
 
@@ -22,8 +24,7 @@ def data_dir() -> Path:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir("jitscope", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _own_folder(path)
 
 
 def cache_dir(name: str) -> Path:
@@ -35,8 +36,21 @@ def cache_dir(name: str) -> Path:
         from platformdirs import user_cache_dir
 
         base = Path(user_cache_dir("jitscope", appauthor=False))
-    path = base / name
-    path.mkdir(parents=True, exist_ok=True)
+    return _own_folder(base / name)
+
+
+def _own_folder(path: Path) -> Path:
+    """Create one of jitscope's own folders, or say in one line why it cannot be (``HOME``
+    is /dev/null, ``JITSCOPE_HOME`` names a file, a read-only home) and what to do instead:
+    an odd environment is the user's to fix, never a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"cannot use {path} for jitscope's files: it is a file, not a folder; set "
+                        f"{HOME_ENV} to a folder (or pass --db PATH)") from None
+    except OSError as exc:
+        raise UserError(f"cannot use {path} for jitscope's files: {exc.strerror or exc}; set "
+                        f"{HOME_ENV} to a writable folder (or pass --db PATH)") from None
     return path
 
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import re
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
-from jitscope.core.errors import PluginError, UserError
+from jitscope.core.errors import PluginError, StopRequested, UserError
 from jitscope.core.model import CellSpec
 from jitscope.core.userkernels import FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
@@ -183,6 +185,58 @@ def _refuse_shadowing(existing: dict[str, Any], name: object, kind: str, path: s
         raise PluginError(f"workload file {path} defines a {kind} named {name!r}, like the {origin} one; rename it")
 
 
+class PluginExited(BaseException):  # noqa: N818 - it is the plugin's exit, turned into an error
+    """``os._exit(code)`` called by a plugin file's top level while jitscope loads it."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+_LOADING: set[int] = set()  # threads now running a plugin file's top level
+
+
+def _guard_exit() -> None:
+    """Make ``os._exit`` (and ``posix._exit``, the same function) raise PluginExited in a
+    thread that is running a plugin file's top level, instead of ending jitscope on the spot
+    with whatever code the plugin chose (exit 0 with no output would tell a script all went
+    well). Everywhere else, and once loading is over, it is the real ``os._exit``. Installed
+    once, for the process; what no Python code can stop (a raw system call through ctypes)
+    the README documents."""
+    if getattr(os._exit, "_jitscope_guard", False):
+        return
+    real = os._exit
+
+    def guarded(status: int) -> NoReturn:
+        if threading.get_ident() in _LOADING:
+            raise PluginExited(status)
+        real(status)
+
+    guarded._jitscope_guard = True  # type: ignore[attr-defined]
+    os._exit = guarded
+    posix = sys.modules.get("posix")
+    if posix is not None and getattr(posix, "_exit", None) is real:
+        posix._exit = guarded  # type: ignore[attr-defined]
+
+
+def _exit_words(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    if isinstance(exc, PluginExited):
+        return f"called os._exit({exc.code!r})"
+    return f"raised {type(exc).__name__}"
+
+
+def _import_failure(path: str | Path, p: Path, exc: Exception) -> str:
+    line = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(p):
+            line = f" (line {tb.tb_lineno})"
+        tb = tb.tb_next
+    return f"workload file {path} failed to import{line}: {type(exc).__name__}: {exc}"
+
+
 def load_file_plugin(reg: Registry, path: str | Path) -> None:
     """Load ``WORKLOAD``/``WORKLOADS``, ``IMPLEMENTATIONS`` and ``BACKENDS`` from a file."""
     p = Path(path).expanduser()
@@ -199,23 +253,24 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
     try:
         # Compiled from the source each time, never from a __pycache__ file: the app reloads a
         # file the user just edited, and a .pyc is validated by mtime in whole seconds.
+        _guard_exit()
+        _LOADING.add(threading.get_ident())
         exec(compile(p.read_bytes(), str(p), "exec"), module.__dict__)  # noqa: S102 - the user's own file
-    except (SystemExit, KeyboardInterrupt) as exc:
-        # A plugin's top level runs inside jitscope: exiting there must not end jitscope
-        # silently. (os._exit and crashes cannot be caught; the README says to keep a
-        # plugin's top level cheap and safe.)
+    except StopRequested:  # the user's Ctrl-C or SIGTERM while loading: stop, as asked
         sys.modules.pop(module_name, None)
-        what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else "raised KeyboardInterrupt"
-        raise PluginError(f"workload file {path} {what} while being imported; a plugin must only define things") from None
+        raise
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        line = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(p):
-                line = f" (line {tb.tb_lineno})"
-            tb = tb.tb_next
-        raise PluginError(f"workload file {path} failed to import{line}: {type(exc).__name__}: {exc}") from None
+        raise PluginError(_import_failure(path, p, exc)) from None
+    except BaseException as exc:
+        # A plugin's top level runs inside jitscope: sys.exit, os._exit (see _guard_exit),
+        # GeneratorExit or any other BaseException there must not end jitscope silently or
+        # with a traceback, and never with exit 0: it is a broken plugin (exit 2).
+        sys.modules.pop(module_name, None)
+        raise PluginError(f"workload file {path} {_exit_words(exc)} while being imported; "
+                          "a plugin must only define things") from None
+    finally:
+        _LOADING.discard(threading.get_ident())
     found = False
     try:
         workloads = list(getattr(module, "WORKLOADS", []))

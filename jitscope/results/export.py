@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -99,6 +100,33 @@ def rows_for(results: Sequence[CellResult], run_id: int | None, host: str) -> li
     return [cell_row(r, run_id, host) for r in results]
 
 
+# A text cell a spreadsheet would evaluate as a formula starts with one of these (OWASP's
+# list); such a cell is written with a leading ' (the spreadsheet convention for "text"),
+# and read_csv takes it off again. A cell that already starts with ' followed by one of them
+# (or by another ') gets one more, so that taking one off is always exact.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _needs_quote(text: str) -> bool:
+    if not text or _NUMBER.fullmatch(text):  # "-5" is a number to a spreadsheet, not a formula
+        return False
+    if text[0] in FORMULA_STARTS:
+        return True
+    return text[0] == "'" and len(text) > 1 and text[1] in FORMULA_STARTS | {"'"}
+
+
+def neutralise_formula(text: str) -> str:
+    return "'" + text if _needs_quote(text) else text
+
+
+def restore_formula(text: str) -> str:
+    """The inverse of :func:`neutralise_formula`, for ``jitscope import``."""
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS | {"'"}:
+        return text[1:]
+    return text
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
@@ -106,6 +134,8 @@ def _csv_value(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return neutralise_formula(value)
     return value
 
 
@@ -227,6 +257,7 @@ def write_text(path: str | Path, text: str) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         try:
+            _take_mode(fd, p)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, p)
@@ -237,6 +268,35 @@ def write_text(path: str | Path, text: str) -> Path:
     except OSError as exc:
         raise UserError(f"cannot write {p}: {exc.strerror or exc}") from None
     return p
+
+
+def _take_mode(fd: int, target: Path) -> None:
+    """Give the temporary file (mkstemp makes it 0600) the mode ``open(target, "w")`` would
+    leave: an existing file keeps its mode (and, when we may, its owner and group: a shared
+    0664 file stays shared), a new one gets 0666 less the umask. Done before the rename, so
+    the file is never seen with the wrong mode."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        os.fchmod(fd, 0o666 & ~current_umask())
+        return
+    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):  # only root (or the group's member) may
+            os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (os.umask sets it; the app exports from a
+    thread while others may create files). Linux: /proc/self/status; elsewhere the
+    set-and-restore."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -317,9 +377,10 @@ class ExportTargets:
     def uses_stdout(self) -> bool:
         return any(_is_stdout(p) for p in self.paths)
 
-    def check(self, db_path: str | Path | None) -> None:
+    def check(self, db_path: str | Path | None, inputs: Sequence[str | Path] = ()) -> None:
         """Everything that can be refused before a run: stdout twice, the database itself,
-        unwritable places."""
+        one of the run's ``inputs`` (a workload file: ``-w k.py --csv k.py`` would replace
+        the user's source with a CSV), unwritable places."""
         if sum(_is_stdout(p) for p in self.paths) > 1:
             raise UserError("only one export can go to standard output ('-')")
         files = [p for p in self.paths if not _is_stdout(p) and not _is_special(p)]
@@ -330,6 +391,9 @@ class ExportTargets:
         for path in self.paths:
             if db_path is not None:
                 refuse_database_alias(path, db_path)
+            for source in inputs:
+                if not _is_stdout(path) and _same_place(path, source):
+                    raise UserError(f"export path {path} is {source}, an input of this run; choose another file")
             check_writable(path)
 
     def write(self, results: Sequence[CellResult], run: dict[str, Any]) -> list[Path]:
@@ -420,8 +484,9 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
         raise UserError(f"{p} is not a jitscope CSV (missing columns: {', '.join(sorted(missing))})")
     results: list[CellResult] = []
     host = ""
-    for row in reader:
+    for raw in reader:
         line_no = reader.line_num
+        row = {k: restore_formula(v) if isinstance(v, str) else v for k, v in raw.items()}
         try:
             if None in row.values() or None in row:
                 raise ValueError("its number of fields differs from the header's")
@@ -443,7 +508,7 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
             if row.get("error"):
                 acc = Accuracy(float(row["error"]), row.get("error_metric", ""), _optional_float(row.get("tolerance", "")) or 0.0,
                                row.get("accurate") == "true")
-            info = {k: row[k] for k in ("backend_version", "threads", *_INFO_COLUMNS) if row.get(k)}
+            info = {k: row[k] for k in ("backend_version", "threads", "note", *_INFO_COLUMNS) if row.get(k)}
             observed = _observed_from_row(row)
             results.append(CellResult(spec=spec, status=Status(row["status"]), reason=row.get("reason", ""),
                                       first_call_s=_seconds(row, "first_call_s"), compile_s=_seconds(row, "compile_s"),

@@ -16,6 +16,7 @@ import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,10 +116,15 @@ class Store:
         """Open (``create``: or create) a jitscope database. Every problem is one UserError:
         a missing file when ``create`` is False, a directory, a foreign or corrupt file, one
         written by a newer jitscope, and with ``writable`` one that cannot be written (ask
-        before a sweep, not after its first cell)."""
+        before a sweep, not after its first cell). Without ``create`` (history, show, export)
+        the file is opened read-only: reading never changes it, and works where we may not
+        write."""
         self.path = Path(path).expanduser()
         if not create and not self.path.exists():
             raise UserError(f"no database at {self.path} (run `jitscope run ...` first, or pass --db)")
+        self.read_only = not create and not writable
+        self.damaged: list[str] = []  # rows read but left out (see cells), one line each
+        self.schema_version = SCHEMA_VERSION
         self._abandoned: set[int] = set()
         self._conn = self._open()
         try:
@@ -138,6 +144,8 @@ class Store:
             raise UserError(f"database {path} is a directory, not a jitscope database file")
         if path.exists() and not path.is_file():
             raise UserError(f"database {path} is not a regular file (a device, a FIFO...); pass a file with --db")
+        if self.read_only:
+            return self._open_read_only()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -148,19 +156,7 @@ class Store:
         except sqlite3.Error as exc:
             raise UserError(f"cannot open database {path}: {exc}") from None
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            if existed and app_id != APPLICATION_ID:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if tables or app_id:
-                    raise UserError(f"{path} is an SQLite database, but not a jitscope one; refusing to write to it")
-            if existed:
-                # Cheap next to a sweep, and it keeps us from writing into a damaged file.
-                problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
-                if problems != ["ok"]:
-                    found = " ".join("; ".join(problems).split())[:200]
-                    raise UserError(f"database {path} is corrupt ({found}); "
-                                    "nothing was written to it — use another --db (or restore a copy)")
+            app_id = self._validate(conn, existed)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             if app_id != APPLICATION_ID:
@@ -169,12 +165,9 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     for statement in _statements(SCHEMA):
                         conn.execute(statement)
-            else:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise UserError(f"database {path} was written by a newer jitscope (schema {version}); upgrade jitscope")
-                if version < SCHEMA_VERSION:
-                    _migrate(conn, version)
+            elif self.schema_version < SCHEMA_VERSION:
+                _migrate(conn, self.schema_version)
+                self.schema_version = SCHEMA_VERSION
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise UserError(describe_sqlite_error(exc, path, opening=True)) from None
@@ -182,6 +175,60 @@ class Store:
             conn.close()
             raise
         return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """For history, show and export: never create, migrate or write a file (an existing
+        zero-byte file stays zero bytes), and read a database we may not write: a read-only
+        file, folder or filesystem. A WAL database whose -shm file cannot be created there is
+        opened ``immutable`` (nobody can be writing to it through WAL in such a place)."""
+        path = self.path
+        if path.stat().st_size == 0:
+            raise UserError(f"{path} is an empty file, not a jitscope database; nothing was written to it")
+        uri = "file:" + urllib.parse.quote(str(path.absolute()))
+        last: sqlite3.Error | None = None
+        for options in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri + options, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            try:
+                self._validate(conn, existed=True)
+            except sqlite3.OperationalError as exc:  # cannot open the -shm/-wal here: try immutable
+                conn.close()
+                last = exc
+                continue
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise UserError(describe_sqlite_error(exc, path, opening=True)) from None
+            except UserError:
+                conn.close()
+                raise
+            return conn
+        raise UserError(f"cannot read database {path}: {last}")
+
+    def _validate(self, conn: sqlite3.Connection, existed: bool) -> int:
+        """Refuse a foreign, damaged or newer file before anything is written to it; returns
+        its application id (0 for a new file) and sets ``schema_version``."""
+        path = self.path
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        if existed and app_id != APPLICATION_ID:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables or app_id or self.read_only:
+                raise UserError(f"{path} is an SQLite database, but not a jitscope one; refusing to write to it"
+                                if not self.read_only else f"{path} is not a jitscope database")
+        if existed:
+            # Cheap next to a sweep, and it keeps us from writing into a damaged file.
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                found = " ".join("; ".join(problems).split())[:200]
+                raise UserError(f"database {path} is corrupt ({found}); "
+                                "nothing was written to it — use another --db (or restore a copy)")
+        self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if app_id == APPLICATION_ID and self.schema_version > SCHEMA_VERSION:
+            raise UserError(f"database {path} was written by a newer jitscope (schema {self.schema_version}); upgrade jitscope")
+        return app_id
 
     def _check_writable(self) -> None:
         """Write for real and roll back: a read-only file (or folder) answers only to a write,
@@ -196,11 +243,15 @@ class Store:
         finish: say ``abandoned`` instead of ``running`` for ever. Runs of live processes and
         of other hosts are left alone. In a database we cannot write (read-only, for
         ``history``), such runs are still shown ``abandoned``."""
+        if self.schema_version < 2:  # read-only and not migrated: no owner column to ask
+            return
         rows = self._conn.execute("SELECT id, owner FROM runs WHERE state = 'running'").fetchall()
         dead = [run_id for run_id, owner in rows if _owner_is_dead(owner)]
         if not dead:
             return
         self._abandoned = set(dead)
+        if self.read_only:
+            return
         try:
             with _transaction(self._conn):
                 self._conn.executemany(
@@ -286,7 +337,7 @@ class Store:
         )
         if limit:
             sql += f" LIMIT {min(int(limit), MAX_RUN_ID)}"  # more than SQLite can count: all of them
-        return [self._shown(_run_record(row)) for row in self._conn.execute(sql)]
+        return [self._shown(_run_record(row, self.damaged)) for row in self._conn.execute(sql)]
 
     @_user_errors
     def run(self, run_id: int) -> RunRecord:
@@ -299,12 +350,24 @@ class Store:
         ).fetchone()
         if row is None:
             raise UserError(f"no run {run_id} in {self.path} (see `jitscope history`)")
-        return self._shown(_run_record(row))
+        return self._shown(_run_record(row, self.damaged))
 
     @_user_errors
     def cells(self, run_id: int) -> list[CellResult]:
-        rows = self._conn.execute("SELECT data FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [CellResult.from_json(json.loads(data)) for (data,) in rows]
+        """The run's cells in order. A row whose stored data cannot be read (damaged JSON, a
+        field this jitscope does not know) is left out and named in ``damaged``: one bad row
+        must not cost the others."""
+        rows = self._conn.execute(
+            "SELECT seq, workload, backend, variant, size, data FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))
+        results = []
+        for seq, workload, backend, variant, size, data in rows:
+            try:
+                results.append(CellResult.from_json(json.loads(data)))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                where = f"{workload} {backend}{':' + variant if variant else ''} size={size}"
+                self.damaged.append(f"run {run_id} cell {seq} ({where}): its stored data is damaged "
+                                    f"({type(exc).__name__}: {str(exc)[:80]}); left out")
+        return results
 
     @_user_errors
     def latest_run_id(self) -> int | None:
@@ -316,7 +379,18 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-def _run_record(row: tuple[Any, ...]) -> RunRecord:
+def _json_object(text: str | None, what: str, damaged: list[str]) -> dict[str, Any]:
+    """A run's stored selection or environment; damaged text reads as empty and is named in
+    ``damaged`` (the run and its cells still show; only these details are missing)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        damaged.append(f"{what} is damaged ({str(exc)[:80]}); shown without it")
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _run_record(row: tuple[Any, ...], damaged: list[str]) -> RunRecord:
     return RunRecord(
         id=int(row[0]),
         started_at=float(row[1]),
@@ -324,8 +398,8 @@ def _run_record(row: tuple[Any, ...]) -> RunRecord:
         state=row[3],
         label=row[4],
         command=row[5],
-        selection=json.loads(row[6] or "{}"),
-        environment=json.loads(row[7] or "{}"),
+        selection=_json_object(row[6], f"run {row[0]}'s stored selection", damaged),
+        environment=_json_object(row[7], f"run {row[0]}'s stored environment", damaged),
         cell_count=int(row[8] or 0),
         ok_count=int(row[9] or 0),
     )

@@ -10,6 +10,8 @@ connections belong to one thread), so the app can iterate it in a background wor
 from __future__ import annotations
 
 import contextlib
+import glob
+import os
 import sqlite3
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -82,19 +84,42 @@ class RecordedRun:
         return {"id": self.run_id, "environment": self.environment, "command": self.command}
 
     def ordered_results(self) -> list[CellResult]:
-        return [self.results[i] for i in sorted(self.results)]
+        """Every cell measured or recorded, in plan order: the saved ones and those the
+        store refused (see :meth:`unsaved`), so exports hold everything that was measured."""
+        every = {**self._uncommitted, **self.results}
+        return [every[i] for i in sorted(every)]
+
+    def unsaved(self) -> list[CellResult]:
+        """Cells that finished but that the database did not take (a full disk)."""
+        return [self._uncommitted[i] for i in sorted(self._uncommitted) if i not in self.results]
+
+    @property
+    def finished_count(self) -> int:
+        """How far the sweep really got: cells that ran to an end (saved or not)."""
+        every = {**self._uncommitted, **self.results}
+        return sum(1 for r in every.values() if r.status != Status.CANCELLED)
+
+    def _retry_unsaved(self, store: Store) -> None:
+        """A cell that finished but whose commit was cut short (a signal, a full disk) is
+        tried again as it finished, before anything else takes the space."""
+        assert self.run_id is not None
+        for index in sorted(self._uncommitted):
+            if index not in self.results:
+                with contextlib.suppress(UserError, sqlite3.Error):
+                    store.add_cell(self.run_id, index, self._uncommitted[index])
+                    self.results[index] = self._uncommitted[index]
 
     def _record_unfinished(self, store: Store) -> None:
         """After an interruption, every planned cell that did not finish is stored as
-        ``cancelled``, so the run says what was not measured instead of just ending. A cell
-        that did finish but whose commit the interruption cut short is stored as it finished."""
+        ``cancelled``, so the run says what was not measured instead of just ending; each
+        on its own, so one refusal does not skip the others."""
         assert self.run_id is not None
         for index, spec in enumerate(self.plan.cells):
-            if index not in self.results:
-                result = self._uncommitted.get(index) or CellResult(
-                    spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
-                store.add_cell(self.run_id, index, result)
-                self.results[index] = result
+            if index not in self.results and index not in self._uncommitted:
+                result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
+                with contextlib.suppress(UserError, sqlite3.Error):
+                    store.add_cell(self.run_id, index, result)
+                    self.results[index] = result
 
     def events(self) -> Generator[Event, None, None]:
         """Run, committing each cell before anyone sees it. If the store cannot take a cell
@@ -103,6 +128,7 @@ class RecordedRun:
         generator (a signal, Ctrl-C, the app cancelling) also kills the worker and marks
         the run ``interrupted``."""
         store = Store(self.db_path)
+        reserve = SpaceReserve(self.db_path)
         try:
             self.run_id = store.start_run(
                 command=self.command,
@@ -121,6 +147,7 @@ class RecordedRun:
                         try:
                             store.add_cell(self.run_id, event.index, event.result)
                         except (sqlite3.Error, UserError) as exc:
+                            reserve.release()  # room for this cell's retry and the run's final state
                             detail = exc if isinstance(exc, UserError) else describe_sqlite_error(exc, self.db_path)
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
@@ -137,10 +164,62 @@ class RecordedRun:
                     yield event
             finally:
                 source.close()  # kills a worker still running (its generator's finally)
-                if state == "interrupted":
-                    with contextlib.suppress(UserError, sqlite3.Error):
-                        self._record_unfinished(store)
-                with contextlib.suppress(UserError, sqlite3.Error):  # a full disk: next open says abandoned
+                if state == "interrupted":  # what was measured first, then the run's state, then the rest
+                    self._retry_unsaved(store)
+                with contextlib.suppress(UserError, sqlite3.Error):  # even the reserve did not do: next open says abandoned
                     store.finish_run(self.run_id, state)
+                if state == "interrupted":
+                    self._record_unfinished(store)
         finally:
             store.close()
+            reserve.release()
+
+
+class SpaceReserve:
+    """A little disk space held beside the database while a run records, and given back the
+    moment the store refuses a cell (a full disk): enough for SQLite to take that cell on a
+    second try and to record the run's true final state (``interrupted``), instead of a run
+    left ``running`` that the next command can only call ``abandoned``. Best effort: where
+    even this much cannot be had, the run goes on without it. A reserve left by a killed
+    jitscope (its pid gone) is removed by the next run beside the same database."""
+
+    SIZE = 128 * 1024
+    PREFIX = ".jitscope-reserve-"
+
+    def __init__(self, db_path: Path) -> None:
+        self.path: Path | None = db_path.parent / f"{self.PREFIX}{db_path.name}-{os.getpid()}"
+        self._sweep(db_path)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            self.path = None
+            return
+        try:
+            os.posix_fallocate(fd, 0, self.SIZE)
+        except OSError:
+            self.release()
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.path = None
+
+    def _sweep(self, db_path: Path) -> None:
+        with contextlib.suppress(OSError):
+            for old in db_path.parent.glob(f"{self.PREFIX}{glob.escape(db_path.name)}-*"):
+                pid = old.name.rsplit("-", 1)[1]
+                if pid.isdigit() and not _pid_alive(int(pid)):
+                    old.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

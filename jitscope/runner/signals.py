@@ -12,10 +12,12 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from jitscope.core.errors import StopRequested
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-class Interrupted(BaseException):
+class Interrupted(StopRequested):
     """A stop signal (SIGINT, SIGTERM, SIGHUP) raised as an exception in the main thread.
 
     A BaseException, like KeyboardInterrupt, so that no ``except Exception`` (a plugin
