@@ -446,7 +446,7 @@ class _UserNumbaKernel(NumbaKernel):
         return library_message(exc) if isinstance(exc, NumbaError) else None
 
 
-def _cached_njit(fn: Any, parallel: bool) -> Any:
+def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None) -> Any:
     """``numba.njit(fn, cache=True[, parallel=True])`` with one disk cache per variant.
 
     Numba keys its cache entries by the function (file, name, line) and the argument types,
@@ -460,7 +460,7 @@ def _cached_njit(fn: Any, parallel: bool) -> Any:
     own = os.path.join(base, "user-parallel" if parallel else "user-default") if base else ""
     setattr(numba.config, "CACHE_DIR", own)  # noqa: B010 (config attributes are dynamic)
     try:
-        return numba.njit(cache=True, parallel=parallel)(fn)
+        return numba.njit(**{"cache": True, "parallel": parallel, **(options or {})})(fn)
     finally:
         setattr(numba.config, "CACHE_DIR", base)  # noqa: B010
 
@@ -475,13 +475,14 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
     _kernels()  # NUMBA_CACHE_DIR first: Numba reads it when the first dispatcher caches
     parallel = variant == "parallel"
-    dispatcher = _cached_njit(user.fn, parallel)
+    dispatcher = _cached_njit(user.fn, parallel, user.library_options())
     data: dict[str, Any] = {}
 
     def prepare() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
     kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
+    kernel.arguments = data
     kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
     return kernel
 
@@ -548,5 +549,5 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default", "parallel")),
+    adapter=Adapter(_adapt, variants=("default", "parallel"), passes_options_to="numba.njit"),
 )

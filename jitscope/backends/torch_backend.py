@@ -73,14 +73,14 @@ def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     return notes
 
 
-def _compile(fn: Any, ctx: CellContext) -> Any:
+def _compile(fn: Any, ctx: CellContext, options: dict[str, Any] | None = None) -> Any:
     torch = _torch()
     if ctx.device == "cpu" and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
         raise SkipCell("torch.compile on CPU needs a C++ compiler (c++/g++/clang++) on PATH")
     from jitscope.core.paths import cache_dir
 
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
-    return torch.compile(fn, dynamic=False)
+    return torch.compile(fn, **{"dynamic": False, **(options or {})})
 
 
 def _counters() -> dict[str, float]:
@@ -438,7 +438,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
     torch = _torch()
     dev = _device(ctx)
-    fn = _compile(user.fn, ctx) if variant == "compile" else user.fn
+    fn = _compile(user.fn, ctx, user.library_options()) if variant == "compile" else user.fn
     data: dict[str, Any] = {}
 
     def transfer() -> None:
@@ -466,5 +466,5 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV),
+    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile"),
 )

@@ -86,7 +86,7 @@ def execute_cell(
         transfer_s = time.perf_counter() - t0
 
         m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report,
-                    first_call_watch=kernel.compile_watch())
+                    first_call_watch=kernel.compile_watch(), before_call=kernel.before_each_call())
         peak_host = host_peak.peak_above_baseline()
         peak_device = kernel.device_peak_bytes() if on_device else None
         report(Phase.CHECKING, 1.0)
