@@ -53,6 +53,19 @@ def cast_inputs(ctx: CellContext, convert_float: Callable[[Any], Any],
     return out
 
 
+def closure_note(fn: Callable[..., Any]) -> str:
+    """Why Numba will compile ``fn`` again in every run, or "": a function that reaches a
+    helper (or anything) through a closure's free variables is never read back from the
+    disk cache (measured: a kernel made by a factory that captures its helper missed the
+    cache on every run, while the same kernel calling a module-level ``@numba.njit`` helper
+    by its global name hit it from the second run on)."""
+    names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+    if not names:
+        return ""
+    return (f"numba cannot cache this kernel across runs: it reads {', '.join(names)} from a closure; define "
+            "helpers at module level (@numba.njit(cache=True)) and call them by name")
+
+
 def to_numpy(value: Any) -> Any:
     """A host result as NumPy (arrays and lists as arrays, scalars as they are)."""
     import numpy as np

@@ -483,6 +483,10 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
     kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
     kernel.arguments = data
+    from jitscope.backends._adapt import closure_note
+
+    if closure_note(user.fn):
+        kernel.notes["note"] = closure_note(user.fn)
     kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
     return kernel
 

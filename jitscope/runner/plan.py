@@ -118,7 +118,7 @@ def _check_preset_words(workloads: list[Workload], sel: Selection) -> None:
     error, not a silent default)."""
     for token in sel.size_requests.get("", []):
         if isinstance(token, str) and not any(token in w.preset_names() for w in workloads):
-            have = sorted({p for w in workloads for p in w.preset_names()})
+            have = list(dict.fromkeys(p for w in workloads for p in w.preset_names()))
             raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of a selected "
                             f"workload (presets: {', '.join(have) or 'none'})")
 
