@@ -59,13 +59,17 @@ class Param:
                 raise UserError(f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}") from None
             if isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"parameter {self.name}={text!r} must be a finite number")
+        self._check_range(value, text)
+        return value
+
+    def _check_range(self, value: Any, text: str) -> None:
+        """One of the choices, within the bounds: else a UserError quoting what was typed."""
         if self.choices and value not in self.choices:
             raise UserError(f"parameter {self.name}={text!r} is not one of {', '.join(self.choices)}")
         if self.minimum is not None and value < self.minimum:
             raise UserError(f"parameter {self.name}={text} is below its minimum {self.minimum}")
         if self.maximum is not None and value > self.maximum:
             raise UserError(f"parameter {self.name}={text} is above its maximum {self.maximum}")
-        return value
 
 
 class Workload(ABC):
