@@ -289,6 +289,9 @@ class FunctionWorkload(Workload):
     def preset_names(self) -> tuple[str, ...]:
         return tuple(self.user.presets)
 
+    def describe_presets(self) -> list[str]:
+        return [f"{k} {' '.join(f'{p}={v}' for p, v in values.items())}" for k, values in self.user.presets.items()]
+
     def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
         """``-s 1e6`` sizes ``n``; ``-s S`` the preset's parameters (and ``n`` if it sets one);
         nothing: the declared sizes, else one cell at the parameters' defaults."""

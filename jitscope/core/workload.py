@@ -138,6 +138,10 @@ class Workload(ABC):
         """The words ``-s`` takes for this workload."""
         return tuple(self.presets)
 
+    def describe_presets(self) -> list[str]:
+        """Each preset as ``jitscope workloads`` lists it: ``small 1000,10000``."""
+        return [f"{k} {','.join(str(v) for v in vals)}" for k, vals in self.presets.items()]
+
     def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
         """The cells' (size, parameter values) for ``-s``: a number is a size, a word one of
         :attr:`presets` (its sizes); nothing requested: the default sizes. A user workload's
