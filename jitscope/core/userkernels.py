@@ -294,9 +294,11 @@ class FunctionWorkload(Workload):
 
     def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
         """``-s 1e6`` sizes ``n``; ``-s S`` the preset's parameters (and ``n`` if it sets one);
-        nothing: the declared sizes, else one cell at the parameters' defaults."""
+        nothing: the declared sizes, else one cell at the parameters' defaults (a workload
+        with neither has no default cells, as before: ``-s`` must say)."""
         if not requested:
-            return [(s, {}) for s in self.user.sizes] or [(0, {})]
+            declared = [(s, {}) for s in self.user.sizes]
+            return declared or ([(0, {})] if self.user.params else [])
         out: list[tuple[int, dict[str, Any]]] = []
         for token in requested:
             if isinstance(token, int):
