@@ -297,7 +297,7 @@ class FunctionWorkload(Workload):
         nothing: the declared sizes, else one cell at the parameters' defaults (a workload
         with neither has no default cells, as before: ``-s`` must say)."""
         if not requested:
-            declared = [(s, {}) for s in self.user.sizes]
+            declared: list[tuple[int, dict[str, Any]]] = [(s, {}) for s in self.user.sizes]
             return declared or ([(0, {})] if self.user.params else [])
         out: list[tuple[int, dict[str, Any]]] = []
         for token in requested:
