@@ -222,3 +222,26 @@ def test_a_kernel_reaching_its_helper_through_a_closure_says_why_it_recompiles(t
     """)
     (row,) = _run(tmp_path, home, "-w", str(kernels), "-b", "numba")
     assert row["status"] == "ok" and "reads h from a closure" in row["note"], row
+
+
+def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path) -> None:
+    pytest.importorskip("torch")
+    kernels = _write(tmp_path, """
+        import jitscope
+
+        w = jitscope.workload("axpy", inputs=lambda n, rng: {"x": rng.random(n)}, sizes=(1000,))
+
+        @w.reference
+        def _(x):
+            return 2.0 * x + 1.0
+
+        @w.kernel("torch", dynamic=True, fullgraph=True)
+        def _(x):
+            return 2.0 * x + 1.0
+    """)
+    eager, compiled = _run(tmp_path, home, "-w", str(kernels), "-b", "torch:eager,torch:compile")
+    assert eager["status"] == "ok" and eager["kernel_options"] == "", eager
+    if compiled["status"] == "skipped":  # no C++ compiler here: said, not hidden
+        assert "C++ compiler" in compiled["reason"]
+        return
+    assert compiled["status"] == "ok" and compiled["kernel_options"] == "dynamic=True, fullgraph=True", compiled

@@ -466,5 +466,6 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile"),
+    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile",
+                    options_variants=("compile",)),
 )

@@ -260,6 +260,7 @@ class Adapter:
     # The library call other keywords of @w.kernel(...) are passed to ("numba.njit",
     # "jax.jit"...): the library validates them. "": none (other keywords are refused).
     passes_options_to: str = ""
+    options_variants: tuple[str, ...] = ()  # the variants that make that call (empty: every one)
     # Options that narrow the dtypes, e.g. python's lists=True: Python floats are float64.
     dtypes_with: Callable[[UserKernel], tuple[str, ...]] | None = None
 

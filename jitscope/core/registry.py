@@ -268,7 +268,9 @@ def _user_implementation(adapter: Adapter, user: UserWorkload, kernel: UserKerne
     narrowed = set(base) - set(user.dtypes)
     reason = (f"{user.name} is declared for {'/'.join(user.dtypes)} only (dtypes= in its jitscope.workload)"
               if narrowed else "")
-    options = ", ".join(f"{k}={v!r}" for k, v in kernel.options)
+    # On record only where they reach the library: torch.compile's options mean nothing to eager.
+    applied = not adapter.options_variants or variant in adapter.options_variants
+    options = ", ".join(f"{k}={v!r}" for k, v in kernel.options) if applied else ""
     which = f"{kernel.backend}:{variant}"
 
     def build(ctx: Any) -> Any:
