@@ -24,8 +24,9 @@ from rich.text import Text
 
 from jitscope import __version__
 from jitscope.cli_compare import AllowUnstableOpt, CompareToOpt, FailIfSlowerOpt, compare
+from jitscope.cli_select import select_sizes, select_workloads
 from jitscope.core.errors import UserError
-from jitscope.core.parsing import parse_backend_specs, parse_params, parse_sizes, split_list
+from jitscope.core.parsing import parse_backend_specs, parse_params
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
@@ -155,7 +156,7 @@ app = typer.Typer(
 # ---- shared option declarations -----------------------------------------------------------
 WorkloadOpt = Annotated[
     list[str] | None,
-    typer.Option("-w", "--workload", help="Workload name (linreg, mcpi, lu, nodes, or a plugin's) or a path to a workload file. Repeat or comma-separate."),
+    typer.Option("-w", "--workload", help="Workload name (linreg, mcpi, lu, nodes, or a plugin's), a workload file, or FILE.py:NAME for one of its workloads. Repeat or comma-separate."),
 ]
 BackendOpt = Annotated[
     list[str] | None,
@@ -163,7 +164,7 @@ BackendOpt = Annotated[
 ]
 SizeOpt = Annotated[
     list[str] | None,
-    typer.Option("-s", "--size", help="Problem sizes, e.g. -s 2,10,100 or -s 1e6. Default: each workload's default sizes."),
+    typer.Option("-s", "--size", help="Problem sizes or preset names, e.g. -s 2,10,100, -s 1e6, -s S,M; -s NAME=1e6,1e7 for one workload only. Default: each workload's default sizes."),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 or float32.")]
@@ -228,34 +229,18 @@ def _fresh_default(db: Path | None) -> bool:
     return True
 
 
-def _split_workloads(items: list[str] | None) -> tuple[list[str], list[str]]:
-    """Names vs files: ``-w ./my_workload.py`` loads a plugin file; its workloads are selected."""
-    names: list[str] = []
-    files: list[str] = []
-    for item in split_list(items or []):
-        if item.endswith(".py") or "/" in item or Path(item).suffix == ".py":
-            files.append(item)
-        else:
-            names.append(item)
-    return names, files
-
-
 def _selection(
     workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: str, dtype: str,
     budget: float, timeout: float, threads: int | None, param: list[str] | None, seed: int = DEFAULT_SEED,
 ) -> tuple[Selection, list[str]]:
     _check_numbers(budget=budget, timeout=timeout, threads=threads, seed=seed)
-    names, files = _split_workloads(workload)
-    if files:  # the registry (NumPy, every backend module) only when a file must be read
-        from jitscope.core.registry import load_registry
-
-        for name in load_registry(files).file_workloads:
-            if name not in names:
-                names.append(name)
+    names, files = select_workloads(workload)
+    sizes, size_requests = select_sizes(size)
     sel = Selection(
         workloads=names,
         backends=parse_backend_specs(backend or []),
-        sizes=parse_sizes(size) if size else None,
+        sizes=sizes,
+        size_requests=size_requests,
         device=device,
         dtype=dtype,
         budget_s=budget,

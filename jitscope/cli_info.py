@@ -98,9 +98,10 @@ def print_workloads(console: Console, *, files: Sequence[str]) -> None:
         console.print(warning(problem), soft_wrap=True)
     for name, w in sorted(registry.workloads.items()):
         console.print(plain(name, style="bold") + plain(" — ", w.description))
-        console.print(plain("  size: ", w.size_label, "; default sizes ", ", ".join(fmt_size(s) for s in w.default_sizes)))
-        if w.presets:
-            console.print(plain("  presets: ", "; ".join(f"{k} {','.join(fmt_size(v) for v in vals)}" for k, vals in w.presets.items())))
+        sizes = ", ".join(fmt_size(s) for s in w.default_sizes) or "none (sized by its parameters)"
+        console.print(plain("  size: ", w.size_label, "; default sizes ", sizes))
+        if w.preset_names():
+            console.print(plain("  presets: ", "; ".join(w.describe_presets())))
         for p in w.params:
             console.print(plain(f"  -p {p.name}={p.default}  {p.help}"))
         labels = list(dict.fromkeys(i.label for i in registry.implementations(workload=name)))

@@ -39,7 +39,8 @@ def _full_result() -> CellResult:
                             cpu_contention=0.12, dtype_used="float32")
     return CellResult(spec=spec, status=Status.OK, reason="r", first_call_s=0.5, compile_s=0.4985,
                       transfer_s=2e-5, stats=stats, accuracy=acc, gflops=12.5, gbs=3.5,
-                      info={"threads": 2, "backend_version": "0.61", "rng": "pcg", "sync": "none", "note": "n"},
+                      info={"threads": 2, "backend_version": "0.61", "rng": "pcg", "sync": "none", "note": "n",
+                            "kernel_options": "fastmath=True"},
                       observed=observed, raw_samples=(1.4e-3, 1.5e-3, 1.7e-3))
 
 
@@ -56,7 +57,7 @@ FULL_ROW: dict[str, object] = {
     "startup_s": 0.47, "compiled": "yes", "cache": "miss", "graph_breaks": 3,
     "peak_host_bytes": 33_554_432, "peak_device_bytes": 1024, "cpu_util": 1.93,
     "cpu_contention": 0.12, "dtype_used": "float32", "simulated": "false",
-    "rng": "pcg", "sync": "none", "params": "epochs=7", "seed": 99, "budget_s": 0.25, "note": "n",
+    "rng": "pcg", "sync": "none", "params": "epochs=7", "kernel_options": "fastmath=True", "seed": 99, "budget_s": 0.25, "note": "n",
 }
 
 
@@ -89,7 +90,8 @@ def test_csv_loads_in_pandas_and_roundtrips_every_field(tmp_path: Path) -> None:
     assert cell.accuracy == Accuracy(3.25e-6, "rel_err_w", 1e-4, True)  # the detail is not a column
     assert cell.observed == original.observed
     assert (cell.first_call_s, cell.compile_s, cell.transfer_s, cell.gflops, cell.gbs) == (0.5, 0.4985, 2e-5, 12.5, 3.5)
-    assert cell.info == {"backend_version": "0.61", "threads": "2", "rng": "pcg", "sync": "none", "note": "n"}
+    assert cell.info == {"backend_version": "0.61", "threads": "2", "rng": "pcg", "sync": "none", "note": "n",
+                         "kernel_options": "fastmath=True"}
 
 
 def test_csv_of_an_older_jitscope_reads_with_observations_unknown(tmp_path: Path) -> None:

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from jitscope.core.errors import UserError
-from jitscope.core.parsing import parse_backend_specs, parse_params, parse_size, parse_sizes
+from jitscope.core.parsing import (
+    parse_backend_specs,
+    parse_params,
+    parse_size,
+    parse_size_requests,
+    parse_sizes,
+)
 
 
 @pytest.mark.parametrize("text,value", [("100", 100), ("1_000", 1000), ("10k", 10_000), ("2M", 2_000_000), ("1e6", 10**6), ("2.5e3", 2500)])
@@ -23,6 +29,15 @@ def test_size_lists() -> None:
     for bad in (["2,,3"], [""], ["2,"]):
         with pytest.raises(UserError, match="empty"):
             parse_sizes(bad)
+
+
+def test_size_requests_name_presets_and_sizes_meant_for_one_workload() -> None:
+    """``-s S,M -s crc16=1e6,10k``: words are presets, ``NAME=`` takes its whole comma list."""
+    assert parse_size_requests(["S,M", "crc16=1e6,10k", "2"]) == {"": ["S", "M", 2], "crc16": [10**6, 10**4]}
+    for bad, needle in ((["crc16="], "empty"), (["c r=3"], "not a workload name"), (["crc16=1e6,"], "empty"),
+                        (["crc16=-5"], "size '-5'")):
+        with pytest.raises(UserError, match=needle):
+            parse_size_requests(bad)
 
 
 def test_params() -> None:

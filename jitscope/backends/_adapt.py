@@ -34,19 +34,36 @@ def cast_inputs(ctx: CellContext, convert_float: Callable[[Any], Any],
                 convert_other: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """The workload's inputs for the kernel: float arrays through ``convert_float`` (cast to
     the cell's dtype, moved to its device), other arrays through ``convert_other`` (default:
-    as they are), scalars as they are (a Python float stays weakly typed in every library)."""
+    as they are), scalars as they are (a Python float stays weakly typed in every library).
+    Arrays are always copies: the kernel never shares memory with the workload's inputs, so
+    a kernel that writes to them cannot change the reference, the in-place check or the
+    next fresh copy."""
     import numpy as np
 
     out: dict[str, Any] = {}
     for name, value in ctx.inputs.items():
         if isinstance(value, np.ndarray):
             if value.dtype.kind == "f":
-                out[name] = convert_float(np.ascontiguousarray(value, dtype=ctx.dtype))
+                out[name] = convert_float(np.array(value, dtype=ctx.dtype, order="C"))
             else:
-                out[name] = convert_other(value) if convert_other is not None else value
+                own = value.copy()
+                out[name] = convert_other(own) if convert_other is not None else own
         else:
             out[name] = value
     return out
+
+
+def closure_note(fn: Callable[..., Any]) -> str:
+    """Why Numba will compile ``fn`` again in every run, or "": a function that reaches a
+    helper (or anything) through a closure's free variables is never read back from the
+    disk cache (measured: a kernel made by a factory that captures its helper missed the
+    cache on every run, while the same kernel calling a module-level ``@numba.njit`` helper
+    by its global name hit it from the second run on)."""
+    names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+    if not names:
+        return ""
+    return (f"numba cannot cache this kernel across runs: it reads {', '.join(names)} from a closure; define "
+            "helpers at module level (@numba.njit(cache=True)) and call them by name")
 
 
 def to_numpy(value: Any) -> Any:

@@ -444,7 +444,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     jax = _jax()
     dt = _dtype(ctx)
     dev = _device(ctx)
-    fn = jax.jit(user.fn)
+    fn = jax.jit(user.fn, **user.library_options())
     data: dict[str, Any] = {}
 
     def transfer() -> None:
@@ -478,6 +478,6 @@ BACKEND = Backend(
     implementations=IMPLS,
     info=_info,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda")),
+    adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda"), passes_options_to="jax.jit"),
     env={"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
 )

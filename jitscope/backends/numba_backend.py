@@ -466,7 +466,7 @@ class _UserNumbaKernel(NumbaKernel):
         return library_message(exc) if isinstance(exc, NumbaError) else None
 
 
-def _cached_njit(fn: Any, parallel: bool) -> Any:
+def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None) -> Any:
     """``numba.njit(fn, cache=True[, parallel=True])`` with one disk cache per variant.
 
     Numba keys its cache entries by the function (file, name, line) and the argument types,
@@ -480,7 +480,7 @@ def _cached_njit(fn: Any, parallel: bool) -> Any:
     own = os.path.join(base, "user-parallel" if parallel else "user-default") if base else ""
     setattr(numba.config, "CACHE_DIR", own)  # noqa: B010 (config attributes are dynamic)
     try:
-        return numba.njit(cache=True, parallel=parallel)(fn)
+        return numba.njit(**{"cache": True, "parallel": parallel, **(options or {})})(fn)
     finally:
         setattr(numba.config, "CACHE_DIR", base)  # noqa: B010
 
@@ -500,13 +500,18 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
         return _numba_cuda.adapt(ctx, user)
     parallel = variant == "parallel"
-    dispatcher = _cached_njit(user.fn, parallel)
+    dispatcher = _cached_njit(user.fn, parallel, user.library_options())
     data: dict[str, Any] = {}
 
     def prepare() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
     kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
+    kernel.arguments = data
+    from jitscope.backends._adapt import closure_note
+
+    if closure_note(user.fn):
+        kernel.notes["note"] = closure_note(user.fn)
     kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
     return kernel
 
@@ -607,5 +612,6 @@ BACKEND = Backend(
     # A cuda kernel is a different program (a launcher of @cuda.jit kernels): it serves
     # numba:cuda only when named, @w.kernel("numba", "cuda"), never as the backend-wide kernel.
     adapter=Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
-                    variant_devices=(("cuda", _CUDA),), named_only=("cuda",)),
+                    variant_devices=(("cuda", _CUDA),), named_only=("cuda",),
+                    passes_options_to="numba.njit", options_variants=("default", "parallel")),
 )

@@ -178,8 +178,10 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     def transfer() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
-    return HookedKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
-                        ran_with=lambda out: (out, data))
+    kernel = HookedKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
+                          ran_with=lambda out: (out, data))
+    kernel.arguments = data
+    return kernel
 
 
 BACKEND = Backend(

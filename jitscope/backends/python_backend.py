@@ -164,8 +164,10 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                 return seen
         return out  # NumPy arrays or scalars the kernel made from the float64 inputs
 
-    return HookedKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
-                        notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
+    kernel = HookedKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
+                          notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
+    kernel.arguments = None if lists else data  # lists are rebuilt, never compared
+    return kernel
 
 
 BACKEND = Backend(

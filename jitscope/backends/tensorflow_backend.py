@@ -382,7 +382,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     tf = _tf()
     dt = tf.as_dtype(ctx.dtype)
     dev = _device_name(ctx)
-    fn = tf.function(user.fn, jit_compile=True)
+    fn = tf.function(user.fn, **{"jit_compile": True, **user.library_options()})
     data: dict[str, Any] = {}
 
     def transfer() -> None:
@@ -419,6 +419,6 @@ BACKEND = Backend(
     info=_info,
     startup=_startup,
     setup_threads=_setup_threads,
-    adapter=Adapter(_adapt, variants=("default",), devices=_DEV),
+    adapter=Adapter(_adapt, variants=("default",), devices=_DEV, passes_options_to="tf.function"),
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
 )

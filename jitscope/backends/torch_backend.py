@@ -74,7 +74,7 @@ def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     return notes
 
 
-def _compile(fn: Any, ctx: CellContext) -> Any:
+def _compile(fn: Any, ctx: CellContext, options: dict[str, Any] | None = None) -> Any:
     """``torch.compile`` of ``fn`` on a fresh Dynamo state (``torch.compiler.reset()``).
 
     Dynamo keeps at most ``recompile_limit`` (8) compiled variants per function and, past it,
@@ -90,7 +90,7 @@ def _compile(fn: Any, ctx: CellContext) -> Any:
 
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
     torch.compiler.reset()
-    return torch.compile(fn, dynamic=False)
+    return torch.compile(fn, **{"dynamic": False, **(options or {})})
 
 
 def _counters() -> dict[str, float]:
@@ -500,7 +500,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
     torch = _torch()
     dev = _device(ctx)
-    fn = _compile(user.fn, ctx) if variant == "compile" else user.fn
+    fn = _compile(user.fn, ctx, user.library_options()) if variant == "compile" else user.fn
     data: dict[str, Any] = {}
 
     def transfer() -> None:
@@ -528,5 +528,6 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV),
+    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile",
+                    options_variants=("compile",)),
 )

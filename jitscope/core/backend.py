@@ -89,6 +89,9 @@ class Kernel:
 
     def __init__(self) -> None:
         self.notes: dict[str, Any] = {}
+        # What a user's kernel is called with (an adapter's converted inputs), for the
+        # in-place check; None: the adapter does not say (jitscope.core.userrun).
+        self.arguments: dict[str, Any] | None = None
 
     def transfer(self) -> None:
         """Default: nothing to move (host backends read ``ctx.inputs`` directly)."""
@@ -106,6 +109,11 @@ class Kernel:
         """Release device memory etc. once the cell is done."""
 
     # ---- observation hooks (measurement truth: labels say only what was seen) ------------
+    def before_each_call(self) -> Callable[[], None] | None:
+        """What must run ahead of every timed call, outside the clock (a fresh copy of the
+        inputs for a kernel that works in place); None: nothing (inputs stay resident)."""
+        return None
+
     def compile_watch(self) -> CompileWatch:
         """A watch for the first call; the default says ``unknown``."""
         return CompileWatch()
@@ -199,6 +207,7 @@ class Implementation:
     dtypes: tuple[str, ...] = ("float64", "float32")
     max_size: int | None = None  # e.g. the Triton interpreter: larger sizes are skipped
     max_size_reason: str = ""
+    dtypes_reason: str = ""  # why a dtype outside ``dtypes`` is skipped, when not the backend's doing
 
     @property
     def label(self) -> str:
@@ -209,6 +218,8 @@ class Implementation:
         if spec.device not in self.devices:
             return f"{self.label} has no {spec.device} implementation of {self.workload}"
         if spec.dtype not in self.dtypes:
+            if self.dtypes_reason:
+                return self.dtypes_reason
             return f"{self.label} runs {self.workload} in {'/'.join(self.dtypes)} only, not {spec.dtype}"
         if self.max_size is not None and spec.size > self.max_size:
             why = f": {self.max_size_reason}" if self.max_size_reason else ""
@@ -235,6 +246,10 @@ class UserKernel:
     def option(self, name: str, default: Any = None) -> Any:
         return dict(self.options).get(name, default)
 
+    def library_options(self, own: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The decorator's keywords meant for the library (all but jitscope's ``own``)."""
+        return {k: v for k, v in self.options if k not in own}
+
 
 @dataclass(frozen=True)
 class Adapter:
@@ -249,7 +264,11 @@ class Adapter:
     variants: tuple[str, ...] = ("default",)  # the variants that can run a plain function
     devices: tuple[str, ...] = ("cpu",)
     dtypes: tuple[str, ...] = ("float64", "float32")
-    options: tuple[str, ...] = ()  # keyword options @w.kernel(...) accepts for this backend
+    options: tuple[str, ...] = ()  # jitscope's own keyword options of @w.kernel(...) for this backend
+    # The library call other keywords of @w.kernel(...) are passed to ("numba.njit",
+    # "jax.jit"...): the library validates them. "": none (other keywords are refused).
+    passes_options_to: str = ""
+    options_variants: tuple[str, ...] = ()  # the variants that make that call (empty: every one)
     # Options that narrow the dtypes, e.g. python's lists=True: Python floats are float64.
     dtypes_with: Callable[[UserKernel], tuple[str, ...]] | None = None
     # Variants whose devices differ from ``devices`` (numba's ``cuda``: ``("cuda",)``).

@@ -50,6 +50,30 @@ def parse_sizes(texts: Iterable[str]) -> list[int]:
     return seen
 
 
+_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def parse_size_requests(texts: Iterable[str]) -> dict[str, list[int | str]]:
+    """``-s S,M`` (presets), ``-s 1e6`` and ``-s crc16=1e6,1e7`` (sizes meant for one
+    workload: the whole comma list after ``NAME=``) -> {workload name or "": requests}.
+    A word is a preset name, checked against the workload later; a number is a size."""
+    out: dict[str, list[int | str]] = {}
+    for text in texts:
+        name, sep, rest = text.partition("=")
+        target, body = (name.strip(), rest) if sep else ("", text)
+        if sep and not _WORD.match(target):
+            raise UserError(f"sizes {text!r}: {target!r} is not a workload name (write e.g. -s crc16=1e6,1e7)")
+        parts = body.split(",")
+        if not body.strip() or any(not p.strip() for p in parts):
+            raise UserError(f"sizes {text!r} contain an empty entry (write e.g. -s 2,10,100)")
+        wanted = out.setdefault(target, [])
+        for part in (p.strip() for p in parts):
+            token: int | str = part if _WORD.match(part) else parse_size(part)
+            if token not in wanted:
+                wanted.append(token)
+    return out
+
+
 def parse_params(texts: Iterable[str]) -> dict[str, str]:
     """``-p epochs=100 -p p=0.3`` -> raw strings; each workload parses its own values."""
     params: dict[str, str] = {}

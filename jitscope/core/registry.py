@@ -11,6 +11,7 @@ broken ``-w`` file is a :class:`PluginError` because the user asked for it by na
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -27,7 +28,7 @@ from typing import Any, NoReturn
 from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
 from jitscope.core.errors import PluginError, StopRequested, UserError
 from jitscope.core.model import CellSpec
-from jitscope.core.userkernels import FunctionWorkload, UserWorkload
+from jitscope.core.userkernels import INPUTS_PARAM, FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
 
 WORKLOAD_GROUP = "jitscope.workloads"
@@ -316,14 +317,30 @@ def _user_workloads(module: Any) -> list[UserWorkload]:
     return list(seen.values())
 
 
-def _user_implementation(adapter: Adapter, kernel: UserKernel, variant: str) -> Implementation:
-    dtypes = adapter.dtypes_with(kernel) if adapter.dtypes_with is not None else adapter.dtypes
+def _user_implementation(adapter: Adapter, user: UserWorkload, kernel: UserKernel, variant: str) -> Implementation:
+    """One (backend, variant) of a user's workload: the adapter builds the library side, the
+    contract of :mod:`jitscope.core.userrun` wraps it; the kernel is called with the inputs
+    and each parameter its signature names."""
+    from jitscope.core.userrun import UserKernelRun
+
+    base = adapter.dtypes_with(kernel) if adapter.dtypes_with is not None else adapter.dtypes
+    dtypes = tuple(d for d in base if d in user.dtypes)
+    narrowed = set(base) - set(user.dtypes)
+    reason = (f"{user.name} is declared for {'/'.join(user.dtypes)} only (dtypes= in its jitscope.workload)"
+              if narrowed else "")
+    # On record only where they reach the library: torch.compile's options mean nothing to eager.
+    applied = not adapter.options_variants or variant in adapter.options_variants
+    options = ", ".join(f"{k}={v!r}" for k, v in kernel.options) if applied else ""
+    which = f"{kernel.backend}:{variant}"
 
     def build(ctx: Any) -> Any:
-        return adapter.build(ctx, kernel, variant)
+        fresh = ctx.params.get(INPUTS_PARAM) == "fresh"
+        called = dataclasses.replace(ctx, inputs=user.workload.arguments_for(kernel.fn, ctx.inputs, ctx.params))
+        inner = adapter.build(called, kernel, variant)
+        return UserKernelRun(inner, ctx, fresh=fresh, name=which, options=options)
 
     return Implementation(kernel.workload, kernel.backend, variant, build, f"user kernel ({kernel.source})",
-                          devices=adapter.devices_for(variant), dtypes=dtypes)
+                          devices=adapter.devices_for(variant), dtypes=dtypes, dtypes_reason=reason)
 
 
 def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> None:
@@ -348,7 +365,7 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
             raise ValueError(f"{where}: {kernel.backend} has no variant {kernel.variant!r} for user kernels "
                              f"(it has: {', '.join(adapter.variants)})")
         unknown = [name for name, _ in kernel.options if name not in adapter.options]
-        if unknown:
+        if unknown and not adapter.passes_options_to:
             takes = ", ".join(adapter.options) or "none"
             raise ValueError(f"{where}: {kernel.backend} takes no option {', '.join(unknown)} (options: {takes})")
     for name, backend in reg.backends.items():
@@ -357,7 +374,7 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
         for variant in backend.adapter.variants:
             bound = user.kernel_for(name, variant, exact=variant in backend.adapter.named_only)
             if bound is not None:
-                reg.extra_implementations.append(_user_implementation(backend.adapter, bound, variant))
+                reg.extra_implementations.append(_user_implementation(backend.adapter, user, bound, variant))
 
 
 def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:

@@ -71,13 +71,32 @@ class _Usage:
         return cpu_s, wall_s, self._contention.stop()
 
 
-def _timed(run: Callable[[], Any], sync: Callable[[Any], None], loops: int, clock: Clock) -> tuple[float, Any]:
+def _timed_resident(run: Callable[[], Any], sync: Callable[[Any], None], loops: int, clock: Clock) -> tuple[float, Any]:
     out = None
     t0 = clock()
     for _ in range(loops):
         out = run()
     sync(out)
     return clock() - t0, out
+
+
+def _fresh_timer(before: Callable[[], None]) -> Callable[..., tuple[float, Any]]:
+    """Like :func:`_timed_resident`, with ``before()`` (a fresh copy of the inputs) ahead of every
+    call and outside the clock; each call is synced before the next copy is made, so an
+    asynchronous library cannot overlap a call with the next copy."""
+
+    def timed(run: Callable[[], Any], sync: Callable[[Any], None], loops: int, clock: Clock) -> tuple[float, Any]:
+        out = None
+        elapsed = 0.0
+        for _ in range(loops):
+            before()
+            t0 = clock()
+            out = run()
+            sync(out)
+            elapsed += clock() - t0
+        return elapsed, out
+
+    return timed
 
 
 def measure(
@@ -94,6 +113,7 @@ def measure(
     first_call_watch: CompileWatch | None = None,
     cpu_clock: Clock = time.process_time,
     contention_watch: ContentionWatch | None = None,
+    before_call: Callable[[], None] | None = None,
 ) -> Measurement:
     """First call, warm-up, calibration, samples.
 
@@ -108,13 +128,15 @@ def measure(
       ``min_samples`` unless that would take more than 3x the budget);
     * over the sampling (or the single sample's call): process CPU time and wall time
       (``cpu_util``), and ``cpu_contention`` from ``contention_watch`` (the share of the
-      threads' demand for a core that waited on a run queue: a competing process).
+      threads' demand for a core that waited on a run queue: a competing process);
+    * ``before_call``: run ahead of every call, untimed (fresh inputs per call).
     """
+    timed = _fresh_timer(before_call) if before_call is not None else _timed_resident
     report = progress or (lambda phase, fraction: None)
     report(Phase.COMPILING, 0.0)
     watch = first_call_watch or CompileWatch()
     watch.start()
-    first_call_s, out = _timed(run, sync, 1, clock)
+    first_call_s, out = timed(run, sync, 1, clock)
     observed = watch.stop()
 
     report(Phase.WARMUP, 0.0)
@@ -128,7 +150,7 @@ def measure(
         watched = last_call >= WATCH_AFTER_BUDGET_SHARE * budget_s
         if watched:
             usage.start()
-        last_call, out = _timed(run, sync, 1, clock)
+        last_call, out = timed(run, sync, 1, clock)
         warm_spent += last_call
         warm_calls += 1
         if last_call >= budget_s:
@@ -159,7 +181,7 @@ def measure(
     # Calibration: time candidate loop counts; the first long enough sample counts.
     while True:
         loops = LOOP_STEPS[step] * decade
-        elapsed, out = _timed(run, sync, loops, clock)
+        elapsed, out = timed(run, sync, loops, clock)
         spent += elapsed
         if elapsed >= target or spent >= budget_s or loops >= max_loops:
             samples.append(elapsed / loops)
@@ -174,7 +196,7 @@ def measure(
             break
         if spent >= 3.0 * budget_s:
             break
-        elapsed, out = _timed(run, sync, loops, clock)
+        elapsed, out = timed(run, sync, loops, clock)
         spent += elapsed
         samples.append(elapsed / loops)
         report(Phase.MEASURING, min(1.0, spent / budget_s))

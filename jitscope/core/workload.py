@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import Accuracy
+from jitscope.core.units import fmt_size
 
 Inputs = dict[str, Any]
 
@@ -30,6 +32,7 @@ class Param:
     kind: type = float
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()  # a word parameter's allowed values (e.g. inputs=fresh|resident)
 
     def parse(self, text: str) -> Any:
         """The value of ``-p name=text``: finite, whole where the kind is int (and small
@@ -57,11 +60,17 @@ class Param:
                 raise UserError(f"parameter {self.name}={text!r} is not a valid {self.kind.__name__}") from None
             if isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"parameter {self.name}={text!r} must be a finite number")
+        self._check_range(value, text)
+        return value
+
+    def _check_range(self, value: Any, text: str) -> None:
+        """One of the choices, within the bounds: else a UserError quoting what was typed."""
+        if self.choices and value not in self.choices:
+            raise UserError(f"parameter {self.name}={text!r} is not one of {', '.join(self.choices)}")
         if self.minimum is not None and value < self.minimum:
             raise UserError(f"parameter {self.name}={text} is below its minimum {self.minimum}")
         if self.maximum is not None and value > self.maximum:
             raise UserError(f"parameter {self.name}={text} is above its maximum {self.maximum}")
-        return value
 
 
 class Workload(ABC):
@@ -74,6 +83,9 @@ class Workload(ABC):
     presets: dict[str, tuple[int, ...]] = {}
     params: tuple[Param, ...] = ()
     result_form: str = ""  # what an implementation must return (after Kernel.fetch)
+    # True: every cell records every parameter (defaults included), not only those given
+    # with -p; users' workloads do, so a CSV row says what ran without the file at hand.
+    record_all_params: bool = False
 
     # ---- parameters -----------------------------------------------------------------
     def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +134,34 @@ class Workload(ABC):
     def missing_implementation(self, backend: str, variant: str) -> str:
         """Why a cell is skipped when no implementation of this workload exists for it."""
         return f"{backend}:{variant} has no implementation of {self.name}"
+
+    def preset_names(self) -> tuple[str, ...]:
+        """The words ``-s`` takes for this workload."""
+        return tuple(self.presets)
+
+    def describe_presets(self) -> list[str]:
+        """Each preset as ``jitscope workloads`` lists it: ``small 1e3,1e4`` (the one size style)."""
+        return [f"{k} {','.join(fmt_size(v) for v in vals)}" for k, vals in self.presets.items()]
+
+    def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
+        """The cells' (size, parameter values) for ``-s``: a number is a size, a word one of
+        :attr:`presets` (its sizes); nothing requested: the default sizes. A user workload's
+        presets set parameters instead (``jitscope.core.userkernels``)."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        for token in requested or self.default_sizes:
+            if isinstance(token, str):
+                if token not in self.presets:
+                    names = ", ".join(self.presets) or "none"
+                    raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
+                                f"(presets: {names})")
+                out.extend((size, {}) for size in self.presets[token])
+            else:
+                out.append((token, {}))
+        return out
+
+    def cell_size(self, size: int, params: dict[str, Any]) -> int:
+        """The size a cell is recorded with, from a point's size and its parameters."""
+        return size
 
     def validate_size(self, size: int) -> None:
         """Raise UserError for a size this workload cannot take at all."""

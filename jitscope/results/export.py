@@ -44,10 +44,10 @@ CSV_COLUMNS = (
     # what was observed (jitscope.core.model.Observations, one column per field)
     *OBSERVATION_FIELDS,
     # the fairness record and context
-    "rng", "sync", "params", "seed", "budget_s", "note",
+    "rng", "sync", "params", "kernel_options", "seed", "budget_s", "note",
 )
 
-_INFO_COLUMNS = ("rng", "sync")
+_INFO_COLUMNS = ("rng", "sync", "kernel_options")
 
 
 def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def _execute(
         transfer_s = time.perf_counter() - t0
 
         watch = kernel.compile_watch()
-        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch)
+        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch,
+                    before_call=kernel.before_each_call())
         fell_back = watch.fell_back()
         peak_host = host_peak.peak_above_baseline()
         peak_device = kernel.device_peak_bytes() if on_device else None

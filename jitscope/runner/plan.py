@@ -18,6 +18,7 @@ from jitscope.core.units import fmt_bytes
 
 if TYPE_CHECKING:  # the registry imports every workload (NumPy): not for the CLI's defaults
     from jitscope.core.registry import Registry
+    from jitscope.core.workload import Workload
 
 DEFAULT_BUDGET_S = 1.0
 DEFAULT_TIMEOUT_S = 300.0
@@ -34,6 +35,10 @@ class Selection:
     workloads: list[str]
     backends: list[tuple[str, str | None]]
     sizes: list[int] | None = None  # None: each workload's default sizes
+    # -s S (a preset name) and -s crc16=1e6,1e7 (sizes meant for one workload): the words
+    # and numbers typed, per workload name ("" for every workload); they take precedence
+    # over ``sizes`` where given.
+    size_requests: dict[str, list[int | str]] = field(default_factory=dict)
     device: str = "cpu"
     dtype: str = "float64"
     budget_s: float = DEFAULT_BUDGET_S
@@ -95,6 +100,63 @@ def resolve_variants(registry: Registry, backends: Sequence[tuple[str, str | Non
     return out
 
 
+def _requested(workload: Workload, sel: Selection) -> list[int | str] | None:
+    """What ``-s`` asks of this workload: its own ``-s NAME=...``, else the common words
+    and numbers, else the common sizes; None: its defaults."""
+    own = sel.size_requests.get(workload.name)
+    if own:
+        return own
+    common = sel.size_requests.get("")
+    if common:  # a preset another selected workload has leaves this one at its defaults
+        mine = [t for t in common if isinstance(t, int) or t in workload.preset_names()]
+        return mine or None
+    return list(sel.sizes) if sel.sizes else None
+
+
+def _check_preset_words(workloads: list[Workload], sel: Selection) -> None:
+    """A word in a common ``-s`` must be a preset of some selected workload (a typo is an
+    error, not a silent default)."""
+    for token in sel.size_requests.get("", []):
+        if isinstance(token, str) and not any(token in w.preset_names() for w in workloads):
+            have = list(dict.fromkeys(p for w in workloads for p in w.preset_names()))
+            raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of a selected "
+                            f"workload (presets: {', '.join(have) or 'none'})")
+
+
+def _workload_points(workload: Workload, sel: Selection, limit: int | None) -> list[tuple[int, tuple[tuple[str, Any], ...]]]:
+    """Each (size, recorded parameters) of one workload, every one checked against the
+    flop and memory limits before anything runs."""
+    own = {p.name: p for p in workload.params}
+    typed: dict[str, Any] = {k: own[k].parse(v) for k, v in sel.params.items() if k in own}
+    out: list[tuple[int, tuple[tuple[str, Any], ...]]] = []
+    for point, preset in workload.points(_requested(workload, sel)):
+        given = {**preset, **typed}  # -p wins over a preset: the user typed it
+        resolved = workload.resolve_params(given)
+        size = workload.cell_size(point, resolved)
+        workload.validate_size(size)
+        _check_limits(workload, size, resolved, given, limit)
+        recorded = resolved if workload.record_all_params else given
+        out.append((size, tuple(sorted(recorded.items()))))
+    return out
+
+
+def _check_limits(workload: Workload, size: int, resolved: dict[str, Any], given: dict[str, Any],
+                  limit: int | None) -> None:
+    """A call of hours, or inputs larger than the memory there is: refused up front."""
+    params_text = ", ".join(f"{k}={v}" for k, v in given.items())
+    what = f"{workload.name} size {size}{' with ' + params_text if params_text else ''}"
+    work = workload.flops(size, resolved)
+    if work is not None and work > MAX_FLOPS_PER_CALL:
+        raise UserError(
+            f"{what} is about {work:.2g} floating-point operations per call (hours even on a fast GPU; the "
+            f"limit is {MAX_FLOPS_PER_CALL:.0e}); choose a smaller size or parameter"
+        )
+    need = workload.memory_estimate(size, resolved)
+    if limit and need > limit:
+        raise UserError(f"{what} needs about {fmt_bytes(need)}, more than the {fmt_bytes(limit)} available; "
+                        "choose a smaller size")
+
+
 def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = None) -> Plan:
     if not sel.workloads:
         raise UserError("no workload selected (use -w, e.g. -w linreg; see `jitscope workloads`)")
@@ -126,44 +188,18 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
             raise UserError(f"no selected workload has a parameter {key!r} (parameters: {names})")
     limit = memory_limit if memory_limit is not None else available_memory_bytes()
 
+    unknown = [name for name in sel.size_requests if name and name not in sel.workloads]
+    if unknown:
+        raise UserError(f"-s {unknown[0]}=...: {unknown[0]} is not a selected workload "
+                        f"(selected: {', '.join(sel.workloads)})")
+    _check_preset_words(workloads, sel)
     cells: list[CellSpec] = []
-    for backend, variant in pairs:
-        for workload in workloads:
-            own = {p.name: p for p in workload.params}
-            parsed: dict[str, Any] = {k: own[k].parse(v) for k, v in sel.params.items() if k in own}
-            resolved = workload.resolve_params(parsed)
-            sizes = sel.sizes if sel.sizes else list(workload.default_sizes)
-            for size in sizes:
-                workload.validate_size(size)
-                work = workload.flops(size, resolved)
-                if work is not None and work > MAX_FLOPS_PER_CALL:
-                    params_text = ", ".join(f"{k}={v}" for k, v in parsed.items())
-                    raise UserError(
-                        f"{workload.name} size {size}{' with ' + params_text if params_text else ''} is about "
-                        f"{work:.2g} floating-point operations per call (hours even on a fast GPU; the limit is "
-                        f"{MAX_FLOPS_PER_CALL:.0e}); choose a smaller size or parameter"
-                    )
-                need = workload.memory_estimate(size, resolved)
-                if limit and need > limit:
-                    raise UserError(
-                        f"{workload.name} size {size} needs about {fmt_bytes(need)}, "
-                        f"more than the {fmt_bytes(limit)} available; choose a smaller size"
-                    )
-                cells.append(
-                    CellSpec(
-                        workload=workload.name,
-                        backend=backend,
-                        variant=variant,
-                        device=sel.device,
-                        dtype=sel.dtype,
-                        size=size,
-                        params=tuple(sorted(parsed.items())),
-                        budget_s=sel.budget_s,
-                        timeout_s=sel.timeout_s,
-                        threads=sel.threads,
-                        seed=sel.seed,
-                    )
-                )
+    for workload in workloads:
+        for size, params in _workload_points(workload, sel, limit):
+            cells.extend(CellSpec(workload=workload.name, backend=backend, variant=variant, device=sel.device,
+                                  dtype=sel.dtype, size=size, params=params, budget_s=sel.budget_s,
+                                  timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
+                         for backend, variant in pairs)
     # Keep each backend x device together (one worker), in the order the user gave.
     order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
     cells.sort(key=lambda c: order[(c.backend, c.device)])

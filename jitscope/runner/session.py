@@ -32,6 +32,7 @@ def selection_record(sel: Selection) -> dict[str, Any]:
         "workloads": sel.workloads,
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
         "sizes": sel.sizes,
+        "size_requests": sel.size_requests,  # -s S, -s crc16=1e6: what was typed, per workload
         "device": sel.device,
         "dtype": sel.dtype,
         "budget_s": sel.budget_s,

@@ -1,0 +1,111 @@
+"""Running a user's kernel the way its workload asks: resident or fresh inputs, the
+in-place check, a clear reason for ``None``, the library options on record.
+
+Every backend's adapter builds the library side of a user's kernel (move, cast, jit, sync,
+fetch). What is the same for all of them wraps that kernel here, so the promise "the
+kernel's answer is checked against the reference computed from the same inputs" holds on
+every backend alike (docs/design.md §10):
+
+* ``resident`` inputs are moved in once and every call reuses them. A kernel that changes
+  them makes each call start from the last one's output, so its first call is compared,
+  untimed, with the inputs it was given: a change is a failed cell that says so.
+* ``fresh`` inputs are made again (the adapter's own transfer) before every timed call,
+  outside the clock, for kernels that work in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from jitscope.core.backend import CellContext, CompileWatch, Kernel
+
+
+class UserKernelError(Exception):
+    """A user kernel broke the contract (returned None, changed its resident inputs): the
+    message is the cell's whole reason."""
+
+
+def _host(value: Any) -> np.ndarray | None:
+    """A kernel argument as a NumPy array, if it lives in host memory; None otherwise (a
+    GPU array, which the check then leaves alone rather than copying it back)."""
+    try:
+        return np.asarray(value)
+    except Exception:  # a device tensor refuses; that is "unknown", not a failure
+        return None
+
+
+class UserKernelRun(Kernel):
+    """An adapter's :class:`Kernel` under the user-kernel contract (see the module doc)."""
+
+    def __init__(self, inner: Kernel, ctx: CellContext, *, fresh: bool, name: str, options: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.notes = inner.notes
+        self.notes["inputs"] = ("fresh: a new copy before every timed call (untimed)" if fresh
+                                else "resident: moved in once, reused by every call")
+        if options:
+            self.notes["kernel_options"] = options
+        self._ctx = ctx
+        self._fresh = fresh
+        self._name = name
+        self._calls = 0
+
+    def transfer(self) -> None:
+        self.inner.transfer()
+
+    def before_each_call(self) -> Callable[[], None] | None:
+        return self.inner.transfer if self._fresh else None
+
+    def run(self) -> Any:
+        self._calls += 1
+        if self._calls == 2 and not self._fresh:  # the first call has finished (and synced)
+            self._check_unchanged()
+        return self.inner.run()
+
+    def _check_unchanged(self) -> None:
+        given = self.inner.arguments
+        if given is None:
+            return
+        for name, original in self._ctx.inputs.items():
+            if not isinstance(original, np.ndarray) or name not in given:
+                continue
+            now = _host(given[name])
+            if now is None or now.shape != original.shape:
+                continue
+            expected = original.astype(self._ctx.dtype) if original.dtype.kind == "f" else original
+            if not np.array_equal(now, expected, equal_nan=expected.dtype.kind in "fc"):
+                raise UserKernelError(
+                    f"the {self._name} kernel changed its input {name!r} in place: its inputs are resident (every "
+                    "call would start from the last one's output); declare fresh_inputs=True in jitscope.workload(...) "
+                    "or run with -p inputs=fresh, or make the kernel work on a copy")
+
+    def sync(self, out: Any) -> None:
+        self.inner.sync(out)
+
+    def fetch(self, out: Any) -> Any:
+        if out is None:
+            raise UserKernelError(
+                f"the {self._name} kernel returned None: return the result (a kernel that updates an array in "
+                "place returns that array, and its workload declares fresh_inputs=True)")
+        return self.inner.fetch(out)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def compile_watch(self) -> CompileWatch:
+        return self.inner.compile_watch()
+
+    def reset_device_peak(self) -> None:
+        self.inner.reset_device_peak()
+
+    def device_peak_bytes(self) -> int | None:
+        return self.inner.device_peak_bytes()
+
+    def explain(self, exc: BaseException) -> str | None:
+        return str(exc) if isinstance(exc, UserKernelError) else self.inner.explain(exc)
+
+    def ran_with(self, out: Any) -> Any:
+        return self.inner.ran_with(out)
