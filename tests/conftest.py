@@ -1,5 +1,5 @@
-"""Shared fixtures. Every test gets its own JITSCOPE_HOME, so nothing touches the user's
-real database, caches or timing lock."""
+"""Shared fixtures. Every test gets its own JITSCOPE_HOME and its own timing lock, so nothing
+touches the user's real database, caches or machine-wide lock."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def jitscope_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "jitscope-home"
     monkeypatch.setenv("JITSCOPE_HOME", str(home))
     monkeypatch.delenv("JITSCOPE_DB", raising=False)
+    # The machine-wide timing lock (/tmp/jitscope-timing.lock) would serialise every run of
+    # the suite with every other jitscope on the machine, the suite's own parallel workers
+    # included: tests check what a run records, never its numbers. The lock itself is tested
+    # with explicit lock files (test_supervisor.py) and its default path by its own test.
+    monkeypatch.setenv("JITSCOPE_TIMING_LOCK", str(tmp_path / "timing.lock"))
     return home
 
 

@@ -346,8 +346,9 @@ def test_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Path) -> N
 
 # ---- 9. the timing lock is machine-wide ------------------------------------------------------
 def test_the_timing_lock_does_not_depend_on_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jitscope.core.paths import timing_lock_path
+    from jitscope.core.paths import LOCK_ENV, timing_lock_path
 
+    monkeypatch.delenv(LOCK_ENV)  # the default, not the suite's per-test lock (conftest.py)
     monkeypatch.setenv("JITSCOPE_HOME", str(tmp_path / "a"))
     first = timing_lock_path()
     monkeypatch.setenv("JITSCOPE_HOME", str(tmp_path / "b"))
