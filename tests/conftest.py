@@ -3,6 +3,7 @@ touches the user's real database, caches or machine-wide lock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ ROOT = TESTS.parent
 CHAOS = str(TESTS / "plugins" / "chaos_backend.py")
 BROKEN = str(TESTS / "plugins" / "broken_plugin.py")
 EXAMPLE = str(ROOT / "examples" / "dot_workload.py")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_isolation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module-scoped fixtures (the backend tests' shared runs) are set up before any test's
+    own environment below: give them a home and a timing lock of this session (of this xdist
+    worker) too, so they touch neither the user's caches nor the machine-wide lock."""
+    root = tmp_path_factory.mktemp("session")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JITSCOPE_HOME", str(root / "jitscope-home"))
+        mp.setenv("JITSCOPE_TIMING_LOCK", str(root / "timing.lock"))
+        mp.delenv("JITSCOPE_DB", raising=False)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,8 @@ from jitscope.runner.supervisor import Supervisor
 if importlib.util.find_spec("torch") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("torch is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("torch")  # one worker: its module fixture runs once
+
 BUDGET = 0.05
 
 

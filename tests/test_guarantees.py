@@ -123,7 +123,8 @@ def test_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandoned(tmp_
     # the worker's temporary folder did not survive it (the worker removes it when orphaned)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("jitscope-worker-")]
+        leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before
+                  if n.startswith(f"jitscope-worker-{proc.pid}-")]  # this run's, not a parallel test's
         if not leaked:
             break
         time.sleep(0.1)

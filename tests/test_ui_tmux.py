@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.tmux
+pytestmark = [pytest.mark.tmux, pytest.mark.xdist_group("tmux")]  # one terminal at a time under xdist
 
 JITSCOPE = Path(sys.executable).with_name("jitscope")
 

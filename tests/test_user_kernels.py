@@ -17,6 +17,8 @@ from conftest import ROOT
 
 from jitscope.core.userkernels import relative_error
 
+pytestmark = pytest.mark.xdist_group("user-kernels")  # one worker: its module fixture runs once
+
 EVERY_BACKEND = "python,numpy,numba,numba:parallel,jax,tensorflow,torch,torch:compile,cupy,triton"
 
 
