@@ -318,15 +318,26 @@ def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_oth
     assert plain[0]["status"] == "skipped" and "TRITON_INTERPRET=1" in plain[0]["reason"]
 
 
-@pytest.mark.parametrize("example,workloads", [
-    ("logsumexp.py", ("logsumexp",)), ("pairwise.py", ("pairwise",)), ("ema.py", ("ema",)),
-])
-def test_each_example_runs_accurately_on_five_or_more_backends(tmp_path: Path, example: str, workloads: tuple[str, ...]) -> None:
+EXAMPLES = {"logsumexp.py": ("logsumexp",), "pairwise.py": ("pairwise",), "ema.py": ("ema",)}
+
+
+@pytest.fixture(scope="module")
+def example_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    """The example files in one run: one worker per backend for all of them, not one per
+    file and backend (each worker start imports jax, TensorFlow or torch)."""
+    pytest.importorskip("numba")
+    tmp = tmp_path_factory.mktemp("examples")
+    first, *others = (ROOT / "examples" / name for name in EXAMPLES)
+    more = [arg for path in others for arg in ("-w", str(path))]
+    return _rows(tmp, first, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", *more, "-s", "64")
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_each_example_runs_accurately_on_five_or_more_backends(example_rows: list[dict[str, str]], example: str) -> None:
     """The examples a user would bring, on every CPU backend with a kernel in the file, at
     small sizes: each cell accurate (the file's other workloads may be skipped)."""
-    pytest.importorskip("numba")
-    rows = _rows(tmp_path, ROOT / "examples" / example, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", "-s", "64")
-    for name in workloads:
+    rows = example_rows
+    for name in EXAMPLES[example]:
         ok = [r for r in rows if r["workload"] == name and r["status"] == "ok"]
         installed = [r for r in rows if r["workload"] == name and "not installed" not in r["reason"]]
         assert len(ok) == len(installed) >= 5, [(r["backend"], r["reason"]) for r in rows if r["workload"] == name]
