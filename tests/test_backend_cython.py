@@ -21,6 +21,8 @@ if importlib.util.find_spec("Cython") is None:  # not importorskip: keep heavy l
 if find_compiler() is None:  # the registry test checks the skip reason for this case
     pytest.skip("no C compiler on this machine", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("cython")  # one worker: its module fixture runs once
+
 
 def spec(workload: str, size: int, dtype: str = "float64") -> CellSpec:
     return CellSpec(workload, "cython", "default", "cpu", dtype, size, budget_s=0.05, timeout_s=300)

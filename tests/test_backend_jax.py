@@ -19,6 +19,8 @@ from jitscope.runner.supervisor import Supervisor
 if importlib.util.find_spec("jax") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("jax is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("jax")  # one worker: its module fixture runs once
+
 BUDGET = 0.05
 FEW, MANY = 20, 320  # linreg epochs for the sync check: 16x the work
 

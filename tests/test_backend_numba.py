@@ -20,6 +20,8 @@ from jitscope.runner.supervisor import Supervisor
 if importlib.util.find_spec("numba") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("numba is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("numba")  # one worker: its module fixture runs once
+
 BUDGET = 0.05
 
 

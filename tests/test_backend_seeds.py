@@ -11,6 +11,8 @@ from backend_support import run_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
 
+pytestmark = pytest.mark.xdist_group("seeds")  # one worker: its module fixture runs once
+
 
 def spec(workload: str, backend: str, size: int, dtype: str = "float64") -> CellSpec:
     return CellSpec(workload, backend, "seed", "cpu", dtype, size, budget_s=0.03, timeout_s=180)

@@ -15,6 +15,8 @@ from jitscope.core.model import CellResult, CellSpec, Status
 if importlib.util.find_spec("tensorflow") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("tensorflow")  # one worker: its module fixture runs once
+
 BUDGET = 0.05
 
 

@@ -20,6 +20,8 @@ from jitscope.runner.supervisor import Supervisor
 if importlib.util.find_spec("torch") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("torch is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("torch")  # one worker: its module fixture runs once
+
 BUDGET = 0.05
 needs_cxx = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                                reason="no C++ compiler")

@@ -16,6 +16,8 @@ if importlib.util.find_spec("triton") is None:  # not importorskip: keep heavy l
 if importlib.util.find_spec("torch") is None:  # not importorskip: keep heavy libraries out of pytest
     pytest.skip("torch is not installed", allow_module_level=True)
 
+pytestmark = pytest.mark.xdist_group("triton")  # one worker: its module fixture runs once
+
 
 def spec(workload: str, size: int, dtype: str = "float64", variant: str = "interpreter", device: str = "cpu") -> CellSpec:
     return CellSpec(workload, "triton", variant, device, dtype, size, budget_s=0.02, timeout_s=300)

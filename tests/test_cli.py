@@ -155,7 +155,7 @@ def test_seed_sweep_python_vs_numpy_default_sizes(tmp_path: Path) -> None:
     pd = pytest.importorskip("pandas")
     out = tmp_path / "seed.csv"
     proc = jitscope("run", "-w", "linreg", "-w", "mcpi", "-w", "lu", "-w", "nodes", "-b", "python,numpy",
-                    "--budget", "0.1", "--db", str(tmp_path / "db.sqlite"), "--csv", str(out), "--no-plot", timeout=900)
+                    "--budget", "0.02", "--db", str(tmp_path / "db.sqlite"), "--csv", str(out), "--no-plot", timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     frame = pd.read_csv(out)
     assert len(frame) == 24 and set(frame["status"]) == {"ok"} and frame["accurate"].all()

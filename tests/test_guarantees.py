@@ -1,7 +1,7 @@
 """Issue 7's cases, one test (or more) each, through the real command where a user would go.
 
-Each test is named after the case it covers (``test_case_N_...``). The README's "What jitscope
-guarantees" section is backed by these tests.
+Each test is named after what it checks; the ``# ---- N.`` headings group them by the case they
+cover. The README's "What jitscope guarantees" section is backed by these tests.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _db_ok(path: Path) -> int:
 
 # ---- 1. an export path equal to the database ---------------------------------------------------
 @pytest.mark.parametrize("flag", ["--csv", "--json", "--md"])
-def test_case_1_export_path_equal_to_the_database_is_refused(flag: str, tmp_path: Path) -> None:
+def test_export_path_equal_to_the_database_is_refused(flag: str, tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
     assert_clean_error(jitscope("run", *MCPI, "--db", str(db), flag, str(db)), "database")
@@ -42,7 +42,7 @@ def test_case_1_export_path_equal_to_the_database_is_refused(flag: str, tmp_path
     assert _db_ok(db) == 1  # untouched
 
 
-def test_case_1_aliases_of_the_database_are_refused_too(tmp_path: Path) -> None:
+def test_aliases_of_the_database_are_refused_too(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
     link = tmp_path / "link.csv"
@@ -56,7 +56,7 @@ def test_case_1_aliases_of_the_database_are_refused_too(tmp_path: Path) -> None:
 
 # ---- 2. NaN parameters, and results matched to cells by id -----------------------------------
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
-def test_case_2_non_finite_parameters_are_refused(value: str, tmp_path: Path) -> None:
+def test_non_finite_parameters_are_refused(value: str, tmp_path: Path) -> None:
     proc = jitscope("run", "-w", "nodes", "-b", "numpy", "-s", "10,20", "-p", f"p={value}", "--db", str(tmp_path / "X.db"))
     assert_clean_error(proc, "finite")
 
@@ -77,7 +77,7 @@ def _wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_case_3_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig: int, tmp_path: Path) -> None:
+def test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig: int, tmp_path: Path) -> None:
     db, out = tmp_path / "X.db", tmp_path / "out.csv"
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
                           "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
@@ -100,7 +100,7 @@ def test_case_3_a_signal_keeps_finished_cells_marks_interrupted_and_writes_expor
     assert pids_alive(workers) == []
 
 
-def test_case_3_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandoned(tmp_path: Path) -> None:
+def test_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandoned(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     before = set(os.listdir(tempfile.gettempdir()))
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
@@ -123,14 +123,15 @@ def test_case_3_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandon
     # the worker's temporary folder did not survive it (the worker removes it when orphaned)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("jitscope-worker-")]
+        leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before
+                  if n.startswith(f"jitscope-worker-{proc.pid}-")]  # this run's, not a parallel test's
         if not leaked:
             break
         time.sleep(0.1)
     assert leaked == []
 
 
-def test_case_3_a_live_run_of_another_process_is_not_called_abandoned(tmp_path: Path) -> None:
+def test_a_live_run_of_another_process_is_not_called_abandoned(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     with Store(db) as store:
         run_id = store.start_run(command="x")
@@ -140,7 +141,7 @@ def test_case_3_a_live_run_of_another_process_is_not_called_abandoned(tmp_path: 
 
 
 # ---- 4. markup in stored text -------------------------------------------------------------------
-def test_case_4_markup_in_a_cell_error_and_a_label_never_crashes_a_report(tmp_path: Path) -> None:
+def test_markup_in_a_cell_error_and_a_label_never_crashes_a_report(tmp_path: Path) -> None:
     db, md, out = tmp_path / "X.db", tmp_path / "r.md", tmp_path / "r.csv"
     proc = jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:markup", "-s", "1000", "--budget", "0.02", "--db", str(db),
                     "--csv", str(out), "--md", str(md), "--label", "[/] x [bold]", "--no-plot")
@@ -158,7 +159,7 @@ def test_case_4_markup_in_a_cell_error_and_a_label_never_crashes_a_report(tmp_pa
 
 
 # ---- 5. exports to special files and stdout ------------------------------------------------------
-def test_case_5_csv_to_stdout_is_the_csv_and_nothing_else(tmp_path: Path) -> None:
+def test_csv_to_stdout_is_the_csv_and_nothing_else(tmp_path: Path) -> None:
     proc = jitscope("run", *MCPI, "--db", str(tmp_path / "X.db"), "--csv", "-")
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
@@ -166,7 +167,7 @@ def test_case_5_csv_to_stdout_is_the_csv_and_nothing_else(tmp_path: Path) -> Non
     assert "saved as run" in proc.stderr  # the human summary went to stderr
 
 
-def test_case_5_csv_pipes_into_pandas(tmp_path: Path) -> None:
+def test_csv_pipes_into_pandas(tmp_path: Path) -> None:
     run = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *MCPI, "--db", str(tmp_path / "X.db"),
                             "--csv", "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     reader = subprocess.run([sys.executable, "-c", "import sys, pandas; print(len(pandas.read_csv(sys.stdin)))"],
@@ -175,7 +176,7 @@ def test_case_5_csv_pipes_into_pandas(tmp_path: Path) -> None:
     assert run.returncode == 0 and reader.stdout.strip() == "1", reader.stderr
 
 
-def test_case_5_exports_write_through_symlinks_and_into_fifos(tmp_path: Path) -> None:
+def test_exports_write_through_symlinks_and_into_fifos(tmp_path: Path) -> None:
     real = tmp_path / "real.csv"
     real.write_text("old")
     link = tmp_path / "link.csv"
@@ -200,15 +201,25 @@ def test_case_5_exports_write_through_symlinks_and_into_fifos(tmp_path: Path) ->
     assert json.loads(got["json"])["cells"][0]["status"] == "ok"
 
 
-def test_case_5_csv_to_dev_stdout_is_not_renamed_over(tmp_path: Path) -> None:
-    proc = jitscope("run", *MCPI, "--db", str(tmp_path / "X.db"), "--csv", "/dev/stdout")
+def test_csv_to_dev_stdout_is_the_csv_and_a_device_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """/dev/stdout is standard output (the CSV alone there); a character device (a /dev/null
+    made in tmp_path, so a broken writer cannot harm the real one) stays a device: an atomic
+    rename over it would have replaced it with a regular file."""
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.stat("/dev/null").st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    proc = jitscope("run", *MCPI, "--db", str(tmp_path / "X.db"), "--csv", "/dev/stdout", "--json", str(device))
     assert proc.returncode == 0, proc.stderr
-    assert "run_id,workload" in proc.stdout
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [(r["backend"], r["status"]) for r in rows] == [("numpy", "ok")]
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".null.")]  # no temporary left
 
 
 # ---- 6. a worker that closes its channel and keeps running ---------------------------------------
-def test_case_6_a_worker_that_closes_its_channel_is_bounded_by_the_timeout(tmp_path: Path) -> None:
+def test_a_worker_that_closes_its_channel_is_bounded_by_the_timeout(tmp_path: Path) -> None:
     t0 = time.monotonic()
     proc = jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:closed,chaos:fine", "-s", "1000", "--budget", "0.02",
                     "--timeout", "3", "--db", str(tmp_path / "X.db"), "--no-plot", timeout=120)
@@ -220,7 +231,7 @@ def test_case_6_a_worker_that_closes_its_channel_is_bounded_by_the_timeout(tmp_p
 
 
 # ---- 7. tracebacks where one line and exit 2 are promised ----------------------------------------
-def test_case_7_a_read_only_database_is_refused_before_any_work(tmp_path: Path) -> None:
+def test_a_read_only_database_is_refused_before_any_work(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
     for name in ("X.db", "X.db-wal", "X.db-shm"):
@@ -242,7 +253,7 @@ def _corrupt(db: Path) -> None:
     db.write_bytes(bytes(data))
 
 
-def test_case_7_a_corrupt_database_is_refused_by_run_and_history(tmp_path: Path) -> None:
+def test_a_corrupt_database_is_refused_by_run_and_history(tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     for _ in range(3):
         assert jitscope("run", "-w", "mcpi", "-b", "numpy", "-s", "1000,2000", "--budget", "0.02", "--no-plot",
@@ -260,7 +271,7 @@ def test_case_7_a_corrupt_database_is_refused_by_run_and_history(tmp_path: Path)
     assert db.read_bytes() == before
 
 
-def test_case_7_a_full_disk_keeps_finished_cells_and_says_the_disk_is_full(tmp_path: Path) -> None:
+def test_a_full_disk_keeps_finished_cells_and_says_the_disk_is_full(tmp_path: Path) -> None:
     """The store's writes fail with SQLITE_FULL after the first cell (as on a full disk)."""
     code = f"""
 import sqlite3, sys
@@ -290,7 +301,7 @@ main()
 
 
 @pytest.mark.parametrize("run_id", [str(2**63), str(2**64 + 5), "0", "1e3"])
-def test_case_7_huge_or_odd_run_ids_are_one_line(run_id: str, tmp_path: Path) -> None:
+def test_huge_or_odd_run_ids_are_one_line(run_id: str, tmp_path: Path) -> None:
     db = tmp_path / "X.db"
     assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
     assert_clean_error(jitscope("show", run_id, "--db", str(db)))
@@ -307,7 +318,7 @@ def test_case_7_huge_or_odd_run_ids_are_one_line(run_id: str, tmp_path: Path) ->
         (b"run_id,workload,backend,variant,device,dtype,size,status\n1,mcpi,numpy,default,cpu,float64,-5,ok\n", "size"),
     ],
 )
-def test_case_7_and_10_import_of_a_broken_csv_is_one_line(content: bytes, needle: str, tmp_path: Path) -> None:
+def test_import_of_a_broken_csv_is_one_line(content: bytes, needle: str, tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes(content)
     assert_clean_error(jitscope("import", str(path), "--db", str(tmp_path / "X.db")), needle)
@@ -315,7 +326,7 @@ def test_case_7_and_10_import_of_a_broken_csv_is_one_line(content: bytes, needle
 
 # ---- 8. plugins that exit or shadow a built-in ---------------------------------------------------
 @pytest.mark.parametrize("body", ["import sys\nsys.exit(3)\n", "raise KeyboardInterrupt\n", "raise SystemExit\n"])
-def test_case_8_a_plugin_that_exits_at_import_is_reported(body: str, tmp_path: Path) -> None:
+def test_a_plugin_that_exits_at_import_is_reported(body: str, tmp_path: Path) -> None:
     plugin = tmp_path / "exits.py"
     plugin.write_text(body)
     proc = jitscope("run", "-w", str(plugin), "-b", "numpy", "--db", str(tmp_path / "X.db"))
@@ -323,7 +334,7 @@ def test_case_8_a_plugin_that_exits_at_import_is_reported(body: str, tmp_path: P
     assert "exits.py" in proc.stderr
 
 
-def test_case_8_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Path) -> None:
+def test_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Path) -> None:
     plugin = tmp_path / "shadow.py"
     plugin.write_text(
         "from jitscope.workloads.mcpi import MonteCarloPi\n"
@@ -335,7 +346,7 @@ def test_case_8_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Pat
 
 
 # ---- 9. the timing lock is machine-wide ------------------------------------------------------
-def test_case_9_the_timing_lock_does_not_depend_on_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_timing_lock_does_not_depend_on_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jitscope.core.paths import timing_lock_address
 
     monkeypatch.delenv("JITSCOPE_TIMING_LOCK", raising=False)
@@ -360,19 +371,19 @@ def test_case_9_the_timing_lock_does_not_depend_on_the_data_folder(tmp_path: Pat
         (["--threads", "0"], "threads"),
     ],
 )
-def test_case_10_bad_run_options_are_refused_up_front(args: list[str], needle: str, tmp_path: Path) -> None:
+def test_bad_run_options_are_refused_up_front(args: list[str], needle: str, tmp_path: Path) -> None:
     assert_clean_error(jitscope("run", *MCPI, "--db", str(tmp_path / "X.db"), *args), needle)
     assert not (tmp_path / "X.db").exists() or _db_ok(tmp_path / "X.db") == 0
 
 
-def test_case_10_an_absurd_parameter_is_refused_before_any_worker(tmp_path: Path) -> None:
+def test_an_absurd_parameter_is_refused_before_any_worker(tmp_path: Path) -> None:
     t0 = time.monotonic()
     assert_clean_error(jitscope("run", "-w", "linreg", "-b", "numpy", "-s", "100", "-p", "epochs=1e26",
                                 "--db", str(tmp_path / "X.db")), "epochs")
     assert time.monotonic() - t0 < 30
 
 
-def test_case_10_history_of_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
+def test_history_of_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
     db = tmp_path / "nope.db"
     assert_clean_error(jitscope("history", "--db", str(db)), "no database")
     assert_clean_error(jitscope("show", "1", "--db", str(db)), "no database")
@@ -380,7 +391,7 @@ def test_case_10_history_of_a_missing_database_does_not_create_it(tmp_path: Path
 
 
 # ---- 11. narrow and colourless terminals -----------------------------------------------------
-def test_case_11_a_40_column_table_keeps_the_key_columns(tmp_path: Path) -> None:
+def test_a_40_column_table_keeps_the_key_columns(tmp_path: Path) -> None:
     proc = jitscope("run", "-w", "mcpi", "-b", "numpy,python", "-s", "1000,20000", "--budget", "0.02", "--no-plot",
                     "--db", str(tmp_path / "X.db"), columns=40)
     assert proc.returncode == 0, proc.stderr
@@ -395,7 +406,7 @@ def test_case_11_a_40_column_table_keeps_the_key_columns(tmp_path: Path) -> None
     assert all(len(line) > 3 for line in history.stdout.splitlines() if line.strip())  # nothing letter by letter
 
 
-def test_case_11_without_colour_each_series_has_its_own_marker() -> None:
+def test_without_colour_each_series_has_its_own_marker() -> None:
     from jitscope.plots import Series, render
 
     series = [Series(name, [1, 10, 100], [k * 1e-3, k * 1e-2, k * 1e-1]) for k, name in ((1, "a"), (3, "b"), (9, "c"))]
@@ -405,7 +416,7 @@ def test_case_11_without_colour_each_series_has_its_own_marker() -> None:
 
 
 # ---- 12. --baseline with a backend whose default variant is not "default" ------------------------
-def test_case_12_baseline_torch_means_torch_eager(tmp_path: Path) -> None:
+def test_baseline_torch_means_torch_eager(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     proc = jitscope("run", "-w", "mcpi", "-b", "numpy,torch", "-s", "10000", "--budget", "0.02", "--no-plot",
                     "--baseline", "torch", "--db", str(tmp_path / "X.db"), "--csv", "-")

@@ -47,7 +47,7 @@ def _run_state(db: Path) -> str:
         return str(conn.execute("SELECT state FROM runs").fetchone()[0])
 
 
-def test_case_3_ctrl_c_while_an_export_waits_finishes_every_export_and_exits_130(tmp_path: Path) -> None:
+def test_ctrl_c_while_an_export_waits_finishes_every_export_and_exits_130(tmp_path: Path) -> None:
     """The sweep is over and the JSON export waits for a reader (a FIFO): a Ctrl-C there
     must neither print a traceback nor lose the exports after it."""
     db, fifo, md = tmp_path / "X.db", tmp_path / "out.json", tmp_path / "out.md"
@@ -71,7 +71,7 @@ def test_case_3_ctrl_c_while_an_export_waits_finishes_every_export_and_exits_130
     assert _run_state(db) == "finished"  # every cell did finish
 
 
-def test_case_3_a_second_signal_during_cleanup_does_not_cut_it_short(tmp_path: Path) -> None:
+def test_a_second_signal_during_cleanup_does_not_cut_it_short(tmp_path: Path) -> None:
     """SIGTERM mid-cell; while jitscope records the unfinished cell (held up here by a lock
     on the database) a second SIGTERM and a Ctrl-C arrive. The bookkeeping still completes:
     the run is ``interrupted``, the cancelled cell is stored, the CSV has both cells."""
@@ -110,7 +110,7 @@ WORKLOAD = Slow()
 """
 
 
-def test_case_3_ctrl_c_before_any_cell_exits_130_and_blames_no_plugin(tmp_path: Path) -> None:
+def test_ctrl_c_before_any_cell_exits_130_and_blames_no_plugin(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     plugin = tmp_path / "slow.py"
     plugin.write_text(SLOW_PLUGIN.format(marker=str(marker)))
@@ -123,7 +123,7 @@ def test_case_3_ctrl_c_before_any_cell_exits_130_and_blames_no_plugin(tmp_path: 
     assert "slow.py" not in err  # the plugin did not fail: the user stopped jitscope
 
 
-def test_case_3_a_signal_in_the_middle_of_a_commit_keeps_that_cell(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_signal_in_the_middle_of_a_commit_keeps_that_cell(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The signal lands while the finished cell is being committed (the transaction rolls
     back): the cell is still stored as it finished, not as ``cancelled``."""
     registry = load_registry([CHAOS])

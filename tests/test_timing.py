@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 
 from jitscope.core.backend import CompileObservation, CompileWatch
@@ -214,12 +216,36 @@ def test_short_warm_up_calls_are_not_watched() -> None:
     assert watch.starts == 1  # the sampling phase only
 
 
-def test_unsynced_measurement_would_be_wrong() -> None:
-    """Sanity of the fake: without sync the clock never moves — which is exactly the trap
-    (timing an async dispatch) the protocol's sync prevents."""
-    dev = FakeDevice(call_s=1e-3)
-    m = measure(dev.run, lambda out: None, budget_s=0.05, clock=dev.clock, max_samples=10, max_loops=100)
-    assert m.samples and all(s == 0.0 for s in m.samples)
+class AsyncQueue(FakeDevice):
+    """An asynchronous device the way JAX or CUDA are one: ``run`` only enqueues, and
+    ``sync(out)`` waits for the call that produced ``out`` and every call before it (like
+    ``out.block_until_ready()``). A sync given no output, or an older one, leaves later work
+    queued, so only a protocol that syncs the last output before reading the clock times it."""
+
+    def __init__(self, call_s: float) -> None:
+        super().__init__(call_s)
+        self.pending: deque[tuple[int, float]] = deque()
+
+    def run(self) -> int:
+        self.calls += 1
+        self.pending.append((self.calls, self.call_s))
+        return self.calls
+
+    def sync(self, out: object) -> None:
+        self.syncs += 1
+        upto = out if isinstance(out, int) else 0
+        while self.pending and self.pending[0][0] <= upto:
+            self.now += self.pending.popleft()[1]
+
+
+def test_an_asynchronous_device_is_timed_at_its_true_speed() -> None:
+    """The trap the protocol exists for: timing an asynchronous dispatch, which returns at
+    once. Each sample must hold its calls' work, so it is the true per-call time, not 0."""
+    dev = AsyncQueue(call_s=1e-3)
+    m = measure(dev.run, dev.sync, budget_s=0.05, clock=dev.clock, max_samples=10, max_loops=100)
+    assert m.first_call_s == pytest.approx(1e-3)
+    assert m.samples and all(s == pytest.approx(1e-3) for s in m.samples)
+    assert not dev.pending  # nothing left un-waited at the end
 
 
 def test_progress_reports_phases_in_order() -> None:

@@ -658,7 +658,7 @@ async def test_results_show_compiled_and_peak_memory_and_details_show_every_obse
         assert [(r["backend"], r["compiled"], r["compile"], r["peak mem"]) for r in rows] == [
             ("python", "unknown", "-", "unknown"), ("turbo", "yes", "500ms", "15.6KiB")]
         detail = app.screen.query_one("#results-detail", Static)
-        assert "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, dtype" in text_of(detail)
+        assert "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, cpu contention, dtype" in text_of(detail)
         table.move_cursor(row=1)
         await pilot.pause()
         assert ("compiled yes in 500ms · cache miss · worker start-up 470ms · peak host 15.6KiB · cpu 1.9 cores"
@@ -673,7 +673,7 @@ MARKUP_REASON = "OSError: cannot open [/tmp/data.bin] [bold]x[/] \x1b[31mred"
 
 
 @aio
-async def test_case_7_4_markup_in_reasons_and_labels_never_crashes_the_app(tmp_path: Path) -> None:
+async def test_markup_in_reasons_and_labels_never_crashes_the_app(tmp_path: Path) -> None:
     """Issue 7 case 4: text from a worker or a user reaches the screen as text, not markup."""
     def outcome(index, spec):
         return failed_result(spec, MARKUP_REASON) if spec.backend == "python" else ok_result(spec)
@@ -699,7 +699,7 @@ async def test_case_7_4_markup_in_reasons_and_labels_never_crashes_the_app(tmp_p
 
 
 @aio
-async def test_case_7_4_a_markup_label_renders_in_history_results_and_the_export_dialog(tmp_path: Path) -> None:
+async def test_a_markup_label_renders_in_history_results_and_the_export_dialog(tmp_path: Path) -> None:
     from jitscope.results.store import Store
 
     db = tmp_path / "results.sqlite"
@@ -722,7 +722,7 @@ async def test_case_7_4_a_markup_label_renders_in_history_results_and_the_export
 
 
 @aio
-async def test_case_7_4_names_from_plugins_and_errors_from_the_engine_are_shown_as_text(tmp_path: Path) -> None:
+async def test_names_from_plugins_and_errors_from_the_engine_are_shown_as_text(tmp_path: Path) -> None:
     """A plugin's variant, workload description and load problem, and an engine error, all
     with markup in them, go through Setup, the live grid, Results and notifications."""
     from jitscope.core.backend import Backend, Implementation

@@ -3,7 +3,7 @@ overlays, observations in words, plot helpers, theme files."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -216,13 +216,17 @@ def test_results_row_shows_compiled_and_the_peak_that_matters_or_says_unknown() 
 
 def test_cell_details_name_every_observation_filled_or_unknown() -> None:
     filled = observed("cuda", compile_s=0.012, startup_s=0.47, compiled="yes", cache="miss", graph_breaks=2,
-                      peak_host_bytes=31 * 2**20, peak_device_bytes=2**30, cpu_util=1.9, dtype_used="float32")
+                      peak_host_bytes=31 * 2**20, peak_device_bytes=2**30, cpu_util=1.9, cpu_contention=0.25,
+                      dtype_used="float32")
     assert observed_details(filled).split(" · ") == [
         "compiled yes in 12ms", "cache miss", "graph breaks 2", "worker start-up 470ms", "peak host 31MiB",
-        "peak device 1GiB", "cpu 1.9 cores", "dtype float32"]
+        "peak device 1GiB", "cpu 1.9 cores", "cpu contention 25%", "dtype float32"]
+    # every field of Observations is set above: a new one the details forget fails here
+    assert {f.name for f in fields(Observations)} == {k for k, v in vars(filled.observed).items() if v is not None}
     nothing = observed_details(observed())
-    assert nothing == "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, dtype"
-    assert observed_details(observed("cuda")).endswith("peak host, peak device, cpu, dtype")
+    assert nothing == "unknown: compiled, cache, graph breaks, worker start-up, peak host, cpu, cpu contention, dtype"
+    assert observed_details(observed("cuda")).endswith("peak host, peak device, cpu, cpu contention, dtype")
+    assert "cpu contention 0%" in observed_details(observed(cpu_contention=0.0))  # zero is observed, not unknown
     uncompiled = observed_details(observed(compiled="no", compile_s=None, cache="n/a", peak_host_bytes=0))
     assert uncompiled.startswith("compiled no · cache n/a · peak host 0B · unknown: graph breaks")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.tmux
+pytestmark = [pytest.mark.tmux, pytest.mark.xdist_group("tmux")]  # one terminal at a time under xdist
 
 JITSCOPE = Path(sys.executable).with_name("jitscope")
 
@@ -91,7 +91,7 @@ def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stop", ["terminal closed", "SIGTERM"])
-def test_case_7_3_a_signal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path, stop: str) -> None:
+def test_a_signal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path, stop: str) -> None:
     """Issue 7 case 3, the app: a dropped SSH session is SIGHUP to the app in its terminal;
     a job scheduler or `kill` sends SIGTERM. Either way the run in flight is cancelled, what
     finished is kept, the run is recorded `interrupted` and no worker is left running."""

@@ -147,6 +147,11 @@ KERNELS = """
 """
 
 
+# Under xdist the tests that read `runs` share one worker, so it runs once; the file's other
+# tests spread over the workers.
+RUNS_GROUP = pytest.mark.xdist_group("user-kernel-runs")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, str]]]:
     pytest.importorskip("numba")
@@ -156,6 +161,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, s
     return {dtype: _rows(tmp, path, backends, "--dtype", dtype, home=tmp / "home") for dtype in ("float64", "float32")}
 
 
+@RUNS_GROUP
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("backend,variant", [("numpy", "default"), ("numba", "default"), ("jax", "default"),
                                              ("tensorflow", "default"), ("torch", "eager")])
@@ -167,17 +173,20 @@ def test_each_adapter_runs_accurately_in_the_dtype_read_from_the_data(runs: dict
     assert r["dtype_used"] == dtype
 
 
+@RUNS_GROUP
 def test_a_kernel_that_upcasts_is_labelled_with_what_ran_not_what_was_asked(runs: dict) -> None:
     r = _cell(runs["float32"], "upcast", "numpy", "default")
     assert r["dtype_used"] == "float32+float64"  # float32 inputs, a float64 result
 
 
+@RUNS_GROUP
 def test_the_variant_bound_kernel_takes_precedence(runs: dict) -> None:
     assert _cell(runs["float64"], "axpb", "numba", "default")["status"] == "ok"
     bound = _cell(runs["float64"], "axpb", "numba", "parallel")
     assert bound["status"] == "failed" and bound["reason"].startswith("inaccurate"), bound
 
 
+@RUNS_GROUP
 def test_tuple_results_with_scalars_and_lists_are_checked_part_by_part(runs: dict) -> None:
     for backend in ("numpy", "numba", "python"):
         r = _cell(runs["float64"], "stats", backend, "default")
@@ -185,6 +194,7 @@ def test_tuple_results_with_scalars_and_lists_are_checked_part_by_part(runs: dic
         assert float(r["error"]) < 1e-12
 
 
+@RUNS_GROUP
 def test_a_kernel_numba_cannot_type_fails_with_numbas_message_in_one_line(runs: dict) -> None:
     r = _cell(runs["float64"], "untypable", "numba", "default")
     assert r["status"] == "failed"
@@ -193,6 +203,7 @@ def test_a_kernel_numba_cannot_type_fails_with_numbas_message_in_one_line(runs: 
     assert "kernels.py, line" in r["reason"]  # where, without the source excerpt
 
 
+@RUNS_GROUP
 def test_a_backend_without_a_kernel_is_skipped_with_the_decorator_to_write(runs: dict) -> None:
     r = _cell(runs["float64"], "upcast", "jax", "default")
     assert r["status"] == "skipped" and "no @upcast.kernel('jax')" in r["reason"]
@@ -316,15 +327,27 @@ def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_oth
     assert plain[0]["status"] == "skipped" and "TRITON_INTERPRET=1" in plain[0]["reason"]
 
 
-@pytest.mark.parametrize("example,workloads", [
-    ("logsumexp.py", ("logsumexp",)), ("pairwise.py", ("pairwise",)), ("ema.py", ("ema",)),
-])
-def test_each_example_runs_accurately_on_five_or_more_backends(tmp_path: Path, example: str, workloads: tuple[str, ...]) -> None:
+EXAMPLES = {"logsumexp.py": ("logsumexp",), "pairwise.py": ("pairwise",), "ema.py": ("ema",)}
+
+
+@pytest.fixture(scope="module")
+def example_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    """The example files in one run: one worker per backend for all of them, not one per
+    file and backend (each worker start imports jax, TensorFlow or torch)."""
+    pytest.importorskip("numba")
+    tmp = tmp_path_factory.mktemp("examples")
+    first, *others = (ROOT / "examples" / name for name in EXAMPLES)
+    more = [arg for path in others for arg in ("-w", str(path))]
+    return _rows(tmp, first, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", *more, "-s", "64")
+
+
+@pytest.mark.xdist_group("user-kernel-examples")  # one worker: example_rows runs once
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_each_example_runs_accurately_on_five_or_more_backends(example_rows: list[dict[str, str]], example: str) -> None:
     """The examples a user would bring, on every CPU backend with a kernel in the file, at
     small sizes: each cell accurate (the file's other workloads may be skipped)."""
-    pytest.importorskip("numba")
-    rows = _rows(tmp_path, ROOT / "examples" / example, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", "-s", "64")
-    for name in workloads:
+    rows = example_rows
+    for name in EXAMPLES[example]:
         ok = [r for r in rows if r["workload"] == name and r["status"] == "ok"]
         installed = [r for r in rows if r["workload"] == name and "not installed" not in r["reason"]]
         assert len(ok) == len(installed) >= 5, [(r["backend"], r["reason"]) for r in rows if r["workload"] == name]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,19 +123,43 @@ def test_numpy_is_checked_against_an_independent_reference(workload: str, size: 
     assert result.accuracy.error > 0.0
 
 
+def _imported_modules(tree: ast.Module, package: str) -> list[str]:
+    """Every module a source file imports, by its absolute name: ``import a.b``,
+    ``from a import b`` (as ``a`` and ``a.b``), relative imports resolved against ``package``
+    (``from ..workloads import lu`` in jitscope.backends is jitscope.workloads.lu), and
+    ``importlib.import_module`` / ``__import__`` of a string written in the file."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(parts + ([node.module] if node.module else []))
+            found += [base] + [f"{base}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("importlib.import_module", "import_module",
+                                                                        "__import__"):
+            found += [a.value for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return found
+
+
 def test_no_backend_imports_workload_code() -> None:
     """A backend that imported a workload module could reuse the answer key (the reference)
-    as its implementation; every backend module is checked, by its import statements."""
-    import ast
-    from pathlib import Path
-
+    as its implementation; every backend module is checked, by its import statements,
+    relative ones and import_module calls included."""
     import jitscope.backends
 
     offenders = []
     for path in sorted(Path(jitscope.backends.__file__).parent.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith("jitscope.workloads")]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.name}: {n}" for n in _imported_modules(tree, "jitscope.backends")
+                      if n == "jitscope.workloads" or n.startswith("jitscope.workloads.")]
     assert offenders == []
+
+
+@pytest.mark.parametrize("line", ["from ..workloads.lu import reference", "from .. import workloads",
+                                  "from jitscope import workloads", "import jitscope.workloads.mcpi",
+                                  "importlib.import_module('jitscope.workloads.nodes')"])
+def test_the_import_scan_sees_every_way_of_importing_a_workload(line: str) -> None:
+    """The scan above can fail: each way a backend could reach a workload module is seen."""
+    names = _imported_modules(ast.parse(line), "jitscope.backends")
+    assert any(n.startswith("jitscope.workloads") for n in names), names

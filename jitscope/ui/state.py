@@ -467,5 +467,6 @@ def observed_details(result: CellResult) -> str:
     if result.spec.device != "cpu" or o.peak_device_bytes is not None:
         field("peak device", fmt_bytes(o.peak_device_bytes) or None)
     field("cpu", None if o.cpu_util is None else f"{o.cpu_util:.1f} cores")
+    field("cpu contention", None if o.cpu_contention is None else f"{o.cpu_contention:.0%}")
     field("dtype", o.dtype_used)
     return " · ".join(seen + ([f"unknown: {', '.join(unknown)}"] if unknown else []))
