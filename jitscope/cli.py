@@ -225,7 +225,8 @@ def _fresh_default(db: Path | None) -> bool:
     if db is not None or _db(None).exists():
         return False
     console.print(Text(printable(f"no runs yet (they will be saved in {_db(None)}): make one with "
-                                 "`jitscope run -w mcpi -b numpy`, or open the app with `jitscope`")))
+                                 "`jitscope run -w mcpi -b numpy`, or open the app with `jitscope`")),
+                  soft_wrap=True)  # never cut the command in two: it is meant to be copied
     return True
 
 

@@ -26,6 +26,10 @@ from conftest import ROOT
 
 RUN = ("run", "-w", "mcpi", "-b", "numpy", "-s", "1000", "--budget", "0.05", "--no-plot")
 FALLBACK = "timing without machine-wide exclusion"
+
+# These tests take (or squat) the real machine-wide lock name, which is one per machine: under
+# xdist they share one worker, so no two of them hold it at once.
+pytestmark = pytest.mark.xdist_group("machine-lock")
 HANG_GUARD_S = 90  # a run that hangs fails the test here instead of blocking the suite
 
 
