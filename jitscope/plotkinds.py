@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
@@ -82,7 +82,7 @@ class PlotKind:
     word: str  # how the keys table names it ("speed-up")
     title: str  # after "workload: " above the chart
     needs: str  # which fields of the ok cells it draws (``--plot``'s help says it)
-    draws: str  # "series" (log-log over size, maybe with reference lines) or "bars"
+    draws: Literal["series", "bars"]  # log-log over size (and reference lines), or grouped log bars
     xlabel: str
     ylabel: str
     yunit: str

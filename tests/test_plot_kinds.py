@@ -56,6 +56,14 @@ def test_every_kind_in_the_declaration_is_recognisable_through_show(db: Path) ->
         assert not any(f"mcpi: {t}" in proc.stdout for t in others), f"--plot {kind.name} drew another kind too"
 
 
+def test_speedup_without_a_baseline_is_over_the_fastest_as_the_table(db: Path) -> None:
+    proc = jitscope("show", "latest", "--db", str(db), "--plot", "speedup", env=NO_COLOR)
+    assert proc.returncode == 0, proc.stderr
+    chart = chart_of(proc.stdout, "mcpi: speed-up vs baseline")
+    assert "x faster than the fastest" in chart and "speed-up vs the fastest" in proc.stdout
+    assert any(line.strip().startswith("1┤") for line in chart.splitlines()), chart  # the fastest at 1x
+
+
 def test_run_draws_the_kind_it_is_asked_for(tmp_path: Path) -> None:
     """Through a real sweep: the memory a worker observed, and the default (time) without --plot."""
     args = ["run", "-w", "mcpi", "-b", "numpy", "-s", "1000,2000", "--budget", "0.02", "--db", str(tmp_path / "r.db")]
