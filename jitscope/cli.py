@@ -29,6 +29,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.parsing import parse_backend_specs, parse_params
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
+from jitscope.plotkinds import DEFAULT_KIND, PlotKind, kind_named, kinds_help
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
 
 # What a symbol the terminal's encoding cannot show becomes (PYTHONIOENCODING=ascii, a C
@@ -173,6 +174,10 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a c
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker). Default: the libraries' own choice.")]
 ParamOpt = Annotated[list[str] | None, typer.Option("-p", "--param", help="Workload parameter key=value, e.g. -p epochs=100. Repeatable.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (default: per-user data dir, or ${DB_ENV}).")]
+# One option per meaning: the kind to draw, or none. A bare ``--plot`` (the old flag) still
+# means the default kind: see _bare_plot_means_default.
+PlotOpt = Annotated[str, typer.Option("--plot", metavar="KIND", help=f"The plot after the table, one per workload: {kinds_help()}.")]
+NoPlotOpt = Annotated[bool, typer.Option("--no-plot", help="Draw no plot (wins over --plot).")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -212,6 +217,15 @@ def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: 
         raise UserError(f"--threads {threads} must be at least 1")
     if not 0 <= seed < 2**63:
         raise UserError(f"--seed {seed} must be a whole number from 0 to 2**63-1")
+
+
+def _plot_kind(name: str, off: bool) -> PlotKind | None:
+    """The kind ``--plot`` names (checked even with ``--no-plot``), None with ``--no-plot``."""
+    try:
+        kind = kind_named(name)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return None if off else kind
 
 
 def _db(db: Path | None) -> Path:
@@ -332,7 +346,8 @@ def run(
     baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant] (default: the fastest cell).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
     label: Annotated[str, typer.Option("--label", help="A label stored with the run (shown in history).")] = "",
-    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size after the table.")] = True,
+    plot: PlotOpt = DEFAULT_KIND.name,
+    no_plot: NoPlotOpt = False,
     compare_to: CompareToOpt = None,
     fail_if_slower: FailIfSlowerOpt = None,
     allow_unstable: AllowUnstableOpt = False,
@@ -346,9 +361,10 @@ def run(
     if STDOUT_CLOSED and "-" in (csv, json_path, md):
         _need_stdout("the export to '-'")
     try:
+        kind = _plot_kind(plot, no_plot)
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
         code = execute_run(
-            sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=plot,
+            sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=kind,
             command=shlex.join(["jitscope", *sys.argv[1:]]), console=console, err_console=err_console,
             compare_to=compare_to, fail_if_slower=fail_if_slower, allow_unstable=allow_unstable,
         )
@@ -414,14 +430,20 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id from `jitscope history`, or 'latest'.")],
     db: DbOpt = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant].")] = None,
-    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw time vs size.")] = True,
+    plot: PlotOpt = DEFAULT_KIND.name,
+    no_plot: NoPlotOpt = False,
 ) -> None:
     """Print a stored run's table (and plot) again."""
     _need_stdout("the table")
     from jitscope.cli_info import resolve_run_id
     from jitscope.cli_run import print_report
+    from jitscope.core.registry import load_registry
     from jitscope.results.store import Store
 
+    try:
+        kind = _plot_kind(plot, no_plot)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
     if run_id == "latest" and _fresh_default(db):
         return
     try:
@@ -431,14 +453,14 @@ def show(
             record = store.run(rid)
             _warn_damaged(store.damaged)
         console.print(Text(printable(f"run {rid} — {record.started} on {record.host} ({record.state})")))
+        registry = load_registry() if baseline is not None or (kind is not None and kind.reference) else None
         label = None
-        if baseline is not None:
+        if baseline is not None and registry is not None:
             from jitscope.cli_run import check_baseline
             from jitscope.core.labels import cell_label
-            from jitscope.core.registry import load_registry
 
-            label = check_baseline(baseline, load_registry(), [cell_label(r.spec) for r in results])
-        print_report(console, results, label, plot)
+            label = check_baseline(baseline, registry, [cell_label(r.spec) for r in results])
+        print_report(console, results, label, kind, registry)
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -501,6 +523,18 @@ def import_csv(
 app.command()(compare)
 
 
+def _bare_plot_means_default(args: list[str]) -> list[str]:
+    """``--plot`` with no kind after it (the last word, or an option next) is ``--plot`` of the
+    default kind, as the old ``--plot/--no-plot`` flag meant: Typer has no option whose value
+    may be left out. A word after it is its kind (``show --plot 3`` is an unknown kind)."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--plot" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append(DEFAULT_KIND.name)
+    return out
+
+
 def main() -> None:
     """Console-script entry point. A stop signal ends the command with 128 + its number
     (130 for Ctrl-C), the shell's convention, without a traceback."""
@@ -510,6 +544,7 @@ def main() -> None:
 
     if len(sys.argv) == 1:
         sys.exit(_open_app_directly())
+    sys.argv[1:] = _bare_plot_means_default(sys.argv[1:])
     try:
         # Not standalone: Click's errors come here, to be one line rather than Typer's box.
         code = app(standalone_mode=False, prog_name="jitscope")

@@ -45,7 +45,7 @@ from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
-from jitscope.plots import legend_line, render, time_series
+from jitscope.plotkinds import PlotKind
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
 from jitscope.results.summary import speedups
@@ -151,7 +151,7 @@ def execute_run(
     md: str | Path | None,
     baseline: str | None,
     label: str,
-    plot: bool,
+    plot: PlotKind | None,
     command: str,
     console: Console,
     err_console: Console,
@@ -186,7 +186,7 @@ def execute_run(
 
 
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,
-                    baseline_label: str | None, plot: bool) -> int:
+                    baseline_label: str | None, plot: PlotKind | None) -> int:
     """The sweep with live progress, then exports, then the report (signals: StopSignals)."""
     total = len(rec.plan.cells)
     failure: UserError | None = None
@@ -247,7 +247,7 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
         raise UserError(_what_was_kept(rec, failure, export_error, written, db_path))
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         if results:
-            print_report(human, results, baseline_label, plot and stops.first is None)
+            print_report(human, results, baseline_label, plot if stops.first is None else None, rec.registry)
         for path in written:
             human.print(Text(printable(f"wrote {path}")))
         counts: dict[str, int] = {}
@@ -397,19 +397,14 @@ def report_table(results: Sequence[CellResult], baseline: str | None, width: int
     return table, notes
 
 
-def print_report(console: Console, results: Sequence[CellResult], baseline: str | None, plot: bool) -> None:
+def print_report(console: Console, results: Sequence[CellResult], baseline: str | None, plot: PlotKind | None,
+                 registry: Registry | None = None) -> None:
+    """The table, its notes, then one ``plot`` chart per workload (None: no plot)."""
     table, notes = report_table(results, baseline, console.width)
     console.print(table)
     for i, note in enumerate(notes, start=1):
         console.print(Text(f"[{i}] ", style="dim") + Text(note), soft_wrap=True)
-    if not plot:
-        return
-    width = min(max(console.width, 40), 120)
-    for workload, series in time_series(results).items():
-        if not any(len(s.x) for s in series):
-            continue
-        color = console.is_terminal and not console.no_color
-        chart = render(series, title=f"{workload}: median time per call", xlabel="size", ylabel="seconds",
-                       width=width, height=18, yfmt=fmt_seconds, color=color, legend=False)
-        console.print(Text.from_ansi(chart))
-        console.print(Text.from_ansi(legend_line(series, color=color)), soft_wrap=False)
+    if plot is not None:
+        from jitscope.cli_plots import print_plots
+
+        print_plots(console, results, plot, baseline, registry)

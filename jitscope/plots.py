@@ -15,7 +15,7 @@ from jitscope.core.labels import result_label
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 
-__all__ = ["Series", "fmt_number", "fmt_seconds", "fmt_size", "render", "series_label"]
+__all__ = ["Labeller", "Series", "fmt_number", "fmt_seconds", "fmt_size", "render", "series_label"]
 
 
 # One marker per series when there is no colour; none of them is a letter or a digit.
@@ -25,6 +25,7 @@ MONO_MARKERS = ("•", "+", "*", "#", "@", "%", "&", "$", "^", "=")
 REFERENCE_MARKER = "·"
 # The fill of each bar kind (compile, start-up, steady), so they differ without colour too.
 BAR_MARKERS = ("█", "▒", "░")
+BAR_COLORS = ("blue+", "red+", "green+", "magenta+")
 PLOTEXT_COLORS = ("blue+", "red+", "green+", "magenta+", "cyan+", "orange+", "yellow+", "gray")
 
 
@@ -50,36 +51,29 @@ def series_label(result: CellResult, with_dtype: bool = False) -> str:
 
 
 Labeller = Callable[[CellResult], str]
+# What a series draws of an ok cell (None: nothing observed, left out rather than drawn as 0).
+Value = Callable[[CellResult], "float | None"]
 
 
-def _group(results: Sequence[CellResult], value: str, label: Labeller | None = None) -> dict[str, list[Series]]:
+def _group(results: Sequence[CellResult], value: Value, label: Labeller | None = None) -> dict[str, list[Series]]:
     """Per workload, one series per backend:variant(@device)(dtype), points sorted by size.
     ``label`` overrides the series name (the app tags overlaid runs with it)."""
     dtypes = {r.spec.dtype for r in results}
     out: dict[str, dict[str, Series]] = {}
-    for r in _timings_of_one_kind(results) if value == "median" else results:
-        if r.status != Status.OK:
-            continue
-        if value == "median":
-            y = r.median_s
-        elif value == "error":
-            y = r.accuracy.error if r.accuracy else None
-        else:
-            raise ValueError(value)
+    for r in results:
+        y = value(r) if r.status == Status.OK else None
         if y is None:
             continue
         name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)
         series = out.setdefault(r.spec.workload, {}).setdefault(name, Series(name))
         series.x.append(float(r.spec.size))
         series.y.append(float(y))
-    result: dict[str, list[Series]] = {}
-    for workload, by_label in out.items():
-        for s in by_label.values():
-            pairs = sorted(zip(s.x, s.y, strict=True))
-            s.x = [p[0] for p in pairs]
-            s.y = [p[1] for p in pairs]
-        result[workload] = list(by_label.values())
-    return result
+    return {workload: [_sorted_by_x(s) for s in by_label.values()] for workload, by_label in out.items()}
+
+
+def _sorted_by_x(s: Series) -> Series:
+    pairs = sorted(zip(s.x, s.y, strict=True))
+    return Series(s.label, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
 def _timings_of_one_kind(results: Sequence[CellResult]) -> list[CellResult]:
@@ -92,27 +86,51 @@ def _timings_of_one_kind(results: Sequence[CellResult]) -> list[CellResult]:
 
 def time_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Median seconds per call vs size."""
-    return _group(results, "median", label)
+    plotted = {id(r) for r in _timings_of_one_kind(results)}
+    return _group(results, lambda r: r.median_s if id(r) in plotted else None, label)
 
 
 def error_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Accuracy error vs size."""
-    return _group(results, "error", label)
+    return _group(results, lambda r: r.accuracy.error if r.accuracy else None, label)
 
 
-def speedup_series(results: Sequence[CellResult], baseline: str, label: Labeller | None = None) -> dict[str, list[Series]]:
-    """Speed-up of each series over ``baseline`` (a series label) at the same sizes."""
+def memory_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
+    """Peak memory in bytes vs size, per workload, one series per implementation: the device's
+    peak for a cell that ran on a GPU, the host's for a CPU cell. A cell whose peak was not
+    observed (None) is left out rather than drawn as zero."""
+    def peak(r: CellResult) -> int | None:
+        return r.observed.peak_device_bytes if r.spec.device != "cpu" else r.observed.peak_host_bytes
+
+    return _group(results, peak, label)
+
+
+def speedup_series(results: Sequence[CellResult], baseline: str | None, label: Labeller | None = None) -> dict[str, list[Series]]:
+    """Speed-up of each series over ``baseline`` (a series label) at the same sizes; with no
+    baseline, over the fastest series at each size (as the CLI table's speed-up column)."""
     out: dict[str, list[Series]] = {}
     for workload, series in time_series(results, label).items():
-        base = next((s for s in series if s.label == baseline), None)
-        if base is None:
+        base_at = _reference_times(series, baseline)
+        if base_at is None:
             continue
-        base_at = dict(zip(base.x, base.y, strict=True))
         out[workload] = [
             Series(s.label, [x for x in s.x if x in base_at], [base_at[x] / y for x, y in zip(s.x, s.y, strict=True) if x in base_at and y > 0])
             for s in series
         ]
     return out
+
+
+def _reference_times(series: Sequence[Series], baseline: str | None) -> dict[float, float] | None:
+    """The reference median at each size: ``baseline``'s (None where it is not among the
+    series), or the fastest there."""
+    if baseline is None:
+        best: dict[float, float] = {}
+        for s in series:
+            for x, y in zip(s.x, s.y, strict=True):
+                best[x] = min(best.get(x, math.inf), y)
+        return best
+    base = next((s for s in series if s.label == baseline), None)
+    return dict(zip(base.x, base.y, strict=True)) if base is not None else None
 
 
 def _decade_ticks(lo: float, hi: float) -> list[float]:
@@ -148,52 +166,79 @@ def render(
     its marker without colour (default: its place in ``series``)."""
     import plotext as plt
 
-    plt.clear_figure()
-    plt.plotsize(max(20, width), max(8, height))
-    drawable = [s for s in [*series, *extra] if s.x and all(v > 0 for v in s.y if logy) and all(v > 0 for v in s.x if logx)]
+    _new_figure(plt, width, height)
+    drawable = _drawable([*series, *extra], logx, logy)
     if not drawable:
         return "(no data to plot yet)"
     if logx:
         plt.xscale("log")
     if logy:
         plt.yscale("log")
-    palette = list(colors or PLOTEXT_COLORS)
     for s in extra:  # reference lines first, so the data is drawn over them
         if s in drawable:
             plt.plot(s.x, s.y, label=s.label if legend else None, marker=REFERENCE_MARKER, color=extra_color)
     positions = list(indices) if indices is not None else list(range(len(series)))
-    for i, s in zip(positions, series, strict=True):
-        if s not in drawable:
-            continue
+    _plot_series(plt, [(i, s) for i, s in zip(positions, series, strict=True) if s in drawable],
+                 list(colors or PLOTEXT_COLORS), color, legend)
+    _log_ticks(plt, drawable, logx, logy, yfmt)
+    _labels(plt, title, xlabel, ylabel)
+    return _built(plt, color)
+
+
+def _new_figure(plt, width: int, height: int) -> None:
+    """plotext keeps one global figure: every chart starts from a cleared one (module docstring)."""
+    plt.clear_figure()
+    plt.plotsize(max(20, width), max(8, height))
+
+
+def _drawable(series: Sequence[Series], logx: bool, logy: bool) -> list[Series]:
+    """The series with points that the axes can show (a log axis takes no value <= 0)."""
+    return [s for s in series if s.x and all(v > 0 for v in s.y if logy) and all(v > 0 for v in s.x if logx)]
+
+
+def _plot_series(plt, series: Sequence[tuple[int, Series]], palette: Sequence[str | tuple[int, int, int]],
+                 color: bool, legend: bool) -> None:
+    for i, s in series:
         # Without colour (NO_COLOR, a pipe) the marker is the only thing telling series apart.
         marker = series_marker(i, color) if not color or len(s.x) > 1 else "o"
         plt.plot(s.x, s.y, label=s.label if legend else None, marker=marker, color=palette[i % len(palette)])
+
+
+def _log_ticks(plt, drawable: Sequence[Series], logx: bool, logy: bool, yfmt: Callable[[float], str]) -> None:
+    """Sizes as ticks on a log x axis; decades inside the data on a log y axis."""
     xs = sorted({x for s in drawable for x in s.x})
     ys = [y for s in drawable for y in s.y]
     if logx and xs:
         plt.xticks(xs, [fmt_size(x) for x in xs])
     if logy and ys:
-        # Only decades inside the data's range: a tick outside it is drawn over the title.
-        lo, hi = min(ys), max(ys)
-        ticks = [t for t in _decade_ticks(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
-        if len(ticks) < 2 and hi > lo:
-            ticks = sorted({lo, *ticks, hi})
+        ticks = _y_ticks(min(ys), max(ys))
         if len(ticks) >= 2:
             plt.yticks(ticks, [yfmt(t) for t in ticks])
+
+
+def _y_ticks(lo: float, hi: float) -> list[float]:
+    """Only decades inside the data's range: a tick outside it is drawn over the title. Fewer
+    than two decades inside: the range's own ends."""
+    ticks = [t for t in _decade_ticks(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    if len(ticks) < 2 and hi > lo:
+        ticks = sorted({lo, *ticks, hi})
+    return ticks
+
+
+def _labels(plt, title: str, xlabel: str = "", ylabel: str = "") -> None:
     if title:
         plt.title(title)
     if xlabel:
         plt.xlabel(xlabel)
     if ylabel:
         plt.ylabel(ylabel)
-    if color:
-        plt.theme("pro")
-    else:
-        plt.theme("clear")
+
+
+def _built(plt, color: bool) -> str:
+    """The figure as text: ANSI colours, or none at all (NO_COLOR, a pipe)."""
+    plt.theme("pro" if color else "clear")
     text = str(plt.build())
-    if not color:
-        text = plt.uncolorize(text)
-    return text
+    return text if color else plt.uncolorize(text)
 
 
 def legend_line(series: Sequence[Series], extra: Sequence[Series] = (), *, color: bool = True,
@@ -212,6 +257,19 @@ def legend_line(series: Sequence[Series], extra: Sequence[Series] = (), *, color
     return "  ".join(entries)
 
 
+def bar_legend_line(bars: Sequence[Series], *, color: bool = True, colors: Sequence[str] | None = None) -> str:
+    """The bars' legend as one line under a chart (``█ compile  ▒ worker start-up``), each
+    entry with its bar's fill, coloured like it when ``color``."""
+    import plotext as plt
+
+    palette = list(colors or BAR_COLORS)
+    entries = []
+    for i, b in enumerate(bars):
+        marker = BAR_MARKERS[i % len(BAR_MARKERS)]
+        entries.append((plt.colorize(marker, palette[i % len(palette)]) if color else marker) + " " + b.label)
+    return "  ".join(entries)
+
+
 def loggable(series: Sequence[Series], logx: bool = True, logy: bool = True) -> tuple[list[Series], int]:
     """The series with the points a log axis cannot show (<= 0, nan, inf) left out, and how
     many were left out, so one exact (zero-error) point does not hide a whole series."""
@@ -225,13 +283,6 @@ def loggable(series: Sequence[Series], logx: bool = True, logy: bool = True) -> 
         dropped += len(s.x) - len(keep)
         out.append(Series(s.label, [p[0] for p in keep], [p[1] for p in keep]))
     return out, dropped
-
-
-def expected_pi_error(sizes: Sequence[float]) -> Series:
-    """The expected |pi_hat - pi| of an n-sample Monte Carlo estimate: 1.6422 / sqrt(n)."""
-    sigma = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))
-    xs = sorted({float(n) for n in sizes if n > 0})
-    return Series("expected 1.64/\u221an", xs, [sigma / math.sqrt(n) for n in xs])
 
 
 def render_log_bars(
@@ -252,8 +303,7 @@ def render_log_bars(
     None or <= 0 draws no bar."""
     import plotext as plt
 
-    plt.clear_figure()
-    plt.plotsize(max(20, width), max(8, height))
+    _new_figure(plt, width, height)
     values = [v for b in bars for v in b.y if v is not None and v > 0 and math.isfinite(v)]
     if not groups or not values:
         return "(no data to plot yet)"
@@ -261,39 +311,12 @@ def render_log_bars(
     hi = max(lo + 1, math.ceil(math.log10(max(values))))
     lifted = [[math.log10(v) - lo + 0.05 if v is not None and v > 0 and math.isfinite(v) else 0.0 for v in b.y]
               for b in bars]
-    palette = list(colors or ["blue+", "red+", "green+", "magenta+"])
+    palette = list(colors or BAR_COLORS)
     plt.multiple_bar(list(groups), lifted, labels=[b.label for b in bars] if legend else None,
                      color=[palette[i % len(palette)] for i in range(len(bars))], orientation="horizontal", width=0.8,
                      marker=[BAR_MARKERS[i % len(BAR_MARKERS)] for i in range(len(bars))])
     decades = list(range(0, hi - lo + 1))
     plt.xticks(decades, [xfmt(10.0 ** (lo + d)) for d in decades])
     plt.xlim(0, hi - lo)
-    if title:
-        plt.title(title)
-    plt.theme("pro" if color else "clear")
-    text = str(plt.build())
-    return text if color else plt.uncolorize(text)
-
-
-def memory_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
-    """Peak memory in bytes vs size, per workload, one series per implementation: the device's
-    peak for a cell that ran on a GPU, the host's for a CPU cell. A cell whose peak was not
-    observed (None) is left out rather than drawn as zero."""
-    dtypes = {r.spec.dtype for r in results}
-    out: dict[str, dict[str, Series]] = {}
-    for r in results:
-        o = r.observed
-        peak = o.peak_device_bytes if r.spec.device != "cpu" else o.peak_host_bytes
-        if r.status != Status.OK or peak is None:
-            continue
-        name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)
-        series = out.setdefault(r.spec.workload, {}).setdefault(name, Series(name))
-        series.x.append(float(r.spec.size))
-        series.y.append(float(peak))
-    grouped: dict[str, list[Series]] = {}
-    for workload, by_label in out.items():
-        for s in by_label.values():
-            pairs = sorted(zip(s.x, s.y, strict=True))
-            s.x, s.y = [p[0] for p in pairs], [p[1] for p in pairs]
-        grouped[workload] = list(by_label.values())
-    return grouped
+    _labels(plt, title)
+    return _built(plt, color)

@@ -3,7 +3,8 @@
 - :class:`RunProgress` follows a run's cells (phase, status, timings) from the engine's
   events and estimates the ETA.
 - :class:`ResultSet` is what the Results screen shows: one run, or several overlaid, with
-  series labels, speed-ups against a baseline and the plot series of each kind.
+  series labels, speed-ups against a baseline and the plot of each kind (declared in
+  ``jitscope.plotkinds``).
 - :func:`results_table_row` and :func:`observed_details` put a cell into words.
 
 Nothing here imports the planner or the registry (see ``jitscope.ui.planning``): the Live
@@ -20,20 +21,11 @@ from typing import Any
 from jitscope.core.labels import phase_word
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
-from jitscope.plots import (
-    Series,
-    error_series,
-    memory_series,
-    series_label,
-    speedup_series,
-    time_series,
-)
+from jitscope.plotkinds import KINDS, ExpectedError, PlotData, PlotInputs, kind_named
+from jitscope.plots import series_label
 from jitscope.results.summary import speedups
 from jitscope.runner import events as ev
 
-# The expected error of a workload at a size, with the cell's parameters (None: no model);
-# ``Workload.expected_error`` bound to one workload is one.
-ExpectedError = Callable[[int, dict[str, Any]], "float | None"]
 # A cell's cost in its workload's model (``jitscope.ui.planning.cost_model``); None: no model.
 CostModel = Callable[[CellSpec], "float | None"]
 
@@ -249,14 +241,8 @@ def fmt_time(value: float | None) -> str:
 
 
 # ---- results on screen ---------------------------------------------------------------------
-PLOT_KINDS = ("time", "accuracy", "speedup", "compile", "memory")
-PLOT_TITLES = {
-    "time": "time per call vs size",
-    "accuracy": "error vs size",
-    "speedup": "speed-up vs baseline",
-    "compile": "compile vs steady state",
-    "memory": "peak memory vs size",
-}
+# The app cycles the plot kinds in their declared order (``jitscope.plotkinds.KINDS``).
+PLOT_KINDS = tuple(kind.name for kind in KINDS)
 
 
 @dataclass
@@ -315,90 +301,12 @@ class ResultSet:
             return [None] * len(self.items)
         return speedups(self.results, baseline, [self.label(ref, r) for ref, r in self.items])
 
-    def _compile_bars(self, results: Sequence[CellResult], workload: str) -> PlotData:
-        """Compile, worker start-up and steady state per series, each at the size where the
-        compile (and start-up) happened; the group names that size."""
-        label = self.labeller()
-        ok = [r for r in results if r.status == Status.OK and r.median_s]
-        by_label: dict[str, list[CellResult]] = {}
-        for r in ok:
-            by_label.setdefault(label(r), []).append(r)
-        groups = [g for g in self.labels(workload) if g in by_label]
-        at = {g: first_cost_cell(by_label[g]) for g in groups}
-        bars = [
-            Series("compile (first call - median)", [], [_or_nan(at[g].compile_s) for g in groups]),
-            Series("worker start-up", [], [_or_nan(at[g].observed.startup_s) for g in groups]),
-            Series("steady (median)", [], [_or_nan(at[g].median_s) for g in groups]),
-        ]
-        where = {g: f"@{fmt_size(at[g].spec.size)}" for g in groups}
-        return PlotData([], [], "seconds", "", "time", groups=groups, bars=bars, where=where,
-                        note="each where it happened" if groups else "")
-
     def plot(self, kind: str, workload: str, baseline: str | None, expected: ExpectedError | None = None) -> PlotData:
         """Series (and reference lines) of one plot kind for one workload; ``expected`` is
         the workload's expected-error model, drawn on the accuracy plot where it has one."""
         results = [r for r in self.results if r.spec.workload == workload]
-        label = self.labeller()
-        extra: list[Series] = []
-        if kind == "time":
-            series = time_series(results, label).get(workload, [])
-            return PlotData(series, extra, "size", "seconds per call", "time")
-        if kind == "accuracy":
-            series = error_series(results, label).get(workload, [])
-            metric = next((r.accuracy.metric for r in results if r.accuracy), "error")
-            if expected is not None:
-                line = expected_line(results, expected)
-                if line.x:
-                    extra.append(line)
-            return PlotData(series, extra, "size", metric, "number")
-        if kind == "memory":
-            series = memory_series(results, label).get(workload, [])
-            note = "" if series else "no peak memory observed"
-            return PlotData(series, [], "size", "peak memory", "bytes", note=note)
-        if kind == "speedup":
-            if baseline is None:
-                return PlotData([], [], "size", "speed-up", "number", note="no baseline")
-            series = speedup_series(results, baseline, label).get(workload, [])
-            return PlotData(series, [], "size", f"x faster than {baseline}", "number")
-        if kind == "compile":
-            return self._compile_bars(results, workload)
-        raise ValueError(kind)
-
-
-def first_cost_cell(cells: Sequence[CellResult]) -> CellResult:
-    """Where a series paid its one-off costs: the first size whose first call compiled (a JIT
-    compiles once, at the first size it meets), else its smallest size (where its worker
-    started). Drawing them at the largest size showed nothing: that cell compiled nothing."""
-    ordered = sorted(cells, key=lambda r: r.spec.size)
-    return next((r for r in ordered if r.compile_s), ordered[0])
-
-
-def expected_line(results: Sequence[CellResult], expected: ExpectedError) -> Series:
-    """The expected error at each size measured (with that size's parameters), for sizes
-    where the workload's model gives one."""
-    params_at: dict[int, dict[str, Any]] = {}
-    for r in results:
-        params_at.setdefault(r.spec.size, dict(r.spec.params))
-    points = [(float(size), expected(size, params)) for size, params in sorted(params_at.items())]
-    kept = [(x, y) for x, y in points if y is not None]
-    return Series("expected error", [x for x, _ in kept], [y for _, y in kept])
-
-
-def _or_nan(value: float | None) -> float:
-    return math.nan if value is None else value
-
-
-@dataclass
-class PlotData:
-    series: list[Series]
-    extra: list[Series]
-    xlabel: str
-    ylabel: str
-    yunit: str  # "time", "number" or "bytes": how to format the y ticks
-    note: str = ""
-    groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
-    bars: list[Series] = field(default_factory=list)
-    where: dict[str, str] = field(default_factory=dict)  # bar groups: the size each was taken at
+        inputs = PlotInputs(results, workload, self.labeller(), self.labels(workload), baseline, expected)
+        return kind_named(kind).data(inputs)
 
 
 UNKNOWN = "unknown"

@@ -17,11 +17,10 @@ from textual.widgets import DataTable, Static
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_size
+from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.ui import STYLES
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
-    PLOT_KINDS,
-    PLOT_TITLES,
     ExpectedError,
     ResultSet,
     observed_details,
@@ -43,7 +42,7 @@ REASON_WIDTH = 48
 class ResultsScreen(SessionScreen):
     CSS_PATH = STYLES / "results.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
-        Binding("p", "next_plot", "Plot", tooltip="Cycle: time, accuracy, speed-up, compile vs steady, memory"),
+        Binding("p", "next_plot", "Plot", tooltip=f"Cycle: {kind_words()}"),
         Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),
         Binding("b", "next_baseline", "Baseline", tooltip="Cycle the speed-up baseline"),
         Binding("1", "toggle_series(0)", "Show", key_display="1-9", tooltip="Show/hide series 1-9 of the plot"),
@@ -55,7 +54,7 @@ class ResultsScreen(SessionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.view: ResultSet | None = None
-        self.kind = "time"
+        self.kind = DEFAULT_KIND.name
         self.workload: str | None = None
         self.baseline: str | None = None
         self.hidden: set[str] = set()
@@ -136,7 +135,7 @@ class ResultsScreen(SessionScreen):
             return
         labels = view.labels(self.workload)
         data = view.plot(self.kind, self.workload, self.baseline, self._expected(self.workload))
-        chart.draw(data, labels, self.hidden, f"{self.workload}: {PLOT_TITLES[self.kind]}",
+        chart.draw(data, labels, self.hidden, f"{self.workload}: {kind_named(self.kind).title}",
                    f"{self.workload}: nothing measured to plot")
 
     def _expected(self, workload: str) -> ExpectedError | None:
@@ -165,7 +164,7 @@ class ResultsScreen(SessionScreen):
 
     # ---- keys ---------------------------------------------------------------------------------------
     def action_next_plot(self) -> None:
-        self.kind = PLOT_KINDS[(PLOT_KINDS.index(self.kind) + 1) % len(PLOT_KINDS)]
+        self.kind = next_kind(self.kind)
         self._draw()
 
     def action_next_workload(self) -> None:

@@ -23,13 +23,12 @@ from jitscope.core.labels import cell_label, phase_word
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
+from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.runner import events as ev
 from jitscope.ui import STYLES
 from jitscope.ui.messages import RunEvent
 from jitscope.ui.session import SessionScreen
 from jitscope.ui.state import (
-    PLOT_KINDS,
-    PLOT_TITLES,
     ExpectedError,
     ResultSet,
     RunEnded,
@@ -53,14 +52,14 @@ class RunScreen(SessionScreen):
     CSS_PATH = STYLES / "run.tcss"  # loaded when the screen is first shown, not for the first frame
     BINDINGS = [
         Binding("r", "app.run", "Run", tooltip="Run the selection from the Setup screen"),
-        Binding("p", "next_plot", "Plot", tooltip="Cycle the plot: time, accuracy, speed-up, compile, memory"),
+        Binding("p", "next_plot", "Plot", tooltip=f"Cycle the plot: {kind_words()}"),
         Binding("w", "next_workload", "Workload", tooltip="Cycle the workload the plot shows"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.job: RunJob | None = None  # the run on show (the session's latest)
-        self.plot_kind = "time"
+        self.plot_kind = DEFAULT_KIND.name
         self.plot_workload: str | None = None  # None: follow the running cell
         self.plotted_workload: str | None = None
         self.plot_dirty = False
@@ -224,7 +223,7 @@ class RunScreen(SessionScreen):
         view = ResultSet.single(progress.results(), RunRef(None, ""))
         labels = list(dict.fromkeys(cell_label(s.spec) for s in progress.states if s.spec.workload == workload))
         data = view.plot(self.plot_kind, workload, labels[0] if labels else None, self._expected(workload))
-        self.query_one(Chart).draw(data, labels, set(), f"{workload}: {PLOT_TITLES[self.plot_kind]}",
+        self.query_one(Chart).draw(data, labels, set(), f"{workload}: {kind_named(self.plot_kind).title}",
                                    f"{workload}: the plot grows as cells finish")
 
     def _show_detail(self) -> None:
@@ -266,7 +265,7 @@ class RunScreen(SessionScreen):
         await self.app.switch_mode("results")
 
     def action_next_plot(self) -> None:
-        self.plot_kind = PLOT_KINDS[(PLOT_KINDS.index(self.plot_kind) + 1) % len(PLOT_KINDS)]
+        self.plot_kind = next_kind(self.plot_kind)
         self._draw_plot()
 
     def action_next_workload(self) -> None:

@@ -4,7 +4,7 @@ log axes survive any number of redraws). Callers update it at a few Hz at most."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
@@ -15,7 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds
+from jitscope.core.units import fmt_number
+from jitscope.plotkinds import Y_FORMATS, PlotData
 from jitscope.plots import (
     BAR_MARKERS,
     REFERENCE_MARKER,
@@ -25,11 +26,7 @@ from jitscope.plots import (
     render_log_bars,
     series_marker,
 )
-from jitscope.ui.state import PlotData
 from jitscope.ui.themes import PLOT_ROLES, rgb
-
-# How the y ticks read, by PlotData.yunit.
-Y_FORMATS: dict[str, Callable[[float], str]] = {"time": fmt_seconds, "number": fmt_number, "bytes": fmt_bytes}
 
 
 def theme_palette(widget: Widget) -> list[tuple[int, int, int]]:
@@ -210,10 +207,7 @@ class Chart(Vertical):
         plot = self.query_one(PlotView)
         legend = self.query_one(Legend)
         if data.groups is not None:
-            groups = [f"{g} {data.where[g]}".strip() if g in data.where else g for g in data.groups if g not in hidden]
-            kept = [Series(b.label, [], [v for g, v in zip(data.groups, b.y, strict=True) if g not in hidden])
-                    for b in data.bars]
-            plot.show_bars(groups, list(enumerate(kept)), title=title + (f" ({data.note})" if data.note else ""),
+            plot.show_bars(data.group_names(hidden), list(enumerate(data.shown_bars(hidden))), title=title + (f" ({data.note})" if data.note else ""),
                            empty=empty)
             legend.show([(index[g], g, g not in hidden) for g in labels if g in index], note="",
                         bars=[(i, b.label) for i, b in enumerate(data.bars)])
