@@ -212,15 +212,15 @@ def _log_ticks(plt, drawable: Sequence[Series], logx: bool, logy: bool, yfmt: Ca
         plt.xticks(xs, [fmt_size(x) for x in xs])
     if logy and ys:
         ticks = _y_ticks(min(ys), max(ys))
-        if len(ticks) >= 2:
+        if ticks:  # one tick too: plotext's own log ticks are raw numbers, upside down
             plt.yticks(ticks, [yfmt(t) for t in ticks])
 
 
 def _y_ticks(lo: float, hi: float) -> list[float]:
     """Only decades inside the data's range: a tick outside it is drawn over the title. Fewer
-    than two decades inside: the range's own ends."""
+    than two decades inside: the range's own ends (one value: that value alone)."""
     ticks = [t for t in _decade_ticks(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
-    if len(ticks) < 2 and hi > lo:
+    if len(ticks) < 2:
         ticks = sorted({lo, *ticks, hi})
     return ticks
 

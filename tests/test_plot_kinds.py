@@ -102,3 +102,19 @@ def test_bare_plot_is_the_default_kind_and_no_plot_draws_none(db: Path) -> None:
         proc = jitscope("show", "latest", "--db", str(db), *args, env=NO_COLOR)
         assert proc.returncode == 0 and "numpy" in proc.stdout, proc.stderr
         assert not any(f"mcpi: {k.cli_title}" in proc.stdout for k in KINDS)
+
+
+def test_a_single_point_keeps_its_time_axis_upright_and_in_time_units(tmp_path: Path) -> None:
+    """One cell (one size, one backend): the y axis used to fall back to plotext's own log
+    ticks, printed as raw seconds (0.0000244) and running the wrong way up."""
+    from jitscope.results.store import Store
+
+    path = tmp_path / "one.sqlite"
+    with Store(path) as store:
+        store.import_cells([ok_result(CellSpec("mcpi", "numpy", "default", "cpu", "float64", 1000))],
+                           label="here", environment={"host": "here"}, command="run")
+    proc = jitscope("show", "latest", "--db", str(path), env={**NO_COLOR, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    chart = chart_of(proc.stdout, "mcpi: median time per call")
+    y_labels = [line.split("┤")[0].strip() for line in chart.splitlines() if "┤" in line]
+    assert y_labels == ["10us"], chart  # ok_result: numpy at 1e-8 s per sample x 1000
