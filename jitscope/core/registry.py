@@ -94,6 +94,13 @@ class Registry:
                 names.append(impl.variant)
         return tuple(names)
 
+    def default_variant(self, backend: str) -> str:
+        """The variant a bare backend name runs: the backend's own default when it has that
+        variant (or has none listed), else its first."""
+        b = self.backends[backend]
+        variants = self.variants(backend)
+        return b.default_variant if b.default_variant in variants or not variants else variants[0]
+
     def find(self, workload: str, backend: str, variant: str) -> Implementation | None:
         for impl in self.implementations(workload, backend):
             if impl.variant == variant:
