@@ -282,8 +282,7 @@ def memory_series(results: Sequence[CellResult], label: Labeller | None = None) 
     dtypes = {r.spec.dtype for r in results}
     out: dict[str, dict[str, Series]] = {}
     for r in results:
-        o = r.observed
-        peak = o.peak_device_bytes if r.spec.device != "cpu" else o.peak_host_bytes
+        peak = r.peak_memory_bytes
         if r.status != Status.OK or peak is None:
             continue
         name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)

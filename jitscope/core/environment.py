@@ -18,11 +18,17 @@ from typing import Any
 
 from jitscope import __version__
 
+# Every library's own thread cap: ``--threads N`` sets each in a worker, and a run's record
+# keeps whichever of them the user had set (BLIS, Accelerate's vecLib and numexpr read their
+# own, not OpenMP's).
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "BLIS_NUM_THREADS",
 )
 
 

@@ -404,12 +404,6 @@ class PlotData:
 UNKNOWN = "unknown"
 
 
-def peak_memory(result: CellResult) -> int | None:
-    """The peak that matters for a cell: the device's on a GPU, the host's on the CPU."""
-    o = result.observed
-    return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
-
-
 def fmt_error(result: CellResult) -> str:
     """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
     in colour alone: ``NO_COLOR`` and a copied screen keep it."""
@@ -437,7 +431,7 @@ def results_table_row(result: CellResult, speedup: float | None, label: str) -> 
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
         result.observed.compiled if measured else "-",
-        (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
+        (fmt_bytes(result.peak_memory_bytes) or UNKNOWN) if measured else "-",
         result.reason,
     ]
     return row
