@@ -39,16 +39,6 @@ CostModel = Callable[[CellSpec], "float | None"]
 
 
 # ---- a run in progress -------------------------------------------------------------------
-STATUS_WORDS = {
-    Status.OK: "ok",
-    Status.SKIPPED: "skipped",
-    Status.FAILED: "failed",
-    Status.CRASHED: "crashed",
-    Status.TIMEOUT: "timeout",
-    Status.CANCELLED: "cancelled",
-}
-
-
 @dataclass
 class CellState:
     spec: CellSpec
@@ -69,7 +59,7 @@ class CellState:
             r = self.result
             if r.status == Status.OK and r.median_s is not None:
                 return fmt_seconds(r.median_s)
-            return STATUS_WORDS[r.status]
+            return r.status.value
         if self.phase == Phase.MEASURING and self.fraction > 0:
             return f"measure {min(99, int(self.fraction * 100))}%"
         return phase_word(self.phase)
