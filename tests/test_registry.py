@@ -100,14 +100,8 @@ import os, jitscope
 with open({counter!r}, "a") as fh:
     fh.write(f"{{os.getpid()}}\\n")
 w = jitscope.workload("counted", inputs=lambda n, rng: {{"x": rng.standard_normal(n)}}, sizes=[8])
-
-@w.reference
-def ref(x):
-    return x.sum()
-
-@w.kernel("numpy")
-def k(x):
-    return x.sum()
+w.reference(lambda x: x.sum())
+w.kernel("numpy")(lambda x: x.sum())
 '''
 
 

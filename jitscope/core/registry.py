@@ -23,13 +23,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
 from jitscope.core.errors import PluginError, StopRequested, UserError
 from jitscope.core.model import CellSpec
 from jitscope.core.userkernels import INPUTS_PARAM, FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
+
+T = TypeVar("T")
 
 WORKLOAD_GROUP = "jitscope.workloads"
 BACKEND_GROUP = "jitscope.backends"
@@ -128,20 +130,18 @@ class Registry:
         return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
 
     def workload(self, name: str) -> Workload:
-        try:
-            return self.workloads[name]
-        except KeyError:
-            raise UserError(
-                f"unknown workload {name!r}; known: {', '.join(sorted(self.workloads))}"
-            ) from None
+        return _named(self.workloads, name, "workload")
 
     def backend(self, name: str) -> Backend:
-        try:
-            return self.backends[name]
-        except KeyError:
-            raise UserError(
-                f"unknown backend {name!r}; known: {', '.join(sorted(self.backends))}"
-            ) from None
+        return _named(self.backends, name, "backend")
+
+
+def _named(known: dict[str, T], name: str, kind: str) -> T:
+    """The one ``name`` typed names, or a UserError that lists the known ones."""
+    try:
+        return known[name]
+    except KeyError:
+        raise UserError(f"unknown {kind} {name!r}; known: {', '.join(sorted(known))}") from None
 
 
 def _load_object(ref: str) -> Any:
