@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import math
 import os
 import shlex
 import signal
@@ -30,7 +29,13 @@ from jitscope.core.parsing import parse_backend_specs, parse_params
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
 from jitscope.plotkinds import DEFAULT_KIND, PlotKind, kind_named, kinds_help
-from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
+from jitscope.runner.plan import (
+    DEFAULT_BUDGET_S,
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_S,
+    Selection,
+    check_options,
+)
 
 # What a symbol the terminal's encoding cannot show becomes (PYTHONIOENCODING=ascii, a C
 # locale): a readable ASCII stand-in, never a UnicodeEncodeError, and never one "?" for both
@@ -204,21 +209,6 @@ def _warn_damaged(lines: list[str]) -> None:
         err_console.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
 
 
-def _check_numbers(*, budget: float, timeout: float, threads: int | None, seed: int) -> None:
-    """What Typer's types let through but no run can use: refused before any work."""
-    if not math.isfinite(budget) or budget <= 0:
-        raise UserError(f"--budget {budget:g} must be a finite number of seconds above 0 (e.g. --budget 0.5)")
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise UserError(f"--timeout {timeout:g} must be a finite number of seconds above 0 (e.g. --timeout 300)")
-    if budget >= timeout:
-        raise UserError(f"--budget {budget:g} s is not below --timeout {timeout:g} s: every cell would be killed "
-                        "before it finished sampling")
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads {threads} must be at least 1")
-    if not 0 <= seed < 2**63:
-        raise UserError(f"--seed {seed} must be a whole number from 0 to 2**63-1")
-
-
 def _plot_kind(name: str, off: bool) -> PlotKind | None:
     """The kind ``--plot`` names (checked even with ``--no-plot``), None with ``--no-plot``."""
     try:
@@ -248,7 +238,8 @@ def _selection(
     workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: str, dtype: str,
     budget: float, timeout: float, threads: int | None, param: list[str] | None, seed: int = DEFAULT_SEED,
 ) -> tuple[Selection, list[str]]:
-    _check_numbers(budget=budget, timeout=timeout, threads=threads, seed=seed)
+    # What Typer's types let through but no run can use: refused before any file is loaded.
+    check_options(budget_s=budget, timeout_s=timeout, threads=threads, seed=seed, flag="--")
     names, files = select_workloads(workload)
     sizes, size_requests = select_sizes(size)
     sel = Selection(

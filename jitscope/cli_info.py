@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
+from jitscope.core.environment import installed_version
 from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
@@ -32,25 +32,10 @@ def warning(problem: str) -> Text:
     return Text("warning: ", style="yellow") + plain(problem)
 
 
-def installed_version(module: str) -> str | None:
-    """Version of the distribution that provides ``module``, without importing it."""
-    try:
-        dists = metadata.packages_distributions().get(module, [])
-    except Exception:
-        dists = []
-    for dist in [*dists, module]:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
-
-
 def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> None:
     registry = load_registry(files)
     for problem in registry.problems:
         console.print(warning(problem), soft_wrap=True)
-    rows: list[tuple[str, Any]] = []
     infos: dict[str, dict[str, Any]] = {}
     available = {name: b.availability() for name, b in registry.backends.items()}
     if probe:
@@ -85,7 +70,6 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
             else:
                 devices = ", ".join(backend.devices) + " (not probed)"
                 notes = backend.description
-        rows.append((name, (status, version, devices, ", ".join(registry.variants(name)), notes)))
         cells = [Text(printable(str(v))) for v in (name, status, version, devices, ", ".join(registry.variants(name)), notes)]
         cells[1].stylize("green" if status == "available" else "red")
         table.add_row(*cells)

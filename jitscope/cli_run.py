@@ -341,7 +341,7 @@ def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str,
     median = ""
     if r.stats:
         median = fmt_seconds(r.stats.median) + ("~" if r.stats.unstable else "")
-    peak = o.peak_device_bytes if s.device != "cpu" else o.peak_host_bytes
+    peak = r.peak_memory_bytes
     return {
         "workload": printable(s.workload),
         "backend": printable(impl_label(s.backend, s.variant)),

@@ -48,7 +48,7 @@ def select_workloads(items: list[str] | None) -> tuple[list[str], list[str]]:
     registry = load_registry(files)
     selected = list(names)
     for path in files:
-        defined = registry.file_workloads_of(path)
+        defined = registry.workloads_of_file(path)
         for name in picked.get(path, []):
             if name not in defined:
                 raise UserError(f"-w {path}:{name}: {path} defines no workload {name!r} "

@@ -98,11 +98,8 @@ def error_series(results: Sequence[CellResult], label: Labeller | None = None) -
 def memory_series(results: Sequence[CellResult], label: Labeller | None = None) -> dict[str, list[Series]]:
     """Peak memory in bytes vs size, per workload, one series per implementation: the device's
     peak for a cell that ran on a GPU, the host's for a CPU cell. A cell whose peak was not
-    observed (None) is left out rather than drawn as zero."""
-    def peak(r: CellResult) -> int | None:
-        return r.observed.peak_device_bytes if r.spec.device != "cpu" else r.observed.peak_host_bytes
-
-    return _group(results, peak, label)
+    observed (None) is left out rather than drawn as zero (the rule: ``CellResult.peak_memory_bytes``)."""
+    return _group(results, lambda r: r.peak_memory_bytes, label)
 
 
 def speedup_series(results: Sequence[CellResult], baseline: str | None, label: Labeller | None = None) -> dict[str, list[Series]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from cli_support import jitscope
 from conftest import BROKEN, EXAMPLE, ROOT
 
 from jitscope.core import registry as registry_module
@@ -52,7 +53,7 @@ def test_broken_entry_point_is_reported_and_the_rest_works(monkeypatch: pytest.M
 
 def test_file_plugins() -> None:
     reg = load_registry([EXAMPLE])
-    assert "dot" in reg.workloads and reg.file_workloads == ["dot"]
+    assert "dot" in reg.workloads and list(reg.workloads_by_file.values()) == [["dot"]]
     assert reg.find("dot", "numpy", "default") is not None
     with pytest.raises(PluginError, match=r"broken_plugin.py failed to import \(line 3\): RuntimeError"):
         load_registry([BROKEN])
@@ -91,3 +92,59 @@ def test_workload_inputs_are_deterministic() -> None:
         c = w.make_inputs(size, params, 2)
         key = "X" if name == "linreg" else "A"
         assert np.array_equal(a[key], b[key]) and not np.array_equal(a[key], c[key])
+
+
+# ---- a -w file's top level runs once per process -------------------------------------------------
+COUNTED = '''
+import os, jitscope
+with open({counter!r}, "a") as fh:
+    fh.write(f"{{os.getpid()}}\\n")
+w = jitscope.workload("counted", inputs=lambda n, rng: {{"x": rng.standard_normal(n)}}, sizes=[8])
+w.reference(lambda x: x.sum())
+w.kernel("numpy")(lambda x: x.sum())
+'''
+
+
+def _counted_file(tmp_path: Path) -> tuple[Path, Path]:
+    counter = tmp_path / "imports.txt"
+    kernels = tmp_path / "counted.py"
+    kernels.write_text(COUNTED.format(counter=str(counter)))
+    return kernels, counter
+
+
+def test_a_files_top_level_runs_once_in_the_command_and_once_in_its_worker(tmp_path: Path) -> None:
+    """Importing a user's file is running their code (prints, downloads, a slow setup): once in
+    ``jitscope run`` and once in the worker that must import it to run its kernels."""
+    kernels, counter = _counted_file(tmp_path)
+    proc = jitscope("run", "-w", str(kernels), "-b", "numpy", "--budget", "0.05", "--no-plot",
+                    "--db", str(tmp_path / "r.db"), env={"JITSCOPE_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 0, proc.stderr
+    pids = counter.read_text().split()
+    assert len(pids) == 2 and len(set(pids)) == 2, pids  # the command's process, then its worker's
+
+
+def test_a_files_top_level_runs_once_when_the_app_opens_with_it(tmp_path: Path) -> None:
+    """``jitscope -w file.py`` checks the file's names, then the app loads the registry: one
+    import of the file between them, in the one process."""
+    import os
+    import pty
+    import time
+
+    kernels, counter = _counted_file(tmp_path)
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "-w", str(kernels), "--db", str(tmp_path / "r.db")],
+                            stdin=sub, stdout=sub, stderr=sub,
+                            env={**os.environ, "JITSCOPE_HOME": str(tmp_path / "home"), "COLUMNS": "120", "LINES": "40"})
+    os.close(sub)
+    seen = b""
+    deadline = time.monotonic() + 120
+    try:
+        while b"counted" not in seen and time.monotonic() < deadline:  # Setup lists the file's workload
+            seen += os.read(main, 65536)
+        time.sleep(1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        os.close(main)
+    pids = counter.read_text().split()
+    assert pids.count(str(proc.pid)) == 1, (proc.pid, pids)  # (a worker probing a backend imports it too)

@@ -7,6 +7,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
+from cli_support import jitscope
 from test_ui_support import failed_result, make_registry, ok_result
 
 from jitscope.core.errors import UserError
@@ -14,7 +15,7 @@ from jitscope.core.model import CellResult, CellSpec, Observations, Phase, Statu
 from jitscope.plots import Series, loggable, memory_series, render, render_log_bars
 from jitscope.runner import events as ev
 from jitscope.runner.plan import Selection
-from jitscope.ui.planning import compose_plan, preset_sizes, selection_labels
+from jitscope.ui.planning import compose_plan, positive_seconds, preset_sizes, selection_labels
 from jitscope.ui.state import (
     ResultSet,
     RunEnded,
@@ -315,3 +316,15 @@ def test_probe_backend_can_be_cancelled() -> None:
     start = time.monotonic()
     assert probe_backend("python", cancel=cancel) == {"error": "cancelled", "cancelled": True}
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize(("option", "typed"), [("budget", "0"), ("timeout", "-3"), ("budget", "inf")])
+def test_the_setup_form_and_the_command_refuse_seconds_by_one_rule_in_the_same_words(option: str, typed: str,
+                                                                                      tmp_path: Path) -> None:
+    """A budget or timeout the command refuses, the form refuses in the same sentence, named
+    as each place names the option (``--budget`` there, ``budget`` here)."""
+    proc = jitscope("run", "-w", "mcpi", "-b", "numpy", f"--{option}", typed, "--db", str(tmp_path / "r.db"))
+    assert proc.returncode == 2
+    with pytest.raises(UserError) as refused:
+        positive_seconds(typed, option)
+    assert proc.stderr.strip() == f"jitscope: error: {refused.value}".replace(option, f"--{option}")

@@ -33,6 +33,47 @@ class DevicePeak(Protocol):
     def peak(self) -> int | None: ...
 
 
+class TorchCudaPeak:
+    """The CUDA caching allocator's high-water mark: ``reset_peak_memory_stats`` before the
+    cell, ``max_memory_allocated`` after (tensors, not the allocator's cached reserve). Torch
+    and Triton both read it: Triton's tensors are torch's."""
+
+    def __init__(self, device: Any) -> None:
+        self._device = device
+
+    def reset(self) -> None:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(self._device)
+
+    def peak(self) -> int | None:
+        import torch
+
+        return int(torch.cuda.max_memory_allocated(self._device))
+
+
+class OncePerWorker:
+    """A library hook (a compile listener, an event counter) registered at most once per
+    worker process: calling it registers on the first call and answers, then and after,
+    whether the hook is in place (False: the library lacks the API, so the watch says
+    ``unknown`` rather than guessing)."""
+
+    def __init__(self, register: Callable[[], None],
+                 missing: tuple[type[BaseException], ...] = (ImportError, AttributeError)) -> None:
+        self._register = register
+        self._missing = missing
+        self._ok: bool | None = None
+
+    def __call__(self) -> bool:
+        if self._ok is None:
+            try:
+                self._register()
+                self._ok = True
+            except self._missing:
+                self._ok = False
+        return self._ok
+
+
 class HookedKernel(FunctionKernel):
     """A :class:`FunctionKernel` that says which arrays ran and reads a device peak."""
 

@@ -17,7 +17,7 @@ import math
 import os
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
+from jitscope.backends._observe import HookedKernel, OncePerWorker
 from jitscope.core.backend import (
     Adapter,
     Backend,
@@ -317,33 +317,26 @@ def _nodes(ctx: CellContext) -> Kernel:
 # ---- backend --------------------------------------------------------------------------------
 # ---- observation ------------------------------------------------------------------------------
 _SEEN: dict[str, int] = {"compiles": 0, "cache_hits": 0, "cache_misses": 0}
-_LISTENING: list[bool] = []
+def _register_listeners() -> None:
+    """Listeners on JAX's own monitoring events: one backend compile duration per real XLA
+    compilation, and the persistent cache's hit/miss events."""
+    from jax import monitoring
+
+    def on_duration(event: str, *args: Any, **kwargs: Any) -> None:
+        if event.endswith("/backend_compile_duration"):
+            _SEEN["compiles"] += 1
+
+    def on_event(event: str, *args: Any, **kwargs: Any) -> None:
+        if event.endswith("/compilation_cache/cache_hits"):
+            _SEEN["cache_hits"] += 1
+        elif event.endswith("/compilation_cache/cache_misses"):
+            _SEEN["cache_misses"] += 1
+
+    monitoring.register_event_duration_secs_listener(on_duration)
+    monitoring.register_event_listener(on_event)
 
 
-def _listen() -> bool:
-    """Register (once per worker) listeners on JAX's own monitoring events: one backend
-    compile duration per real XLA compilation, and the persistent cache's hit/miss events."""
-    if _LISTENING:
-        return _LISTENING[0]
-    try:
-        from jax import monitoring
-
-        def on_duration(event: str, *args: Any, **kwargs: Any) -> None:
-            if event.endswith("/backend_compile_duration"):
-                _SEEN["compiles"] += 1
-
-        def on_event(event: str, *args: Any, **kwargs: Any) -> None:
-            if event.endswith("/compilation_cache/cache_hits"):
-                _SEEN["cache_hits"] += 1
-            elif event.endswith("/compilation_cache/cache_misses"):
-                _SEEN["cache_misses"] += 1
-
-        monitoring.register_event_duration_secs_listener(on_duration)
-        monitoring.register_event_listener(on_event)
-        _LISTENING.append(True)
-    except (ImportError, AttributeError):
-        _LISTENING.append(False)
-    return _LISTENING[0]
+_listen = OncePerWorker(_register_listeners)
 
 
 class JaxCompileWatch(CompileWatch):

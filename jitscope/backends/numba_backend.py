@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any
 
+from jitscope.backends._observe import OncePerWorker
 from jitscope.core.backend import (
     Adapter,
     Backend,
@@ -69,29 +70,23 @@ def _cache_counts(dispatchers: list[Any]) -> tuple[int, int]:
 
 
 _PASSES = [0]
-_LISTENING: list[bool] = []
+def _register_pass_counter() -> None:
+    """Count Numba's compiler passes (``numba:run_pass`` events). A pass runs only when Numba
+    compiles something (a function, a jitclass method, a ufunc loop), never when it loads
+    machine code from its disk cache or dispatches to compiled code."""
+    from numba.core import event
+
+    class PassCounter(event.Listener):
+        def on_start(self, ev: Any) -> None:
+            _PASSES[0] += 1
+
+        def on_end(self, ev: Any) -> None:
+            pass
+
+    event.register("numba:run_pass", PassCounter())
 
 
-def _listen() -> bool:
-    """Count Numba's compiler passes (``numba:run_pass`` events), once per worker. A pass
-    runs only when Numba compiles something (a function, a jitclass method, a ufunc loop),
-    never when it loads machine code from its disk cache or dispatches to compiled code."""
-    if not _LISTENING:
-        try:
-            from numba.core import event
-
-            class PassCounter(event.Listener):
-                def on_start(self, ev: Any) -> None:
-                    _PASSES[0] += 1
-
-                def on_end(self, ev: Any) -> None:
-                    pass
-
-            event.register("numba:run_pass", PassCounter())
-            _LISTENING.append(True)
-        except (ImportError, AttributeError, AssertionError):
-            _LISTENING.append(False)
-    return _LISTENING[0]
+_listen = OncePerWorker(_register_pass_counter, (ImportError, AttributeError, AssertionError))
 
 
 class NumbaKernel(Kernel):

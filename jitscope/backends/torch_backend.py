@@ -14,7 +14,7 @@ import os
 import shutil
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
+from jitscope.backends._observe import HookedKernel, TorchCudaPeak
 from jitscope.core.backend import (
     Adapter,
     Backend,
@@ -174,20 +174,6 @@ class DynamoWatch(CompileWatch):
             return (f"torch.compile recompiled {recompiled} graph(s) after the first call: "
                     "compile time fell inside the warm-up or the samples")
         return ""
-
-
-class TorchCudaPeak:
-    """The CUDA caching allocator's high-water mark: ``reset_peak_memory_stats`` before the
-    cell, ``max_memory_allocated`` after (tensors, not the allocator's cached reserve)."""
-
-    def __init__(self, device: Any) -> None:
-        self._device = device
-
-    def reset(self) -> None:
-        _torch().cuda.reset_peak_memory_stats(self._device)
-
-    def peak(self) -> int | None:
-        return int(_torch().cuda.max_memory_allocated(self._device))
 
 
 def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> HookedKernel:

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
+from jitscope.backends._observe import HookedKernel, OncePerWorker, TorchCudaPeak
 from jitscope.core.backend import (
     Adapter,
     Backend,
@@ -91,30 +91,24 @@ def _notes(ctx: CellContext, interpret: bool, **extra: Any) -> dict[str, Any]:
 
 # ---- observation ------------------------------------------------------------------------------
 _SEEN = {"hits": 0, "misses": 0}
-_LISTENING: list[bool] = []
+def _register_listener() -> None:
+    """Chain a listener onto Triton's compilation hook (``triton.knobs.compilation.listener``):
+    Triton calls it for every kernel it builds, with ``cache_hit`` saying whether the binary
+    came from its on-disk cache (``TRITON_CACHE_DIR``) or was compiled."""
+    from triton import knobs
+
+    previous = knobs.compilation.listener
+
+    def listener(*, src: Any, metadata: Any, metadata_group: Any, times: Any, cache_hit: bool) -> None:
+        _SEEN["hits" if cache_hit else "misses"] += 1
+        if previous is not None:
+            previous(src=src, metadata=metadata, metadata_group=metadata_group, times=times,
+                     cache_hit=cache_hit)
+
+    knobs.compilation.listener = listener
 
 
-def _listen() -> bool:
-    """Chain a listener onto Triton's compilation hook (``triton.knobs.compilation.listener``),
-    once per worker: Triton calls it for every kernel it builds, with ``cache_hit`` saying
-    whether the binary came from its on-disk cache (``TRITON_CACHE_DIR``) or was compiled."""
-    if not _LISTENING:
-        try:
-            from triton import knobs
-
-            previous = knobs.compilation.listener
-
-            def listener(*, src: Any, metadata: Any, metadata_group: Any, times: Any, cache_hit: bool) -> None:
-                _SEEN["hits" if cache_hit else "misses"] += 1
-                if previous is not None:
-                    previous(src=src, metadata=metadata, metadata_group=metadata_group, times=times,
-                             cache_hit=cache_hit)
-
-            knobs.compilation.listener = listener
-            _LISTENING.append(True)
-        except (ImportError, AttributeError):
-            _LISTENING.append(False)
-    return _LISTENING[0]
+_listen = OncePerWorker(_register_listener)
 
 
 class TritonCompileWatch(CompileWatch):
@@ -139,27 +133,13 @@ class TritonCompileWatch(CompileWatch):
         return CompileObservation("no", "n/a", detail="triton: kernels already built in this worker")
 
 
-class TorchCudaPeak:
-    """The CUDA caching allocator's high-water mark (Triton's tensors are torch's)."""
-
-    def __init__(self, torch: Any, device: Any) -> None:
-        self._torch = torch
-        self._device = device
-
-    def reset(self) -> None:
-        self._torch.cuda.reset_peak_memory_stats(self._device)
-
-    def peak(self) -> int | None:
-        return int(self._torch.cuda.max_memory_allocated(self._device))
-
-
 def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> HookedKernel:
     """The interpreter emulates programs in NumPy and compiles nothing (a fact); compiled
     kernels are watched through Triton's compilation listener, and their memory through
     torch's CUDA allocator."""
     if interpret:
         return HookedKernel(run, compiler=False, **kwargs)
-    kernel = HookedKernel(run, device_peak=TorchCudaPeak(torch, device), **kwargs)
+    kernel = HookedKernel(run, device_peak=TorchCudaPeak(device), **kwargs)
     kernel.watch = TritonCompileWatch
     return kernel
 

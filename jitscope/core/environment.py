@@ -12,17 +12,23 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
 from jitscope import __version__
 
+# Every library's own thread cap: ``--threads N`` sets each in a worker, and a run's record
+# keeps whichever of them the user had set (BLIS, Accelerate's vecLib and numexpr read their
+# own, not OpenMP's).
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "BLIS_NUM_THREADS",
 )
 
 
@@ -53,16 +59,33 @@ def installed_versions(modules: Iterable[str] = ()) -> dict[str, str]:
         from jitscope.core.registry import load_registry
 
         modules = [m for b in load_registry().backends.values() for m in b.requires]
-    owners = metadata.packages_distributions()
-    versions: dict[str, str] = {}
-    for module in dict.fromkeys(modules):
-        for dist in owners.get(module.split(".")[0], ()):
-            try:
-                versions[module] = metadata.version(dist)
-                break
-            except metadata.PackageNotFoundError:
-                continue
-    return versions
+    owners = _distribution_owners()
+    versions = {module: _version_of(module, owners) for module in dict.fromkeys(modules)}
+    return {module: version for module, version in versions.items() if version is not None}
+
+
+def installed_version(module: str) -> str | None:
+    """The version of the distribution that provides ``module``, without importing it."""
+    return _version_of(module, _distribution_owners())
+
+
+def _distribution_owners() -> Mapping[str, list[str]]:
+    try:
+        return metadata.packages_distributions()
+    except Exception:  # a corrupt metadata folder: versions unknown, never a crash
+        return {}
+
+
+def _version_of(module: str, owners: Mapping[str, list[str]]) -> str | None:
+    """The first distribution that owns the module's top-level package and is installed; else
+    a distribution of the module's own name (metadata without a top-level.txt)."""
+    top = module.split(".")[0]
+    for dist in [*owners.get(top, ()), top]:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def gpus() -> list[dict[str, str]]:

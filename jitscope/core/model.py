@@ -188,6 +188,13 @@ class CellResult:
     def median_s(self) -> float | None:
         return self.stats.median if self.stats else None
 
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        """The peak that matters for this cell, the one every table, export and plot shows:
+        the device's for a cell on a GPU, the host's for a CPU cell (None: not observed)."""
+        o = self.observed
+        return o.peak_device_bytes if self.spec.device != "cpu" else o.peak_host_bytes
+
     def to_json(self) -> dict[str, Any]:
         return {
             "spec": self.spec.to_json(),

@@ -23,13 +23,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
 from jitscope.core.errors import PluginError, StopRequested, UserError
 from jitscope.core.model import CellSpec
 from jitscope.core.userkernels import INPUTS_PARAM, FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
+
+T = TypeVar("T")
 
 WORKLOAD_GROUP = "jitscope.workloads"
 BACKEND_GROUP = "jitscope.backends"
@@ -62,9 +64,14 @@ class Registry:
     backends: dict[str, Backend] = field(default_factory=dict)
     extra_implementations: list[Implementation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
-    workload_files: tuple[str, ...] = ()
-    file_workloads: list[str] = field(default_factory=list)  # names defined by -w files
-    workloads_by_file: dict[str, list[str]] = field(default_factory=dict)  # resolved path -> names
+    # Each ``-w`` file loaded (its resolved path, in load order) -> the workloads it defined:
+    # the one record of files, from which the paths and each file's names are read.
+    workloads_by_file: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def workload_files(self) -> tuple[str, ...]:
+        """The ``-w`` files loaded (resolved paths, in load order): what a worker loads again."""
+        return tuple(self.workloads_by_file)
 
     # ---- lookups ----------------------------------------------------------------------
     def implementations(
@@ -89,13 +96,20 @@ class Registry:
                 names.append(impl.variant)
         return tuple(names)
 
+    def default_variant(self, backend: str) -> str:
+        """The variant a bare backend name runs: the backend's own default when it has that
+        variant (or has none listed), else its first."""
+        b = self.backends[backend]
+        variants = self.variants(backend)
+        return b.default_variant if b.default_variant in variants or not variants else variants[0]
+
     def find(self, workload: str, backend: str, variant: str) -> Implementation | None:
         for impl in self.implementations(workload, backend):
             if impl.variant == variant:
                 return impl
         return None
 
-    def file_workloads_of(self, path: str | Path) -> list[str]:
+    def workloads_of_file(self, path: str | Path) -> list[str]:
         """The workloads a ``-w`` file defined (empty for a file not loaded)."""
         return list(self.workloads_by_file.get(str(Path(path).expanduser().resolve()), ()))
 
@@ -116,20 +130,18 @@ class Registry:
         return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
 
     def workload(self, name: str) -> Workload:
-        try:
-            return self.workloads[name]
-        except KeyError:
-            raise UserError(
-                f"unknown workload {name!r}; known: {', '.join(sorted(self.workloads))}"
-            ) from None
+        return _named(self.workloads, name, "workload")
 
     def backend(self, name: str) -> Backend:
-        try:
-            return self.backends[name]
-        except KeyError:
-            raise UserError(
-                f"unknown backend {name!r}; known: {', '.join(sorted(self.backends))}"
-            ) from None
+        return _named(self.backends, name, "backend")
+
+
+def _named(known: dict[str, T], name: str, kind: str) -> T:
+    """The one ``name`` typed names, or a UserError that lists the known ones."""
+    try:
+        return known[name]
+    except KeyError:
+        raise UserError(f"unknown {kind} {name!r}; known: {', '.join(sorted(known))}") from None
 
 
 def _load_object(ref: str) -> Any:
@@ -238,11 +250,54 @@ def _import_failure(path: str | Path, p: Path, exc: Exception) -> str:
     return f"workload file {path} failed to import{line}: {type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class _Imported:
+    """A ``-w`` file's module, with the source it was executed from."""
+
+    source: bytes
+    module: Any
+
+
+# A file's top level is the user's code (prints, downloads, slow set-up): it runs once per
+# process, however many registries load the file (the CLI's checks, the run, the app's
+# loader). Keyed by resolved path; a changed source (the app reloads an edited file) runs again.
+_IMPORTED: dict[str, _Imported] = {}
+
+
 def load_file_plugin(reg: Registry, path: str | Path) -> None:
     """Load ``WORKLOAD``/``WORKLOADS``, ``IMPLEMENTATIONS`` and ``BACKENDS`` from a file."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise PluginError(f"workload file {path} does not exist")
+    module = _import_file(path, p)
+    before = set(reg.workloads)
+    try:
+        found = _register_module(reg, module, path)
+    except (TypeError, ValueError) as exc:
+        raise PluginError(f"workload file {path}: {exc}") from None
+    if not found:
+        raise PluginError(
+            f"workload file {path} defines no jitscope.workload(...) and none of WORKLOAD, WORKLOADS, "
+            "BACKENDS, IMPLEMENTATIONS"
+        )
+    reg.workloads_by_file[str(p.resolve())] = [n for n in reg.workloads if n not in before]
+
+
+def _import_file(path: str | Path, p: Path) -> Any:
+    """The file's module: executed now, or the one this process already executed from the
+    same source."""
+    resolved = str(p.resolve())
+    source = p.read_bytes()
+    cached = _IMPORTED.get(resolved)
+    if cached is not None and cached.source == source:
+        return cached.module
+    module = _execute_file(path, p, source)
+    _IMPORTED[resolved] = _Imported(source, module)
+    return module
+
+
+def _execute_file(path: str | Path, p: Path, source: bytes) -> Any:
+    """Run the file's top level as a module of its own, every failure a PluginError."""
     digest = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:10]
     module_name = f"jitscope_plugin_{p.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, p)
@@ -250,13 +305,12 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
         raise PluginError(f"workload file {path} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    before = list(reg.file_workloads)
     try:
         # Compiled from the source each time, never from a __pycache__ file: the app reloads a
         # file the user just edited, and a .pyc is validated by mtime in whole seconds.
         _guard_exit()
         _LOADING.add(threading.get_ident())
-        exec(compile(p.read_bytes(), str(p), "exec"), module.__dict__)  # noqa: S102 - the user's own file
+        exec(compile(source, str(p), "exec"), module.__dict__)  # noqa: S102 - the user's own file
     except StopRequested:  # the user's Ctrl-C or SIGTERM while loading: stop, as asked
         sys.modules.pop(module_name, None)
         raise
@@ -272,40 +326,39 @@ def load_file_plugin(reg: Registry, path: str | Path) -> None:
                           "a plugin must only define things") from None
     finally:
         _LOADING.discard(threading.get_ident())
+    return module
+
+
+def _register_module(reg: Registry, module: Any, path: str | Path) -> bool:
+    """Add what the file's module defines to ``reg``; False when it defines nothing."""
     found = False
-    try:
-        workloads = list(getattr(module, "WORKLOADS", []))
-        if hasattr(module, "WORKLOAD"):
-            workloads.append(module.WORKLOAD)
-        for w in workloads:
-            _refuse_shadowing(reg.workloads, getattr(w, "name", None), "workload", path)
-            _add_workload(reg, w, f"{path}: WORKLOAD")
-            if w.name not in reg.file_workloads:
-                reg.file_workloads.append(w.name)
-            found = True
-        for b in getattr(module, "BACKENDS", []):
-            _refuse_shadowing(reg.backends, getattr(b, "name", None), "backend", path)
-            _add_backend(reg, b, f"{path}: BACKENDS")
-            found = True
-        for user in _user_workloads(module):
-            _refuse_shadowing(reg.workloads, user.name, "workload", path)
-            _add_user_workload(reg, user, path)
-            found = True
-        for impl in getattr(module, "IMPLEMENTATIONS", []):
-            if not isinstance(impl, Implementation):
-                raise TypeError(f"IMPLEMENTATIONS holds a {type(impl).__name__}, not an Implementation")
-            _check_implementation(impl)
-            reg.extra_implementations.append(impl)
-            found = True
-    except (TypeError, ValueError) as exc:
-        raise PluginError(f"workload file {path}: {exc}") from None
-    if not found:
-        raise PluginError(
-            f"workload file {path} defines no jitscope.workload(...) and none of WORKLOAD, WORKLOADS, "
-            "BACKENDS, IMPLEMENTATIONS"
-        )
-    reg.workload_files = (*reg.workload_files, str(p.resolve()))
-    reg.workloads_by_file[str(p.resolve())] = [n for n in reg.file_workloads if n not in before]
+    workloads = list(getattr(module, "WORKLOADS", []))
+    if hasattr(module, "WORKLOAD"):
+        workloads.append(module.WORKLOAD)
+    for w in workloads:
+        _refuse_shadowing(reg.workloads, getattr(w, "name", None), "workload", path)
+        _add_workload(reg, w, f"{path}: WORKLOAD")
+        found = True
+    for b in getattr(module, "BACKENDS", []):
+        _refuse_shadowing(reg.backends, getattr(b, "name", None), "backend", path)
+        _add_backend(reg, b, f"{path}: BACKENDS")
+        found = True
+    for user in _user_workloads(module):
+        _refuse_shadowing(reg.workloads, user.name, "workload", path)
+        _add_user_workload(reg, user, path)
+        found = True
+    return _add_file_implementations(reg, module) or found
+
+
+def _add_file_implementations(reg: Registry, module: Any) -> bool:
+    """A file's ``IMPLEMENTATIONS`` (kernels for workloads defined anywhere)."""
+    impls = list(getattr(module, "IMPLEMENTATIONS", []))
+    for impl in impls:
+        if not isinstance(impl, Implementation):
+            raise TypeError(f"IMPLEMENTATIONS holds a {type(impl).__name__}, not an Implementation")
+        _check_implementation(impl)
+        reg.extra_implementations.append(impl)
+    return bool(impls)
 
 
 def _user_workloads(module: Any) -> list[UserWorkload]:
@@ -351,23 +404,8 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
     if user.reference_fn is None:
         raise ValueError(f"workload {user.name} has no @{user.name}.reference (the float64 truth kernels are checked against)")
     reg.workloads[user.name] = user.workload
-    if user.name not in reg.file_workloads:
-        reg.file_workloads.append(user.name)
     for kernel in user.kernels:
-        backend = reg.backends.get(kernel.backend)
-        where = f"@{user.name}.kernel({kernel.backend!r}{', ' + repr(kernel.variant) if kernel.variant else ''}) at {kernel.source}"
-        if backend is None:
-            raise ValueError(f"{where}: unknown backend {kernel.backend!r} (known: {', '.join(sorted(reg.backends))})")
-        adapter = backend.adapter
-        if adapter is None:
-            raise ValueError(f"{where}: {kernel.backend} runs no user kernels (it has no adapter)")
-        if kernel.variant is not None and kernel.variant not in adapter.variants:
-            raise ValueError(f"{where}: {kernel.backend} has no variant {kernel.variant!r} for user kernels "
-                             f"(it has: {', '.join(adapter.variants)})")
-        unknown = [name for name, _ in kernel.options if name not in adapter.options]
-        if unknown and not adapter.passes_options_to:
-            takes = ", ".join(adapter.options) or "none"
-            raise ValueError(f"{where}: {kernel.backend} takes no option {', '.join(unknown)} (options: {takes})")
+        _check_user_kernel(reg, user, kernel)
     for name, backend in reg.backends.items():
         if backend.adapter is None:
             continue
@@ -375,6 +413,24 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
             bound = user.kernel_for(name, variant, exact=variant in backend.adapter.named_only)
             if bound is not None:
                 reg.extra_implementations.append(_user_implementation(backend.adapter, user, bound, variant))
+
+
+def _check_user_kernel(reg: Registry, user: UserWorkload, kernel: UserKernel) -> None:
+    """A ``@w.kernel(...)`` the registry's backends can run, or a ValueError that names it."""
+    backend = reg.backends.get(kernel.backend)
+    where = f"@{user.name}.kernel({kernel.backend!r}{', ' + repr(kernel.variant) if kernel.variant else ''}) at {kernel.source}"
+    if backend is None:
+        raise ValueError(f"{where}: unknown backend {kernel.backend!r} (known: {', '.join(sorted(reg.backends))})")
+    adapter = backend.adapter
+    if adapter is None:
+        raise ValueError(f"{where}: {kernel.backend} runs no user kernels (it has no adapter)")
+    if kernel.variant is not None and kernel.variant not in adapter.variants:
+        raise ValueError(f"{where}: {kernel.backend} has no variant {kernel.variant!r} for user kernels "
+                         f"(it has: {', '.join(adapter.variants)})")
+    unknown = [name for name, _ in kernel.options if name not in adapter.options]
+    if unknown and not adapter.passes_options_to:
+        takes = ", ".join(adapter.options) or "none"
+        raise ValueError(f"{where}: {kernel.backend} takes no option {', '.join(unknown)} (options: {takes})")
 
 
 def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:

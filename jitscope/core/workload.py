@@ -168,9 +168,6 @@ class Workload(ABC):
         if size < 1:
             raise UserError(f"size {size} for {self.name} must be a positive integer")
 
-    def describe_size(self) -> str:
-        return self.size_label
-
 
 def as_float(value: Any) -> float:
     """A backend scalar (NumPy, 0-d array, Python float) as a Python float."""

@@ -192,7 +192,7 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         lines.append(
             f"| {s.workload} | {s.backend}:{s.variant} | {result_device(r)} | {s.dtype} | {s.size} | {r.status.value} "
             f"| {median} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
-            f"| {fmt_bytes(r.observed.peak_device_bytes if s.device != 'cpu' else r.observed.peak_host_bytes)} "
+            f"| {fmt_bytes(r.peak_memory_bytes)} "
             f"| {err} | {acc} | {_md(r.reason)} |"
         )
     ran = [r for r in results if r.stats is not None]

@@ -1,7 +1,8 @@
-"""Reading a worker's protocol channel: JSON lines from a pipe, never blocking for long.
+"""A worker's protocol channel, both ends: JSON lines on a pipe of its own.
 
-One reader for every place that talks to a worker (the supervisor's cells, the backend
-version probe), so line framing, the size limit and end-of-file are handled once.
+The worker writes with :class:`ChannelWriter`; every place that talks to a worker (the
+supervisor's cells, the backend version probe) reads with :class:`ChannelReader`, never
+blocking for long, so line framing, the size limit and end-of-file are handled once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,20 @@ import os
 import selectors
 from typing import Any
 
-from jitscope.runner.protocol import MAX_LINE_BYTES, ProtocolError, decode
+from jitscope.runner.protocol import MAX_LINE_BYTES, ProtocolError, decode, encode
+
+
+class ChannelWriter:
+    """The worker's end: each message one whole line, written however many writes it takes."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def send(self, message: dict[str, Any]) -> None:
+        view = memoryview(encode(message))
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
 
 
 class ChannelReader:

@@ -15,21 +15,9 @@ import sys
 import time
 from typing import Any
 
-from jitscope.runner.protocol import encode
+from jitscope.runner.channel import ChannelWriter
 
 PROGRESS_INTERVAL_S = 0.1  # coalesce progress: at most ~10 messages a second
-
-
-class Channel:
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = encode(message)
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
 
 
 def _die_with_parent(parent_pid: int | None) -> None:
@@ -57,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.dup2(2, 1)  # stray prints go to the captured stderr, never to the protocol
     sys.stdout = sys.stderr
-    channel = Channel(args.channel_fd)
+    channel = ChannelWriter(args.channel_fd)
     os.environ["JITSCOPE_CHANNEL_FD"] = str(args.channel_fd)
 
     with open(args.job, encoding="utf-8") as fh:

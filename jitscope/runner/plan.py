@@ -56,12 +56,18 @@ class Plan:
     @property
     def groups(self) -> list[tuple[str, str]]:
         """(backend, device) pairs in run order: one worker process each."""
-        seen: list[tuple[str, str]] = []
-        for cell in self.cells:
-            key = (cell.backend, cell.device)
-            if key not in seen:
-                seen.append(key)
-        return seen
+        return list(dict.fromkeys(_worker_key(cell) for cell in self.cells))
+
+
+def _worker_key(cell: CellSpec) -> tuple[str, str]:
+    return (cell.backend, cell.device)
+
+
+def plan_of(registry: Registry, cells: list[CellSpec]) -> Plan:
+    """The cells as they run: each backend x device together (one worker process each), in the
+    order the user gave them, with the ``-w`` files each worker loads."""
+    order = {key: i for i, key in enumerate(dict.fromkeys(_worker_key(c) for c in cells))}
+    return Plan(cells=sorted(cells, key=lambda c: order[_worker_key(c)]), workload_files=registry.workload_files)
 
 
 def available_memory_bytes() -> int | None:
@@ -82,10 +88,10 @@ def available_memory_bytes() -> int | None:
 def resolve_variants(registry: Registry, backends: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, variant in backends:
-        backend = registry.backend(name)
+        registry.backend(name)  # an unknown name: one line that lists the known ones
         variants = registry.variants(name)
         if variant is None:
-            chosen = [backend.default_variant if backend.default_variant in variants else variants[0]] if variants else []
+            chosen = [registry.default_variant(name)] if variants else []
         elif variant == "*":
             chosen = list(variants)
         elif variant not in variants:
@@ -157,7 +163,34 @@ def _check_limits(workload: Workload, size: int, resolved: dict[str, Any], given
                         "choose a smaller size")
 
 
-def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = None) -> Plan:
+# The examples the messages suggest, per option.
+_EXAMPLES = {"budget": "0.5", "timeout": "300"}
+
+
+def check_seconds(value: float, option: str) -> None:
+    """A budget or timeout no run can use (0, negative, inf, nan) refused, named the way the
+    user typed it (``option``: ``--budget`` on the command line, ``budget`` in the app)."""
+    if not (math.isfinite(value) and value > 0):
+        example = _EXAMPLES.get(option.lstrip("-"), "1")
+        raise UserError(f"{option} {value:g} must be a finite number of seconds above 0 (e.g. {option} {example})")
+
+
+def check_options(*, budget_s: float, timeout_s: float, threads: int | None, seed: int, flag: str = "") -> None:
+    """The one rule for a run's numeric options, whoever gathered them (the CLI checks them
+    before loading any file, with ``flag="--"``; every plan checks them again)."""
+    check_seconds(budget_s, f"{flag}budget")
+    check_seconds(timeout_s, f"{flag}timeout")
+    if budget_s >= timeout_s:
+        raise UserError(f"{flag}budget {budget_s:g} s is not below {flag}timeout {timeout_s:g} s: every cell "
+                        "would be killed before it finished sampling")
+    if threads is not None and threads < 1:
+        raise UserError(f"{flag}threads {threads} must be at least 1")
+    if not 0 <= seed < 2**63:
+        raise UserError(f"{flag}seed {seed} must be a whole number from 0 to 2**63-1")
+
+
+def _check_selection(sel: Selection) -> None:
+    """What needs no registry: something picked, a known device and dtype, usable numbers."""
     if not sel.workloads:
         raise UserError("no workload selected (use -w, e.g. -w linreg; see `jitscope workloads`)")
     if not sel.backends:
@@ -166,33 +199,31 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
         raise UserError(f"device {sel.device!r} is not one of {', '.join(DEVICES)}")
     if sel.dtype not in DTYPES:
         raise UserError(f"dtype {sel.dtype!r} is not one of {', '.join(DTYPES)}")
-    if not (math.isfinite(sel.budget_s) and sel.budget_s > 0):
-        raise UserError(f"budget {sel.budget_s} must be a finite, positive number of seconds")
-    if not (math.isfinite(sel.timeout_s) and sel.timeout_s > 0):
-        raise UserError(f"timeout {sel.timeout_s} must be a finite, positive number of seconds")
-    if sel.budget_s >= sel.timeout_s:
-        raise UserError(f"budget {sel.budget_s:g} s is not below the timeout {sel.timeout_s:g} s: every cell "
-                        "would be killed before it finished sampling")
-    if not 0 <= sel.seed < 2**63:
-        raise UserError(f"seed {sel.seed} must be a whole number from 0 to 2**63-1")
-    if sel.threads is not None and sel.threads < 1:
-        raise UserError(f"threads {sel.threads} must be at least 1")
-    workloads = [registry.workload(name) for name in sel.workloads]
-    pairs = resolve_variants(registry, sel.backends)
+    check_options(budget_s=sel.budget_s, timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
 
-    # -p applies to every selected workload that has the parameter; one that none has is an error.
+
+def _check_params_and_size_names(workloads: list[Workload], sel: Selection) -> None:
+    """-p applies to every selected workload that has the parameter; one that none has is an
+    error, as is ``-s NAME=...`` for a workload not selected."""
     known = {p.name for w in workloads for p in w.params}
     for key in sel.params:
         if key not in known:
             names = ", ".join(sorted(known)) or "none"
             raise UserError(f"no selected workload has a parameter {key!r} (parameters: {names})")
-    limit = memory_limit if memory_limit is not None else available_memory_bytes()
-
     unknown = [name for name in sel.size_requests if name and name not in sel.workloads]
     if unknown:
         raise UserError(f"-s {unknown[0]}=...: {unknown[0]} is not a selected workload "
                         f"(selected: {', '.join(sel.workloads)})")
     _check_preset_words(workloads, sel)
+
+
+def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = None) -> Plan:
+    """Every cell of the selection, each checked, in run order; a UserError before any work."""
+    _check_selection(sel)
+    workloads = [registry.workload(name) for name in sel.workloads]
+    pairs = resolve_variants(registry, sel.backends)
+    _check_params_and_size_names(workloads, sel)
+    limit = memory_limit if memory_limit is not None else available_memory_bytes()
     cells: list[CellSpec] = []
     for workload in workloads:
         for size, params in _workload_points(workload, sel, limit):
@@ -200,7 +231,4 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
                                   dtype=sel.dtype, size=size, params=params, budget_s=sel.budget_s,
                                   timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
                          for backend, variant in pairs)
-    # Keep each backend x device together (one worker), in the order the user gave.
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
-    cells.sort(key=lambda c: order[(c.backend, c.device)])
-    return Plan(cells=cells, workload_files=registry.workload_files)
+    return plan_of(registry, cells)

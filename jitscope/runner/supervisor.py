@@ -27,6 +27,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+from jitscope.core.environment import THREAD_VARS
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.paths import timing_lock_address
 from jitscope.core.registry import Registry
@@ -49,15 +50,6 @@ from jitscope.runner.worker_log import WorkerLog
 
 __all__ = ["Supervisor", "TimingLock", "kill_worker", "spawn_worker"]
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-)
 POLL_S = 0.05
 STDERR_TAIL_LINES = 4
 

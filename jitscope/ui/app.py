@@ -198,7 +198,7 @@ class JitscopeApp(SessionApp):
         # The Setup form's module and its planner, imported here rather than on the UI thread.
         import jitscope.ui.screens.setup_form  # noqa: F401
 
-        added = tuple(registry.file_workloads_of(added_file)) if added_file else ()
+        added = tuple(registry.workloads_of_file(added_file)) if added_file else ()
         self.post_message(RegistryLoaded(registry, availability, reload=reload, added=added))
 
     def on_registry_loaded(self, message: RegistryLoaded) -> None:

@@ -16,7 +16,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.labels import impl_label
 from jitscope.core.model import CellSpec
 from jitscope.core.registry import Registry
-from jitscope.runner.plan import Plan, Selection, build_plan
+from jitscope.runner.plan import Plan, Selection, build_plan, check_seconds, plan_of
 
 DEFAULT_PRESET = "default"
 
@@ -70,27 +70,17 @@ def compose_plan(registry: Registry, selection: Selection, preset: str = DEFAULT
             params={k: v for k, v in selection.params.items() if k in own},
         )
         cells.extend(build_plan(registry, sub).cells)
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.backend, c.device) for c in cells))}
-    cells.sort(key=lambda c: order[(c.backend, c.device)])
-    return Plan(cells=cells, workload_files=registry.workload_files)
+    return plan_of(registry, cells)
 
 
 # ---- backends as the form lists them ---------------------------------------------------------
-def default_variant(registry: Registry, name: str) -> str:
-    """The variant a bare backend name runs (the planner's rule: the backend's own default
-    when it has that variant, else its first)."""
-    backend = registry.backends[name]
-    variants = registry.variants(name)
-    return backend.default_variant if backend.default_variant in variants or not variants else variants[0]
-
-
 def backend_choices(registry: Registry) -> list[tuple[str, str, str | None]]:
     """Every implementation the form lists: (label, backend, variant to request), in registry
     order. The label is the one every table and plot uses (:func:`impl_label`: ``numba``,
     ``numba:parallel``, ``torch:eager``); the default variant is requested by the bare name."""
     out: list[tuple[str, str, str | None]] = []
     for name, backend in registry.backends.items():
-        default = default_variant(registry, name)
+        default = registry.default_variant(name)
         for variant in registry.variants(name) or (backend.default_variant,):
             out.append((impl_label(name, variant), name, None if variant == default else variant))
     return out
@@ -101,7 +91,7 @@ def selection_labels(registry: Registry, name: str, variant: str | None) -> list
     empty when it names no backend or variant the registry knows."""
     if name not in registry.backends:
         return []
-    default = default_variant(registry, name)
+    default = registry.default_variant(name)
     variants = registry.variants(name) or (registry.backends[name].default_variant,)
     if variant == "*":
         chosen: Sequence[str] = variants
@@ -126,12 +116,12 @@ def seconds_text(value: float) -> str:
 
 
 def positive_seconds(text: str, what: str) -> float:
+    """The seconds typed into the field ``what``, by the planner's rule (finite, above 0)."""
     try:
         value = float(text)
     except ValueError:
         raise UserError(f"{what} {text!r} is not a number of seconds") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise UserError(f"{what} {text!r} must be a positive number of seconds")
+    check_seconds(value, what)
     return value
 
 

@@ -31,16 +31,6 @@ CostModel = Callable[[CellSpec], "float | None"]
 
 
 # ---- a run in progress -------------------------------------------------------------------
-STATUS_WORDS = {
-    Status.OK: "ok",
-    Status.SKIPPED: "skipped",
-    Status.FAILED: "failed",
-    Status.CRASHED: "crashed",
-    Status.TIMEOUT: "timeout",
-    Status.CANCELLED: "cancelled",
-}
-
-
 @dataclass
 class CellState:
     spec: CellSpec
@@ -61,7 +51,7 @@ class CellState:
             r = self.result
             if r.status == Status.OK and r.median_s is not None:
                 return fmt_seconds(r.median_s)
-            return STATUS_WORDS[r.status]
+            return r.status.value
         if self.phase == Phase.MEASURING and self.fraction > 0:
             return f"measure {min(99, int(self.fraction * 100))}%"
         return phase_word(self.phase)
@@ -312,12 +302,6 @@ class ResultSet:
 UNKNOWN = "unknown"
 
 
-def peak_memory(result: CellResult) -> int | None:
-    """The peak that matters for a cell: the device's on a GPU, the host's on the CPU."""
-    o = result.observed
-    return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
-
-
 def fmt_error(result: CellResult) -> str:
     """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
     in colour alone: ``NO_COLOR`` and a copied screen keep it."""
@@ -345,7 +329,7 @@ def results_table_row(result: CellResult, speedup: float | None, label: str) -> 
         fmt_time(st.iqr) if st else "-",
         fmt_time(result.compile_s),
         result.observed.compiled if measured else "-",
-        (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
+        (fmt_bytes(result.peak_memory_bytes) or UNKNOWN) if measured else "-",
         result.reason,
     ]
     return row
