@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitscope.core.columns import APP_TABLE, UNKNOWN, Cell, fmt_time, row_words
 from jitscope.core.labels import phase_word
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
+from jitscope.core.units import fmt_bytes, fmt_seconds, fmt_size
 from jitscope.plots import (
     Series,
     error_series,
@@ -243,11 +244,6 @@ def status_line(progress: RunProgress, cancelling: bool = False) -> str:
     return f"running {progress.done}/{progress.total} · {fmt_eta(progress.eta())}"
 
 
-def fmt_time(value: float | None) -> str:
-    """Seconds for a table or a detail line; ``-`` when nothing was measured."""
-    return fmt_seconds(value) if value is not None and value > 0 else "-"
-
-
 # ---- results on screen ---------------------------------------------------------------------
 PLOT_KINDS = ("time", "accuracy", "speedup", "compile", "memory")
 PLOT_TITLES = {
@@ -401,46 +397,13 @@ class PlotData:
     where: dict[str, str] = field(default_factory=dict)  # bar groups: the size each was taken at
 
 
-UNKNOWN = "unknown"
-
-
-def peak_memory(result: CellResult) -> int | None:
-    """The peak that matters for a cell: the device's on a GPU, the host's on the CPU."""
-    o = result.observed
-    return o.peak_device_bytes if result.spec.device != "cpu" else o.peak_host_bytes
-
-
-def fmt_error(result: CellResult) -> str:
-    """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
-    in colour alone: ``NO_COLOR`` and a copied screen keep it."""
-    acc = result.accuracy
-    if acc is None:
-        return "-"
-    return f"{fmt_number(acc.error)} {'✓' if acc.accurate else '✗'}"
-
 
 def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
     """One Results-table row as plain strings (styles are added by the widget), in the order
-    of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
+    of the app's view in jitscope.core.columns. ``compiled`` and ``peak mem`` are what the
     worker observed: ``unknown`` when the library gave no signal, ``-`` for a cell that was
     never measured (failed, skipped...)."""
-    st = result.stats
-    measured = st is not None
-    row = [
-        result.spec.workload,
-        label,
-        fmt_size(result.spec.size),
-        fmt_time(result.median_s),
-        f"{speedup:.2f}x" if speedup is not None else "-",
-        fmt_error(result),
-        result.status.value,
-        fmt_time(st.iqr) if st else "-",
-        fmt_time(result.compile_s),
-        result.observed.compiled if measured else "-",
-        (fmt_bytes(peak_memory(result)) or UNKNOWN) if measured else "-",
-        result.reason,
-    ]
-    return row
+    return row_words(APP_TABLE, Cell(result, speedup=speedup, label=label))
 
 
 def observed_details(result: CellResult) -> str:
