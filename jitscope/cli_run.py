@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -31,20 +32,19 @@ from rich.text import Text
 
 from jitscope.cli_compare import compare_after_run, side_before_run
 from jitscope.cli_tables import choose_columns
+from jitscope.core.columns import CLI_TABLE, Cell, headers, is_right, row_words
 from jitscope.core.errors import UserError
 from jitscope.core.labels import (
     cell_label,
     device_label,
-    impl_label,
     phase_word,
     resolve_label,
-    result_device,
     result_label,
 )
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
-from jitscope.core.units import fmt_bytes, fmt_ratio, fmt_seconds, fmt_size
+from jitscope.core.units import fmt_seconds, fmt_size
 from jitscope.plotkinds import PlotKind
 from jitscope.results.export import ExportTargets
 from jitscope.results.store import Store
@@ -188,37 +188,28 @@ def execute_run(
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,
                     baseline_label: str | None, plot: PlotKind | None) -> int:
     """The sweep with live progress, then exports, then the report (signals: StopSignals)."""
-    total = len(rec.plan.cells)
+    failure = _sweep(rec, stops, human)
+    if rec.run_id is None:  # stopped before the run was recorded: nothing ran, nothing to export
+        return _nothing_ran(failure, stops, human)
+    results = rec.ordered_results()
+    written = _export_or_explain(rec, exports, results, failure, db_path)
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        _print_outcome(human, rec, results, written, db_path, baseline_label, plot, stops.first)
+    if stops.first is not None:
+        return 128 + int(stops.first)
+    return 0 if all(r.status.is_success for r in results) else 1
+
+
+def _sweep(rec: RecordedRun, stops: StopSignals, human: Console) -> UserError | None:
+    """Run every cell with live progress until done, a signal (``stops.first`` says which)
+    or a store that refuses a cell (returned: the cells saved so far are kept). A stopped
+    sweep kills its worker and is recorded interrupted."""
     failure: UserError | None = None
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=human,
-        transient=True,
-        disable=not human.is_terminal,
-    )
     gen = rec.events()
     try:
         try:
             stops.arm()
-            with progress:
-                task = progress.add_task("starting", total=total)
-                for event in gen:
-                    if isinstance(event, CellFinished):
-                        progress.advance(task)
-                        progress.console.print(one_line(event.result), soft_wrap=True)
-                    elif isinstance(event, CellProgressed):
-                        pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
-                        progress.update(task, description=f"{cell_title(event.spec)} {phase_word(event.phase)}{pct}")
-                    elif isinstance(event, WorkerStarted):
-                        progress.update(task, description=f"starting {event.backend} worker ({event.device})")
-                    elif isinstance(event, WorkerReady):
-                        progress.console.print(Text(worker_line(event.backend, event.device, event.info), style="dim"))
-                    elif isinstance(event, RunWaited):
-                        progress.console.print(Text(printable(event.message), style="yellow"))
+            _show_progress(gen, len(rec.plan.cells), human)
         finally:
             stops.hold()  # a signal landing before this line still raises into the except below
     except Interrupted:
@@ -230,36 +221,82 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
     if stops.first is not None or failure is not None:
         rec.cancel(interrupted=True)
         gen.close()  # kills a worker still running; the run is recorded interrupted
-    results = rec.ordered_results()
-    if rec.run_id is None:  # stopped before the run was recorded: nothing ran, nothing to export
-        if failure is not None:
-            raise failure
-        with contextlib.suppress(OSError):
-            human.print(Text("interrupted before any cell ran; nothing was saved", style="magenta"))
-        return 128 + int(stops.first or signal.SIGINT)
+    return failure
+
+
+def _show_progress(events: Iterator[object], total: int, human: Console) -> None:
+    """The progress bar (on a terminal) and a line per finished cell and started worker."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=human,
+        transient=True,
+        disable=not human.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("starting", total=total)
+        for event in events:
+            _show_event(progress, task, event)
+
+
+def _show_event(progress: Progress, task: TaskID, event: object) -> None:
+    """One runner event on the progress bar, or as a line above it."""
+    if isinstance(event, CellFinished):
+        progress.advance(task)
+        progress.console.print(one_line(event.result), soft_wrap=True)
+    elif isinstance(event, CellProgressed):
+        pct = f" {event.fraction:.0%}" if event.phase.value == "measuring" else ""
+        progress.update(task, description=f"{cell_title(event.spec)} {phase_word(event.phase)}{pct}")
+    elif isinstance(event, WorkerStarted):
+        progress.update(task, description=f"starting {event.backend} worker ({event.device})")
+    elif isinstance(event, WorkerReady):
+        progress.console.print(Text(worker_line(event.backend, event.device, event.info), style="dim"))
+    elif isinstance(event, RunWaited):
+        progress.console.print(Text(printable(event.message), style="yellow"))
+
+
+def _nothing_ran(failure: UserError | None, stops: StopSignals, human: Console) -> int:
+    """Stopped before the run was recorded: the store's refusal, else the signal's exit code."""
+    if failure is not None:
+        raise failure
+    with contextlib.suppress(OSError):
+        human.print(Text("interrupted before any cell ran; nothing was saved", style="magenta"))
+    return 128 + int(stops.first or signal.SIGINT)
+
+
+def _export_or_explain(rec: RecordedRun, exports: ExportTargets, results: Sequence[CellResult],
+                       failure: UserError | None, db_path: Path) -> list[Path]:
+    """Write the exports first (a closed terminal must not cost the files); after a refused
+    cell or export, one UserError that says what was kept and where."""
     written: list[Path] = []
     export_error: UserError | None = None
-    try:  # exports first: a closed terminal must not cost the files
+    try:
         written = exports.write(results, {**rec.run_record(), "started": ""})
     except UserError as exc:
         export_error = exc
     if failure is not None or export_error is not None:
         raise UserError(_what_was_kept(rec, failure, export_error, written, db_path))
-    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        if results:
-            print_report(human, results, baseline_label, plot if stops.first is None else None, rec.registry)
-        for path in written:
-            human.print(Text(printable(f"wrote {path}")))
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.status.value] = counts.get(r.status.value, 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no cells"
-        human.print(Text(printable(f"{summary}; saved as run {rec.run_id} in {db_path}")))
-        if stops.first is not None:
-            human.print(Text(f"interrupted by {signal.Signals(stops.first).name}: what finished is saved", style="magenta"))
-    if stops.first is not None:
-        return 128 + int(stops.first)
-    return 0 if all(r.status.is_success for r in results) else 1
+    return written
+
+
+def _print_outcome(human: Console, rec: RecordedRun, results: Sequence[CellResult], written: list[Path],
+                   db_path: Path, baseline_label: str | None, plot: PlotKind | None, signum: int | None) -> None:
+    """The table (and plots, unless a signal stopped the run), where the exports went, the
+    count of each status, where the run is saved, and which signal stopped it."""
+    if results:
+        print_report(human, results, baseline_label, plot if signum is None else None, rec.registry)
+    for path in written:
+        human.print(Text(printable(f"wrote {path}")))
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no cells"
+    human.print(Text(printable(f"{summary}; saved as run {rec.run_id} in {db_path}")))
+    if signum is not None:
+        human.print(Text(f"interrupted by {signal.Signals(signum).name}: what finished is saved", style="magenta"))
 
 
 def _what_was_kept(rec: RecordedRun, failure: UserError | None, export_error: UserError | None,
@@ -325,75 +362,38 @@ def worker_line(backend: str, device: str, info: dict[str, Any]) -> str:
     return printable(text)
 
 
-# Columns of the summary table, in display order. Key columns are kept at any width (they
-# fold rather than cut numbers); the others are dropped, least useful first, to fit.
-KEY_COLUMNS = ("workload", "backend", "size", "status", "median")
-OPTIONAL_BY_PRIORITY = ("speed-up", "error", "compiled", "compile", "peak mem", "±IQR", "cpu", "GFLOP/s")
-DISPLAY_ORDER = ("workload", "backend", "device", "dtype", "size", "status", "median", "±IQR", "compiled",
-                 "compile", "peak mem", "cpu", "GFLOP/s", "error", "speed-up")
-
-
-def _cells_of(r: CellResult, up: float | None, note_no: int | None) -> dict[str, str]:
-    s, o = r.spec, r.observed
-    err = ""
-    if r.accuracy:
-        err = f"{r.accuracy.error:.2g} {'✓' if r.accuracy.accurate else '✗'}"
-    median = ""
-    if r.stats:
-        median = fmt_seconds(r.stats.median) + ("~" if r.stats.unstable else "")
-    peak = r.peak_memory_bytes
-    return {
-        "workload": printable(s.workload),
-        "backend": printable(impl_label(s.backend, s.variant)),
-        "device": result_device(r),
-        "dtype": s.dtype,
-        "size": fmt_size(s.size),
-        "status": r.status.value + (f"[{note_no}]" if note_no else ""),
-        "median": median,
-        "±IQR": fmt_seconds(r.stats.iqr) if r.stats else "",
-        "compiled": o.compiled if r.stats else "",
-        "compile": fmt_seconds(r.compile_s) if r.compile_s is not None else "",
-        "peak mem": fmt_bytes(peak),
-        "cpu": f"{o.cpu_util:.2g}" if o.cpu_util is not None else "",
-        "GFLOP/s": f"{r.gflops:.3g}" if r.gflops else "",
-        "error": err,
-        "speed-up": fmt_ratio(up) if up else "",
-    }
-
-
-def report_table(results: Sequence[CellResult], baseline: str | None, width: int = 120) -> tuple[Table, list[str]]:
-    """The summary table, plus numbered notes (reasons, single-sample and stability flags)
-    printed under it so the table itself stays narrow enough for the terminal."""
-    labels = [cell_label(r.spec) for r in results]
-    ups = speedups(results, baseline, [label.split("@")[0] for label in labels])
+def _notes_and_cells(results: Sequence[CellResult], ups: Sequence[float | None]) -> tuple[list[str], list[Cell]]:
+    """Each cell's reason and note, numbered, for under the table; the cells point at them."""
     notes: list[str] = []
-    rows: list[dict[str, str]] = []
+    cells: list[Cell] = []
     for r, up in zip(results, ups, strict=True):
         note_parts = [printable(p) for p in (r.reason, str(r.info.get("note", ""))) if p]
         number = None
         if note_parts:
             notes.append(f"{cell_title(r)}: {'; '.join(note_parts)}")
             number = len(notes)
-        rows.append(_cells_of(r, up, number))
-    key = list(KEY_COLUMNS)
-    if len({result_device(r) for r in results}) > 1 or any(r.observed.simulated for r in results):
-        key.insert(2, "device")
-    if len({r.spec.dtype for r in results}) > 1:
-        key.insert(3, "dtype")
-    chosen = choose_columns(rows, key, OPTIONAL_BY_PRIORITY, width)
-    columns = [c for c in DISPLAY_ORDER if c in chosen]
+        cells.append(Cell(r, speedup=up, note=number))
+    return notes, cells
+
+
+def report_table(results: Sequence[CellResult], baseline: str | None, width: int = 120) -> tuple[Table, list[str]]:
+    """The summary table, plus numbered notes (reasons, single-sample and stability flags)
+    printed under it so the table itself stays narrow enough for the terminal. Its columns
+    are the CLI view of jitscope.core.columns: the answer always, the rest while they fit."""
+    labels = [cell_label(r.spec) for r in results]
+    ups = speedups(results, baseline, [label.split("@")[0] for label in labels])
+    notes, cells = _notes_and_cells(results, ups)
+    all_headers = headers(CLI_TABLE)
+    rows = [dict(zip(all_headers, row_words(CLI_TABLE, cell), strict=True)) for cell in cells]
+    chosen = choose_columns(rows, headers(CLI_TABLE, CLI_TABLE.answer_for(results)), headers(CLI_TABLE, CLI_TABLE.optional), width)
+    columns = [c for c in all_headers if c in chosen]
     title = f"speed-up vs {baseline or 'the fastest'}; ✓ within tolerance; ~ unstable (see README)"
     table = Table(title=Text(title), title_justify="left", box=None if width < 110 else box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
     for col in columns:
-        table.add_column(col, justify="left" if col in ("workload", "backend", "status", "device", "dtype", "compiled") else "right",
-                         overflow="fold")
+        table.add_column(col, justify="right" if is_right(col, CLI_TABLE) else "left", overflow="fold")
     for r, row in zip(results, rows, strict=True):
-        cells: list[Text] = []
-        for col in columns:
-            style = STATUS_STYLE[r.status] if col == "status" else ""
-            cells.append(Text(row[col], style=style))
-        table.add_row(*cells)
+        table.add_row(*(Text(row[col], style=STATUS_STYLE[r.status] if col == "status" else "") for col in columns))
     return table, notes
 
 

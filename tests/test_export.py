@@ -168,3 +168,25 @@ def test_readme_lists_the_csv_columns_and_explains_every_observation() -> None:
     assert [c.strip() for c in listed.split(",")] == list(CSV_COLUMNS)
     for name in (*OBSERVATION_FIELDS, "compile_s", "unstable_reason"):
         assert f"\n| `{name}` |" in readme, name
+
+
+def test_a_csv_read_back_and_written_again_is_byte_for_byte_the_same(tmp_path: Path) -> None:
+    """Every CSV column is read back into the place it was written from: a column declared
+    with a reader that loses or moves its value changes the second CSV. Cells with every
+    field set, a failed one (nothing measured, a reason with | and a newline), a skipped one
+    with a note, a simulated-CUDA one whose device reads ``cuda (simulated)``, and text that
+    a spreadsheet would take for a formula."""
+    import dataclasses
+
+    full = _full_result()
+    simulated = dataclasses.replace(full, spec=dataclasses.replace(full.spec, device="cuda"),
+                                    observed=dataclasses.replace(full.observed, simulated=True))
+    failed = CellResult(CellSpec("mcpi", "python", "default", "cpu", "float64", 10), Status.FAILED, reason="a | b\nc")
+    skipped = CellResult.skipped(CellSpec("mcpi", "jax", "default", "cpu", "float64", 1000), "not installed", note="n")
+    formula = dataclasses.replace(full, reason="=1+2", spec=dataclasses.replace(full.spec, workload="-x"))
+    run = {"id": 4, "environment": {"host": "h"}}
+    first = write_exports([full, simulated, failed, skipped, formula], run, csv_path=tmp_path / "a.csv")[0]
+    back, _ = read_csv(first)
+    second = write_exports(back, run, csv_path=tmp_path / "b.csv")[0]
+    assert second.read_text() == first.read_text()
+    assert back[1].spec.device == "cuda" and back[1].observed.simulated

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -23,77 +22,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jitscope.core.columns import (
+    ACCURACY,
+    BY_NAME,
+    CSV_NAMES,
+    IN_CSV,
+    INFO,
+    MD_OBSERVATIONS,
+    MD_RESULTS,
+    OBSERVED,
+    REQUIRED_CSV,
+    RESULT,
+    RUN,
+    SPEC,
+    STATS,
+    Cell,
+    View,
+    headers,
+    row_words,
+)
 from jitscope.core.errors import UserError
-from jitscope.core.labels import result_device, split_device_label
-from jitscope.core.model import (
-    OBSERVATION_FIELDS,
-    Accuracy,
-    CellResult,
-    CellSpec,
-    Observations,
-    Stats,
-    Status,
-)
-from jitscope.core.units import fmt_bytes, fmt_seconds
+from jitscope.core.model import Accuracy, CellResult, CellSpec, Observations, Stats
 
-CSV_COLUMNS = (
-    "run_id", "workload", "backend", "variant", "device", "dtype", "size", "status", "reason",
-    "first_call_s", "compile_s", "transfer_s", "median_s", "iqr_s", "min_s", "mean_s", "stdev_s",
-    "ci_low_s", "ci_high_s", "samples", "loops", "unstable", "unstable_reason", "error", "error_metric", "tolerance",
-    "accurate", "gflops", "gbs", "threads", "backend_version", "host",
-    # what was observed (jitscope.core.model.Observations, one column per field)
-    *OBSERVATION_FIELDS,
-    # the fairness record and context
-    "rng", "sync", "params", "kernel_options", "seed", "budget_s", "note",
-)
-
-_INFO_COLUMNS = ("rng", "sync", "kernel_options")
+# The CSV's columns, in order: declared once in jitscope.core.columns with every other view.
+CSV_COLUMNS = CSV_NAMES
 
 
 def cell_row(result: CellResult, run_id: int | None, host: str) -> dict[str, Any]:
-    s, st, acc, info = result.spec, result.stats, result.accuracy, result.info
-    row: dict[str, Any] = {
-        "run_id": run_id,
-        "workload": s.workload,
-        "backend": s.backend,
-        "variant": s.variant,
-        "device": result_device(result),  # "cuda (simulated)" from numba's CUDA simulator
-        "dtype": s.dtype,
-        "size": s.size,
-        "status": result.status.value,
-        "reason": result.reason,
-        "first_call_s": result.first_call_s,
-        "compile_s": result.compile_s,
-        "transfer_s": result.transfer_s,
-        "median_s": st.median if st else None,
-        "iqr_s": st.iqr if st else None,
-        "min_s": st.min if st else None,
-        "mean_s": st.mean if st else None,
-        "stdev_s": st.stdev if st else None,
-        "ci_low_s": st.ci_low if st else None,
-        "ci_high_s": st.ci_high if st else None,
-        "samples": st.samples if st else None,
-        "loops": st.loops if st else None,
-        "unstable": st.unstable if st else None,
-        "unstable_reason": st.unstable_reason if st else None,
-        "error": acc.error if acc else None,
-        "error_metric": acc.metric if acc else None,
-        "tolerance": acc.tolerance if acc else None,
-        "accurate": acc.accurate if acc else None,
-        "gflops": result.gflops,
-        "gbs": result.gbs,
-        "threads": info.get("threads", s.threads),
-        "backend_version": info.get("backend_version"),
-        "host": host,
-        "params": ";".join(f"{k}={v}" for k, v in s.params),
-        "seed": s.seed,
-        "budget_s": s.budget_s,
-        "note": info.get("note"),
-    }
-    row.update(result.observed.to_json())
-    for key in _INFO_COLUMNS:
-        row[key] = info.get(key)
-    return row
+    """One CSV row: each column's value, taken from where its declaration says it lives."""
+    run = {"run_id": run_id, "host": host}
+    return {c.name: run[c.name] if c.part == RUN else c.value(result) for c in IN_CSV}
 
 
 def rows_for(results: Sequence[CellResult], run_id: int | None, host: str) -> list[dict[str, Any]]:
@@ -151,22 +109,16 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
 def to_json(results: Sequence[CellResult], run: dict[str, Any]) -> str:
     # "device_label": the device as every table shows it ("cuda (simulated)"); the spec keeps
     # the device asked for, observed.simulated the flag.
-    cells = [{**r.to_json(), "device_label": result_device(r)} for r in results]
+    cells = [{**r.to_json(), "device_label": BY_NAME["device"].value(r)} for r in results]
     payload = {"format": "jitscope-run", "version": 1, "run": run, "cells": cells}
     return json.dumps(payload, indent=2, default=str, allow_nan=True)
 
 
-def _fmt_time(value: float | None) -> str:
-    return fmt_seconds(value) if value is not None else ""
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _fmt_number(value: float | None, spec: str) -> str:
-    return format(value, spec) if value is not None else ""
+def _md_table(view: View, results: Sequence[CellResult]) -> list[str]:
+    """A Markdown table of ``view``: its headers, numbers right-aligned, one line per cell."""
+    align = ("---:" if BY_NAME[name].right else "---" for name in view.order)
+    lines = ["| " + " | ".join(headers(view)) + " |", "|" + "|".join(align) + "|"]
+    return lines + ["| " + " | ".join(row_words(view, Cell(r))) + " |" for r in results]
 
 
 def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
@@ -181,41 +133,13 @@ def to_markdown(results: Sequence[CellResult], run: dict[str, Any]) -> str:
         f"- host: {env.get('host', '?')} — {env.get('cpu', '?')}, {env.get('cores', '?')} cores",
         f"- python: {env.get('python', '?')}; started {run.get('started', '')}",
         "",
-        "| workload | backend | device | dtype | size | status | median | compiled | compile | cache | peak memory | error | accurate | reason |",
-        "|---|---|---|---|---:|---|---:|---|---:|---|---:|---:|---|---|",
+        *_md_table(MD_RESULTS, results),
     ]
-    for r in results:
-        s = r.spec
-        err = f"{r.accuracy.error:.3g}" if r.accuracy else ""
-        acc = ("yes" if r.accuracy.accurate else "NO") if r.accuracy else ""
-        median = _fmt_time(r.median_s) + (" ~" if r.stats and r.stats.unstable else "")
-        lines.append(
-            f"| {s.workload} | {s.backend}:{s.variant} | {result_device(r)} | {s.dtype} | {s.size} | {r.status.value} "
-            f"| {median} | {r.observed.compiled} | {_fmt_time(r.compile_s)} | {r.observed.cache} "
-            f"| {fmt_bytes(r.peak_memory_bytes)} "
-            f"| {err} | {acc} | {_md(r.reason)} |"
-        )
     ran = [r for r in results if r.stats is not None]
     if any(r.stats.unstable for r in ran if r.stats):
         lines += ["", "`~`: unstable, the median is not to be trusted (why: below; README \"Stability flag\")."]
     if ran:
-        lines += [
-            "",
-            "## What was observed",
-            "",
-            "| workload | backend | device | dtype | size | start-up | graph breaks "
-            "| peak host | peak device | cpu util | cpu contention | dtype used | unstable because |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
-        ]
-        for r in ran:
-            s, o = r.spec, r.observed
-            lines.append(
-                f"| {s.workload} | {s.backend}:{s.variant} | {result_device(r)} | {s.dtype} | {s.size} "
-                f"| {_fmt_time(o.startup_s)} | {_fmt_number(o.graph_breaks, 'd')} "
-                f"| {fmt_bytes(o.peak_host_bytes)} | {fmt_bytes(o.peak_device_bytes)} "
-                f"| {_fmt_number(o.cpu_util, '.2f')} | {_fmt_number(o.cpu_contention, '.0%')} | {o.dtype_used} "
-                f"| {_md(r.stats.unstable_reason if r.stats else '')} |"
-            )
+        lines += ["", "## What was observed", "", *_md_table(MD_OBSERVATIONS, ran)]
     return "\n".join(lines) + "\n"
 
 
@@ -416,21 +340,6 @@ def write_exports(results: Sequence[CellResult], run: dict[str, Any], *, csv_pat
 
 
 # ---- reading CSV back (overlay a run from another machine) -----------------------------
-MAX_WHOLE = 2**63 - 1  # what SQLite (and every size, seed and run id) can hold
-
-
-def _optional_float(text: str | None) -> float | None:
-    return float(text) if text not in ("", None) else None
-
-
-def _seconds(row: dict[str, str], key: str) -> float | None:
-    """A duration column: empty, or a finite number of seconds not below 0."""
-    value = _optional_float(row.get(key))
-    if value is not None and not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{key} {row.get(key)!r} is not a duration in seconds")
-    return value
-
-
 def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
     """Parse a jitscope CSV into results (enough for tables and plots) and its host."""
     p = Path(path).expanduser()
@@ -447,39 +356,39 @@ def read_csv(path: str | Path) -> tuple[list[CellResult], str]:
         raise UserError(f"{p} line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def _observed_from_row(row: dict[str, str]) -> Observations:
-    """The observation columns of a CSV row, one per ``Observations`` field. An empty or
-    absent column (not observed, or a CSV from an older jitscope) is the field's default;
-    a value the field refuses (``compiled=maybe``) is a ValueError: an invalid row."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(Observations):
-        text = row.get(f.name) or ""
-        if not text:
+# A part of a cell read only when this column has text: no median, no statistics.
+_PART_PRESENT_WHEN = {STATS: "median_s", ACCURACY: "error"}
+
+
+def _parts_of(row: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each column read back by its declaration, grouped by the part of a cell it fills
+    (an empty or absent column is read as ``""``: each reader says what that means)."""
+    parts: dict[str, dict[str, Any]] = {SPEC: {}, STATS: {}, ACCURACY: {}, RESULT: {}, INFO: {}, OBSERVED: {}}
+    for column in IN_CSV:
+        present_when = _PART_PRESENT_WHEN.get(column.part)
+        if column.read is None or (present_when and not row.get(present_when)):
             continue
-        kind = str(f.type)  # "float | None", "int | None", "str" (postponed annotations)
-        if kind == "bool":
-            values[f.name] = text == "true"
-        elif kind.startswith("int"):
-            values[f.name] = int(float(text))
-        elif kind.startswith("float"):
-            values[f.name] = float(text)
-        else:
-            values[f.name] = text
-    return Observations(**values)
+        parts[column.part][column.field_name] = column.read(row.get(column.name) or "", column.name)
+    return parts
 
 
-def _whole(text: str | None, what: str, minimum: int) -> int:
-    try:
-        value = int(text or "")
-    except ValueError:
-        value = minimum - 1
-    if not minimum <= value <= MAX_WHOLE:
-        raise ValueError(f"{what} {text!r} is not a whole number from {minimum} to 2**63-1")
-    return value
+def _result_of(row: dict[str, str]) -> CellResult:
+    """A CSV row as a cell (enough for tables and plots). An empty observation or info
+    column is the field's default; a value a field refuses (``compiled=maybe``) is a
+    ValueError: an invalid row."""
+    parts = _parts_of(row)
+    return CellResult(
+        spec=CellSpec(**parts[SPEC]),
+        stats=Stats(**parts[STATS]) if parts[STATS] else None,
+        accuracy=Accuracy(**parts[ACCURACY]) if parts[ACCURACY] else None,
+        info={k: v for k, v in parts[INFO].items() if v is not None},
+        observed=Observations(**{k: v for k, v in parts[OBSERVED].items() if v is not None}),
+        **parts[RESULT],
+    )
 
 
 def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], str]:
-    missing = {"workload", "backend", "variant", "device", "dtype", "size", "status"} - set(reader.fieldnames or [])
+    missing = REQUIRED_CSV - set(reader.fieldnames or [])
     if missing:
         raise UserError(f"{p} is not a jitscope CSV (missing columns: {', '.join(sorted(missing))})")
     results: list[CellResult] = []
@@ -490,31 +399,7 @@ def _read_rows(reader: csv.DictReader[str], p: Path) -> tuple[list[CellResult], 
         try:
             if None in row.values() or None in row:
                 raise ValueError("its number of fields differs from the header's")
-            params = tuple(sorted(tuple(kv.split("=", 1)) for kv in (row.get("params") or "").split(";") if "=" in kv))
-            device, _ = split_device_label(row["device"])  # "cuda (simulated)": the simulated column says it
-            spec = CellSpec(row["workload"], row["backend"], row["variant"], device, row["dtype"], _whole(row["size"], "size", 1),
-                            params=params, budget_s=_seconds(row, "budget_s") or 1.0, seed=_whole(row.get("seed") or "0", "seed", 0))
-            stats = None
-            median = _seconds(row, "median_s")
-            if median is not None:
-                stats = Stats(
-                    median=median, iqr=_seconds(row, "iqr_s") or 0.0, min=_seconds(row, "min_s") or 0.0,
-                    mean=_seconds(row, "mean_s") or 0.0, stdev=_seconds(row, "stdev_s") or 0.0,
-                    ci_low=_seconds(row, "ci_low_s") or 0.0, ci_high=_seconds(row, "ci_high_s") or 0.0,
-                    samples=_whole(row.get("samples") or "0", "samples", 0), loops=_whole(row.get("loops") or "0", "loops", 0),
-                    unstable=row.get("unstable") == "true", unstable_reason=row.get("unstable_reason") or "",
-                )
-            acc = None
-            if row.get("error"):
-                acc = Accuracy(float(row["error"]), row.get("error_metric", ""), _optional_float(row.get("tolerance", "")) or 0.0,
-                               row.get("accurate") == "true")
-            info = {k: row[k] for k in ("backend_version", "threads", "note", *_INFO_COLUMNS) if row.get(k)}
-            observed = _observed_from_row(row)
-            results.append(CellResult(spec=spec, status=Status(row["status"]), reason=row.get("reason", ""),
-                                      first_call_s=_seconds(row, "first_call_s"), compile_s=_seconds(row, "compile_s"),
-                                      transfer_s=_seconds(row, "transfer_s"), stats=stats, accuracy=acc,
-                                      gflops=_optional_float(row.get("gflops", "")), gbs=_optional_float(row.get("gbs", "")), info=info,
-                                      observed=observed))
+            results.append(_result_of(row))
             host = host or row.get("host", "")
         except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise UserError(f"{p} line {line_no}: not a valid jitscope row ({exc})") from None

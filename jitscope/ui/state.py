@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitscope.core.columns import APP_TABLE, UNKNOWN, Cell, fmt_time, row_words
 from jitscope.core.labels import phase_word
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
-from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
+from jitscope.core.units import fmt_bytes, fmt_seconds
 from jitscope.plotkinds import KINDS, ExpectedError, PlotData, PlotInputs, kind_named
 from jitscope.plots import series_label
 from jitscope.results.summary import speedups
@@ -225,11 +226,6 @@ def status_line(progress: RunProgress, cancelling: bool = False) -> str:
     return f"running {progress.done}/{progress.total} · {fmt_eta(progress.eta())}"
 
 
-def fmt_time(value: float | None) -> str:
-    """Seconds for a table or a detail line; ``-`` when nothing was measured."""
-    return fmt_seconds(value) if value is not None and value > 0 else "-"
-
-
 # ---- results on screen ---------------------------------------------------------------------
 # The app cycles the plot kinds in their declared order (``jitscope.plotkinds.KINDS``).
 PLOT_KINDS = tuple(kind.name for kind in KINDS)
@@ -299,40 +295,13 @@ class ResultSet:
         return kind_named(kind).data(inputs)
 
 
-UNKNOWN = "unknown"
-
-
-def fmt_error(result: CellResult) -> str:
-    """The error and whether it is within the workload's tolerance, in characters (✓/✗), not
-    in colour alone: ``NO_COLOR`` and a copied screen keep it."""
-    acc = result.accuracy
-    if acc is None:
-        return "-"
-    return f"{fmt_number(acc.error)} {'✓' if acc.accurate else '✗'}"
-
 
 def results_table_row(result: CellResult, speedup: float | None, label: str) -> list[str]:
     """One Results-table row as plain strings (styles are added by the widget), in the order
-    of ``jitscope.ui.screens.results.COLUMNS``. ``compiled`` and ``peak mem`` are what the
+    of the app's view in jitscope.core.columns. ``compiled`` and ``peak mem`` are what the
     worker observed: ``unknown`` when the library gave no signal, ``-`` for a cell that was
     never measured (failed, skipped...)."""
-    st = result.stats
-    measured = st is not None
-    row = [
-        result.spec.workload,
-        label,
-        fmt_size(result.spec.size),
-        fmt_time(result.median_s),
-        f"{speedup:.2f}x" if speedup is not None else "-",
-        fmt_error(result),
-        result.status.value,
-        fmt_time(st.iqr) if st else "-",
-        fmt_time(result.compile_s),
-        result.observed.compiled if measured else "-",
-        (fmt_bytes(result.peak_memory_bytes) or UNKNOWN) if measured else "-",
-        result.reason,
-    ]
-    return row
+    return row_words(APP_TABLE, Cell(result, speedup=speedup, label=label))
 
 
 def observed_details(result: CellResult) -> str:

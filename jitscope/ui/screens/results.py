@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from jitscope.core.columns import APP_TABLE, headers
 from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_size
@@ -31,10 +32,9 @@ from jitscope.ui.widgets.grid import tone_style
 from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
-# The answer first (what ran, its median, speed-up and error ✓/✗: what fits 60 columns), the
-# details after (scroll right, or read the cell details under the table).
-COLUMNS = ("workload", "backend", "size", "median", "speed-up", "error", "status", "IQR", "compile", "compiled",
-           "peak mem", "reason")
+# The app's view of the result columns (jitscope.core.columns): the answer first (what ran, its
+# median, speed-up and error ✓/✗: what fits 60 columns), the details after.
+COLUMNS = headers(APP_TABLE)
 _STATUS, _ERROR, _REASON = COLUMNS.index("status"), COLUMNS.index("error"), COLUMNS.index("reason")
 REASON_WIDTH = 48
 
