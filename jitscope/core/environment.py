@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
-from jitscope import __version__
+from jitscope.core.version import __version__
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",

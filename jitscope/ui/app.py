@@ -29,7 +29,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.text import printable
 from jitscope.ui import STYLES
 from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent
-from jitscope.ui.session import Probe, Session, SessionApp
+from jitscope.ui.shared_state import Probe, Session, SessionApp
 from jitscope.ui.themes import DEFAULT_THEME, THEME_ENV, load_themes
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from jitscope.core.registry import Registry
     from jitscope.runner.plan import Selection
     from jitscope.ui.exporting import ExportRequest
-    from jitscope.ui.runs import RunFactory, RunJob
+    from jitscope.ui.job import RunFactory, RunJob
     from jitscope.ui.state import RunEnded
 
 RegistryLoader = Callable[[], "Registry"]
@@ -320,8 +320,9 @@ class JitscopeApp(SessionApp):
             self.notify(session.request_problem, title="Cannot run", severity="error", timeout=8)
             await self.switch_mode("setup")
             return
+        from jitscope.ui.job import RunJob
         from jitscope.ui.planning import cost_model
-        from jitscope.ui.runs import RunJob, drive, recorded_run
+        from jitscope.ui.runs import drive, recorded_run
         from jitscope.ui.state import RunProgress
 
         job = RunJob(request, RunProgress(list(request.plan.cells), session.clock, cost=cost_model(session.registry)))

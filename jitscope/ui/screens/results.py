@@ -18,7 +18,7 @@ from jitscope.core.model import Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_size
 from jitscope.ui import STYLES
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
     PLOT_KINDS,
     PLOT_TITLES,

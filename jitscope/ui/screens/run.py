@@ -26,7 +26,7 @@ from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 from jitscope.runner import events as ev
 from jitscope.ui import STYLES
 from jitscope.ui.messages import RunEvent
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
     PLOT_KINDS,
     PLOT_TITLES,
@@ -44,7 +44,7 @@ from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
 if TYPE_CHECKING:
-    from jitscope.ui.runs import RunJob
+    from jitscope.ui.job import RunJob
 
 REDRAW_INTERVAL_S = 0.25  # the grid, progress and plot redraw at most 4 times a second
 
