@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from textual.notifications import SeverityLevel
 
 from jitscope.core.model import CellResult
 from jitscope.runner import events as ev
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from jitscope.core.registry import Registry
     from jitscope.runner.plan import Plan, Selection
     from jitscope.ui.planning import RunRequest
-    from jitscope.ui.state import RunProgress
+    from jitscope.ui.state import ResultSet, RunEnded, RunProgress
 
 
 class Runner(Protocol):
@@ -68,3 +71,40 @@ class RunJob:
             runner = self.runner
         if runner is not None:
             runner.cancel(interrupted=self.interrupted)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification: what ``App.notify`` takes."""
+
+    message: str
+    title: str = ""
+    severity: SeverityLevel = "information"
+    timeout: float | None = None
+
+
+def end_notice(job: RunJob, end: RunEnded) -> Notice:
+    """What the app says when ``job`` ends: the error that stopped it, or what was kept."""
+    run_id = job.progress.run_id
+    counts = job.progress.counts()
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing finished"
+    if end.error:
+        return Notice(end.error, title="Run stopped", severity="error", timeout=10)
+    if end.cancelled:
+        return Notice(f"Cancelled; kept {summary}", title=f"Run #{run_id}" if run_id else "Run", severity="warning")
+    return Notice(f"{summary}. enter: results, e: export", title=f"Run #{run_id} finished" if run_id else "Run finished")
+
+
+def results_view(job: RunJob) -> ResultSet | None:
+    """What Results shows once ``job`` has ended (None when no cell finished): the runner's
+    results in plan order and its record, or the progress's own results without a runner."""
+    from jitscope.ui.state import ResultSet, RunRef
+
+    runner = job.runner
+    results = runner.ordered_results() if runner is not None else job.progress.results()
+    if not results:
+        return None
+    record = runner.run_record() if runner is not None else {}
+    run_id = job.progress.run_id
+    ref = RunRef(run_id, f"#{run_id}" if run_id else "run", record)
+    return ResultSet.single(results, ref, title=f"run #{run_id}" if run_id else "this run")
