@@ -126,6 +126,19 @@ def main() -> None:
         spec = parse_kernel(os.environ[TIMEIT_CHILD], budget)
         print(repr(timeit_median(build(load_registry(), spec), budget)))
         return
+    runner, args = _parse_args()
+    kernels = args.kernels.split(",")
+    specs = [parse_kernel(k, args.budget) for k in kernels]
+    registry = load_registry()
+    in_pyperf_worker = runner is not None and args.worker
+    jit, tim, perf = _measure_all(kernels, specs, registry, runner, args.budget, in_pyperf_worker)
+    if in_pyperf_worker:
+        return
+    _print_table(specs, jit, tim, perf)
+
+
+def _parse_args() -> tuple[Any, Any]:
+    """pyperf's Runner (its argument parser, with ours added) when pyperf is installed."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     runner = None
     if pyperf is not None:
@@ -139,18 +152,22 @@ def main() -> None:
     parser.add_argument("--kernels", default=",".join(DEFAULT_KERNELS),
                         help="comma-separated workload/backend:variant/size (float64, CPU)")
     args = runner.parse_args() if runner is not None else parser.parse_args()
-    kernels = args.kernels.split(",")
-    specs = [parse_kernel(k, args.budget) for k in kernels]
-    registry = load_registry()
-    in_pyperf_worker = runner is not None and args.worker
+    return runner, args
 
-    jit: dict[str, float | None] = {s.key: None for s in specs}
-    tim: dict[str, float | None] = {s.key: None for s in specs}
-    perf: dict[str, float | None] = {s.key: None for s in specs}
+
+Medians = dict[str, float | None]
+
+
+def _measure_all(kernels: list[str], specs: list[CellSpec], registry: Registry, runner: Any, budget: float,
+                 in_pyperf_worker: bool) -> tuple[Medians, Medians, Medians]:
+    """Each kernel's median by jitscope, timeit (in a child) and pyperf (its own workers)."""
+    jit: Medians = {s.key: None for s in specs}
+    tim: Medians = {s.key: None for s in specs}
+    perf: Medians = {s.key: None for s in specs}
     for kernel, spec in zip(kernels, specs, strict=True):
         if not in_pyperf_worker:
             jit[spec.key] = jitscope_median(registry, spec)
-            tim[spec.key] = timeit_in_child(kernel, args.budget)
+            tim[spec.key] = timeit_in_child(kernel, budget)
         if runner is None:
             continue
         made: list[Callable[[], None]] = []
@@ -163,9 +180,10 @@ def main() -> None:
         bench = runner.bench_func(spec.key, call)  # in a worker: runs only its own task
         if bench is not None and not in_pyperf_worker:
             perf[spec.key] = bench.median()
-    if in_pyperf_worker:
-        return
+    return jit, tim, perf
 
+
+def _print_table(specs: list[CellSpec], jit: Medians, tim: Medians, perf: Medians) -> None:
     print()
     print("| kernel | jitscope | timeit | pyperf | jitscope/timeit | jitscope/pyperf |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -124,6 +124,23 @@ def fmt_time(s: float | None) -> str:
     return f"{s * 1e9:.3g} ns"
 
 
+def _cells(table: list[Row], budget: float, threads: int | None) -> tuple[list[CellSpec], list[tuple[int, str]]]:
+    """Every row's cells (its baseline first, then its candidates, and numpy:default when the
+    row has no NumPy cell), with where each one goes: (row index, backend:variant)."""
+    cells: list[CellSpec] = []
+    where: list[tuple[int, str]] = []
+    for r_index, row in enumerate(table):
+        for label in [row.baseline, *[c for c in row.candidates if c != row.baseline]] + (
+            ["numpy:default"] if row.baseline != "numpy:default" and "numpy:default" not in row.candidates else []
+        ):
+            backend, variant = label.split(":")
+            cells.append(CellSpec(row.workload, backend, variant, "cpu", row.dtype, row.size,
+                                  params=tuple(sorted(row.params.items())), budget_s=budget, timeout_s=600,
+                                  threads=threads))
+            where.append((r_index, label))
+    return cells, where
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=1.0, help="time budget per cell in seconds (default 1)")
@@ -139,17 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = load_registry()
     table = rows(args.compile)
-    cells: list[CellSpec] = []
-    where: list[tuple[int, str]] = []
-    for r_index, row in enumerate(table):
-        for label in [row.baseline, *[c for c in row.candidates if c != row.baseline]] + (
-            ["numpy:default"] if row.baseline != "numpy:default" and "numpy:default" not in row.candidates else []
-        ):
-            backend, variant = label.split(":")
-            cells.append(CellSpec(row.workload, backend, variant, "cpu", row.dtype, row.size,
-                                  params=tuple(sorted(row.params.items())), budget_s=args.budget, timeout_s=600,
-                                  threads=args.threads))
-            where.append((r_index, label))
+    cells, where = _cells(table, args.budget, args.threads)
 
     print(f"# jitscope backend sweep\n\nmachine: {machine()}")
     threads = args.threads if args.threads else "library defaults (all cores)"

@@ -31,7 +31,10 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 TARGET_S = 0.15  # the app's first frame may come this much later than the bare app's
 
@@ -130,12 +133,39 @@ def first_frames(repeat: int, tmp: Path) -> dict[str, list[float]]:
     return times
 
 
+def _send_key(app: Any, key: str, char: str | None) -> None:
+    """What the terminal driver does with a key."""
+    from textual import events
+
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def _until(done: Callable[..., bool], timeout: float = 2.0) -> float:
+    """Poll ``done`` every 0.5 ms (bounded); the moment it held."""
+    start = time.perf_counter()
+    while not done() and time.perf_counter() - start < timeout:
+        await asyncio.sleep(0.0005)
+    return time.perf_counter()
+
+
+async def _until_measuring(app: Any, pilot: Any) -> None:
+    """Until the worker is measuring: its process at full CPU (at most 30 s)."""
+    from jitscope.core.model import Phase
+
+    for _ in range(600):
+        job = app.session.job
+        current = job.progress.current if job else None
+        if current is not None and current.phase == Phase.MEASURING:
+            return
+        await pilot.pause(0.05)
+
+
 async def key_latency(keys: int, tmp: Path) -> tuple[list[float], list[float], str]:
     os.environ["JITSCOPE_HOME"] = str(tmp / "home")
-    from textual import events
     from textual.binding import Binding
 
-    from jitscope.core.model import Phase
     from jitscope.core.registry import load_registry
     from jitscope.runner.plan import Selection
     from jitscope.ui.app import JitscopeApp
@@ -155,28 +185,13 @@ async def key_latency(keys: int, tmp: Path) -> tuple[list[float], list[float], s
     redrawn: list[float] = []
     phases: set[str] = set()
 
-    def send(key: str, char: str | None) -> None:  # what the terminal driver does with a key
-        event = events.Key(key, char)
-        event.set_sender(app)
-        app._driver.send_message(event)  # type: ignore[union-attr]
-
-    async def until(done, timeout: float = 2.0) -> float:
-        start = time.perf_counter()
-        while not done() and time.perf_counter() - start < timeout:
-            await asyncio.sleep(0.0005)
-        return time.perf_counter()
-
+    send = partial(_send_key, app)
     async with app.run_test(size=(80, 24)) as pilot:
         while app.session.request is None:  # the Setup form is built right after the first frame
             await pilot.pause(0.05)
         await pilot.press("r")
         plot = app.screen.query_one(PlotView)
-        for _ in range(600):  # until the worker is measuring: its process at full CPU
-            job = app.session.job
-            current = job.progress.current if job else None
-            if current is not None and current.phase == Phase.MEASURING:
-                break
-            await pilot.pause(0.05)
+        await _until_measuring(app, pilot)
         for i in range(keys):
             job = app.session.job
             if job is None or not app.session.running:
@@ -186,11 +201,11 @@ async def key_latency(keys: int, tmp: Path) -> tuple[list[float], list[float], s
             start = time.perf_counter()
             if i % 2 == 0:
                 send("f12", None)
-                handled.append(await until(lambda t=start: app.pinged_at >= t) - start)
+                handled.append(await _until(lambda t=start: app.pinged_at >= t) - start)
             else:
                 before = plot.renders
                 send("p", "p")  # the next plot kind: rebuilt and painted
-                redrawn.append(await until(lambda n=before: plot.renders > n) - start)
+                redrawn.append(await _until(lambda n=before: plot.renders > n) - start)
             await asyncio.sleep(0.05)
         await app.action_quit()
     return handled, redrawn, ", ".join(sorted(phases))

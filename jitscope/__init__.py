@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from jitscope.core.version import __version__
+
 __all__ = ["workload", "__version__"]
 
 if TYPE_CHECKING:

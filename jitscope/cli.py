@@ -21,13 +21,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from jitscope import __version__
 from jitscope.cli_compare import AllowUnstableOpt, CompareToOpt, FailIfSlowerOpt, compare
 from jitscope.cli_select import select_sizes, select_workloads
 from jitscope.core.errors import UserError
 from jitscope.core.parsing import parse_backend_specs, parse_params
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
+from jitscope.core.version import __version__
 from jitscope.plotkinds import DEFAULT_KIND, PlotKind, kind_named, kinds_help
 from jitscope.runner.plan import (
     DEFAULT_BUDGET_S,

@@ -57,7 +57,7 @@ from jitscope.runner.events import (
     WorkerStarted,
 )
 from jitscope.runner.plan import Selection, build_plan
-from jitscope.runner.session import RecordedRun
+from jitscope.runner.recorded_run import RecordedRun
 from jitscope.runner.signals import Interrupted, on_signals
 
 STATUS_STYLE = {

@@ -14,7 +14,7 @@ from jitscope.core.registry import load_registry
 from jitscope.results.store import Store
 from jitscope.runner.events import CellFinished, RunFinished, WorkerStarted
 from jitscope.runner.plan import Selection, build_plan
-from jitscope.runner.session import RecordedRun
+from jitscope.runner.recorded_run import RecordedRun
 from jitscope.runner.supervisor import Supervisor
 
 

@@ -135,27 +135,36 @@ def linreg_small(D: int, parallel: bool) -> Any:
 
     The cache key of a closure includes its constants, so each d is cached separately.
     """
-    if not parallel:
+    return _linreg_small_parallel(D) if parallel else _linreg_small_serial(D)
 
-        @njit(cache=True, fastmath=True)
-        def linreg_small_d(Xt, y, coef, epochs):  # type: ignore[no-untyped-def]
-            n = Xt.shape[1]
-            w = np.zeros(D, Xt.dtype)
-            g = np.zeros(D, Xt.dtype)
-            for _ in range(epochs):
-                for j in range(D):
-                    g[j] = 0
-                for i in range(n):
-                    r = -y[i]
-                    for j in range(D):
-                        r += Xt[j, i] * w[j]
-                    for j in range(D):
-                        g[j] += Xt[j, i] * r
-                for j in range(D):
-                    w[j] -= coef * g[j]
-            return w
 
-        return linreg_small_d
+def _linreg_small_serial(D: int) -> Any:
+    """One thread, ``d == D``. (Split from :func:`linreg_small` for the reader only: Numba
+    compiles the same closure, D a constant, as before.)"""
+
+    @njit(cache=True, fastmath=True)
+    def linreg_small_d(Xt, y, coef, epochs):  # type: ignore[no-untyped-def]
+        n = Xt.shape[1]
+        w = np.zeros(D, Xt.dtype)
+        g = np.zeros(D, Xt.dtype)
+        for _ in range(epochs):
+            for j in range(D):
+                g[j] = 0
+            for i in range(n):
+                r = -y[i]
+                for j in range(D):
+                    r += Xt[j, i] * w[j]
+                for j in range(D):
+                    g[j] += Xt[j, i] * r
+            for j in range(D):
+                w[j] -= coef * g[j]
+        return w
+
+    return linreg_small_d
+
+
+def _linreg_small_parallel(D: int) -> Any:
+    """Rows in ``nch`` chunks (``prange``), one padded gradient row per chunk, ``d == D``."""
 
     @njit(cache=True, fastmath=True, parallel=True)
     def linreg_small_d_parallel(Xt, y, coef, epochs, nch):  # type: ignore[no-untyped-def]

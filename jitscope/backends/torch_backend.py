@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from jitscope.backends._observe import HookedKernel, TorchCudaPeak
@@ -319,51 +320,13 @@ def _lu(variant: str) -> Any:
     def build(ctx: CellContext) -> Kernel:
         torch = _torch()
         size = ctx.size
-        data: dict[str, Any] = {}
-
-        if variant == "compile":
-            idx_holder: dict[str, Any] = {}
-
-            def step(a: Any, k: Any) -> Any:
-                # k is a 1-element index tensor: index_select keeps the graph free of
-                # data-dependent Python ints, so it compiles once for every k.
-                idx = idx_holder["idx"]
-                below = idx > k
-                col_k = a.index_select(1, k).squeeze(1)
-                row_k = a.index_select(0, k).squeeze(0)
-                col = torch.where(below, col_k / col_k.index_select(0, k), 0.0)
-                row = torch.where(below, row_k, 0.0)
-                a = a - torch.outer(col, row)
-                col_mask = below[:, None] & (idx == k)[None, :]
-                return torch.where(col_mask, col[:, None], a)
-
-            compiled_step = _compile(step, ctx)
-
-            def factor(A: Any) -> Any:
-                a = A.clone()
-                for k in range(size - 1):
-                    a = compiled_step(a, data["ks"][k])
-                return a
-
-            layout = (
-                "clone of A, then one compiled masked full-size rank-1 update per k (k passed as a "
-                "tensor so it compiles once; n^3 flops instead of 2n^3/3)"
-            )
-        else:
-
-            def factor(A: Any) -> Any:
-                a = A.clone()
-                for k in range(size - 1):
-                    a[k + 1 :, k] /= a[k, k]
-                    a[k + 1 :, k + 1 :].addr_(a[k + 1 :, k], a[k, k + 1 :], alpha=-1)
-                return a
-
-            layout = "clone of A, then per k: scale column, in-place rank-1 update (addr_) of the trailing block"
+        data: dict[str, Any] = {}  # A on the device; for "compile" also idx and the k tensors
+        factor, layout = _lu_compiled_factor(ctx, data) if variant == "compile" else _lu_eager_factor(size)
 
         def transfer() -> None:
             data["A"] = _put(ctx.inputs["A"], ctx)
             if variant == "compile":
-                idx_holder["idx"] = torch.arange(size, device=data["A"].device)
+                data["idx"] = torch.arange(size, device=data["A"].device)
                 data["ks"] = [torch.tensor([k], device=data["A"].device) for k in range(size)]
 
         def run() -> Any:
@@ -384,6 +347,53 @@ def _lu(variant: str) -> Any:
         return kernel
 
     return build
+
+
+def _lu_compiled_factor(ctx: CellContext, data: dict[str, Any]) -> tuple[Callable[[Any], Any], str]:
+    """The ``compile`` variant's factorisation (reads ``idx`` and ``ks`` from ``data``, put
+    there by the transfer) and its layout note."""
+    torch = _torch()
+    size = ctx.size
+
+    def step(a: Any, k: Any) -> Any:
+        # k is a 1-element index tensor: index_select keeps the graph free of
+        # data-dependent Python ints, so it compiles once for every k.
+        idx = data["idx"]
+        below = idx > k
+        col_k = a.index_select(1, k).squeeze(1)
+        row_k = a.index_select(0, k).squeeze(0)
+        col = torch.where(below, col_k / col_k.index_select(0, k), 0.0)
+        row = torch.where(below, row_k, 0.0)
+        a = a - torch.outer(col, row)
+        col_mask = below[:, None] & (idx == k)[None, :]
+        return torch.where(col_mask, col[:, None], a)
+
+    compiled_step = _compile(step, ctx)
+
+    def factor(A: Any) -> Any:
+        a = A.clone()
+        for k in range(size - 1):
+            a = compiled_step(a, data["ks"][k])
+        return a
+
+    layout = (
+        "clone of A, then one compiled masked full-size rank-1 update per k (k passed as a "
+        "tensor so it compiles once; n^3 flops instead of 2n^3/3)"
+    )
+    return factor, layout
+
+
+def _lu_eager_factor(size: int) -> tuple[Callable[[Any], Any], str]:
+    """The eager factorisation (in-place rank-1 updates of the trailing block) and its layout note."""
+
+    def factor(A: Any) -> Any:
+        a = A.clone()
+        for k in range(size - 1):
+            a[k + 1 :, k] /= a[k, k]
+            a[k + 1 :, k + 1 :].addr_(a[k + 1 :, k], a[k, k + 1 :], alpha=-1)
+        return a
+
+    return factor, "clone of A, then per k: scale column, in-place rank-1 update (addr_) of the trailing block"
 
 
 # ---- nodes ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
-from jitscope import __version__
+from jitscope.core.version import __version__
 
 # Every library's own thread cap: ``--threads N`` sets each in a worker, and a run's record
 # keeps whichever of them the user had set (BLIS, Accelerate's vecLib and numexpr read their

@@ -131,76 +131,27 @@ def measure(
       threads' demand for a core that waited on a run queue: a competing process);
     * ``before_call``: run ahead of every call, untimed (fresh inputs per call).
     """
-    timed = _fresh_timer(before_call) if before_call is not None else _timed_resident
+    timer = _Timer(run, sync, _fresh_timer(before_call) if before_call is not None else _timed_resident, clock)
     report = progress or (lambda phase, fraction: None)
     report(Phase.COMPILING, 0.0)
     watch = first_call_watch or CompileWatch()
     watch.start()
-    first_call_s, out = timed(run, sync, 1, clock)
+    first_call_s, out = timer(1)
     observed = watch.stop()
 
     report(Phase.WARMUP, 0.0)
     usage = _Usage(clock, cpu_clock, contention_watch or ContentionWatch())
-    warmup_budget = warmup_fraction * budget_s
-    warm_spent = 0.0
-    warm_calls = 0
-    last_call = first_call_s
-    watched = False
-    while warm_calls == 0 or (warm_spent < warmup_budget and warm_calls < MAX_WARMUP_CALLS):
-        watched = last_call >= WATCH_AFTER_BUDGET_SHARE * budget_s
-        if watched:
-            usage.start()
-        last_call, out = timed(run, sync, 1, clock)
-        warm_spent += last_call
-        warm_calls += 1
-        if last_call >= budget_s:
-            break
-    if last_call >= budget_s:
-        cpu_s, wall_s, cpu_contention = usage.stop() if watched else (0.0, 0.0, None)
-        return Measurement(
-            first_call_s=first_call_s,
-            samples=[last_call],
-            loops=1,
-            warmup_calls=warm_calls - 1,
-            note=f"single sample: one call ({last_call:.3g} s) exceeds the budget ({budget_s:g} s)",
-            last_output=out,
-            compile=observed,
-            cpu_s=cpu_s,
-            wall_s=wall_s,
-            cpu_contention=cpu_contention,
-        )
+    warm = _warm_up(timer, usage, first_call_s, out, budget_s=budget_s, warmup_budget=warmup_fraction * budget_s)
+    if warm.last_call >= budget_s:
+        return _single_sample(warm, usage, first_call_s, observed, budget_s)
 
     report(Phase.MEASURING, 0.0)
     usage.start()
-    target = target_sample_seconds(budget_s)
-    loops = 1
-    spent = 0.0
-    samples: list[float] = []
-    decade = 1
-    step = 0
-    # Calibration: time candidate loop counts; the first long enough sample counts.
-    while True:
-        loops = LOOP_STEPS[step] * decade
-        elapsed, out = timed(run, sync, loops, clock)
-        spent += elapsed
-        if elapsed >= target or spent >= budget_s or loops >= max_loops:
-            samples.append(elapsed / loops)
-            break
-        step += 1
-        if step == len(LOOP_STEPS):
-            step = 0
-            decade *= 10
-
-    while len(samples) < max_samples:
-        if spent >= budget_s and len(samples) >= min_samples:
-            break
-        if spent >= 3.0 * budget_s:
-            break
-        elapsed, out = timed(run, sync, loops, clock)
-        spent += elapsed
-        samples.append(elapsed / loops)
-        report(Phase.MEASURING, min(1.0, spent / budget_s))
+    sampling = _calibrate(timer, target_sample_seconds(budget_s), budget_s, max_loops)
+    _sample_until_spent(timer, sampling, budget_s=budget_s, max_samples=max_samples, min_samples=min_samples,
+                        report=report)
     cpu_s, wall_s, cpu_contention = usage.stop()
+    samples = sampling.samples
     note = "" if len(samples) >= min_samples else f"only {len(samples)} samples fit in 3x the budget"
     return Measurement(
         compile=observed,
@@ -209,8 +160,112 @@ def measure(
         cpu_contention=cpu_contention,
         first_call_s=first_call_s,
         samples=samples,
-        loops=loops,
-        warmup_calls=warm_calls,
+        loops=sampling.loops,
+        warmup_calls=warm.calls,
         note=note,
-        last_output=out,
+        last_output=sampling.out,
     )
+
+
+@dataclass
+class _Timer:
+    """One way of timing ``run`` (resident or fresh inputs), called with a loop count:
+    ``timer(loops) -> (elapsed seconds, last output)``."""
+
+    run: Callable[[], Any]
+    sync: Callable[[Any], None]
+    timed: Callable[..., tuple[float, Any]]
+    clock: Clock
+
+    def __call__(self, loops: int) -> tuple[float, Any]:
+        return self.timed(self.run, self.sync, loops, self.clock)
+
+
+@dataclass
+class _WarmUp:
+    """What the warm-up saw: its calls, the last call's duration and output, and whether
+    ``usage`` was started for that last call (a call long enough to be the single sample)."""
+
+    calls: int
+    last_call: float
+    out: Any
+    watched: bool
+
+
+def _warm_up(timer: _Timer, usage: _Usage, first_call_s: float, out: Any, *,
+             budget_s: float, warmup_budget: float) -> _WarmUp:
+    """Untimed calls for ``warmup_budget`` (at least one); stops early once a call alone
+    exceeds the budget. CPU usage is watched around a call that may turn out to be that one."""
+    spent = 0.0
+    warm = _WarmUp(calls=0, last_call=first_call_s, out=out, watched=False)
+    while warm.calls == 0 or (spent < warmup_budget and warm.calls < MAX_WARMUP_CALLS):
+        warm.watched = warm.last_call >= WATCH_AFTER_BUDGET_SHARE * budget_s
+        if warm.watched:
+            usage.start()
+        warm.last_call, warm.out = timer(1)
+        spent += warm.last_call
+        warm.calls += 1
+        if warm.last_call >= budget_s:
+            break
+    return warm
+
+
+def _single_sample(warm: _WarmUp, usage: _Usage, first_call_s: float, observed: CompileObservation,
+                   budget_s: float) -> Measurement:
+    """One steady call is slower than the whole budget: it is the only sample, and says so."""
+    cpu_s, wall_s, cpu_contention = usage.stop() if warm.watched else (0.0, 0.0, None)
+    return Measurement(
+        first_call_s=first_call_s,
+        samples=[warm.last_call],
+        loops=1,
+        warmup_calls=warm.calls - 1,
+        note=f"single sample: one call ({warm.last_call:.3g} s) exceeds the budget ({budget_s:g} s)",
+        last_output=warm.out,
+        compile=observed,
+        cpu_s=cpu_s,
+        wall_s=wall_s,
+        cpu_contention=cpu_contention,
+    )
+
+
+@dataclass
+class _Sampling:
+    """The sampling so far: calls per sample, seconds spent, per-call samples, last output."""
+
+    loops: int
+    spent: float
+    samples: list[float]
+    out: Any
+
+
+def _calibrate(timer: _Timer, target: float, budget_s: float, max_loops: int) -> _Sampling:
+    """Time candidate loop counts 1, 2, 5, 10, 20, ...; the first sample long enough (or the
+    one that spends the budget, or reaches ``max_loops``) is the first sample and fixes the loops."""
+    spent = 0.0
+    decade = 1
+    step = 0
+    while True:
+        loops = LOOP_STEPS[step] * decade
+        elapsed, out = timer(loops)
+        spent += elapsed
+        if elapsed >= target or spent >= budget_s or loops >= max_loops:
+            return _Sampling(loops=loops, spent=spent, samples=[elapsed / loops], out=out)
+        step += 1
+        if step == len(LOOP_STEPS):
+            step = 0
+            decade *= 10
+
+
+def _sample_until_spent(timer: _Timer, sampling: _Sampling, *, budget_s: float, max_samples: int,
+                        min_samples: int, report: Progress) -> None:
+    """Samples until the budget is spent (at least ``min_samples`` unless that would take
+    more than 3x the budget, at most ``max_samples``), reporting progress after each."""
+    while len(sampling.samples) < max_samples:
+        if sampling.spent >= budget_s and len(sampling.samples) >= min_samples:
+            break
+        if sampling.spent >= 3.0 * budget_s:
+            break
+        elapsed, sampling.out = timer(sampling.loops)
+        sampling.spent += elapsed
+        sampling.samples.append(elapsed / sampling.loops)
+        report(Phase.MEASURING, min(1.0, sampling.spent / budget_s))

@@ -137,6 +137,28 @@ class Store:
 
     # ---- opening ------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
+        """A connection to a file that is a jitscope database of this schema: read-only as
+        it is, or writable (created, stamped and given the schema when new, migrated when older)."""
+        self._refuse_non_file()
+        if self.read_only:
+            return self._open_read_only()
+        existed = self._prepare_folder()
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open database {self.path}: {exc}") from None
+        try:
+            self._ready_for_writing(conn, existed)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise UserError(describe_sqlite_error(exc, self.path, opening=True)) from None
+        except UserError:
+            conn.close()
+            raise
+        return conn
+
+    def _refuse_non_file(self) -> None:
+        """'-', a directory, a device or FIFO: one clear line before SQLite is asked anything."""
         path = self.path
         if str(path) == "-":  # '-' is standard output for exports; a database needs a file
             raise UserError("database path '-' is not a file; pass --db PATH (e.g. --db results.sqlite)")
@@ -144,37 +166,31 @@ class Store:
             raise UserError(f"database {path} is a directory, not a jitscope database file")
         if path.exists() and not path.is_file():
             raise UserError(f"database {path} is not a regular file (a device, a FIFO...); pass a file with --db")
-        if self.read_only:
-            return self._open_read_only()
+
+    def _prepare_folder(self) -> bool:
+        """Create the database's folder; True when the file already holds something."""
+        path = self.path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create the folder for database {path}: {exc.strerror or exc}") from None
-        existed = path.exists() and path.stat().st_size > 0
-        try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UserError(f"cannot open database {path}: {exc}") from None
-        try:
-            app_id = self._validate(conn, existed)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if app_id != APPLICATION_ID:
-                with _transaction(conn):
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    for statement in _statements(SCHEMA):
-                        conn.execute(statement)
-            elif self.schema_version < SCHEMA_VERSION:
-                _migrate(conn, self.schema_version)
-                self.schema_version = SCHEMA_VERSION
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise UserError(describe_sqlite_error(exc, path, opening=True)) from None
-        except UserError:
-            conn.close()
-            raise
-        return conn
+        return path.exists() and path.stat().st_size > 0
+
+    def _ready_for_writing(self, conn: sqlite3.Connection, existed: bool) -> None:
+        """Validate the file, then WAL and foreign keys; a new file gets the id, version and
+        schema in one transaction, an older one is migrated."""
+        app_id = self._validate(conn, existed)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if app_id != APPLICATION_ID:
+            with _transaction(conn):
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                for statement in _statements(SCHEMA):
+                    conn.execute(statement)
+        elif self.schema_version < SCHEMA_VERSION:
+            _migrate(conn, self.schema_version)
+            self.schema_version = SCHEMA_VERSION
 
     def _open_read_only(self) -> sqlite3.Connection:
         """For history, show and export: never create, migrate or write a file (an existing

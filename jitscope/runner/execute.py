@@ -11,15 +11,17 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from jitscope.core.backend import CellContext, SkipCell
+from jitscope.core.backend import CellContext, Implementation, Kernel, SkipCell
 from jitscope.core.dtypes import dtype_of
 from jitscope.core.memory import PeakWatch
-from jitscope.core.model import CellResult, CellSpec, Observations, Phase, Status
+from jitscope.core.model import Accuracy, CellResult, CellSpec, Observations, Phase, Stats, Status
 from jitscope.core.registry import Registry
 from jitscope.core.stats import summarize
-from jitscope.core.timing import measure
+from jitscope.core.timing import Measurement, measure
+from jitscope.core.workload import Workload
 
 PhaseCallback = Callable[[Phase, float], None]
 
@@ -55,30 +57,58 @@ def _execute(
     on_phase: PhaseCallback | None,
 ) -> CellResult:
     report = on_phase or (lambda phase, fraction: None)
-    info: dict[str, Any] = {}
     backend_info = backend_info or {}
+    info = _configured_info(spec, backend_info)
+    startup = backend_info.get("startup_s")
+    startup_s = float(startup) if isinstance(startup, (int, float)) else None
+
+    impl = registry.find(spec.workload, spec.backend, spec.variant)
+    reason = registry.missing_implementation(spec) if impl is None else _refusal(spec, impl, backend_info)
+    if impl is None or reason:
+        return CellResult.skipped(spec, reason, **info)
+    return _run_cell(spec, registry.workload(spec.workload), impl, info, startup_s, report)
+
+
+def _configured_info(spec: CellSpec, backend_info: dict[str, Any]) -> dict[str, Any]:
+    """The cell's ``info`` before it runs: the backend's version and the thread setting."""
+    info: dict[str, Any] = {}
     if "version" in backend_info:
         info["backend_version"] = backend_info["version"]
     # ``threads`` is configuration, never use: the --threads cap (None: the libraries' own
     # choice), replaced below by the runtime's own setting when a backend notes one (torch's
     # or Numba's pool, 1 for pure Python). What the kernel really used is ``cpu_util``.
     info["threads"] = spec.threads
-    startup = backend_info.get("startup_s")
-    startup_s = float(startup) if isinstance(startup, (int, float)) else None
+    return info
 
-    impl = registry.find(spec.workload, spec.backend, spec.variant)
-    if impl is None:
-        return CellResult.skipped(spec, registry.missing_implementation(spec), **info)
+
+def _refusal(spec: CellSpec, impl: Implementation, backend_info: dict[str, Any]) -> str:
+    """Why this implementation will not run this cell ("" when it will): its own refusal, or a
+    device the worker cannot see."""
     refusal = impl.refusal(spec)
     if refusal:
-        return CellResult.skipped(spec, refusal, **info)
+        return refusal
     devices = backend_info.get("devices")
     if devices is not None and spec.device not in devices:
         why = backend_info.get("device_reasons", {}).get(spec.device, "")
-        reason = f"no {spec.device} device visible to {spec.backend}" + (f" ({why})" if why else "")
-        return CellResult.skipped(spec, reason, **info)
+        return f"no {spec.device} device visible to {spec.backend}" + (f" ({why})" if why else "")
+    return ""
 
-    workload = registry.workload(spec.workload)
+
+@dataclass
+class _Measured:
+    """What running the built kernel gave: the measurement and what was watched around it."""
+
+    m: Measurement
+    transfer_s: float
+    fell_back: str | None
+    peak_host: int | None
+    peak_device: int | None
+
+
+def _run_cell(spec: CellSpec, workload: Workload, impl: Implementation, info: dict[str, Any],
+              startup_s: float | None, report: PhaseCallback) -> CellResult:
+    """Inputs, reference, build, transfer, measure, check; a failure inside is the cell's
+    status (with the kernel's own explanation when it has one), and the kernel is always closed."""
     kernel = None
     try:
         params = workload.resolve_params(spec.params_dict)
@@ -89,92 +119,121 @@ def _execute(
             kernel = impl.build(ctx)
         except SkipCell as skip:
             return CellResult.skipped(spec, str(skip), **info)
-
-        on_device = spec.device != "cpu"  # on the CPU, host memory covers it all
-        host_peak = PeakWatch()
-        host_peak.start()  # inputs, reference and kernel exist already: the baseline holds them
-        if on_device:
-            kernel.reset_device_peak()
-        report(Phase.TRANSFER, 0.0)
-        t0 = time.perf_counter()
-        kernel.transfer()
-        transfer_s = time.perf_counter() - t0
-
-        watch = kernel.compile_watch()
-        m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch,
-                    before_call=kernel.before_each_call())
-        fell_back = watch.fell_back()
-        peak_host = host_peak.peak_above_baseline()
-        peak_device = kernel.device_peak_bytes() if on_device else None
+        run = _transfer_and_measure(spec, kernel, report)
         report(Phase.CHECKING, 1.0)
-        dtype_used = dtype_of(kernel.ran_with(m.last_output))
-        fetched = kernel.fetch(m.last_output)
+        dtype_used = dtype_of(kernel.ran_with(run.m.last_output))
+        fetched = kernel.fetch(run.m.last_output)
         accuracy = workload.check(fetched, reference, inputs, spec.size, params, spec.dtype)
-        stats = summarize(m.samples, m.loops, m.cpu_contention)
-        # A backend's own notes stay in ``info`` (its record: layout, RNG, sync...), except
-        # the retired ones that named an observation: a note saying "float32" or "cache hit"
-        # was the backend's belief; ``observed`` holds what was seen.
-        info.update({k: v for k, v in kernel.notes.items() if v is not None and k not in RETIRED_NOTES})
-        if m.compile.detail:
-            info["compile_detail"] = m.compile.detail
-        info["warmup_calls"] = m.warmup_calls
-        if m.note:
-            info["note"] = m.note
-        if accuracy.detail:
-            info["accuracy_detail"] = accuracy.detail
+        stats = summarize(run.m.samples, run.m.loops, run.m.cpu_contention)
+        _note_what_was_seen(info, kernel, run.m, accuracy)
         flops = workload.flops(spec.size, params)
         moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(dtype_used, _ITEMSIZE[spec.dtype]))
-        median = stats.median
-        reasons = [fell_back] if fell_back else []
-        if not accuracy.accurate:
-            reasons.append(
-                f"inaccurate: {accuracy.metric} {accuracy.error:.3g} > tolerance {accuracy.tolerance:.3g}"
-                + (f" ({accuracy.detail})" if accuracy.detail else "")
-            )
-        status = Status.FAILED if reasons else Status.OK
-        reason = "; ".join(reasons)
-        return CellResult(
-            spec=spec,
-            status=status,
-            reason=reason,
-            first_call_s=m.first_call_s,
-            # Only when the library said it compiled: otherwise first call - median is noise.
-            compile_s=max(0.0, m.first_call_s - median) if m.compile.compiled == "yes" else None,
-            transfer_s=transfer_s,
-            stats=stats,
-            accuracy=accuracy,
-            gflops=(flops / median / 1e9) if flops and median > 0 else None,
-            gbs=(moved / median / 1e9) if moved and median > 0 else None,
-            info=info,
-            observed=Observations(
-                startup_s=startup_s,
-                compiled=m.compile.compiled,
-                cache=m.compile.cache,
-                graph_breaks=m.compile.graph_breaks,
-                peak_host_bytes=peak_host,
-                peak_device_bytes=peak_device,
-                cpu_util=m.cpu_util,
-                cpu_contention=m.cpu_contention,
-                dtype_used=dtype_used,
-            ),
-            raw_samples=tuple(m.samples),
-        )
+        return _measured_result(spec, run, stats, accuracy, dtype_used, (flops, moved), info, startup_s)
     except MemoryError:
         return CellResult(spec=spec, status=Status.FAILED, reason="out of memory", info=info,
                           observed=Observations(startup_s=startup_s))
     except Exception as exc:  # a backend bug is a failed cell, never a dead sweep
-        explained = None
-        if kernel is not None:
-            with contextlib.suppress(Exception):
-                explained = kernel.explain(exc)
-        return CellResult(
-            spec=spec,
-            status=Status.FAILED,
-            reason=(explained or f"{type(exc).__name__}: {exc}").strip()[:500],
-            info={**info, "traceback": _short_traceback(exc)},
-            observed=Observations(startup_s=startup_s),
-        )
+        return _crashed_result(spec, exc, kernel, info, startup_s)
     finally:
         if kernel is not None:
             with contextlib.suppress(Exception):
                 kernel.close()
+
+
+def _transfer_and_measure(spec: CellSpec, kernel: Kernel, report: PhaseCallback) -> _Measured:
+    """Move the inputs (timed on its own), then measure, watching host (and device) memory
+    peaks above what inputs, reference and kernel already hold, and compile fallbacks."""
+    on_device = spec.device != "cpu"  # on the CPU, host memory covers it all
+    host_peak = PeakWatch()
+    host_peak.start()  # inputs, reference and kernel exist already: the baseline holds them
+    if on_device:
+        kernel.reset_device_peak()
+    report(Phase.TRANSFER, 0.0)
+    t0 = time.perf_counter()
+    kernel.transfer()
+    transfer_s = time.perf_counter() - t0
+
+    watch = kernel.compile_watch()
+    m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch,
+                before_call=kernel.before_each_call())
+    fell_back = watch.fell_back()
+    peak_host = host_peak.peak_above_baseline()
+    peak_device = kernel.device_peak_bytes() if on_device else None
+    return _Measured(m, transfer_s, fell_back, peak_host, peak_device)
+
+
+def _note_what_was_seen(info: dict[str, Any], kernel: Kernel, m: Measurement, accuracy: Accuracy) -> None:
+    # A backend's own notes stay in ``info`` (its record: layout, RNG, sync...), except
+    # the retired ones that named an observation: a note saying "float32" or "cache hit"
+    # was the backend's belief; ``observed`` holds what was seen.
+    info.update({k: v for k, v in kernel.notes.items() if v is not None and k not in RETIRED_NOTES})
+    if m.compile.detail:
+        info["compile_detail"] = m.compile.detail
+    info["warmup_calls"] = m.warmup_calls
+    if m.note:
+        info["note"] = m.note
+    if accuracy.detail:
+        info["accuracy_detail"] = accuracy.detail
+
+
+def _failure_reasons(fell_back: str | None, accuracy: Accuracy) -> list[str]:
+    """Why a cell that ran is failed anyway: a compile fallback, an answer out of tolerance."""
+    reasons = [fell_back] if fell_back else []
+    if not accuracy.accurate:
+        reasons.append(
+            f"inaccurate: {accuracy.metric} {accuracy.error:.3g} > tolerance {accuracy.tolerance:.3g}"
+            + (f" ({accuracy.detail})" if accuracy.detail else "")
+        )
+    return reasons
+
+
+def _measured_result(spec: CellSpec, run: _Measured, stats: Stats, accuracy: Accuracy, dtype_used: str,
+                     work: tuple[float | None, float | None], info: dict[str, Any],
+                     startup_s: float | None) -> CellResult:
+    """The result of a cell that ran to the end: OK, or FAILED with its reasons."""
+    m = run.m
+    flops, moved = work
+    median = stats.median
+    reasons = _failure_reasons(run.fell_back, accuracy)
+    return CellResult(
+        spec=spec,
+        status=Status.FAILED if reasons else Status.OK,
+        reason="; ".join(reasons),
+        first_call_s=m.first_call_s,
+        # Only when the library said it compiled: otherwise first call - median is noise.
+        compile_s=max(0.0, m.first_call_s - median) if m.compile.compiled == "yes" else None,
+        transfer_s=run.transfer_s,
+        stats=stats,
+        accuracy=accuracy,
+        gflops=(flops / median / 1e9) if flops and median > 0 else None,
+        gbs=(moved / median / 1e9) if moved and median > 0 else None,
+        info=info,
+        observed=Observations(
+            startup_s=startup_s,
+            compiled=m.compile.compiled,
+            cache=m.compile.cache,
+            graph_breaks=m.compile.graph_breaks,
+            peak_host_bytes=run.peak_host,
+            peak_device_bytes=run.peak_device,
+            cpu_util=m.cpu_util,
+            cpu_contention=m.cpu_contention,
+            dtype_used=dtype_used,
+        ),
+        raw_samples=tuple(m.samples),
+    )
+
+
+def _crashed_result(spec: CellSpec, exc: Exception, kernel: Kernel | None, info: dict[str, Any],
+                    startup_s: float | None) -> CellResult:
+    """A cell whose code raised: the kernel's own explanation when it has one, else the error."""
+    explained = None
+    if kernel is not None:
+        with contextlib.suppress(Exception):
+            explained = kernel.explain(exc)
+    return CellResult(
+        spec=spec,
+        status=Status.FAILED,
+        reason=(explained or f"{type(exc).__name__}: {exc}").strip()[:500],
+        info={**info, "traceback": _short_traceback(exc)},
+        observed=Observations(startup_s=startup_s),
+    )

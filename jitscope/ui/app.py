@@ -1,5 +1,8 @@
-"""The jitscope terminal app: the App owns the background work, the :class:`Session` holds what
-the screens share, and the screens own the behaviour.
+"""The jitscope terminal app, kept thin: it declares the screens and the keys, starts the work
+off the UI thread and feeds what comes back into the :class:`Session`, which the screens read
+and draw from (each screen owns its behaviour). The work itself lives in its own modules:
+``ui.background`` (registry, version probes), ``ui.runs`` / ``ui.job`` (the run),
+``ui.exporting``, ``ui.keys`` (help and palette), ``ui.themes``.
 
 Nothing here imports a numerical backend: backends are probed and run in worker processes
 (``jitscope.runner``), and this process only reads their events from background threads.
@@ -10,53 +13,34 @@ store are all loaded after it, off the UI thread where they may block.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import get_current_worker
 
-from jitscope.core.errors import UserError
 from jitscope.core.text import printable
 from jitscope.ui import STYLES
+from jitscope.ui.background import RegistryLoader, availability_of, probe_in_worker
+from jitscope.ui.keys import palette_commands
 from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent
-from jitscope.ui.session import Probe, Session, SessionApp
-from jitscope.ui.themes import DEFAULT_THEME, THEME_ENV, load_themes
+from jitscope.ui.shared_state import Probe, Session, SessionApp
+from jitscope.ui.themes import install_themes
 
 if TYPE_CHECKING:
-    import threading
-
-    from jitscope.core.backend import Availability
     from jitscope.core.registry import Registry
     from jitscope.runner.plan import Selection
     from jitscope.ui.exporting import ExportRequest
-    from jitscope.ui.runs import RunFactory, RunJob
-    from jitscope.ui.state import RunEnded
+    from jitscope.ui.job import RunFactory, RunJob
+    from jitscope.ui.state import ResultSet, RunEnded
 
-RegistryLoader = Callable[[], "Registry"]
 STATUS_INTERVAL_S = 0.25  # the mode bar's run status, 4 times a second during a run
-
-
-def probe_in_worker(backend: str, device: str, workload_files: tuple[str, ...] = (),
-                    cancel: threading.Event | None = None) -> dict[str, Any]:
-    """Version and devices from a worker process (the UI imports no backend)."""
-    from jitscope.runner.probe import probe_backend
-
-    return probe_backend(backend, device, workload_files, timeout_s=60.0, cancel=cancel)
-
-
-def availability_of(registry: Registry) -> dict[str, Availability]:
-    """Each backend's availability (a look on disk for its modules; no import)."""
-    return {name: backend.availability() for name, backend in registry.backends.items()}
 
 
 def _setup_screen() -> Screen[None]:
@@ -146,21 +130,7 @@ class JitscopeApp(SessionApp):
         else:
             self.session.registry = registry
             self.session.availability = availability_of(registry)
-        self.startup_problems: list[str] = []
-        themes, problems = load_themes()
-        self.startup_problems += problems
-        self.theme_names = [t.name for t in themes]
-        for t in themes:
-            self.register_theme(t)
-        wanted = theme or os.environ.get(THEME_ENV) or DEFAULT_THEME
-        first = wanted if wanted in self.available_themes else self.theme_names[0] if self.theme_names else None
-        if first is not None:
-            self.set_reactive(App.theme, first)
-            dark = self.current_theme.dark
-            self.set_class(dark, "-dark-mode", update=False)
-            self.set_class(not dark, "-light-mode", update=False)
-        if not self.theme_names:
-            self.theme_names = ["textual-dark", "textual-light"]
+        self.theme_names, self.startup_problems = install_themes(self, theme)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -182,24 +152,11 @@ class JitscopeApp(SessionApp):
             self._load_registry(self._registry_loader)
 
     # ---- background work: the registry, version probes -------------------------------------
-    @work(thread=True, group="registry", exit_on_error=False)
     def _load_registry(self, loader: RegistryLoader, reload: bool = False, added_file: str = "") -> None:
-        try:
-            registry = loader()
-            availability = availability_of(registry)
-        except UserError as exc:
-            self.post_message(RegistryLoaded(None, error=str(exc), reload=reload))
-            return
-        except Exception as exc:  # a reload must never take the app down with it
-            if not reload:
-                raise
-            self.post_message(RegistryLoaded(None, error=f"{type(exc).__name__}: {exc}", reload=True))
-            return
-        # The Setup form's module and its planner, imported here rather than on the UI thread.
-        import jitscope.ui.screens.setup_form  # noqa: F401
+        from jitscope.ui import background
 
-        added = tuple(registry.workloads_of_file(added_file)) if added_file else ()
-        self.post_message(RegistryLoaded(registry, availability, reload=reload, added=added))
+        self.run_worker(partial(background.load_registry, loader, self.post_message, reload=reload,
+                                added_file=added_file), thread=True, group="registry", exit_on_error=False)
 
     def on_registry_loaded(self, message: RegistryLoaded) -> None:
         if message.registry is None:
@@ -277,33 +234,17 @@ class JitscopeApp(SessionApp):
 
     def start_probes(self) -> None:
         """Probe the versions of the available backends not probed yet, one at a time."""
+        from jitscope.ui.background import backends_to_probe, probe_backends
+
         session = self.session
         if session.probe is None or session.registry is None or session.running:
             return
         if any(w.group == "probe" and w.is_running for w in self.workers):
             return
-        todo = [n for n in session.registry.backends
-                if n not in session.backend_info and session.availability.get(n) and session.availability[n].available]
+        todo = backends_to_probe(session)
         if todo:
-            self._probe_all(todo, session.probe)
-
-    @work(thread=True, group="probe", exit_on_error=False)
-    def _probe_all(self, names: list[str], probe: Probe) -> None:
-        gate = self.session.probes
-        worker = get_current_worker()
-        for name in names:
-            if worker.is_cancelled or gate.paused.is_set():
-                return
-            with gate.lock:
-                if gate.paused.is_set():
-                    return
-                try:
-                    info = probe(name, "cpu")
-                except Exception as exc:  # a probe must never take the app down
-                    info = {"error": f"{type(exc).__name__}: {exc}"}
-            if info.get("cancelled"):  # a run started: probe it again later
-                return
-            self.post_message(BackendProbed(name, info))
+            self.run_worker(partial(probe_backends, todo, session.probe, session.probes, self.post_message),
+                            thread=True, group="probe", exit_on_error=False)
 
     def on_backend_probed(self, message: BackendProbed) -> None:
         self.session.backend_info[message.backend] = message.info
@@ -320,8 +261,9 @@ class JitscopeApp(SessionApp):
             self.notify(session.request_problem, title="Cannot run", severity="error", timeout=8)
             await self.switch_mode("setup")
             return
+        from jitscope.ui.job import RunJob
         from jitscope.ui.planning import cost_model
-        from jitscope.ui.runs import RunJob, drive, recorded_run
+        from jitscope.ui.runs import drive, recorded_run
         from jitscope.ui.state import RunProgress
 
         job = RunJob(request, RunProgress(list(request.plan.cells), session.clock, cost=cost_model(session.registry)))
@@ -356,24 +298,13 @@ class JitscopeApp(SessionApp):
         self.session.run_updated.publish(message)
 
     def _run_ended(self, job: RunJob, end: RunEnded) -> None:
-        from jitscope.ui.state import ResultSet, RunRef
+        from jitscope.ui.job import end_notice, results_view
 
-        progress = job.progress
-        runner = job.runner
-        results = runner.ordered_results() if runner is not None else progress.results()
-        record = runner.run_record() if runner is not None else {}
-        run_id = progress.run_id
-        counts = progress.counts()
-        summary = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing finished"
-        if end.error:
-            self.notify(end.error, title="Run stopped", severity="error", timeout=10)
-        elif end.cancelled:
-            self.notify(f"Cancelled; kept {summary}", title=f"Run #{run_id}" if run_id else "Run", severity="warning")
-        else:
-            self.notify(f"{summary}. enter: results, e: export", title=f"Run #{run_id} finished" if run_id else "Run finished")
-        if results:
-            ref = RunRef(run_id, f"#{run_id}" if run_id else "run", record)
-            self.session.show(ResultSet.single(results, ref, title=f"run #{run_id}" if run_id else "this run"))
+        notice = end_notice(job, end)
+        self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout)
+        view = results_view(job)
+        if view is not None:
+            self.session.show(view)
         self._status_timer.pause()
         self.run_status = ""
         self.refresh_bindings()
@@ -438,19 +369,13 @@ class JitscopeApp(SessionApp):
 
         self.push_screen(ExportDialog(view, self.session.export_dir), chosen)
 
-    @work(thread=True, group="export", exit_on_error=False)
-    def _export(self, view: Any, request: ExportRequest) -> None:
+    def _export(self, view: ResultSet, request: ExportRequest) -> None:
         """Writing files can block (a slow or full disk): off the UI thread."""
-        from jitscope.ui.exporting import export_view
+        from jitscope.ui.exporting import export_in_thread
 
-        try:
-            written = export_view(view, request, self.session.db_path)
-        except UserError as exc:
-            self.call_from_thread(self.notify, str(exc), title="Export failed", severity="error", timeout=10)
-            return
-        others = ", ".join(p.suffix for p in written[1:])
-        self.call_from_thread(self.notify, f"{len(view.items)} cells to {written[0]}" + (f" (+ {others})" if others else ""),
-                              title="Exported", timeout=10)
+        self.run_worker(partial(export_in_thread, view, request, self.session.db_path,
+                                partial(self.call_from_thread, self.notify)),
+                        thread=True, group="export", exit_on_error=False)
 
     def action_next_theme(self) -> None:
         names = self.theme_names
@@ -459,53 +384,17 @@ class JitscopeApp(SessionApp):
         self.notify(f"Theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:
+        from jitscope.ui.keys import key_table
         from jitscope.ui.screens.dialogs import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(HelpScreen([(key, what) for key, what, _a, _n in self.key_table(self.screen)]))
-
-    # ---- keys everywhere: footer, help, command palette ---------------------------------------
-    def key_table(self, screen: Screen[Any]) -> list[tuple[str, str, str, Any]]:
-        """(key, what it does, action, node) for every key active on ``screen``: its focused
-        widget's and its own first, then the app's. Built from the bindings, so never stale."""
-        rows: list[tuple[int, str, str, str, Any]] = []
-        seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
-            b = active.binding
-            if not b.description or b.system or (not b.show and b.action.startswith("toggle_series")):
-                continue
-            display = b.key_display or self.get_key_display(b)
-            if display in seen or key.startswith("super+"):
-                continue
-            seen.add(display)
-            what = str(b.tooltip or b.description)
-            # jitscope's own keys first (the screen's, then the app's), generic ones last
-            own_screen = active.node is screen and any(_same(b, o) for o in type(screen).BINDINGS)
-            own_app = active.node is self and any(_same(b, o) for o in type(self).BINDINGS)
-            rank = 0 if own_screen else 1 if own_app else 2
-            rows.append((rank, display, what, b.action, active.node))
-        rows.sort(key=lambda row: row[0])
-        return [row[1:] for row in rows]
+        self.push_screen(HelpScreen([(key, what) for key, what, _a, _n in key_table(self, self.screen)]))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        for key, what, action, node in self.key_table(screen):
-            if action in ("quit", "help", "command_palette"):
-                continue
-            title = what.split(" (")[0] if len(what) < 60 else what[:57] + "…"
-            # A help line only where it adds to the title: the palette shows it under each entry.
-            helps = what if what != title else ""
-            yield SystemCommand(f"{title} ({key})", helps, partial(self.call_later, self.run_action, action, node))
-        for name in self.theme_names:
-            yield SystemCommand(f"Theme: {name}", "Switch to this theme", partial(setattr, self, "theme", name))
-        yield SystemCommand("Keys (?)", "Show every key of this screen and the app", self.action_help)
-        yield SystemCommand("Quit (q)", "Quit (a running sweep is cancelled first)",
-                            partial(self.call_later, self.action_quit))
-
-
-def _same(binding: Binding, declared: Any) -> bool:
-    return isinstance(declared, Binding) and declared.action == binding.action and binding.key in declared.key.split(",")
+        return palette_commands(self, screen, self.theme_names, show_help=self.action_help,
+                                quit_app=self.action_quit)
 
 
 def run_app(selection: Selection | None, db_path: Path, workload_files: list[str],

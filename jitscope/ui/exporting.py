@@ -6,6 +6,7 @@ name, keeps each overlaid run's id on its own CSV rows, and refuses what would d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,17 @@ def export_view(view: ResultSet, request: ExportRequest, db_path: Path) -> list[
                   "runs": [ref.record for ref in runs]}
         written += write_exports(view.results, record, json_path=json_path, md_path=md_path)
     return written
+
+
+def export_in_thread(view: ResultSet, request: ExportRequest, db_path: Path,
+                     notify: Callable[..., object]) -> None:
+    """(a thread) Export ``view`` and say where it went, or why it could not (``notify``
+    reaches the UI thread)."""
+    try:
+        written = export_view(view, request, db_path)
+    except UserError as exc:
+        notify(str(exc), title="Export failed", severity="error", timeout=10)
+        return
+    others = ", ".join(p.suffix for p in written[1:])
+    notify(f"{len(view.items)} cells to {written[0]}" + (f" (+ {others})" if others else ""),
+           title="Exported", timeout=10)

@@ -19,7 +19,7 @@ from jitscope.runner import events as ev
 if TYPE_CHECKING:
     from jitscope.core.backend import Availability
     from jitscope.core.registry import Registry
-    from jitscope.ui.runs import RunJob
+    from jitscope.ui.job import RunJob
     from jitscope.ui.state import RunEnded
 
 

@@ -12,10 +12,13 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,3 +102,23 @@ def rgb(value: str, background: str = "#000000") -> tuple[int, int, int]:
     if color.a < 1:
         color = Color.parse(background) + color
     return (color.r, color.g, color.b)
+
+
+def install_themes(app: App[Any], wanted: str | None) -> tuple[list[str], list[str]]:
+    """Register every theme file on ``app`` and start it in ``wanted`` (else $JITSCOPE_THEME,
+    else the default) before the first frame; returns the names ``t`` cycles through and one
+    problem line per theme file that could not be used."""
+    from textual.app import App
+
+    themes, problems = load_themes()
+    names = [t.name for t in themes]
+    for t in themes:
+        app.register_theme(t)
+    wanted = wanted or os.environ.get(THEME_ENV) or DEFAULT_THEME
+    first = wanted if wanted in app.available_themes else names[0] if names else None
+    if first is not None:
+        app.set_reactive(App.theme, first)
+        dark = app.current_theme.dark
+        app.set_class(dark, "-dark-mode", update=False)
+        app.set_class(not dark, "-light-mode", update=False)
+    return names or ["textual-dark", "textual-light"], problems

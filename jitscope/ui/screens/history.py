@@ -25,7 +25,7 @@ from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
 from jitscope.ui import STYLES
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
 from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar

@@ -20,7 +20,7 @@ from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_size
 from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.ui import STYLES
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
     ExpectedError,
     ResultSet,

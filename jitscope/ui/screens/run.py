@@ -27,7 +27,7 @@ from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.runner import events as ev
 from jitscope.ui import STYLES
 from jitscope.ui.messages import RunEvent
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
     ExpectedError,
     ResultSet,
@@ -43,7 +43,7 @@ from jitscope.ui.widgets.modebar import ModeBar
 from jitscope.ui.widgets.plot import Chart
 
 if TYPE_CHECKING:
-    from jitscope.ui.runs import RunJob
+    from jitscope.ui.job import RunJob
 
 REDRAW_INTERVAL_S = 0.25  # the grid, progress and plot redraw at most 4 times a second
 

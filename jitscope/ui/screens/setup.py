@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from jitscope.ui.session import SessionScreen
+from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar
 

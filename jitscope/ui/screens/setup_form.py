@@ -40,7 +40,7 @@ from jitscope.ui.planning import (
     selection_labels,
     whole_number,
 )
-from jitscope.ui.session import Session
+from jitscope.ui.shared_state import Session
 from jitscope.ui.state import fmt_duration
 from jitscope.ui.widgets.checklist import CheckList
 

@@ -9,7 +9,6 @@ probes, the run's thread) and feeds the results into the session.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,47 +18,19 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.signal import Signal
 
+from jitscope.ui.probe_gate import ProbeGate
+
 if TYPE_CHECKING:
     from jitscope.core.backend import Availability
     from jitscope.core.registry import Registry
     from jitscope.runner.plan import Selection
+    from jitscope.ui.job import RunFactory, RunJob
     from jitscope.ui.messages import RunEvent
     from jitscope.ui.planning import RunRequest
-    from jitscope.ui.runs import RunFactory, RunJob
     from jitscope.ui.state import ResultSet
 
 # (backend, device) -> {"version": ..., "devices": [...]} or {"error": ...}
 Probe = Callable[[str, str], dict[str, Any]]
-
-
-class ProbeGate:
-    """One worker process at a time: a version probe and a run never overlap. A probe runs
-    holding :attr:`lock`; a run pauses new probes, kills the one in flight (:attr:`cancel`,
-    which the probe passes on to its worker) and waits for the lock before it starts."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.paused = threading.Event()  # no new probes (a run is on, or the app is closing)
-        self.cancel = threading.Event()  # kill the probe in flight
-
-    def stop_for_run(self, notice: Callable[[str], object]) -> None:
-        """(the run's thread) Pause probes and wait until none is running; ``notice`` says
-        so first when one has to be stopped."""
-        self.paused.set()
-        self.cancel.set()
-        if not self.lock.acquire(blocking=False):
-            notice("stopping a version probe first (one worker process at a time)")
-            self.lock.acquire()
-        self.cancel.clear()
-        self.lock.release()
-
-    def resume(self) -> None:
-        self.paused.clear()
-
-    def close(self) -> None:
-        """The app is closing: no new probe, and the one in flight is killed, not waited for."""
-        self.paused.set()
-        self.cancel.set()
 
 
 class Session:
