@@ -244,7 +244,6 @@ BACKEND = Backend(
     devices=_CUDA,
     implementations=(
         Implementation("linreg", NAME, "default", _linreg, "cuBLAS mat-vecs per epoch", devices=_CUDA),
-        Implementation("mcpi", NAME, "default", _mcpi, "chunked device RNG, test, count", devices=_CUDA),
         Implementation("lu", NAME, "default", _lu, "rank-1 update per k on the device", devices=_CUDA),
         Implementation("nodes", NAME, "default", _nodes, "structure of arrays on the device", devices=_CUDA),
     ),

@@ -464,7 +464,6 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
 
 IMPLS = (
     Implementation("linreg", NAME, "default", _linreg, "jit + fori_loop, two mat-vecs per epoch", devices=("cpu", "cuda")),
-    Implementation("mcpi", NAME, "default", _mcpi, "jit + fori_loop over chunks (threefry)", devices=("cpu", "cuda")),
     Implementation("lu", NAME, "default", _lu, "jit + fori_loop, masked rank-1 updates", devices=("cpu", "cuda")),
     Implementation("nodes", NAME, "default", _nodes, "jit, structure of arrays", devices=("cpu", "cuda")),
 )

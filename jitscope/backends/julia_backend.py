@@ -186,7 +186,6 @@ BACKEND = Backend(
         Implementation(w, NAME, "default", _build, what)
         for w, what in (
             ("linreg", "fused loop over samples, @simd"),
-            ("mcpi", "fused loop, Xoshiro RNG"),
             ("lu", "naive Doolittle, column-oriented"),
             ("nodes", "Vector of mutable structs"),
         )

@@ -191,7 +191,6 @@ BACKEND = Backend(
     devices=("cpu",),
     implementations=(
         Implementation("linreg", "numpy", "default", _linreg, "X@w and X.T@r per epoch"),
-        Implementation("mcpi", "numpy", "default", _mcpi, "chunked vectorised PCG64"),
         Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
         Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
         Implementation("linreg", "numpy", "seed", _seeds.linreg_numpy,

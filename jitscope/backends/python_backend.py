@@ -176,7 +176,6 @@ BACKEND = Backend(
     devices=("cpu",),
     implementations=(
         Implementation("linreg", "python", "default", _linreg, "nested loops over rows", dtypes=_F64),
-        Implementation("mcpi", "python", "default", _mcpi, "loop with random.random()", dtypes=_F64),
         Implementation("lu", "python", "default", _lu, "triple loop on lists", dtypes=_F64),
         Implementation("nodes", "python", "default", _nodes, "list of Node objects", dtypes=_F64),
         Implementation("linreg", "python", "seed", _seeds.linreg_python,
@@ -184,8 +183,6 @@ BACKEND = Backend(
                        dtypes=_F64, max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
         Implementation("lu", "python", "seed", _seeds.lu_python,
                        "SEED: the LU comparison's element-by-element loop on a NumPy array", dtypes=_F64),
-        Implementation("mcpi", "python", "seed", _seeds.mcpi_python,
-                       "SEED: the textbook random.random() loop", dtypes=_F64),
         Implementation("nodes", "python", "seed", _seeds.nodes_python,
                        "SEED: textbook Node class with a mutate method", dtypes=_F64),
     ),

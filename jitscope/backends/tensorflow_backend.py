@@ -412,7 +412,6 @@ BACKEND = Backend(
     devices=_DEV,
     implementations=(
         Implementation("linreg", NAME, "default", _linreg, "XLA graph loop, two matmuls per epoch", devices=_DEV),
-        Implementation("mcpi", NAME, "default", _mcpi, "XLA graph loop over chunks (stateless Philox)", devices=_DEV),
         Implementation("lu", NAME, "default", _lu, "XLA graph loop, masked rank-1 updates", devices=_DEV),
         Implementation("nodes", NAME, "default", _nodes, "XLA, structure of arrays", devices=_DEV),
     ),

@@ -483,7 +483,6 @@ def _impls() -> tuple[Implementation, ...]:
     for variant, what in (("eager", "eager ATen ops"), ("compile", "torch.compile (Inductor)")):
         out += [
             Implementation("linreg", NAME, variant, _linreg(variant), f"{what}: X@w, X.T@r per epoch", devices=_DEV),
-            Implementation("mcpi", NAME, variant, _mcpi(variant), f"{what}: chunked rand, test, count", devices=_DEV),
             Implementation("lu", NAME, variant, _lu(variant), f"{what}: rank-1 update per k", devices=_DEV),
             Implementation("nodes", NAME, variant, _nodes(variant), f"{what}: structure of arrays", devices=_DEV),
         ]

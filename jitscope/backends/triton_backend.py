@@ -373,13 +373,10 @@ BACKEND = Backend(
     extra="triton",
     devices=("cpu", "cuda"),
     implementations=(
-        Implementation("mcpi", NAME, "default", _mcpi, "Philox, count per program", devices=_CUDA),
         Implementation("linreg", NAME, "default", _linreg, "fused tile kernel + update kernel per epoch",
                        devices=_CUDA, max_size=LINREG_MAX_D,
                        max_size_reason="the fused kernel keeps a whole row of X in one program"),
         Implementation("lu", NAME, "default", _lu, "scale + rank-1 update kernels per k", devices=_CUDA),
-        Implementation("mcpi", NAME, "interpreter", _mcpi, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=1_000_000, max_size_reason=INTERP_REASON),
         Implementation("linreg", NAME, "interpreter", _linreg, "INTERPRETER (CPU, NumPy emulation), not compiled",
                        devices=_CPU, max_size=16, max_size_reason=INTERP_REASON),
         Implementation("lu", NAME, "interpreter", _lu, "INTERPRETER (CPU, NumPy emulation), not compiled",

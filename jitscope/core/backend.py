@@ -8,6 +8,7 @@ to list what exists; only ``jitscope.runner.child`` ever calls ``build``/``info`
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 from collections.abc import Callable
@@ -228,6 +229,24 @@ class Implementation:
 
 
 @dataclass(frozen=True)
+class BuildRef:
+    """A kernel's ``build`` named as ``"module:function"`` (``args``: a factory called with
+    them first, e.g. numba's ``_mcpi("parallel")``), imported only when a cell is built, in
+    the worker. A workload file lists its kernels with these, so it imports no backend:
+    workloads and backends stay side by side, both light at import (docs/design.md §10)."""
+
+    target: str
+    args: tuple[Any, ...] = ()
+
+    def __call__(self, ctx: CellContext) -> Kernel:
+        module, _, attr = self.target.partition(":")
+        build: Any = getattr(importlib.import_module(module), attr)
+        if self.args:
+            build = build(*self.args)
+        return build(ctx)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
 class UserKernel:
     """A user's plain function bound to a backend by ``@w.kernel(backend[, variant])``.
 
@@ -307,6 +326,9 @@ class Backend:
     startup: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
     adapter: Adapter | None = None  # runs users' own kernels (jitscope.workload); None: cannot
+    # The order variants are listed and run in, where kernels declared by the workloads add
+    # variants the backend's own implementations lack (numba's ``vectorize`` is mcpi's only).
+    variant_order: tuple[str, ...] = ()
 
     def availability(self) -> Availability:
         """Installed? Decided without importing the library (docs/design.md §5)."""
@@ -333,7 +355,12 @@ class Backend:
         if self.default_variant in seen:
             seen.remove(self.default_variant)
             seen.insert(0, self.default_variant)
-        return tuple(seen)
+        return self.ordered(seen)
+
+    def ordered(self, variants: list[str]) -> tuple[str, ...]:
+        """``variants`` in :attr:`variant_order` (those it does not name last, as given)."""
+        rank = {v: i for i, v in enumerate(self.variant_order)}
+        return tuple(sorted(variants, key=lambda v: rank.get(v, len(rank))))
 
 
 def which_probe(binary: str, what: str | None = None) -> Callable[[], str | None]:

@@ -70,10 +70,13 @@ class Registry:
     def implementations(
         self, workload: str | None = None, backend: str | None = None
     ) -> list[Implementation]:
+        # Each backend's own, then the kernels workloads and files declared for it: one
+        # backend's cells stay together whichever file declared them.
         impls: list[Implementation] = []
-        for b in self.backends.values():
+        for name, b in self.backends.items():
             impls.extend(b.implementations)
-        impls.extend(self.extra_implementations)
+            impls.extend(i for i in self.extra_implementations if i.backend == name)
+        impls.extend(i for i in self.extra_implementations if i.backend not in self.backends)
         return [
             i
             for i in impls
@@ -87,7 +90,10 @@ class Registry:
         for impl in self.extra_implementations:
             if impl.backend == backend and impl.variant not in names:
                 names.append(impl.variant)
-        return tuple(names)
+        if b.default_variant in names:  # first, whoever declared it
+            names.remove(b.default_variant)
+            names.insert(0, b.default_variant)
+        return b.ordered(names)
 
     def find(self, workload: str, backend: str, variant: str) -> Implementation | None:
         for impl in self.implementations(workload, backend):
@@ -155,6 +161,9 @@ def _add_workload(reg: Registry, obj: Any, source: str) -> None:
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
     check_name(obj.name, "workload")
     reg.workloads[obj.name] = obj
+    for impl in obj.kernel_builds:  # the kernels its file declares (Workload.kernel_build)
+        _check_implementation(impl)
+        reg.extra_implementations.append(impl)
 
 
 def _check_implementation(impl: Implementation) -> None:
