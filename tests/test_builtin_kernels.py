@@ -5,32 +5,37 @@ third party's, and a plugin file declares kernels the same way."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from cli_support import jitscope
 
 from jitscope.core.backend import BuildRef
 from jitscope.core.registry import load_registry
-from jitscope.workloads import mcpi
 
 
-def test_mcpi_kernels_are_declared_in_its_file_and_each_names_real_code() -> None:
-    """Every mcpi cell comes from mcpi.py, and each BuildRef resolves (a typo would otherwise
-    surface only when that backend's cell runs, perhaps only on a GPU machine)."""
-    declared = {(i.backend, i.variant) for i in mcpi.WORKLOAD.kernel_builds}
-    assert {("numpy", "default"), ("numba", "vectorize"), ("torch", "compile"), ("triton", "interpreter")} <= declared
+@pytest.mark.parametrize("name", ["linreg", "mcpi", "lu", "nodes"])
+def test_a_builtin_workloads_kernels_are_declared_in_its_file_and_each_names_a_build(name: str) -> None:
+    """Every cell of a built-in workload comes from its own file, and each BuildRef resolves to
+    a build taking the cell context (a typo, or a factory left uncalled, would otherwise surface
+    only when that backend's cell runs, perhaps only on a GPU machine)."""
+    workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD
+    declared = [(i.backend, i.variant) for i in workload.kernel_builds]
+    assert ("numpy", "default") in declared and ("torch", "compile") in declared
     reg = load_registry()
     for backend in reg.backends.values():
-        assert not [i for i in backend.implementations if i.workload == "mcpi"], backend.name
-    assert {(i.backend, i.variant) for i in reg.implementations(workload="mcpi")} == declared
-    for impl in mcpi.WORKLOAD.kernel_builds:
+        assert not [i for i in backend.implementations if i.workload == name], backend.name
+    assert sorted((i.backend, i.variant) for i in reg.implementations(workload=name)) == sorted(declared)
+    for impl in workload.kernel_builds:
         ref = impl.build
         assert isinstance(ref, BuildRef)
         module, _, attr = ref.target.partition(":")
         target = getattr(importlib.import_module(module), attr)
-        assert callable(target(*ref.args) if ref.args else target), ref
+        build = target(*ref.args) if ref.args else target
+        assert list(inspect.signature(build).parameters) == ["ctx"], (impl.label, ref)
 
 
 def test_a_backend_keeps_its_variant_order_when_a_workload_adds_one() -> None:

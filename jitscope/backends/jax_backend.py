@@ -24,7 +24,6 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
     Kernel,
     SkipCell,
     UserKernel,
@@ -462,19 +461,12 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     )
 
 
-IMPLS = (
-    Implementation("linreg", NAME, "default", _linreg, "jit + fori_loop, two mat-vecs per epoch", devices=("cpu", "cuda")),
-    Implementation("lu", NAME, "default", _lu, "jit + fori_loop, masked rank-1 updates", devices=("cpu", "cuda")),
-    Implementation("nodes", NAME, "default", _nodes, "jit, structure of arrays", devices=("cpu", "cuda")),
-)
-
 BACKEND = Backend(
     name=NAME,
     description="JAX: jit + lax.fori_loop (XLA), x64 honoured, block_until_ready",
     requires=("jax", "jaxlib"),
     extra="jax",
     devices=("cpu", "cuda"),
-    implementations=IMPLS,
     info=_info,
     startup=_startup,
     adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda"), passes_options_to="jax.jit"),

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends import _seeds
 from jitscope.backends._observe import HookedKernel
-from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
+from jitscope.core.backend import Adapter, Backend, CellContext, Kernel, UserKernel
 
 RNG_NOTE = "numpy default_rng (PCG64)"
 MCPI_CHUNK = 1 << 20
@@ -189,16 +188,6 @@ BACKEND = Backend(
     description="NumPy, vectorised (BLAS for the mat-vecs)",
     requires=("numpy",),
     devices=("cpu",),
-    implementations=(
-        Implementation("linreg", "numpy", "default", _linreg, "X@w and X.T@r per epoch"),
-        Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
-        Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
-        Implementation("linreg", "numpy", "seed", _seeds.linreg_numpy,
-                       "SEED: Real Python's NumPy gradient descent (d=2), as published",
-                       dtypes=("float64",), max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
-        Implementation("lu", "numpy", "seed", _seeds.lu_numpy,
-                       "SEED: the Numba article's Python loop over NumPy row slices", dtypes=("float64",)),
-    ),
     info=_info,
     setup_threads=limit_threads,
     adapter=Adapter(_adapt, variants=("default",)),

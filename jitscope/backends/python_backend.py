@@ -8,9 +8,8 @@ import platform
 import random
 from typing import Any
 
-from jitscope.backends import _seeds
 from jitscope.backends._observe import HookedKernel, python_floats
-from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
+from jitscope.core.backend import Adapter, Backend, CellContext, Kernel, UserKernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
 
@@ -174,18 +173,6 @@ BACKEND = Backend(
     name="python",
     description="pure Python loops and lists: the baseline",
     devices=("cpu",),
-    implementations=(
-        Implementation("linreg", "python", "default", _linreg, "nested loops over rows", dtypes=_F64),
-        Implementation("lu", "python", "default", _lu, "triple loop on lists", dtypes=_F64),
-        Implementation("nodes", "python", "default", _nodes, "list of Node objects", dtypes=_F64),
-        Implementation("linreg", "python", "seed", _seeds.linreg_python,
-                       "SEED: Real Python's list/generator gradient descent (d=2), as published",
-                       dtypes=_F64, max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
-        Implementation("lu", "python", "seed", _seeds.lu_python,
-                       "SEED: the LU comparison's element-by-element loop on a NumPy array", dtypes=_F64),
-        Implementation("nodes", "python", "seed", _seeds.nodes_python,
-                       "SEED: textbook Node class with a mutate method", dtypes=_F64),
-    ),
     info=_info,
     # Python floats are C doubles: a float32 cell would be a float64 run with a wrong label.
     adapter=Adapter(_adapt, variants=("default",), dtypes=_F64, options=("lists",)),

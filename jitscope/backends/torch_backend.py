@@ -21,7 +21,6 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
     Kernel,
     SkipCell,
     UserKernel,
@@ -478,17 +477,6 @@ def _setup_threads(n: int) -> None:
 _DEV = ("cpu", "cuda")
 
 
-def _impls() -> tuple[Implementation, ...]:
-    out = []
-    for variant, what in (("eager", "eager ATen ops"), ("compile", "torch.compile (Inductor)")):
-        out += [
-            Implementation("linreg", NAME, variant, _linreg(variant), f"{what}: X@w, X.T@r per epoch", devices=_DEV),
-            Implementation("lu", NAME, variant, _lu(variant), f"{what}: rank-1 update per k", devices=_DEV),
-            Implementation("nodes", NAME, variant, _nodes(variant), f"{what}: structure of arrays", devices=_DEV),
-        ]
-    return tuple(out)
-
-
 # ---- users' own kernels ---------------------------------------------------------------------
 def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     """``eager``: the user's function on tensors of the cell's dtype and device;
@@ -522,7 +510,6 @@ BACKEND = Backend(
     requires=("torch",),
     extra="torch",
     devices=_DEV,
-    implementations=_impls(),
     default_variant="eager",
     info=_info,
     setup_threads=_setup_threads,

@@ -27,14 +27,12 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
     Kernel,
     SkipCell,
     UserKernel,
 )
 
 NAME = "triton"
-INTERP_REASON = "the Triton interpreter emulates every program in NumPy (checking, not timing)"
 
 
 def _kernels(interpret: bool) -> Any:
@@ -215,7 +213,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 
 
 # ---- linreg ---------------------------------------------------------------------------------
-LINREG_MAX_D = 4096
+# Its size limit (a whole row of X per program) is declared with the kernel in workloads/linreg.py.
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -363,25 +361,12 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    explain=library_message, notes=_notes(ctx, interpret, launcher="the user's, on torch tensors"))
 
 
-_CUDA = ("cuda",)
-_CPU = ("cpu",)
-
 BACKEND = Backend(
     name=NAME,
     description="Triton kernels (mcpi, linreg, lu): compiled on CUDA; interpreter on CPU",
     requires=("triton", "torch"),
     extra="triton",
     devices=("cpu", "cuda"),
-    implementations=(
-        Implementation("linreg", NAME, "default", _linreg, "fused tile kernel + update kernel per epoch",
-                       devices=_CUDA, max_size=LINREG_MAX_D,
-                       max_size_reason="the fused kernel keeps a whole row of X in one program"),
-        Implementation("lu", NAME, "default", _lu, "scale + rank-1 update kernels per k", devices=_CUDA),
-        Implementation("linreg", NAME, "interpreter", _linreg, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=16, max_size_reason=INTERP_REASON),
-        Implementation("lu", NAME, "interpreter", _lu, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=64, max_size_reason=INTERP_REASON),
-    ),
     info=_info,
     startup=_startup,
     adapter=Adapter(_adapt, variants=("default", "interpreter"), devices=("cpu", "cuda")),

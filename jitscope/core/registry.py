@@ -34,12 +34,20 @@ from jitscope.core.workload import Workload
 WORKLOAD_GROUP = "jitscope.workloads"
 BACKEND_GROUP = "jitscope.backends"
 
-BUILTIN_WORKLOADS: dict[str, str] = {
-    "linreg": "jitscope.workloads.linreg:WORKLOAD",
-    "mcpi": "jitscope.workloads.mcpi:WORKLOAD",
-    "lu": "jitscope.workloads.lu:WORKLOAD",
-    "nodes": "jitscope.workloads.nodes:WORKLOAD",
-}
+def _builtin_workloads() -> dict[str, str]:
+    """Every ``jitscope/workloads/<name>.py`` module (``_``-prefixed helpers aside), found on
+    disk without importing it: a built-in workload is its file (spec and kernel list) and its
+    entry point in pyproject.toml (a test checks the two agree), as a user's is its file."""
+    import pkgutil
+
+    import jitscope.workloads
+
+    names = sorted(m.name for m in pkgutil.iter_modules(jitscope.workloads.__path__) if not m.name.startswith("_"))
+    return {name: f"jitscope.workloads.{name}:WORKLOAD" for name in names}
+
+
+BUILTIN_WORKLOADS: dict[str, str] = _builtin_workloads()
+
 
 def _builtin_backends() -> dict[str, str]:
     """Every ``jitscope/backends/<name>_backend.py`` module, found on disk (no import): adding
