@@ -582,7 +582,8 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    # mcpi's file adds vectorize (its only workload); listed where it always was.
+    # The workloads' files declare every kernel; this keeps the variants listed (and run) in
+    # this order whichever file declares them (vectorize is mcpi's only, jitclass nodes').
     variant_order=("default", "parallel", "vectorize", "jitclass", "seed", "cuda"),
     # A cuda kernel is a different program (a launcher of @cuda.jit kernels): it serves
     # numba:cuda only when named, @w.kernel("numba", "cuda"), never as the backend-wide kernel.

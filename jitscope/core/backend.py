@@ -326,8 +326,8 @@ class Backend:
     startup: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
     adapter: Adapter | None = None  # runs users' own kernels (jitscope.workload); None: cannot
-    # The order variants are listed and run in, where kernels declared by the workloads add
-    # variants the backend's own implementations lack (numba's ``vectorize`` is mcpi's only).
+    # The order variants are listed and run in, where the workloads' files declare the kernels
+    # (numba's ``vectorize`` is mcpi's only); unnamed ones follow, as they are declared.
     variant_order: tuple[str, ...] = ()
 
     def availability(self) -> Availability:
