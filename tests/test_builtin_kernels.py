@@ -78,3 +78,30 @@ def test_a_workload_file_declares_a_kernel_the_way_the_builtins_do(tmp_path: Pat
     (cell,) = json.loads(proc.stdout)["cells"]
     assert (cell["spec"]["workload"], cell["status"]) == ("halves", "ok"), cell
     assert "one multiply" in json.dumps(cell)
+
+
+def test_one_kernel_shape_takes_every_hook_where_it_is_built() -> None:
+    """A backend states the compile watch, the arrays that ran and the device peak when it
+    makes the kernel (no attribute set afterwards, no second class for the hooks)."""
+    from jitscope.core.backend import CompileObservation, CompileWatch, FunctionKernel
+
+    class Seen(CompileWatch):
+        def stop(self) -> CompileObservation:
+            return CompileObservation("yes", "miss")
+
+    class Peak:
+        def __init__(self) -> None:
+            self.resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def peak(self) -> int | None:
+            return 4096
+
+    peak = Peak()
+    kernel = FunctionKernel(lambda: (1.0, "probe"), watch=Seen, ran_with=lambda out: out[1], device_peak=peak)
+    out = kernel.run()
+    kernel.reset_device_peak()
+    assert (kernel.compile_watch().stop().compiled, kernel.ran_with(out)) == ("yes", "probe")
+    assert (peak.resets, kernel.device_peak_bytes()) == (1, 4096)

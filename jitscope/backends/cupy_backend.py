@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -83,10 +83,10 @@ class PoolPeak:
         return int(self._pool.total_bytes())
 
 
-def _kernel(run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(run: Any, **kwargs: Any) -> FunctionKernel:
     """CuPy compiles its elementwise kernels with NVRTC and caches them on disk, but keeps no
     counter anyone can read: compiled and cache stay ``unknown`` (the default watch)."""
-    return HookedKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
+    return FunctionKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

@@ -17,13 +17,13 @@ import math
 import os
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -118,13 +118,11 @@ class JaxDevicePeak:
         return after
 
 
-def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> FunctionKernel:
     """A jitted kernel: compilation watched through jax.monitoring, the device peak read
     from the allocator on a GPU."""
     peak = JaxDevicePeak(dev) if ctx.device != "cpu" else None
-    kernel = HookedKernel(run, device_peak=peak, **kwargs)
-    kernel.watch = JaxCompileWatch
-    return kernel
+    return FunctionKernel(run, device_peak=peak, watch=JaxCompileWatch, **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: Any) -> Any:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
-from jitscope.core.backend import Adapter, Backend, CellContext, Kernel, UserKernel
+from jitscope.core.backend import Adapter, Backend, CellContext, FunctionKernel, Kernel, UserKernel
 
 RNG_NOTE = "numpy default_rng (PCG64)"
 MCPI_CHUNK = 1 << 20
@@ -83,7 +82,7 @@ def _linreg(ctx: CellContext) -> Kernel:
     def run() -> Any:
         return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
-    return HookedKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -92,7 +91,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def run() -> tuple[float, Any]:
         return estimate_pi(ctx.inputs["n"], ctx.inputs["seed"], dt)
 
-    return HookedKernel(
+    return FunctionKernel(
         run, compiler=False, fetch=lambda out: out[0], ran_with=lambda out: out[1],
         notes={"rng": RNG_NOTE, "layout": f"chunks of {MCPI_CHUNK}"},
     )
@@ -109,7 +108,7 @@ def _lu(ctx: CellContext) -> Kernel:
         return slogdet_of_factor(factor), factor
 
     # The result is (sign, logdet) in float64; the factor is what the kernel computed in.
-    return HookedKernel(
+    return FunctionKernel(
         run, compiler=False, transfer=transfer, fetch=lambda out: out[0], ran_with=lambda out: out[1],
         notes={"layout": "rank-1 update per column"},
     )
@@ -129,7 +128,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         return bias.sum()
 
     # bias.sum() is a NumPy scalar of the bias array's dtype: the output says what ran.
-    return HookedKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
+    return FunctionKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
 
 
 def threads_info() -> dict[str, Any]:
@@ -177,7 +176,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     def transfer() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
-    kernel = HookedKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
+    kernel = FunctionKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
                           ran_with=lambda out: (out, data))
     kernel.arguments = data
     return kernel

@@ -8,8 +8,8 @@ import platform
 import random
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel, python_floats
-from jitscope.core.backend import Adapter, Backend, CellContext, Kernel, UserKernel
+from jitscope.backends._observe import python_floats
+from jitscope.core.backend import Adapter, Backend, CellContext, FunctionKernel, Kernel, UserKernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
 
@@ -22,7 +22,7 @@ def _ran_with(out: Any) -> Any:
 
 def _kernel(run: Any, **kwargs: Any) -> Kernel:
     """Pure Python has no compiler: a first call is known not to compile."""
-    return HookedKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
+    return FunctionKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -163,7 +163,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                 return seen
         return out  # NumPy arrays or scalars the kernel made from the float64 inputs
 
-    kernel = HookedKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
+    kernel = FunctionKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
                           notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
     kernel.arguments = None if lists else data  # lists are rebuilt, never compared
     return kernel

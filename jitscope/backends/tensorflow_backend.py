@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -90,12 +90,10 @@ class TfDevicePeak:
             return None
 
 
-def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> FunctionKernel:
     """A ``tf.function`` kernel: its tracing count watched, the GPU allocator's peak read."""
     peak = TfDevicePeak(dev) if dev.startswith("/GPU") else None
-    kernel = HookedKernel(run, device_peak=peak, **kwargs)
-    kernel.watch = lambda: TracingWatch(fn)
-    return kernel
+    return FunctionKernel(run, device_peak=peak, watch=lambda: TracingWatch(fn), **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: str) -> Any:

@@ -14,13 +14,13 @@ import os
 import shutil
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -189,14 +189,12 @@ class TorchCudaPeak:
         return int(_torch().cuda.max_memory_allocated(self._device))
 
 
-def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> FunctionKernel:
     """A torch kernel: eager runs precompiled ATen ops (nothing compiles); ``compile`` is
     watched through Dynamo's counters; on CUDA the allocator's peak is read."""
     peak = TorchCudaPeak(_device(ctx)) if ctx.device == "cuda" else None
-    kernel = HookedKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, **kwargs)
-    if variant == "compile":
-        kernel.watch = DynamoWatch
-    return kernel
+    watch = DynamoWatch if variant == "compile" else None
+    return FunctionKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, watch=watch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

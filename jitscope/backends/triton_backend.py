@@ -20,13 +20,13 @@ import os
 import sys
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -151,15 +151,13 @@ class TorchCudaPeak:
         return int(self._torch.cuda.max_memory_allocated(self._device))
 
 
-def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> FunctionKernel:
     """The interpreter emulates programs in NumPy and compiles nothing (a fact); compiled
     kernels are watched through Triton's compilation listener, and their memory through
     torch's CUDA allocator."""
     if interpret:
-        return HookedKernel(run, compiler=False, **kwargs)
-    kernel = HookedKernel(run, device_peak=TorchCudaPeak(torch, device), **kwargs)
-    kernel.watch = TritonCompileWatch
-    return kernel
+        return FunctionKernel(run, compiler=False, **kwargs)
+    return FunctionKernel(run, device_peak=TorchCudaPeak(torch, device), watch=TritonCompileWatch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:

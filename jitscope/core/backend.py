@@ -13,7 +13,7 @@ import importlib.util
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from jitscope.core.model import CellSpec
 from jitscope.core.workload import Inputs, Workload
@@ -140,10 +140,20 @@ class Kernel:
         return out
 
 
-class FunctionKernel(Kernel):
-    """A kernel from plain callables, for the common host-side case."""
+class DevicePeak(Protocol):
+    """A device allocator's high-water mark: ``reset`` before the cell, ``peak`` after."""
 
-    def __init__(
+    def reset(self) -> None: ...
+
+    def peak(self) -> int | None: ...
+
+
+class FunctionKernel(Kernel):
+    """The one kernel shape the backends build: the protocol's steps and the observation
+    hooks given as keywords, so a built-in kernel and an adapter's state everything where
+    they build it (nothing set on the kernel afterwards)."""
+
+    def __init__(  # noqa: PLR0913 - each keyword is one optional protocol step or hook
         self,
         run: Callable[[], Any],
         *,
@@ -153,18 +163,25 @@ class FunctionKernel(Kernel):
         notes: dict[str, Any] | None = None,
         compiler: bool | None = None,
         explain: Callable[[BaseException], str | None] | None = None,
+        watch: Callable[[], CompileWatch] | None = None,
+        ran_with: Callable[[Any], Any] | None = None,
+        device_peak: DevicePeak | None = None,
     ) -> None:
         """``compiler``: False for libraries with no compiler at all (then a first call is
-        known not to compile); None when nobody knows (the default watch says unknown)."""
+        known not to compile); None when nobody knows (the default watch says unknown).
+        ``watch``: a backend that can observe compilation (torch's Dynamo counters...).
+        ``ran_with``: the arrays whose dtype is what ran (default: the output).
+        ``device_peak``: the device allocator's high-water mark (None: not observable)."""
         super().__init__()
         self._compiler = compiler
-        # A backend that can observe compilation sets this (e.g. torch's Dynamo counters).
-        self.watch: Callable[[], CompileWatch] | None = None
+        self.watch = watch
         self._run = run
         self._transfer = transfer
         self._sync = sync
         self._fetch = fetch
         self._explain = explain
+        self._ran_with = ran_with
+        self._device_peak = device_peak
         self.notes.update(notes or {})
 
     def explain(self, exc: BaseException) -> str | None:
@@ -188,6 +205,16 @@ class FunctionKernel(Kernel):
         if self.watch is not None:
             return self.watch()
         return NothingCompiles() if self._compiler is False else CompileWatch()
+
+    def ran_with(self, out: Any) -> Any:
+        return self._ran_with(out) if self._ran_with is not None else out
+
+    def reset_device_peak(self) -> None:
+        if self._device_peak is not None:
+            self._device_peak.reset()
+
+    def device_peak_bytes(self) -> int | None:
+        return self._device_peak.peak() if self._device_peak is not None else None
 
 
 class SkipCell(Exception):
