@@ -24,11 +24,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -198,9 +198,8 @@ def _notes(shape: Launch, **extra: Any) -> dict[str, Any]:
 
 
 def _kernel(cuda: Any, run: Any, dispatchers: list[Any], **kwargs: Any) -> Kernel:
-    kernel = HookedKernel(run, sync=lambda out: cuda.synchronize(), device_peak=DriverPeak(cuda), **kwargs)
-    kernel.watch = _watch(dispatchers)
-    return kernel
+    return FunctionKernel(run, sync=lambda out: cuda.synchronize(), device_peak=DriverPeak(cuda),
+                          watch=_watch(dispatchers), **kwargs)
 
 
 def _put(cuda: Any, array: Any, dtype: Any) -> Any:

@@ -8,11 +8,11 @@ the part only it can see (docs/design.md §2, "observation hooks"):
   generated or factored, returned next to the result — so the dtype is read from data that
   went through the kernel, never from the request;
 * the device allocator's peak (``Kernel.reset_device_peak`` / ``device_peak_bytes``), through a
-  small :class:`DevicePeak` per library;
+  small :class:`~jitscope.core.backend.DevicePeak` per library;
 * compilation (``Kernel.compile_watch``), through each library's own counters.
 
-:class:`HookedKernel` is :class:`~jitscope.core.backend.FunctionKernel` with the first two
-wired in, so a backend states them where it builds the kernel.
+:class:`~jitscope.core.backend.FunctionKernel` takes all three as keywords (``ran_with=``,
+``device_peak=``, ``watch=``), so a backend states them where it builds the kernel.
 """
 
 from __future__ import annotations
@@ -20,17 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from jitscope.core.backend import FunctionKernel
-
-
-class DevicePeak(Protocol):
-    """A device allocator's high-water mark: ``reset`` before the cell, ``peak`` after."""
-
-    def reset(self) -> None: ...
-
-    def peak(self) -> int | None: ...
+from typing import Any
 
 
 class TorchCudaPeak:
@@ -72,32 +62,6 @@ class OncePerWorker:
             except self._missing:
                 self._ok = False
         return self._ok
-
-
-class HookedKernel(FunctionKernel):
-    """A :class:`FunctionKernel` that says which arrays ran and reads a device peak."""
-
-    def __init__(
-        self,
-        run: Callable[[], Any],
-        *,
-        ran_with: Callable[[Any], Any] | None = None,
-        device_peak: DevicePeak | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(run, **kwargs)
-        self._ran_with = ran_with
-        self._device_peak = device_peak
-
-    def ran_with(self, out: Any) -> Any:
-        return self._ran_with(out) if self._ran_with is not None else out
-
-    def reset_device_peak(self) -> None:
-        if self._device_peak is not None:
-            self._device_peak.reset()
-
-    def device_peak_bytes(self) -> int | None:
-        return self._device_peak.peak() if self._device_peak is not None else None
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,14 @@ import math
 import random
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel, python_floats
-from jitscope.core.backend import CellContext, Kernel, SkipCell
+from jitscope.backends._observe import python_floats
+from jitscope.core.backend import CellContext, FunctionKernel, Kernel, SkipCell
 
 SEED_NOTE = "seed-faithful: the published code's algorithm as posted (see jitscope/backends/_seeds.py)"
 
 
 def _python_kernel(run: Any, **kwargs: Any) -> Kernel:
-    return HookedKernel(run, compiler=False, **kwargs)
+    return FunctionKernel(run, compiler=False, **kwargs)
 
 
 def _two_parameters(ctx: CellContext) -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
-    Implementation,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -84,10 +83,10 @@ class PoolPeak:
         return int(self._pool.total_bytes())
 
 
-def _kernel(run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(run: Any, **kwargs: Any) -> FunctionKernel:
     """CuPy compiles its elementwise kernels with NVRTC and caches them on disk, but keeps no
     counter anyone can read: compiled and cache stay ``unknown`` (the default watch)."""
-    return HookedKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
+    return FunctionKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -242,12 +241,6 @@ BACKEND = Backend(
     requires=("cupy",),
     extra="cupy",
     devices=_CUDA,
-    implementations=(
-        Implementation("linreg", NAME, "default", _linreg, "cuBLAS mat-vecs per epoch", devices=_CUDA),
-        Implementation("mcpi", NAME, "default", _mcpi, "chunked device RNG, test, count", devices=_CUDA),
-        Implementation("lu", NAME, "default", _lu, "rank-1 update per k on the device", devices=_CUDA),
-        Implementation("nodes", NAME, "default", _nodes, "structure of arrays on the device", devices=_CUDA),
-    ),
     info=_info,
     startup=_startup,
     adapter=Adapter(_adapt, variants=("default",), devices=_CUDA),

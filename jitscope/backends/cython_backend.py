@@ -32,7 +32,6 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
     Kernel,
 )
 
@@ -312,12 +311,6 @@ BACKEND = Backend(
     requires=("Cython",),
     extra="cython",
     devices=("cpu",),
-    implementations=(
-        Implementation("linreg", NAME, "default", _linreg, "fused pass over X per epoch (C loops)"),
-        Implementation("mcpi", NAME, "default", _mcpi, "fused loop, counter-based splitmix64"),
-        Implementation("lu", NAME, "default", _lu, "naive Doolittle on a copy (C loops)"),
-        Implementation("nodes", NAME, "default", _nodes, "structure of arrays in C memory"),
-    ),
     info=_info,
     probe=_probe,
 )

@@ -17,14 +17,14 @@ import math
 import os
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel, OncePerWorker
+from jitscope.backends._observe import OncePerWorker
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -119,13 +119,11 @@ class JaxDevicePeak:
         return after
 
 
-def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> FunctionKernel:
     """A jitted kernel: compilation watched through jax.monitoring, the device peak read
     from the allocator on a GPU."""
     peak = JaxDevicePeak(dev) if ctx.device != "cpu" else None
-    kernel = HookedKernel(run, device_peak=peak, **kwargs)
-    kernel.watch = JaxCompileWatch
-    return kernel
+    return FunctionKernel(run, device_peak=peak, watch=JaxCompileWatch, **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: Any) -> Any:
@@ -455,20 +453,12 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     )
 
 
-IMPLS = (
-    Implementation("linreg", NAME, "default", _linreg, "jit + fori_loop, two mat-vecs per epoch", devices=("cpu", "cuda")),
-    Implementation("mcpi", NAME, "default", _mcpi, "jit + fori_loop over chunks (threefry)", devices=("cpu", "cuda")),
-    Implementation("lu", NAME, "default", _lu, "jit + fori_loop, masked rank-1 updates", devices=("cpu", "cuda")),
-    Implementation("nodes", NAME, "default", _nodes, "jit, structure of arrays", devices=("cpu", "cuda")),
-)
-
 BACKEND = Backend(
     name=NAME,
     description="JAX: jit + lax.fori_loop (XLA), x64 honoured, block_until_ready",
     requires=("jax", "jaxlib"),
     extra="jax",
     devices=("cpu", "cuda"),
-    implementations=IMPLS,
     info=_info,
     startup=_startup,
     adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda"), passes_options_to="jax.jit"),

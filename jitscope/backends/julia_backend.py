@@ -21,7 +21,6 @@ from jitscope.backends._observe import SeenDtype
 from jitscope.core.backend import (
     Backend,
     CellContext,
-    Implementation,
     Kernel,
     SkipCell,
     which_probe,
@@ -182,15 +181,6 @@ BACKEND = Backend(
     description="Julia kernels in a long-lived julia process (when julia is on PATH)",
     requires=(),
     devices=("cpu",),
-    implementations=tuple(
-        Implementation(w, NAME, "default", _build, what)
-        for w, what in (
-            ("linreg", "fused loop over samples, @simd"),
-            ("mcpi", "fused loop, Xoshiro RNG"),
-            ("lu", "naive Doolittle, column-oriented"),
-            ("nodes", "Vector of mutable structs"),
-        )
-    ),
     info=_info,
     probe=which_probe("julia"),
 )

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends import _seeds
-from jitscope.backends._observe import HookedKernel
-from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
+from jitscope.core.backend import Adapter, Backend, CellContext, FunctionKernel, Kernel, UserKernel
 
 RNG_NOTE = "numpy default_rng (PCG64)"
 MCPI_CHUNK = 1 << 20
@@ -84,7 +82,7 @@ def _linreg(ctx: CellContext) -> Kernel:
     def run() -> Any:
         return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
 
-    return HookedKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
+    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
 
 
 def _mcpi(ctx: CellContext) -> Kernel:
@@ -93,7 +91,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     def run() -> tuple[float, Any]:
         return estimate_pi(ctx.inputs["n"], ctx.inputs["seed"], dt)
 
-    return HookedKernel(
+    return FunctionKernel(
         run, compiler=False, fetch=lambda out: out[0], ran_with=lambda out: out[1],
         notes={"rng": RNG_NOTE, "layout": f"chunks of {MCPI_CHUNK}"},
     )
@@ -110,7 +108,7 @@ def _lu(ctx: CellContext) -> Kernel:
         return slogdet_of_factor(factor), factor
 
     # The result is (sign, logdet) in float64; the factor is what the kernel computed in.
-    return HookedKernel(
+    return FunctionKernel(
         run, compiler=False, transfer=transfer, fetch=lambda out: out[0], ran_with=lambda out: out[1],
         notes={"layout": "rank-1 update per column"},
     )
@@ -130,7 +128,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         return bias.sum()
 
     # bias.sum() is a NumPy scalar of the bias array's dtype: the output says what ran.
-    return HookedKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
+    return FunctionKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
 
 
 def threads_info() -> dict[str, Any]:
@@ -178,7 +176,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     def transfer() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
-    kernel = HookedKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
+    kernel = FunctionKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
                           ran_with=lambda out: (out, data))
     kernel.arguments = data
     return kernel
@@ -189,17 +187,6 @@ BACKEND = Backend(
     description="NumPy, vectorised (BLAS for the mat-vecs)",
     requires=("numpy",),
     devices=("cpu",),
-    implementations=(
-        Implementation("linreg", "numpy", "default", _linreg, "X@w and X.T@r per epoch"),
-        Implementation("mcpi", "numpy", "default", _mcpi, "chunked vectorised PCG64"),
-        Implementation("lu", "numpy", "default", _lu, "loop over k, rank-1 update of the trailing block"),
-        Implementation("nodes", "numpy", "default", _nodes, "structure of arrays, boolean mask"),
-        Implementation("linreg", "numpy", "seed", _seeds.linreg_numpy,
-                       "SEED: Real Python's NumPy gradient descent (d=2), as published",
-                       dtypes=("float64",), max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
-        Implementation("lu", "numpy", "seed", _seeds.lu_numpy,
-                       "SEED: the Numba article's Python loop over NumPy row slices", dtypes=("float64",)),
-    ),
     info=_info,
     setup_threads=limit_threads,
     adapter=Adapter(_adapt, variants=("default",)),

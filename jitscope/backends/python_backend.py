@@ -8,9 +8,8 @@ import platform
 import random
 from typing import Any
 
-from jitscope.backends import _seeds
-from jitscope.backends._observe import HookedKernel, python_floats
-from jitscope.core.backend import Adapter, Backend, CellContext, Implementation, Kernel, UserKernel
+from jitscope.backends._observe import python_floats
+from jitscope.core.backend import Adapter, Backend, CellContext, FunctionKernel, Kernel, UserKernel
 
 RNG_NOTE = "random.Random (Mersenne Twister)"
 
@@ -23,7 +22,7 @@ def _ran_with(out: Any) -> Any:
 
 def _kernel(run: Any, **kwargs: Any) -> Kernel:
     """Pure Python has no compiler: a first call is known not to compile."""
-    return HookedKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
+    return FunctionKernel(run, compiler=False, ran_with=_ran_with, **kwargs)
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -164,7 +163,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                 return seen
         return out  # NumPy arrays or scalars the kernel made from the float64 inputs
 
-    kernel = HookedKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
+    kernel = FunctionKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
                           notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
     kernel.arguments = None if lists else data  # lists are rebuilt, never compared
     return kernel
@@ -174,21 +173,6 @@ BACKEND = Backend(
     name="python",
     description="pure Python loops and lists: the baseline",
     devices=("cpu",),
-    implementations=(
-        Implementation("linreg", "python", "default", _linreg, "nested loops over rows", dtypes=_F64),
-        Implementation("mcpi", "python", "default", _mcpi, "loop with random.random()", dtypes=_F64),
-        Implementation("lu", "python", "default", _lu, "triple loop on lists", dtypes=_F64),
-        Implementation("nodes", "python", "default", _nodes, "list of Node objects", dtypes=_F64),
-        Implementation("linreg", "python", "seed", _seeds.linreg_python,
-                       "SEED: Real Python's list/generator gradient descent (d=2), as published",
-                       dtypes=_F64, max_size=2, max_size_reason="the published code fits y = w0 + w1*x only"),
-        Implementation("lu", "python", "seed", _seeds.lu_python,
-                       "SEED: the LU comparison's element-by-element loop on a NumPy array", dtypes=_F64),
-        Implementation("mcpi", "python", "seed", _seeds.mcpi_python,
-                       "SEED: the textbook random.random() loop", dtypes=_F64),
-        Implementation("nodes", "python", "seed", _seeds.nodes_python,
-                       "SEED: textbook Node class with a mutate method", dtypes=_F64),
-    ),
     info=_info,
     # Python floats are C doubles: a float32 cell would be a float64 run with a wrong label.
     adapter=Adapter(_adapt, variants=("default",), dtypes=_F64, options=("lists",)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.core.backend import Backend, CellContext, FunctionKernel, Implementation, Kernel
+from jitscope.core.backend import Backend, CellContext, FunctionKernel, Kernel
 
 NAME = "scipy"
 
@@ -86,12 +86,6 @@ BACKEND = Backend(
     requires=("scipy",),
     extra="scipy",
     devices=("cpu",),
-    implementations=(
-        Implementation(
-            "lu", NAME, "default", _lu,
-            "scipy.linalg.lu_factor = LAPACK getrf, blocked, with partial pivoting",
-        ),
-    ),
     info=_info,
     setup_threads=_setup_threads,
 )

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -91,12 +90,10 @@ class TfDevicePeak:
             return None
 
 
-def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> FunctionKernel:
     """A ``tf.function`` kernel: its tracing count watched, the GPU allocator's peak read."""
     peak = TfDevicePeak(dev) if dev.startswith("/GPU") else None
-    kernel = HookedKernel(run, device_peak=peak, **kwargs)
-    kernel.watch = lambda: TracingWatch(fn)
-    return kernel
+    return FunctionKernel(run, device_peak=peak, watch=lambda: TracingWatch(fn), **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: str) -> Any:
@@ -410,12 +407,6 @@ BACKEND = Backend(
     requires=("tensorflow",),
     extra="tensorflow",
     devices=_DEV,
-    implementations=(
-        Implementation("linreg", NAME, "default", _linreg, "XLA graph loop, two matmuls per epoch", devices=_DEV),
-        Implementation("mcpi", NAME, "default", _mcpi, "XLA graph loop over chunks (stateless Philox)", devices=_DEV),
-        Implementation("lu", NAME, "default", _lu, "XLA graph loop, masked rank-1 updates", devices=_DEV),
-        Implementation("nodes", NAME, "default", _nodes, "XLA, structure of arrays", devices=_DEV),
-    ),
     info=_info,
     startup=_startup,
     setup_threads=_setup_threads,

@@ -15,14 +15,14 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel, TorchCudaPeak
+from jitscope.backends._observe import TorchCudaPeak
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
@@ -177,14 +177,12 @@ class DynamoWatch(CompileWatch):
         return ""
 
 
-def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> FunctionKernel:
     """A torch kernel: eager runs precompiled ATen ops (nothing compiles); ``compile`` is
     watched through Dynamo's counters; on CUDA the allocator's peak is read."""
     peak = TorchCudaPeak(_device(ctx)) if ctx.device == "cuda" else None
-    kernel = HookedKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, **kwargs)
-    if variant == "compile":
-        kernel.watch = DynamoWatch
-    return kernel
+    watch = DynamoWatch if variant == "compile" else None
+    return FunctionKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, watch=watch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -474,18 +472,6 @@ def _setup_threads(n: int) -> None:
 _DEV = ("cpu", "cuda")
 
 
-def _impls() -> tuple[Implementation, ...]:
-    out = []
-    for variant, what in (("eager", "eager ATen ops"), ("compile", "torch.compile (Inductor)")):
-        out += [
-            Implementation("linreg", NAME, variant, _linreg(variant), f"{what}: X@w, X.T@r per epoch", devices=_DEV),
-            Implementation("mcpi", NAME, variant, _mcpi(variant), f"{what}: chunked rand, test, count", devices=_DEV),
-            Implementation("lu", NAME, variant, _lu(variant), f"{what}: rank-1 update per k", devices=_DEV),
-            Implementation("nodes", NAME, variant, _nodes(variant), f"{what}: structure of arrays", devices=_DEV),
-        ]
-    return tuple(out)
-
-
 # ---- users' own kernels ---------------------------------------------------------------------
 def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     """``eager``: the user's function on tensors of the cell's dtype and device;
@@ -519,7 +505,6 @@ BACKEND = Backend(
     requires=("torch",),
     extra="torch",
     devices=_DEV,
-    implementations=_impls(),
     default_variant="eager",
     info=_info,
     setup_threads=_setup_threads,

@@ -20,21 +20,20 @@ import os
 import sys
 from typing import Any
 
-from jitscope.backends._observe import HookedKernel, OncePerWorker, TorchCudaPeak
+from jitscope.backends._observe import OncePerWorker, TorchCudaPeak
 from jitscope.core.backend import (
     Adapter,
     Backend,
     CellContext,
     CompileObservation,
     CompileWatch,
-    Implementation,
+    FunctionKernel,
     Kernel,
     SkipCell,
     UserKernel,
 )
 
 NAME = "triton"
-INTERP_REASON = "the Triton interpreter emulates every program in NumPy (checking, not timing)"
 
 
 def _kernels(interpret: bool) -> Any:
@@ -133,15 +132,13 @@ class TritonCompileWatch(CompileWatch):
         return CompileObservation("no", "n/a", detail="triton: kernels already built in this worker")
 
 
-def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> HookedKernel:
+def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> FunctionKernel:
     """The interpreter emulates programs in NumPy and compiles nothing (a fact); compiled
     kernels are watched through Triton's compilation listener, and their memory through
     torch's CUDA allocator."""
     if interpret:
-        return HookedKernel(run, compiler=False, **kwargs)
-    kernel = HookedKernel(run, device_peak=TorchCudaPeak(device), **kwargs)
-    kernel.watch = TritonCompileWatch
-    return kernel
+        return FunctionKernel(run, compiler=False, **kwargs)
+    return FunctionKernel(run, device_peak=TorchCudaPeak(device), watch=TritonCompileWatch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -195,7 +192,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 
 
 # ---- linreg ---------------------------------------------------------------------------------
-LINREG_MAX_D = 4096
+# Its size limit (a whole row of X per program) is declared with the kernel in workloads/linreg.py.
 
 
 def _linreg(ctx: CellContext) -> Kernel:
@@ -343,28 +340,12 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    explain=library_message, notes=_notes(ctx, interpret, launcher="the user's, on torch tensors"))
 
 
-_CUDA = ("cuda",)
-_CPU = ("cpu",)
-
 BACKEND = Backend(
     name=NAME,
     description="Triton kernels (mcpi, linreg, lu): compiled on CUDA; interpreter on CPU",
     requires=("triton", "torch"),
     extra="triton",
     devices=("cpu", "cuda"),
-    implementations=(
-        Implementation("mcpi", NAME, "default", _mcpi, "Philox, count per program", devices=_CUDA),
-        Implementation("linreg", NAME, "default", _linreg, "fused tile kernel + update kernel per epoch",
-                       devices=_CUDA, max_size=LINREG_MAX_D,
-                       max_size_reason="the fused kernel keeps a whole row of X in one program"),
-        Implementation("lu", NAME, "default", _lu, "scale + rank-1 update kernels per k", devices=_CUDA),
-        Implementation("mcpi", NAME, "interpreter", _mcpi, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=1_000_000, max_size_reason=INTERP_REASON),
-        Implementation("linreg", NAME, "interpreter", _linreg, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=16, max_size_reason=INTERP_REASON),
-        Implementation("lu", NAME, "interpreter", _lu, "INTERPRETER (CPU, NumPy emulation), not compiled",
-                       devices=_CPU, max_size=64, max_size_reason=INTERP_REASON),
-    ),
     info=_info,
     startup=_startup,
     adapter=Adapter(_adapt, variants=("default", "interpreter"), devices=("cpu", "cuda")),

@@ -8,11 +8,12 @@ to list what exists; only ``jitscope.runner.child`` ever calls ``build``/``info`
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from jitscope.core.model import CellSpec
 from jitscope.core.workload import Inputs, Workload
@@ -139,10 +140,20 @@ class Kernel:
         return out
 
 
-class FunctionKernel(Kernel):
-    """A kernel from plain callables, for the common host-side case."""
+class DevicePeak(Protocol):
+    """A device allocator's high-water mark: ``reset`` before the cell, ``peak`` after."""
 
-    def __init__(
+    def reset(self) -> None: ...
+
+    def peak(self) -> int | None: ...
+
+
+class FunctionKernel(Kernel):
+    """The one kernel shape the backends build: the protocol's steps and the observation
+    hooks given as keywords, so a built-in kernel and an adapter's state everything where
+    they build it (nothing set on the kernel afterwards)."""
+
+    def __init__(  # noqa: PLR0913 - each keyword is one optional protocol step or hook
         self,
         run: Callable[[], Any],
         *,
@@ -152,18 +163,25 @@ class FunctionKernel(Kernel):
         notes: dict[str, Any] | None = None,
         compiler: bool | None = None,
         explain: Callable[[BaseException], str | None] | None = None,
+        watch: Callable[[], CompileWatch] | None = None,
+        ran_with: Callable[[Any], Any] | None = None,
+        device_peak: DevicePeak | None = None,
     ) -> None:
         """``compiler``: False for libraries with no compiler at all (then a first call is
-        known not to compile); None when nobody knows (the default watch says unknown)."""
+        known not to compile); None when nobody knows (the default watch says unknown).
+        ``watch``: a backend that can observe compilation (torch's Dynamo counters...).
+        ``ran_with``: the arrays whose dtype is what ran (default: the output).
+        ``device_peak``: the device allocator's high-water mark (None: not observable)."""
         super().__init__()
         self._compiler = compiler
-        # A backend that can observe compilation sets this (e.g. torch's Dynamo counters).
-        self.watch: Callable[[], CompileWatch] | None = None
+        self.watch = watch
         self._run = run
         self._transfer = transfer
         self._sync = sync
         self._fetch = fetch
         self._explain = explain
+        self._ran_with = ran_with
+        self._device_peak = device_peak
         self.notes.update(notes or {})
 
     def explain(self, exc: BaseException) -> str | None:
@@ -187,6 +205,16 @@ class FunctionKernel(Kernel):
         if self.watch is not None:
             return self.watch()
         return NothingCompiles() if self._compiler is False else CompileWatch()
+
+    def ran_with(self, out: Any) -> Any:
+        return self._ran_with(out) if self._ran_with is not None else out
+
+    def reset_device_peak(self) -> None:
+        if self._device_peak is not None:
+            self._device_peak.reset()
+
+    def device_peak_bytes(self) -> int | None:
+        return self._device_peak.peak() if self._device_peak is not None else None
 
 
 class SkipCell(Exception):
@@ -225,6 +253,24 @@ class Implementation:
             why = f": {self.max_size_reason}" if self.max_size_reason else ""
             return f"{self.label} is limited to size <= {self.max_size}{why}"
         return None
+
+
+@dataclass(frozen=True)
+class BuildRef:
+    """A kernel's ``build`` named as ``"module:function"`` (``args``: a factory called with
+    them first, e.g. numba's ``_mcpi("parallel")``), imported only when a cell is built, in
+    the worker. A workload file lists its kernels with these, so it imports no backend:
+    workloads and backends stay side by side, both light at import (docs/design.md §10)."""
+
+    target: str
+    args: tuple[Any, ...] = ()
+
+    def __call__(self, ctx: CellContext) -> Kernel:
+        module, _, attr = self.target.partition(":")
+        build: Any = getattr(importlib.import_module(module), attr)
+        if self.args:
+            build = build(*self.args)
+        return build(ctx)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -307,6 +353,9 @@ class Backend:
     startup: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None
     env: dict[str, str] = field(default_factory=dict)  # set in the worker before any import
     adapter: Adapter | None = None  # runs users' own kernels (jitscope.workload); None: cannot
+    # The order variants are listed and run in, where the workloads' files declare the kernels
+    # (numba's ``vectorize`` is mcpi's only); unnamed ones follow, as they are declared.
+    variant_order: tuple[str, ...] = ()
 
     def availability(self) -> Availability:
         """Installed? Decided without importing the library (docs/design.md §5)."""
@@ -333,7 +382,12 @@ class Backend:
         if self.default_variant in seen:
             seen.remove(self.default_variant)
             seen.insert(0, self.default_variant)
-        return tuple(seen)
+        return self.ordered(seen)
+
+    def ordered(self, variants: list[str]) -> tuple[str, ...]:
+        """``variants`` in :attr:`variant_order` (those it does not name last, as given)."""
+        rank = {v: i for i, v in enumerate(self.variant_order)}
+        return tuple(sorted(variants, key=lambda v: rank.get(v, len(rank))))
 
 
 def which_probe(binary: str, what: str | None = None) -> Callable[[], str | None]:

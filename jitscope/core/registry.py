@@ -36,12 +36,20 @@ T = TypeVar("T")
 WORKLOAD_GROUP = "jitscope.workloads"
 BACKEND_GROUP = "jitscope.backends"
 
-BUILTIN_WORKLOADS: dict[str, str] = {
-    "linreg": "jitscope.workloads.linreg:WORKLOAD",
-    "mcpi": "jitscope.workloads.mcpi:WORKLOAD",
-    "lu": "jitscope.workloads.lu:WORKLOAD",
-    "nodes": "jitscope.workloads.nodes:WORKLOAD",
-}
+def _builtin_workloads() -> dict[str, str]:
+    """Every ``jitscope/workloads/<name>.py`` module (``_``-prefixed helpers aside), found on
+    disk without importing it: a built-in workload is its file (spec and kernel list) and its
+    entry point in pyproject.toml (a test checks the two agree), as a user's is its file."""
+    import pkgutil
+
+    import jitscope.workloads
+
+    names = sorted(m.name for m in pkgutil.iter_modules(jitscope.workloads.__path__) if not m.name.startswith("_"))
+    return {name: f"jitscope.workloads.{name}:WORKLOAD" for name in names}
+
+
+BUILTIN_WORKLOADS: dict[str, str] = _builtin_workloads()
+
 
 def _builtin_backends() -> dict[str, str]:
     """Every ``jitscope/backends/<name>_backend.py`` module, found on disk (no import): adding
@@ -77,10 +85,13 @@ class Registry:
     def implementations(
         self, workload: str | None = None, backend: str | None = None
     ) -> list[Implementation]:
+        # Each backend's own, then the kernels workloads and files declared for it: one
+        # backend's cells stay together whichever file declared them.
         impls: list[Implementation] = []
-        for b in self.backends.values():
+        for name, b in self.backends.items():
             impls.extend(b.implementations)
-        impls.extend(self.extra_implementations)
+            impls.extend(i for i in self.extra_implementations if i.backend == name)
+        impls.extend(i for i in self.extra_implementations if i.backend not in self.backends)
         return [
             i
             for i in impls
@@ -94,7 +105,10 @@ class Registry:
         for impl in self.extra_implementations:
             if impl.backend == backend and impl.variant not in names:
                 names.append(impl.variant)
-        return tuple(names)
+        if b.default_variant in names:  # first, whoever declared it
+            names.remove(b.default_variant)
+            names.insert(0, b.default_variant)
+        return b.ordered(names)
 
     def default_variant(self, backend: str) -> str:
         """The variant a bare backend name runs: the backend's own default when it has that
@@ -167,6 +181,9 @@ def _add_workload(reg: Registry, obj: Any, source: str) -> None:
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
     check_name(obj.name, "workload")
     reg.workloads[obj.name] = obj
+    for impl in obj.kernel_builds:  # the kernels its file declares (Workload.kernel_build)
+        _check_implementation(impl)
+        reg.extra_implementations.append(impl)
 
 
 def _check_implementation(impl: Implementation) -> None:

@@ -11,13 +11,18 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import Accuracy
 from jitscope.core.units import fmt_size
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from jitscope.core.backend import CellContext, Implementation, Kernel
 
 Inputs = dict[str, Any]
 
@@ -86,6 +91,27 @@ class Workload(ABC):
     # True: every cell records every parameter (defaults included), not only those given
     # with -p; users' workloads do, so a CSV row says what ran without the file at hand.
     record_all_params: bool = False
+
+    # ---- kernels ----------------------------------------------------------------------
+    def kernel_build(self, backend: str, variant: str, build: Callable[[CellContext], Kernel], description: str = "",
+                     **limits: Any) -> None:
+        """Declare one of this workload's kernels: ``build(ctx)`` makes it in the worker (a
+        :class:`~jitscope.core.backend.BuildRef` for the built-ins, so declaring imports no
+        backend; a plugin file may pass its own function);
+        ``limits`` are :class:`~jitscope.core.backend.Implementation`'s devices, dtypes,
+        max_size... The registry adds these with the workload, so a workload's file is the
+        one list of what runs it, whichever backend module holds the code."""
+        from jitscope.core.backend import Implementation
+
+        if any((i.backend, i.variant) == (backend, variant) for i in self.kernel_builds):
+            raise ValueError(f"workload {self.name} declares two kernels for {backend}:{variant}")
+        made = Implementation(self.name, backend, variant, build, description, **limits)
+        self.__dict__["_kernel_builds"] = (*self.kernel_builds, made)
+
+    @property
+    def kernel_builds(self) -> tuple[Implementation, ...]:
+        """The kernels declared with :meth:`kernel_build`, in declaration order."""
+        return tuple(self.__dict__.get("_kernel_builds", ()))
 
     # ---- parameters -----------------------------------------------------------------
     def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,15 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload
+from jitscope.workloads._kernels import (
+    CPU,
+    CPU_CUDA,
+    CUDA,
+    F64,
+    TORCH_VARIANTS,
+    TRITON_INTERPRETER,
+    ref,
+)
 
 DEFAULT_SAMPLES = 10_000
 
@@ -97,3 +106,39 @@ class Linreg(Workload):
 
 
 WORKLOAD = Linreg()
+
+
+# ---- its kernels: the one list of what runs linreg -----------------------------------------
+# The code lives in the backend modules; this file says which kernels exist (see mcpi.py).
+TRITON_MAX_D = 4096  # Triton's fused kernel keeps a whole row of X in one program
+PUBLISHED_D = "the published code fits y = w0 + w1*x only"
+
+
+def _declare() -> None:
+    k = WORKLOAD.kernel_build
+    k("cupy", "default", ref("cupy_backend", "_linreg"), "cuBLAS mat-vecs per epoch", devices=CUDA)
+    k("cython", "default", ref("cython_backend", "_linreg"), "fused pass over X per epoch (C loops)")
+    k("jax", "default", ref("jax_backend", "_linreg"), "jit + fori_loop, two mat-vecs per epoch", devices=CPU_CUDA)
+    k("julia", "default", ref("julia_backend", "_build"), "fused loop over samples, @simd")
+    k("numba", "default", ref("numba_backend", "_linreg", False), "one fused pass over X per epoch (fastmath)")
+    k("numba", "parallel", ref("numba_backend", "_linreg", True), "fused pass, rows split across threads (prange)")
+    k("numba", "cuda", ref("numba_backend", "_cuda", "linreg"), "numba.cuda: residual, atomic gradient, update kernels",
+      devices=CUDA)
+    k("numpy", "default", ref("numpy_backend", "_linreg"), "X@w and X.T@r per epoch")
+    k("numpy", "seed", ref("_seeds", "linreg_numpy"), "SEED: Real Python's NumPy gradient descent (d=2), as published",
+      dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
+    k("python", "default", ref("python_backend", "_linreg"), "nested loops over rows", dtypes=F64)
+    k("python", "seed", ref("_seeds", "linreg_python"),
+      "SEED: Real Python's list/generator gradient descent (d=2), as published",
+      dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
+    k("tensorflow", "default", ref("tensorflow_backend", "_linreg"), "XLA graph loop, two matmuls per epoch",
+      devices=CPU_CUDA)
+    for variant, what in TORCH_VARIANTS:
+        k("torch", variant, ref("torch_backend", "_linreg", variant), f"{what}: X@w, X.T@r per epoch", devices=CPU_CUDA)
+    k("triton", "default", ref("triton_backend", "_linreg"), "fused tile kernel + update kernel per epoch",
+      devices=CUDA, max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
+    k("triton", "interpreter", ref("triton_backend", "_linreg"), "INTERPRETER (CPU, NumPy emulation), not compiled",
+      devices=CPU, max_size=16, max_size_reason=TRITON_INTERPRETER)
+
+
+_declare()

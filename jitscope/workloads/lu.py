@@ -16,6 +16,15 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
+from jitscope.workloads._kernels import (
+    CPU,
+    CPU_CUDA,
+    CUDA,
+    F64,
+    TORCH_VARIANTS,
+    TRITON_INTERPRETER,
+    ref,
+)
 
 
 class NaiveLU(Workload):
@@ -63,3 +72,35 @@ class NaiveLU(Workload):
 
 
 WORKLOAD = NaiveLU()
+
+
+# ---- its kernels: the one list of what runs lu ---------------------------------------------
+# The code lives in the backend modules; this file says which kernels exist (see mcpi.py).
+def _declare() -> None:
+    k = WORKLOAD.kernel_build
+    k("cupy", "default", ref("cupy_backend", "_lu"), "rank-1 update per k on the device", devices=CUDA)
+    k("cython", "default", ref("cython_backend", "_lu"), "naive Doolittle on a copy (C loops)")
+    k("jax", "default", ref("jax_backend", "_lu"), "jit + fori_loop, masked rank-1 updates", devices=CPU_CUDA)
+    k("julia", "default", ref("julia_backend", "_build"), "naive Doolittle, column-oriented")
+    k("numba", "default", ref("numba_backend", "_lu", False), "naive in-place Doolittle on a copy (fastmath)")
+    k("numba", "parallel", ref("numba_backend", "_lu", True), "naive Doolittle, trailing-update rows in prange")
+    k("numba", "seed", ref("numba_backend", "_seed", "lu"), "SEED: the Numba article's row-slice loop under @jit",
+      dtypes=F64)
+    k("numba", "cuda", ref("numba_backend", "_cuda", "lu"), "numba.cuda: scale + rank-1 update kernels per k",
+      devices=CUDA)
+    k("numpy", "default", ref("numpy_backend", "_lu"), "loop over k, rank-1 update of the trailing block")
+    k("numpy", "seed", ref("_seeds", "lu_numpy"), "SEED: the Numba article's Python loop over NumPy row slices",
+      dtypes=F64)
+    k("python", "default", ref("python_backend", "_lu"), "triple loop on lists", dtypes=F64)
+    k("python", "seed", ref("_seeds", "lu_python"), "SEED: the LU comparison's element-by-element loop on a NumPy array",
+      dtypes=F64)
+    k("scipy", "default", ref("scipy_backend", "_lu"), "scipy.linalg.lu_factor = LAPACK getrf, blocked, with partial pivoting")
+    k("tensorflow", "default", ref("tensorflow_backend", "_lu"), "XLA graph loop, masked rank-1 updates", devices=CPU_CUDA)
+    for variant, what in TORCH_VARIANTS:
+        k("torch", variant, ref("torch_backend", "_lu", variant), f"{what}: rank-1 update per k", devices=CPU_CUDA)
+    k("triton", "default", ref("triton_backend", "_lu"), "scale + rank-1 update kernels per k", devices=CUDA)
+    k("triton", "interpreter", ref("triton_backend", "_lu"), "INTERPRETER (CPU, NumPy emulation), not compiled",
+      devices=CPU, max_size=64, max_size_reason=TRITON_INTERPRETER)
+
+
+_declare()

@@ -14,6 +14,15 @@ from typing import Any
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
+from jitscope.workloads._kernels import (
+    CPU,
+    CPU_CUDA,
+    CUDA,
+    F64,
+    TORCH_VARIANTS,
+    TRITON_INTERPRETER,
+    ref,
+)
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
@@ -60,3 +69,33 @@ class MonteCarloPi(Workload):
 
 
 WORKLOAD = MonteCarloPi()
+
+# ---- its kernels: the one list of what runs mcpi -------------------------------------------
+# Each backend module holds the code (it shares that backend's transfer, sync, watches and
+# probes); this file says which kernels exist, with their descriptions and limits.
+def _declare() -> None:
+    k = WORKLOAD.kernel_build
+    k("cupy", "default", ref("cupy_backend", "_mcpi"), "chunked device RNG, test, count", devices=CUDA)
+    k("cython", "default", ref("cython_backend", "_mcpi"), "fused loop, counter-based splitmix64")
+    k("jax", "default", ref("jax_backend", "_mcpi"), "jit + fori_loop over chunks (threefry)", devices=CPU_CUDA)
+    k("julia", "default", ref("julia_backend", "_build"), "fused loop, Xoshiro RNG")
+    k("numba", "default", ref("numba_backend", "_mcpi", "default"), "fused loop, numba's Mersenne Twister seeded in-kernel")
+    k("numba", "parallel", ref("numba_backend", "_mcpi", "parallel"), "fused prange loop, counter-based splitmix64")
+    k("numba", "vectorize", ref("numba_backend", "_mcpi", "vectorize"), "@vectorize ufunc over index chunks")
+    k("numba", "seed", ref("numba_backend", "_seed", "mcpi"), "SEED: the textbook random.random() loop under @njit",
+      dtypes=F64)
+    k("numba", "cuda", ref("numba_backend", "_cuda", "mcpi"), "numba.cuda: xoroshiro128+ per thread, atomic count",
+      devices=CUDA)
+    k("numpy", "default", ref("numpy_backend", "_mcpi"), "chunked vectorised PCG64")
+    k("python", "default", ref("python_backend", "_mcpi"), "loop with random.random()", dtypes=F64)
+    k("python", "seed", ref("_seeds", "mcpi_python"), "SEED: the textbook random.random() loop", dtypes=F64)
+    k("tensorflow", "default", ref("tensorflow_backend", "_mcpi"), "XLA graph loop over chunks (stateless Philox)",
+      devices=CPU_CUDA)
+    for variant, what in TORCH_VARIANTS:
+        k("torch", variant, ref("torch_backend", "_mcpi", variant), f"{what}: chunked rand, test, count", devices=CPU_CUDA)
+    k("triton", "default", ref("triton_backend", "_mcpi"), "Philox, count per program", devices=CUDA)
+    k("triton", "interpreter", ref("triton_backend", "_mcpi"), "INTERPRETER (CPU, NumPy emulation), not compiled",
+      devices=CPU, max_size=1_000_000, max_size_reason=TRITON_INTERPRETER)
+
+
+_declare()

@@ -14,6 +14,7 @@ from typing import Any
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload, as_float
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, TORCH_VARIANTS, ref
 
 Z_LIMIT = 4.0
 INITIAL_BIAS = 0.5
@@ -67,3 +68,29 @@ class Nodes(Workload):
 
 
 WORKLOAD = Nodes()
+
+
+# ---- its kernels: the one list of what runs nodes ------------------------------------------
+# The code lives in the backend modules; this file says which kernels exist (see mcpi.py).
+def _declare() -> None:
+    k = WORKLOAD.kernel_build
+    k("cupy", "default", ref("cupy_backend", "_nodes"), "structure of arrays on the device", devices=CUDA)
+    k("cython", "default", ref("cython_backend", "_nodes"), "structure of arrays in C memory")
+    k("jax", "default", ref("jax_backend", "_nodes"), "jit, structure of arrays", devices=CPU_CUDA)
+    k("julia", "default", ref("julia_backend", "_build"), "Vector of mutable structs")
+    k("numba", "default", ref("numba_backend", "_nodes", "default"), "structure of arrays, in-kernel RNG")
+    k("numba", "parallel", ref("numba_backend", "_nodes", "parallel"), "structure of arrays, prange, counter RNG")
+    k("numba", "jitclass", ref("numba_backend", "_nodes", "jitclass"), "list of @jitclass Node objects")
+    k("numba", "seed", ref("numba_backend", "_seed", "nodes"), "SEED: textbook @jitclass Node with a mutate method",
+      dtypes=F64)
+    k("numba", "cuda", ref("numba_backend", "_cuda", "nodes"), "numba.cuda: structure of arrays, checksum kernel",
+      devices=CUDA)
+    k("numpy", "default", ref("numpy_backend", "_nodes"), "structure of arrays, boolean mask")
+    k("python", "default", ref("python_backend", "_nodes"), "list of Node objects", dtypes=F64)
+    k("python", "seed", ref("_seeds", "nodes_python"), "SEED: textbook Node class with a mutate method", dtypes=F64)
+    k("tensorflow", "default", ref("tensorflow_backend", "_nodes"), "XLA, structure of arrays", devices=CPU_CUDA)
+    for variant, what in TORCH_VARIANTS:
+        k("torch", variant, ref("torch_backend", "_nodes", variant), f"{what}: structure of arrays", devices=CPU_CUDA)
+
+
+_declare()

@@ -1,0 +1,107 @@
+"""Built-in workloads declare their kernels in their own file (issue 18 item 2): the
+workload's module is the one list of what runs it, found through its entry point like a
+third party's, and a plugin file declares kernels the same way."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from cli_support import jitscope
+
+from jitscope.core.backend import BuildRef
+from jitscope.core.registry import load_registry
+
+
+@pytest.mark.parametrize("name", ["linreg", "mcpi", "lu", "nodes"])
+def test_a_builtin_workloads_kernels_are_declared_in_its_file_and_each_names_a_build(name: str) -> None:
+    """Every cell of a built-in workload comes from its own file, and each BuildRef resolves to
+    a build taking the cell context (a typo, or a factory left uncalled, would otherwise surface
+    only when that backend's cell runs, perhaps only on a GPU machine)."""
+    workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD
+    declared = [(i.backend, i.variant) for i in workload.kernel_builds]
+    assert ("numpy", "default") in declared and ("torch", "compile") in declared
+    reg = load_registry()
+    for backend in reg.backends.values():
+        assert not [i for i in backend.implementations if i.workload == name], backend.name
+    assert sorted((i.backend, i.variant) for i in reg.implementations(workload=name)) == sorted(declared)
+    for impl in workload.kernel_builds:
+        ref = impl.build
+        assert isinstance(ref, BuildRef)
+        module, _, attr = ref.target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        build = target(*ref.args) if ref.args else target
+        assert list(inspect.signature(build).parameters) == ["ctx"], (impl.label, ref)
+
+
+def test_a_backend_keeps_its_variant_order_when_a_workload_adds_one() -> None:
+    """numba:vectorize exists only through mcpi.py; it is still listed (and run) where it was."""
+    assert load_registry().variants("numba") == ("default", "parallel", "vectorize", "jitclass", "seed", "cuda")
+
+
+def test_a_workload_file_declares_a_kernel_the_way_the_builtins_do(tmp_path: Path) -> None:
+    """A -w file's Workload with ``kernel_build`` runs like mcpi's kernels: through the real
+    command, the declared description and notes reach the cell."""
+    plugin = tmp_path / "halves.py"
+    plugin.write_text(textwrap.dedent('''
+        import numpy as np
+        from jitscope.core.backend import FunctionKernel
+        from jitscope.core.model import Accuracy
+        from jitscope.core.workload import Workload
+
+        class Halves(Workload):
+            name = "halves"
+            default_sizes = (8,)
+
+            def make_inputs(self, size, params, seed):
+                return {"x": np.arange(size, dtype=np.float64)}
+
+            def reference(self, inputs, size, params):
+                return inputs["x"] / 2
+
+            def check(self, result, reference, inputs, size, params, dtype):
+                error = float(np.max(np.abs(np.asarray(result) - reference)))
+                return Accuracy(error, "max_abs", 0.0, error == 0.0)
+
+        def build(ctx):
+            return FunctionKernel(lambda: ctx.inputs["x"] * 0.5, compiler=False, notes={"layout": "one multiply"})
+
+        WORKLOAD = Halves()
+        WORKLOAD.kernel_build("numpy", "default", build, "x * 0.5")
+    '''))
+    proc = jitscope("run", "-w", str(plugin), "-b", "numpy", "--budget", "0.02", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (cell,) = json.loads(proc.stdout)["cells"]
+    assert (cell["spec"]["workload"], cell["status"]) == ("halves", "ok"), cell
+    assert "one multiply" in json.dumps(cell)
+
+
+def test_one_kernel_shape_takes_every_hook_where_it_is_built() -> None:
+    """A backend states the compile watch, the arrays that ran and the device peak when it
+    makes the kernel (no attribute set afterwards, no second class for the hooks)."""
+    from jitscope.core.backend import CompileObservation, CompileWatch, FunctionKernel
+
+    class Seen(CompileWatch):
+        def stop(self) -> CompileObservation:
+            return CompileObservation("yes", "miss")
+
+    class Peak:
+        def __init__(self) -> None:
+            self.resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def peak(self) -> int | None:
+            return 4096
+
+    peak = Peak()
+    kernel = FunctionKernel(lambda: (1.0, "probe"), watch=Seen, ran_with=lambda out: out[1], device_peak=peak)
+    out = kernel.run()
+    kernel.reset_device_peak()
+    assert (kernel.compile_watch().stop().compiled, kernel.ran_with(out)) == ("yes", "probe")
+    assert (peak.resets, kernel.device_peak_bytes()) == (1, 4096)
