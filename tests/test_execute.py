@@ -44,7 +44,10 @@ def test_compile_time_is_filled_when_the_library_saw_a_compilation(registry: Reg
     assert (o.compiled, o.cache, o.graph_breaks) == ("yes", "miss", 2)
     assert r.compile_s is not None and r.stats is not None and r.first_call_s is not None
     assert r.compile_s == pytest.approx(r.first_call_s - r.stats.median)
-    assert r.compile_s >= plugin.FIRST_CALL_SLEEP_S * 0.9
+    # The first call surely took its sleep; the steady median it is compared with can take
+    # tens of ms on a loaded machine (then a single sample), so bound the first call, not the difference.
+    assert r.first_call_s >= plugin.FIRST_CALL_SLEEP_S
+    assert r.compile_s > 0
     assert r.info["compile_detail"] == "built one kernel"
 
 
