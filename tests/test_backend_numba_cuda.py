@@ -48,6 +48,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ce
     yield {CELLS[i].key: r for i, r in results.items()}
 
 
+@pytest.mark.xdist_group("numba-cuda-simulated")  # one worker: `simulated` runs once
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: f"{c.workload}-{c.dtype}")
 def test_each_kernel_is_accurate_in_the_simulator(simulated: dict[str, CellResult], cell: CellSpec) -> None:
     r = simulated[cell.key]

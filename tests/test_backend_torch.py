@@ -49,9 +49,18 @@ CUDA = [spec("linreg", 2, device="cuda")]
 
 
 @pytest.fixture(scope="module")
-def run() -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
+def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module run's own JITSCOPE_HOME (its Inductor cache starts empty): the cache test
+    below runs the compile cell a second time in it and expects a hit."""
+    return tmp_path_factory.mktemp("torch-home")
+
+
+@pytest.fixture(scope="module")
+def run(torch_home: Path) -> tuple[dict[int, CellResult], dict[tuple[str, str], dict]]:
     cells = EAGER + COMPILE + CUDA
-    return run_cells(cells)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JITSCOPE_HOME", str(torch_home))
+        return run_cells(cells)
 
 
 @pytest.mark.parametrize("index", range(len(EAGER)), ids=[c.key for c in EAGER])
@@ -88,10 +97,13 @@ def test_eager_never_claims_a_compilation(run: tuple) -> None:
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no C++ compiler")
-def test_inductor_cache_misses_then_hits_with_one_cache_dir() -> None:
+def test_inductor_cache_misses_then_hits_with_one_cache_dir(run: tuple, torch_home: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Two runs sharing TORCHINDUCTOR_CACHE_DIR (jitscope's cache under one JITSCOPE_HOME):
-    the first compiles the graph (cache miss), the second finds it (hit)."""
-    first = run_cells(COMPILE)[0][0]
+    the first (the module run, on a fresh home) compiles the graph (cache miss), the second,
+    a new worker on the same home, finds it (hit)."""
+    first = run[0][len(EAGER)]
+    monkeypatch.setenv("JITSCOPE_HOME", str(torch_home))
     second = run_cells(COMPILE)[0][0]
     assert (first.observed.compiled, first.observed.cache) == ("yes", "miss"), first.observed
     assert (second.observed.compiled, second.observed.cache) == ("yes", "hit"), second.observed
@@ -118,29 +130,10 @@ def test_threads_setting_reaches_torch() -> None:
 
 # ---- past Dynamo's recompile limit (issue 17, item 18) ---------------------------------------
 # Dynamo keeps at most ``recompile_limit`` (8) compiled variants of one function; a 9th shape in
-# the same worker used to run eager code published as torch:compile "compiled earlier".
-NINE_PLUS_SIZES = "2,3,4,5,6,7,8,9,10,11"
-
-
-def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) -> None:
-    assert sorted(c["spec"]["size"] for c in cells) == sorted(int(s) for s in sizes.split(","))
-    for c in cells:
-        if c["status"] == "ok":
-            # Compiled in this cell's own first call (Dynamo's counters), with its compile time.
-            assert c["observed"]["compiled"] == "yes", c
-            assert "graph(s)" in c["info"]["compile_detail"], c
-            assert c["compile_s"] is not None, c
-        else:
-            assert c["status"] == "failed" and "torch.compile" in c["reason"], c
-        assert "compiled earlier in this worker" not in c["info"].get("compile_detail", ""), c
-
-
-@pytest.mark.slow
-@needs_cxx
-def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(tmp_path: Path) -> None:
-    cells = run_json_cells(tmp_path, "-w", "linreg", "-b", "torch:compile", "-s", NINE_PLUS_SIZES)
-    _assert_each_cell_compiled_or_truly_failed(cells, NINE_PLUS_SIZES)
-    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
+# the same worker used to run eager code published as torch:compile "compiled earlier". Nine
+# sizes each (one past the limit) are what the tests need to fail on that.
+NINE_LINREG_SIZES = "2,3,4,5,6,7,8,9,10"
+NINE_OWN_SIZES = "10,20,30,40,50,60,70,80,90"
 
 
 OWN_KERNEL = '''
@@ -156,18 +149,6 @@ def _(x):
 def _(x):
     return 3.0 * x + 1.0
 '''
-
-TEN_SIZES = "10,20,30,40,50,60,70,80,90,100"
-
-
-@pytest.mark.slow
-@needs_cxx
-def test_an_own_kernel_at_ten_sizes_compiles_every_cell(tmp_path: Path) -> None:
-    kernels = tmp_path / "kernels.py"
-    kernels.write_text(OWN_KERNEL)
-    cells = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", TEN_SIZES)
-    _assert_each_cell_compiled_or_truly_failed(cells, TEN_SIZES)
-    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
 
 
 NOTHING_TO_COMPILE = '''
@@ -190,14 +171,60 @@ def _(x):
 '''
 
 
+@pytest.fixture(scope="module")
+def compile_sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """One ``jitscope run -b torch:compile`` (one worker) for the built-in linreg and an own
+    kernel, each at nine sizes, and a kernel Dynamo cannot compile: the tests below read their
+    workload's cells. Sharing the worker takes nothing from them (each function has its own
+    recompile count, Dynamo is reset before every cell) and saves a torch start and an Inductor
+    warm-up per test."""
+    tmp = tmp_path_factory.mktemp("compile-sweep")
+    (tmp / "own.py").write_text(OWN_KERNEL)
+    (tmp / "nothing.py").write_text(NOTHING_TO_COMPILE)
+    cells = run_json_cells(tmp, "-w", "linreg", "-w", str(tmp / "own.py"), "-w", str(tmp / "nothing.py"),
+                           "-b", "torch:compile", "-s", f"linreg={NINE_LINREG_SIZES}", "-s", f"scale={NINE_OWN_SIZES}",
+                           env={"JITSCOPE_HOME": str(tmp / "home")})
+    by_workload: dict[str, list[dict]] = {}
+    for c in cells:
+        by_workload.setdefault(c["spec"]["workload"], []).append(c)
+    return by_workload
+
+
+def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) -> None:
+    assert sorted(c["spec"]["size"] for c in cells) == sorted(int(s) for s in sizes.split(","))
+    for c in cells:
+        if c["status"] == "ok":
+            # Compiled in this cell's own first call (Dynamo's counters), with its compile time.
+            assert c["observed"]["compiled"] == "yes", c
+            assert "graph(s)" in c["info"]["compile_detail"], c
+            assert c["compile_s"] is not None, c
+        else:
+            assert c["status"] == "failed" and "torch.compile" in c["reason"], c
+        assert "compiled earlier in this worker" not in c["info"].get("compile_detail", ""), c
+
+
 @pytest.mark.slow
 @needs_cxx
-def test_a_kernel_dynamo_cannot_compile_is_failed_with_dynamos_reason(tmp_path: Path) -> None:
+def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(compile_sweep: dict) -> None:
+    cells = compile_sweep["linreg"]
+    _assert_each_cell_compiled_or_truly_failed(cells, NINE_LINREG_SIZES)
+    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_an_own_kernel_past_the_recompile_limit_compiles_every_cell(compile_sweep: dict) -> None:
+    cells = compile_sweep["scale"]
+    _assert_each_cell_compiled_or_truly_failed(cells, NINE_OWN_SIZES)
+    assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_a_kernel_dynamo_cannot_compile_is_failed_with_dynamos_reason(compile_sweep: dict) -> None:
     """A torch:compile cell that ran eager code is never an ok, compiled-looking timing: it is
     failed with Dynamo's reason, and what was measured is kept."""
-    kernels = tmp_path / "kernels.py"
-    kernels.write_text(NOTHING_TO_COMPILE)
-    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    (cell,) = compile_sweep["plus_one"]  # its file's one size, 8
     assert cell["status"] == "failed", cell
     assert cell["reason"].startswith("torch.compile ran eager code: Dynamo compiled no graph"), cell["reason"]
     assert "torch.compiler.disable" in cell["reason"], cell["reason"]

@@ -50,6 +50,11 @@ class Runs:
         return list(json.loads(proc.stdout)["pairs"])
 
 
+# Under xdist every test that reads `runs` shares one worker, so its two runs happen once
+# (ungrouped, each worker that drew one of these tests ran them again).
+RUNS_GROUP = pytest.mark.xdist_group("compare-runs")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     r = Runs(tmp_path_factory.mktemp("compare"))
@@ -76,6 +81,7 @@ def _by_size(pairs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 
 
 # ---- matching ---------------------------------------------------------------------------------
+@RUNS_GROUP
 def test_cells_on_one_side_are_listed_never_dropped(runs: Runs) -> None:
     proc = runs.cmd("compare", "1", "2")
     assert proc.returncode == 0, proc.stderr
@@ -86,12 +92,14 @@ def test_cells_on_one_side_are_listed_never_dropped(runs: Runs) -> None:
         (2, "", "only in A"), (2, "epochs=200", "only in B"), (10, "", "only in A")]
 
 
+@RUNS_GROUP
 def test_latest_and_latest_tilde_name_the_runs(runs: Runs) -> None:
     pairs = runs.pairs("latest~1", "latest", "--ignore-param", "epochs")
     assert {(p["a"], p["b"]) for p in pairs} == {("run 1", "run 2")}
 
 
 # ---- the gate and every exit code ------------------------------------------------------------------
+@RUNS_GROUP
 def test_fail_if_slower_exits_1_and_names_the_slower_cell(runs: Runs) -> None:
     proc = runs.cmd("compare", "1", "2", "--ignore-param", "epochs", "--allow-unstable", "--fail-if-slower", "10")
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -104,6 +112,7 @@ def test_fail_if_slower_exits_1_and_names_the_slower_cell(runs: Runs) -> None:
     assert pairs[10][0]["verdict"] == "only in A"
 
 
+@RUNS_GROUP
 def test_a_faster_b_passes_the_gate_with_exit_0(runs: Runs) -> None:
     proc = runs.cmd("compare", "2", "1", "--ignore-param", "epochs", "--allow-unstable", "--fail-if-slower", "10")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -117,10 +126,12 @@ def test_a_faster_b_passes_the_gate_with_exit_0(runs: Runs) -> None:
     (("1", "1", "--fail-if-slower", "-3"), "--fail-if-slower"),
     (("1", "1", "--threshold", "nan"), "--threshold"),
 ])
+@RUNS_GROUP
 def test_unusable_input_exits_2_with_one_line(runs: Runs, args: tuple[str, ...], needle: str) -> None:
     assert_clean_error(runs.cmd("compare", *args), needle)
 
 
+@RUNS_GROUP
 def test_unreadable_and_foreign_files_exit_2(runs: Runs, tmp_path: Path) -> None:
     foreign = tmp_path / "other.json"
     foreign.write_text('{"benchmarks": []}')
@@ -136,6 +147,7 @@ def test_unreadable_and_foreign_files_exit_2(runs: Runs, tmp_path: Path) -> None
 
 
 # ---- other sides: exported files ------------------------------------------------------------------
+@RUNS_GROUP
 def test_compare_against_an_exported_csv_gives_ratios_but_no_verdict(runs: Runs) -> None:
     pairs = runs.pairs(str(runs.csv_a), "1", "--allow-unstable", "--fail-if-slower", "0")
     assert len(pairs) == 2
@@ -144,12 +156,14 @@ def test_compare_against_an_exported_csv_gives_ratios_but_no_verdict(runs: Runs)
         assert "no raw samples" in p["note"] and p["ratio"] == 1.0  # the same run, exactly
 
 
+@RUNS_GROUP
 def test_compare_against_its_own_json_export_is_no_change(runs: Runs) -> None:
     pairs = runs.pairs(str(runs.json_a), "1", "--allow-unstable")
     assert [p["verdict"] for p in pairs] == ["no significant change"] * 2
     assert all(p["ratio"] == 1.0 and p["p_value"] == 1.0 for p in pairs)
 
 
+@RUNS_GROUP
 def test_differing_versions_or_host_are_not_comparable_and_do_not_gate(runs: Runs, tmp_path: Path) -> None:
     def older_numpy(payload: dict[str, Any]) -> None:
         for cell in payload["cells"]:
@@ -169,6 +183,7 @@ def test_differing_versions_or_host_are_not_comparable_and_do_not_gate(runs: Run
         assert pair["ratio"] > 1.0  # the numbers are still shown
 
 
+@RUNS_GROUP
 def test_unstable_cells_are_not_comparable_unless_allowed(runs: Runs, tmp_path: Path) -> None:
     def flag(unstable: bool) -> Any:
         def edit(payload: dict[str, Any]) -> None:
@@ -186,6 +201,7 @@ def test_unstable_cells_are_not_comparable_unless_allowed(runs: Runs, tmp_path: 
     assert allowed["verdict"] == "slower" and "compared anyway" in allowed["note"]
 
 
+@RUNS_GROUP
 def test_csv_and_markdown_exports(runs: Runs, tmp_path: Path) -> None:
     md = tmp_path / "cmp.md"
     proc = runs.cmd("compare", "1", "2", "--ignore-param", "epochs", "--allow-unstable", "--csv", "-", "--md", str(md))
@@ -198,6 +214,7 @@ def test_csv_and_markdown_exports(runs: Runs, tmp_path: Path) -> None:
 
 
 # ---- jitscope run --compare-to ------------------------------------------------------------------
+@RUNS_GROUP
 def test_run_compare_to_gates_right_after_the_run(runs: Runs, tmp_path: Path) -> None:
     def five_times_faster(payload: dict[str, Any]) -> None:  # "main" was 5x faster than this run
         for cell in payload["cells"]:
@@ -215,6 +232,7 @@ def test_run_compare_to_gates_right_after_the_run(runs: Runs, tmp_path: Path) ->
     assert "only in A" in ok.stdout  # size 10 was not run this time: listed
 
 
+@RUNS_GROUP
 def test_run_refuses_a_bad_compare_to_before_any_cell_runs(runs: Runs) -> None:
     before = runs.cmd("history").stdout
     assert_clean_error(runs.cmd(*RUN, "-s", "2", "--compare-to", "999", "--fail-if-slower", "5"), "no run 999")

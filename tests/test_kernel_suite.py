@@ -22,6 +22,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
 
 
+# Under xdist the tests that read `heat_fresh` share one worker, so it runs once; the file's
+# other tests spread over the workers.
+HEAT_GROUP = pytest.mark.xdist_group("kernel-suite-heat")
+
+
+@pytest.fixture(scope="module")
+def heat_fresh(tmp_path_factory: pytest.TempPathFactory, home: Path) -> list[dict[str, str]]:
+    """heat at S on numpy, numba and jax with fresh inputs, in the module's home: one run read
+    by three tests below (each worker start imports numba or jax)."""
+    pytest.importorskip("numba")
+    pytest.importorskip("jax")
+    return _run(tmp_path_factory.mktemp("heat"), home, "-w", f"{SUITE}:heat", "-b", "numpy,numba,jax", "-s", "S")
+
+
 def _run(tmp_path: Path, home: Path, *args: str) -> list[dict[str, str]]:
     out = tmp_path / f"out-{len(list(tmp_path.glob('out-*.csv')))}.csv"
     proc = jitscope("run", *args, "--budget", "0.05", "--no-plot", "--db", str(tmp_path / "db.sqlite"),
@@ -81,10 +95,10 @@ def test_presets_and_parameters_are_recorded_with_every_cell(tmp_path: Path, hom
 
 
 # ---- 3/4. fresh or resident inputs; in-place kernels; None ----------------------------------------
-def test_in_place_kernels_run_on_fresh_inputs_and_resident_ones_are_caught(tmp_path: Path, home: Path) -> None:
-    pytest.importorskip("numba")
-    pytest.importorskip("jax")
-    rows = _run(tmp_path, home, "-w", f"{SUITE}:heat", "-b", "numpy,numba,jax", "-s", "S")
+@HEAT_GROUP
+def test_in_place_kernels_run_on_fresh_inputs_and_resident_ones_are_caught(tmp_path: Path, home: Path,
+                                                                          heat_fresh: list[dict[str, str]]) -> None:
+    rows = heat_fresh
     assert [(r["backend"], r["status"]) for r in rows] == [("numpy", "ok"), ("numba", "ok"), ("jax", "ok")], rows
     assert all(float(r["error"]) < 1e-12 for r in rows)
     resident = _run(tmp_path, home, "-w", f"{SUITE}:heat", "-b", "numpy,numba,jax", "-s", "S", "-p", "inputs=resident")
@@ -128,10 +142,10 @@ def test_fresh_inputs_are_a_user_choice_on_record(tmp_path: Path, home: Path) ->
 
 
 # ---- 5. library options pass through, on record ---------------------------------------------------
-def test_library_options_reach_the_library_and_the_record(tmp_path: Path, home: Path) -> None:
-    pytest.importorskip("numba")
-    pytest.importorskip("jax")
-    rows = _run(tmp_path, home, "-w", f"{SUITE}:heat", "-b", "numba,jax", "-s", "S")
+@HEAT_GROUP
+def test_library_options_reach_the_library_and_the_record(tmp_path: Path, home: Path,
+                                                          heat_fresh: list[dict[str, str]]) -> None:
+    rows = [r for r in heat_fresh if r["backend"] in ("numba", "jax")]
     assert [r["status"] for r in rows] == ["ok", "ok"], rows
     assert [r["kernel_options"] for r in rows] == ["fastmath=True", "static_argnames=('steps',)"]
     kernels = _write(tmp_path, """
@@ -186,11 +200,13 @@ def test_integers_are_compared_exactly_and_nan_matches_nan(tmp_path: Path, home:
 
 
 # ---- 9. Numba helpers and the disk cache ---------------------------------------------------------
-def test_module_level_cached_helpers_keep_the_kernel_cached(tmp_path: Path) -> None:
-    pytest.importorskip("numba")
-    own = tmp_path / "home"
-    _run(tmp_path, own, "-w", f"{SUITE}:heat", "-b", "numba", "-s", "S")
-    (again,) = _run(tmp_path, own, "-w", f"{SUITE}:heat", "-b", "numba", "-s", "S")
+@HEAT_GROUP
+def test_module_level_cached_helpers_keep_the_kernel_cached(tmp_path: Path, home: Path,
+                                                            heat_fresh: list[dict[str, str]]) -> None:
+    """The first run is `heat_fresh` (numba compiled heat and cached it in `home`); a new
+    process on the same home must load it from the disk cache."""
+    assert [r["status"] for r in _by(heat_fresh, "heat", "numba")] == ["ok"], heat_fresh
+    (again,) = _run(tmp_path, home, "-w", f"{SUITE}:heat", "-b", "numba", "-s", "S")
     assert again["cache"] == "hit" and again["compiled"] == "no", again
 
 
