@@ -261,14 +261,19 @@ async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> N
         assert screen.maximized is None
 
 
+async def open_export(app, pilot) -> Input:
+    """Press e and wait for the export dialog; its path field, to read or edit."""
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+    return app.screen.query_one("#export-path", Input)
+
+
 @aio
 async def test_export_csv_json_to_an_edited_path(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection())
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
-        path_input = app.screen.query_one("#export-path", Input)
+        path_input = await open_export(app, pilot)
         assert path_input.value == str(tmp_path / "jitscope-run-42.csv")
         target = tmp_path / "out" / "sweep.csv"
         path_input.value = str(target)
@@ -287,10 +292,9 @@ async def test_export_error_is_a_notification(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection())
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        path_input = await open_export(app, pilot)
         (tmp_path / "a-file").write_text("")
-        app.screen.query_one("#export-path", Input).value = str(tmp_path / "a-file" / "x.csv")
+        path_input.value = str(tmp_path / "a-file" / "x.csv")
         await pilot.press("enter")
         await pilot.pause()
         assert any(n.severity == "error" for n in app._notifications)
@@ -328,10 +332,8 @@ async def test_history_open_overlay_import_delete(tmp_path: Path) -> None:
         speed = dict(zip([screen.view.label(ref, r) for ref, r in view.items], view.speedups(screen.baseline), strict=True))
         assert speed["gpubox numpy"] == pytest.approx(4.0)
         # export the overlay: each row keeps its own run id
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
         out = tmp_path / "both.csv"
-        app.screen.query_one("#export-path", Input).value = str(out)
+        (await open_export(app, pilot)).value = str(out)
         await pilot.press("enter")
         await wait_for(pilot, out.exists)
         assert {r["run_id"] for r in csv.DictReader(out.open())} == {str(laptop), str(gpubox)}
@@ -688,8 +690,7 @@ async def test_a_markup_label_renders_in_history_results_and_the_export_dialog(t
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
         assert "[/] x [bold]" in text_of(app.screen.query_one("#results-info", Static))
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        await open_export(app, pilot)
         assert any("[/] x [bold]" in text_of(label) for label in app.screen.query(Label))
         await pilot.press("escape")
 
