@@ -29,6 +29,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jitscope.core.contention import cpu_pressure
 from jitscope.core.environment import cpu_model
 from jitscope.results.compare import CompareOptions, Comparison, compare_sides, load_side
 
@@ -69,15 +70,6 @@ class Tally:
 class Trials:
     aa: Tally = field(default_factory=Tally)
     ab: Tally = field(default_factory=Tally)
-
-
-def pressure() -> str:
-    """``some avg10`` of /proc/pressure/cpu: the share of the last 10 s some task waited."""
-    try:
-        with open("/proc/pressure/cpu", encoding="ascii") as fh:
-            return fh.readline().split()[1].split("=")[1] + "%"
-    except (OSError, IndexError):
-        return "unknown"
 
 
 def jitscope_run(db: Path, home: Path, out: Path, budget: float, *extra: str) -> Path:
@@ -136,17 +128,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="--threads for every run (default: the libraries')")
     args = parser.parse_args()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; "
-          f"CPU pressure {pressure()}")
+          f"CPU pressure {cpu_pressure()}")
     print(f"{args.rounds} rounds x (A1, A2, B=epochs 24) x 9 numpy cells, budget {args.budget} s, "
           f"threshold {args.threshold:g}%, threads {args.threads or 'library default'}")
     strict, allowed = Trials(), Trials()
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="jitscope-aa-") as tmp:
             one_round(Path(tmp), args, strict, allowed)
-        print(f"  round {r + 1} done; CPU pressure {pressure()}", flush=True)
+        print(f"  round {r + 1} done; CPU pressure {cpu_pressure()}", flush=True)
     report("default rule (unstable cells are not comparable)", strict)
     report("--allow-unstable (every ok cell gets a verdict)", allowed)
-    print(f"\nafter: load {os.getloadavg()[0]:.2f}; CPU pressure {pressure()}")
+    print(f"\nafter: load {os.getloadavg()[0]:.2f}; CPU pressure {cpu_pressure()}")
 
 
 if __name__ == "__main__":

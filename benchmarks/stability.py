@@ -28,6 +28,7 @@ import subprocess
 import sys
 from collections import Counter
 
+from jitscope.core.contention import cpu_pressure
 from jitscope.core.model import CellResult, CellSpec
 from jitscope.core.registry import load_registry
 from jitscope.core.stats import instability
@@ -69,14 +70,6 @@ def fired(r: CellResult) -> list[str]:
     return [name for name, on in (("ci", m.not_pinned_down), ("drift", m.drifted), ("cont", m.contended)) if on]
 
 
-def pressure() -> str:
-    try:
-        with open("/proc/pressure/cpu", encoding="ascii") as fh:
-            return fh.readline().split()[1].split("=")[1] + "%"
-    except (OSError, IndexError):
-        return "unknown"
-
-
 def row(condition: str, r: CellResult) -> str:
     samples = list(r.raw_samples)
     m = instability(samples)
@@ -100,7 +93,7 @@ def main() -> None:
     print(f"{'cond':<7} {'cell':<28} {'IQR/med':>7} {'CIw/med':>7} {'drift':>6} {'cpu':>5} {'contn':>6} {'n':>4}  fired")
     for _ in range(args.repeats):
         for condition in conditions:
-            print(f"# {condition}: CPU pressure before it {pressure()}", flush=True)
+            print(f"# {condition}: CPU pressure before it {cpu_pressure()}", flush=True)
             procs = competitors(condition)
             try:
                 for result in measure(args.budget):

@@ -13,30 +13,16 @@ from test_ui_support import (
     make_app,
     mcpi_selection,
     ok_result,
+    run_to_end,
     store_with_runs,
+    wait_for,
 )
 from textual.widgets import DataTable
 
 from jitscope.ui.screens.results import ResultsScreen
-from jitscope.ui.screens.run import RunScreen
 
 SIZES = [(80, 24), (60, 20)]
 ANSWER = ("workload", "backend", "size", "median", "speed-up", "error")
-
-
-async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-async def run_to_end(app, pilot) -> None:
-    await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.job is not None)
-    await wait_for(pilot, lambda: not app.session.running)
-    await pilot.pause()
 
 
 def visible_columns(table: DataTable, width: int) -> list[str]:

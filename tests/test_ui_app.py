@@ -19,38 +19,22 @@ from test_ui_support import (
     make_registry,
     mcpi_selection,
     ok_result,
+    run_to_end,
+    run_until_held,
     store_with_runs,
+    text_of,
+    wait_for,
 )
 from textual.widgets import DataTable, Input, Label, SelectionList, Static
 
 from jitscope.core.model import CellSpec, Phase, Status
 from jitscope.ui.screens.dialogs import ExportDialog, HelpScreen
 from jitscope.ui.screens.results import COLUMNS, ResultsScreen
-from jitscope.ui.screens.run import RunScreen
 from jitscope.ui.screens.setup import SetupScreen
 from jitscope.ui.widgets.grid import CellGrid
 from jitscope.ui.widgets.plot import PlotView
 
 SIZE = (80, 24)
-
-
-def text_of(widget: Static) -> str:
-    return str(widget.render())
-
-
-async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-async def run_to_end(app, pilot) -> None:
-    await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.job is not None)
-    await wait_for(pilot, lambda: not app.session.running)
-    await pilot.pause()
 
 
 # ---- setup --------------------------------------------------------------------------------
@@ -176,9 +160,7 @@ async def test_select_with_keys_and_run(tmp_path: Path) -> None:
 async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=2))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
-        run = FakeRun.instances[-1]
+        run = await run_until_held(app, pilot)
         await pilot.pause(0.4)  # a redraw tick
         screen = app.screen
         grid = screen.query_one(CellGrid)
@@ -200,9 +182,7 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
 async def test_cancel_stops_at_once_and_keeps_finished_cells(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
-        run = FakeRun.instances[-1]
+        run = await run_until_held(app, pilot)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.session.running)
         assert run.cancel_calls == 1
@@ -210,6 +190,23 @@ async def test_cancel_stops_at_once_and_keeps_finished_cells(tmp_path: Path) -> 
         assert statuses[0] == Status.OK and set(statuses[1:]) == {Status.CANCELLED}
         assert any("Cancelled" in n.message for n in app._notifications)
         assert "cancelled" in text_of(app.screen.query_one("#run-line", Static))
+
+
+async def reason_shown_everywhere(app, pilot, cell: tuple[int, int], reason: str) -> str:
+    """After a run, a failed cell's reason must be in the run log, in the detail line once the
+    grid's cursor is on ``cell`` (row, column), and, after enter, in the Results table's last
+    column. Returns the log's text for further checks."""
+    screen = app.screen
+    log_text = "\n".join(str(line.text) for line in screen.query_one("#run-log").lines)
+    assert reason in log_text
+    screen.query_one(CellGrid).move_cursor(row=cell[0], column=cell[1])
+    await pilot.pause()
+    assert reason in text_of(screen.query_one("#cell-detail", Static))
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+    table = app.screen.query_one(DataTable)
+    assert any(reason in str(table.get_row_at(i)[-1]) for i in range(table.row_count))
+    return log_text
 
 
 @aio
@@ -220,27 +217,15 @@ async def test_failed_cell_is_shown_with_its_reason(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(outcome))
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        screen = app.screen
-        grid = screen.query_one(CellGrid)
-        assert str(grid.get_cell_at((1, 2))) == "failed"
-        log_text = "\n".join(str(line.text) for line in screen.query_one("#run-log").lines)
-        assert "ZeroDivisionError" in log_text
-        grid.move_cursor(row=1, column=2)
-        await pilot.pause()
-        assert "ZeroDivisionError" in text_of(screen.query_one("#cell-detail", Static))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
-        table = app.screen.query_one(DataTable)
-        reasons = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
-        assert any("ZeroDivisionError" in r for r in reasons)
+        assert str(app.screen.query_one(CellGrid).get_cell_at((1, 2))) == "failed"
+        await reason_shown_everywhere(app, pilot, (1, 2), "ZeroDivisionError")
 
 
 @aio
 async def test_quit_during_a_run_cancels_it_and_exits(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        await run_until_held(app, pilot)
         await pilot.press("q")
         await pilot.pause(0.2)
     assert FakeRun.instances[-1].cancel_calls == 1
@@ -276,14 +261,19 @@ async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> N
         assert screen.maximized is None
 
 
+async def open_export(app, pilot) -> Input:
+    """Press e and wait for the export dialog; its path field, to read or edit."""
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+    return app.screen.query_one("#export-path", Input)
+
+
 @aio
 async def test_export_csv_json_to_an_edited_path(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection())
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
-        path_input = app.screen.query_one("#export-path", Input)
+        path_input = await open_export(app, pilot)
         assert path_input.value == str(tmp_path / "jitscope-run-42.csv")
         target = tmp_path / "out" / "sweep.csv"
         path_input.value = str(target)
@@ -302,10 +292,9 @@ async def test_export_error_is_a_notification(tmp_path: Path) -> None:
     app = make_app(tmp_path, mcpi_selection())
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        path_input = await open_export(app, pilot)
         (tmp_path / "a-file").write_text("")
-        app.screen.query_one("#export-path", Input).value = str(tmp_path / "a-file" / "x.csv")
+        path_input.value = str(tmp_path / "a-file" / "x.csv")
         await pilot.press("enter")
         await pilot.pause()
         assert any(n.severity == "error" for n in app._notifications)
@@ -343,10 +332,8 @@ async def test_history_open_overlay_import_delete(tmp_path: Path) -> None:
         speed = dict(zip([screen.view.label(ref, r) for ref, r in view.items], view.speedups(screen.baseline), strict=True))
         assert speed["gpubox numpy"] == pytest.approx(4.0)
         # export the overlay: each row keeps its own run id
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
         out = tmp_path / "both.csv"
-        app.screen.query_one("#export-path", Input).value = str(out)
+        (await open_export(app, pilot)).value = str(out)
         await pilot.press("enter")
         await wait_for(pilot, out.exists)
         assert {r["run_id"] for r in csv.DictReader(out.open())} == {str(laptop), str(gpubox)}
@@ -516,8 +503,7 @@ async def test_a_signal_mid_run_cancels_it_as_interrupted_and_exits_128_plus_sig
     tmux tests send the real signals): the run is cancelled as interrupted, then the app exits."""
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        await run_until_held(app, pilot)
         app.interrupt(signal.SIGTERM)
         await pilot.pause(0.2)
     run = FakeRun.instances[-1]
@@ -597,8 +583,7 @@ async def test_progress_events_queued_for_one_cell_coalesce_into_the_latest(tmp_
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=0))
     handled: list[RunEvent] = []
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: FakeRun.instances and FakeRun.instances[-1].held.is_set())
+        await run_until_held(app, pilot)
         await pilot.pause()
         job = app.session.job
         app.session.run_updated.subscribe(app.screen, handled.append)
@@ -681,18 +666,8 @@ async def test_markup_in_reasons_and_labels_never_crashes_the_app(tmp_path: Path
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(outcome))
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(app, pilot)
-        screen = app.screen
-        log_text = "\n".join(str(line.text) for line in screen.query_one("#run-log").lines)
-        assert "cannot open [/tmp/data.bin]" in log_text and "\x1b" not in log_text
-        grid = screen.query_one(CellGrid)
-        grid.move_cursor(row=1, column=1)
-        await pilot.pause()
-        assert "cannot open [/tmp/data.bin]" in text_of(screen.query_one("#cell-detail", Static))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
-        table = app.screen.query_one(DataTable)
-        reasons = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
-        assert any("cannot open [/tmp/data.bin]" in r for r in reasons)
+        log_text = await reason_shown_everywhere(app, pilot, (1, 1), "cannot open [/tmp/data.bin]")
+        assert "\x1b" not in log_text
         await pilot.press("down", "down", "down")  # the detail line of a failed row
         await pilot.pause()
         assert "\x1b" not in text_of(app.screen.query_one("#results-detail", Static))
@@ -715,8 +690,7 @@ async def test_a_markup_label_renders_in_history_results_and_the_export_dialog(t
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
         assert "[/] x [bold]" in text_of(app.screen.query_one("#results-info", Static))
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        await open_export(app, pilot)
         assert any("[/] x [bold]" in text_of(label) for label in app.screen.query(Label))
         await pilot.press("escape")
 

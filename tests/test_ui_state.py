@@ -328,3 +328,12 @@ def test_the_setup_form_and_the_command_refuse_seconds_by_one_rule_in_the_same_w
     with pytest.raises(UserError) as refused:
         positive_seconds(typed, option)
     assert proc.stderr.strip() == f"jitscope: error: {refused.value}".replace(option, f"--{option}")
+
+
+def test_cycling_keys_go_round_and_start_over_when_the_choice_is_gone() -> None:
+    from jitscope.ui.keys import next_in_cycle
+
+    assert next_in_cycle(["a", "b", "c"], "b") == "c"
+    assert next_in_cycle(["a", "b", "c"], "c") == "a"  # round the end
+    assert next_in_cycle(["a", "b", "c"], None) == "a"  # nothing chosen yet
+    assert next_in_cycle(["a", "b"], "gone") == "a"  # a workload no longer in the view

@@ -186,6 +186,38 @@ def make_app(tmp_path: Path, selection: Selection | None = None, **kwargs: Any):
     return JitscopeApp(make_registry(), tmp_path / "results.sqlite", selection, **kwargs)
 
 
+def text_of(widget: Any) -> str:
+    """What a Static shows, as plain text."""
+    return str(widget.render())
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until ``predicate()`` holds; fail the test after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+async def run_to_end(app: Any, pilot: Any) -> None:
+    """Press r (run) and wait until the Run screen's job has finished."""
+    from jitscope.ui.screens.run import RunScreen
+
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.job is not None)
+    await wait_for(pilot, lambda: not app.session.running)
+    await pilot.pause()
+
+
+async def run_until_held(app: Any, pilot: Any) -> FakeRun:
+    """Press r (run) and wait until the scripted run stops at its ``hold_after`` cell (made
+    with ``factory(hold_after=N)``); the run, to ``release()`` it or check its calls."""
+    await pilot.press("r")
+    await wait_for(pilot, lambda: bool(FakeRun.instances) and FakeRun.instances[-1].held.is_set())
+    return FakeRun.instances[-1]
+
+
 def mcpi_selection(**kw: Any) -> Selection:
     base: dict[str, Any] = {"workloads": ["mcpi"], "backends": [("numpy", None), ("python", None)],
                             "sizes": [1000, 10000, 100000]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_ui_app import SIZE, wait_for
-from test_ui_support import aio, factory, fake_probe
+from test_ui_app import SIZE
+from test_ui_support import aio, factory, fake_probe, wait_for
 from textual.widgets import Input, SelectionList
 
 from jitscope.core.registry import load_registry

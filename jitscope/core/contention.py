@@ -67,3 +67,14 @@ class ContentionWatch:
             waited += max(0, w1 - w0)
         total = ran + waited
         return waited / total if total > 0 else None
+
+
+def cpu_pressure() -> str:
+    """The machine-wide counterpart, for the tuning scripts in benchmarks/: ``some avg10`` of
+    ``/proc/pressure/cpu`` (the share of the last 10 s in which some runnable task waited for a
+    CPU) as ``"1.23%"``, or ``"unknown"`` where the kernel offers no pressure information."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as fh:
+            return fh.readline().split()[1].split("=")[1] + "%"
+    except (OSError, IndexError):
+        return "unknown"

@@ -44,8 +44,10 @@ class Phase(str, Enum):
 
 
 @dataclass(frozen=True)
-class CellSpec:
-    """One cell = workload x backend[:variant] x device x dtype x size (docs/design.md §4)."""
+class CellCoords:
+    """Where a cell stands in the grid: workload x backend[:variant] x device x dtype x size
+    (docs/design.md §4). The spec that runs a cell and the key that matches two runs' cells
+    (results/compare.py) both start from these, so a new axis is added here once."""
 
     workload: str
     backend: str
@@ -53,6 +55,16 @@ class CellSpec:
     device: str
     dtype: str
     size: int
+
+    def coords(self) -> dict[str, Any]:
+        """Just the coordinates, by name (to build another CellCoords from this one)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(CellCoords)}
+
+
+@dataclass(frozen=True)
+class CellSpec(CellCoords):
+    """One cell: its coordinates, plus how to run it (parameters, budget, threads, seed)."""
+
     params: tuple[tuple[str, Any], ...] = ()
     budget_s: float = 1.0
     timeout_s: float = 120.0

@@ -25,7 +25,7 @@ from jitscope.core.compare import (
 )
 from jitscope.core.errors import UserError
 from jitscope.core.labels import impl_label
-from jitscope.core.model import CellResult, Status
+from jitscope.core.model import CellCoords, CellResult, Status
 from jitscope.results.export import read_csv, read_json
 from jitscope.results.store import Store, parse_run_id
 
@@ -92,15 +92,10 @@ def _resolve(store: Store, text: str) -> int:
 
 
 @dataclass(frozen=True, order=True)
-class CellKey:
-    """What makes two cells the same measurement."""
+class CellKey(CellCoords):
+    """What makes two cells the same measurement: the same coordinates, threads and
+    parameters (budget, timeout and seed may differ)."""
 
-    workload: str
-    backend: str
-    variant: str
-    device: str
-    dtype: str
-    size: int
     threads: str  # "" when the libraries chose
     params: tuple[tuple[str, str], ...]
 
@@ -118,9 +113,8 @@ def key_of(result: CellResult, ignore_params: Iterable[str] = ()) -> CellKey:
     """The match key; ``ignore_params`` are left out (to compare across a parameter on purpose)."""
     s, skip = result.spec, set(ignore_params)
     threads = result.info.get("threads", s.threads)
-    return CellKey(s.workload, s.backend, s.variant, s.device, s.dtype, s.size,
-                   "" if threads in (None, "") else str(threads),
-                   tuple((str(k), str(v)) for k, v in sorted(s.params) if k not in skip))
+    return CellKey(**s.coords(), threads="" if threads in (None, "") else str(threads),
+                   params=tuple((str(k), str(v)) for k, v in sorted(s.params) if k not in skip))
 
 
 @dataclass(frozen=True)

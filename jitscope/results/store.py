@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
+from jitscope.core.processes import pid_alive
 
 APPLICATION_ID = 0x4A495453  # "JITS"
 SCHEMA_VERSION = 2  # 2: runs.owner (who is running it, to tell a live run from an abandoned one)
@@ -470,12 +471,8 @@ def _owner_is_dead(owner: str) -> bool:
         return False  # an old run with no owner recorded: we cannot know, so we do not guess
     if host != socket.gethostname():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return True
-    except PermissionError:
-        pass  # alive, someone else's
     now = _process_start(pid)
     return bool(start) and now is not None and now != start  # the pid was reused
 

@@ -20,6 +20,7 @@ from typing import Any
 from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
+from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
 from jitscope.results.store import TIMING_LOCK_KEY, Store, describe_sqlite_error
 from jitscope.runner.events import CellFinished, Event, LockFallback, RunFinished, WorkerReady
@@ -212,15 +213,5 @@ class SpaceReserve:
         with contextlib.suppress(OSError):
             for old in db_path.parent.glob(f"{self.PREFIX}{glob.escape(db_path.name)}-*"):
                 pid = old.name.rsplit("-", 1)[1]
-                if pid.isdigit() and not _pid_alive(int(pid)):
+                if pid.isdigit() and not pid_alive(int(pid)):
                     old.unlink()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

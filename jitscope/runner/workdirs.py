@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from jitscope.core.processes import pid_alive
+
 PREFIX = "jitscope-worker-"
 
 
@@ -25,16 +27,6 @@ def worker_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 def sweep_stale(folder: str | None = None) -> list[Path]:
@@ -50,7 +42,7 @@ def sweep_stale(folder: str | None = None) -> list[Path]:
         if not name.startswith(PREFIX):
             continue
         owner = name[len(PREFIX):].split("-", 1)[0]
-        if not owner.isdigit() or _alive(int(owner)):
+        if not owner.isdigit() or pid_alive(int(owner)):
             continue
         with contextlib.suppress(OSError):
             if entry.stat().st_uid == os.getuid():

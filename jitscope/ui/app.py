@@ -28,7 +28,7 @@ from textual.screen import Screen
 from jitscope.core.text import printable
 from jitscope.ui import STYLES
 from jitscope.ui.background import RegistryLoader, availability_of, probe_in_worker
-from jitscope.ui.keys import palette_commands
+from jitscope.ui.keys import next_in_cycle, palette_commands
 from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent
 from jitscope.ui.shared_state import Probe, Session, SessionApp
 from jitscope.ui.themes import install_themes
@@ -378,9 +378,7 @@ class JitscopeApp(SessionApp):
                         thread=True, group="export", exit_on_error=False)
 
     def action_next_theme(self) -> None:
-        names = self.theme_names
-        current = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(current + 1) % len(names)]
+        self.theme = next_in_cycle(self.theme_names, self.theme)
         self.notify(f"Theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:

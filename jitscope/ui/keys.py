@@ -3,13 +3,23 @@ entries are built here, so neither can go stale when a binding changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+
+T = TypeVar("T")
+
+
+def next_in_cycle(items: Sequence[T], current: object) -> T:
+    """What every key that cycles a choice picks (workload, baseline, theme, size preset,
+    dtype): the item after ``current``, round the end; the first one where ``current`` is not
+    among ``items`` (nothing chosen yet, or a choice that is gone since)."""
+    i = items.index(current) if current in items else -1
+    return items[(i + 1) % len(items)]
 
 
 def key_table(app: App[Any], screen: Screen[Any]) -> list[tuple[str, str, str, Any]]:

@@ -20,6 +20,7 @@ from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_size
 from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.ui import STYLES
+from jitscope.ui.keys import next_in_cycle
 from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
     ExpectedError,
@@ -170,17 +171,13 @@ class ResultsScreen(SessionScreen):
     def action_next_workload(self) -> None:
         if self.view is None:
             return
-        workloads = self.view.workloads()
-        i = workloads.index(self.workload) if self.workload in workloads else -1
-        self.workload = workloads[(i + 1) % len(workloads)]
+        self.workload = next_in_cycle(self.view.workloads(), self.workload)
         self._draw()
 
     def action_next_baseline(self) -> None:
         if self.view is None:
             return
-        labels = self.view.labels()
-        i = labels.index(self.baseline) if self.baseline in labels else -1
-        self.baseline = labels[(i + 1) % len(labels)]
+        self.baseline = next_in_cycle(self.view.labels(), self.baseline)
         self.notify(f"baseline: {self.baseline}", timeout=2)
         self._fill_table()
         self._draw()

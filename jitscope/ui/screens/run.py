@@ -26,6 +26,7 @@ from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
 from jitscope.runner import events as ev
 from jitscope.ui import STYLES
+from jitscope.ui.keys import next_in_cycle
 from jitscope.ui.messages import RunEvent
 from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import (
@@ -272,9 +273,7 @@ class RunScreen(SessionScreen):
         if self.job is None:
             return
         workloads = list(dict.fromkeys(s.spec.workload for s in self.job.progress.states))
-        current = self.plot_workload or self.plotted_workload
-        i = workloads.index(current) if current in workloads else -1
-        self.plot_workload = workloads[(i + 1) % len(workloads)]
+        self.plot_workload = next_in_cycle(workloads, self.plot_workload or self.plotted_workload)
         self._draw_plot()
 
 

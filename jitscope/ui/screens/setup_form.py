@@ -27,6 +27,7 @@ from jitscope.core.registry import Registry
 from jitscope.core.units import fmt_size
 from jitscope.core.workload import Param
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Selection
+from jitscope.ui.keys import next_in_cycle
 from jitscope.ui.planning import (
     DEFAULT_PRESET,
     RunRequest,
@@ -432,13 +433,12 @@ class SetupForm(Horizontal):
         self.query_one("#sizes", Input).value = ""  # a preset replaces a custom list of sizes
         self._refresh_presets()
         names = preset_names(self.registry, self._selected_workloads() or list(self.registry.workloads))
-        current = names.index(str(select.value)) if select.value in names and not custom else -1
-        select.value = names[(current + 1) % len(names)]
+        select.value = next_in_cycle(names, None if custom else select.value)
         self.notify(f"size preset: {select.value}", timeout=2)
 
     def action_next_dtype(self) -> None:
         select: Select[str] = self.query_one("#dtype", Select)
-        select.value = DTYPES[(DTYPES.index(str(select.value)) + 1) % len(DTYPES)]
+        select.value = next_in_cycle(DTYPES, select.value)
 
     async def action_leave_field(self) -> None:
         if self.session.running:

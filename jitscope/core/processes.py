@@ -1,0 +1,20 @@
+"""Whether a process still lives on this machine: the one test behind every sweep of what a
+dead jitscope left (worker folders, timing-lock files, runs marked as still running)."""
+
+from __future__ import annotations
+
+import os
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless the kernel says no process has ``pid``. A process of another user answers
+    with a permission error: alive. Any other error is not proof of death either, so it
+    counts as alive: a sweep that guesses wrong must leave things, never remove a live one's.
+    A number too large for a pid (a folder named by hand) is no process."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:
+        return True
+    return True
