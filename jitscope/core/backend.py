@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jitscope.core.implementation import BuildRef as BuildRef
+from jitscope.core.implementation import Implementation as Implementation
 from jitscope.core.model import CellSpec
 from jitscope.core.workload import Inputs, Workload
 
@@ -220,57 +222,6 @@ class FunctionKernel(Kernel):
 class SkipCell(Exception):
     """Raised by ``build`` (in the worker) when a cell cannot run here; the message is the
     reason shown to the user, e.g. ``"jax x64 disabled: float64 would silently be float32"``."""
-
-
-@dataclass(frozen=True)
-class Implementation:
-    """workload x backend x variant. ``build`` runs only inside a worker process."""
-
-    workload: str
-    backend: str
-    variant: str
-    build: Callable[[CellContext], Kernel]
-    description: str = ""
-    devices: tuple[str, ...] = ("cpu",)
-    dtypes: tuple[str, ...] = ("float64", "float32")
-    max_size: int | None = None  # e.g. the Triton interpreter: larger sizes are skipped
-    max_size_reason: str = ""
-    dtypes_reason: str = ""  # why a dtype outside ``dtypes`` is skipped, when not the backend's doing
-
-    @property
-    def label(self) -> str:
-        return f"{self.backend}:{self.variant}"
-
-    def refusal(self, spec: CellSpec) -> str | None:
-        """Why this implementation cannot run ``spec`` (decided without importing anything)."""
-        if spec.device not in self.devices:
-            return f"{self.label} has no {spec.device} implementation of {self.workload}"
-        if spec.dtype not in self.dtypes:
-            if self.dtypes_reason:
-                return self.dtypes_reason
-            return f"{self.label} runs {self.workload} in {'/'.join(self.dtypes)} only, not {spec.dtype}"
-        if self.max_size is not None and spec.size > self.max_size:
-            why = f": {self.max_size_reason}" if self.max_size_reason else ""
-            return f"{self.label} is limited to size <= {self.max_size}{why}"
-        return None
-
-
-@dataclass(frozen=True)
-class BuildRef:
-    """A kernel's ``build`` named as ``"module:function"`` (``args``: a factory called with
-    them first, e.g. numba's ``_mcpi("parallel")``), imported only when a cell is built, in
-    the worker. A workload file lists its kernels with these, so it imports no backend:
-    workloads and backends stay side by side, both light at import (docs/design.md §10)."""
-
-    target: str
-    args: tuple[Any, ...] = ()
-
-    def __call__(self, ctx: CellContext) -> Kernel:
-        module, _, attr = self.target.partition(":")
-        build: Any = getattr(importlib.import_module(module), attr)
-        if self.args:
-            build = build(*self.args)
-        return build(ctx)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

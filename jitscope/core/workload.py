@@ -22,7 +22,8 @@ from jitscope.core.units import fmt_size
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from jitscope.core.backend import CellContext, Implementation, Kernel
+    from jitscope.core.backend import CellContext, Kernel
+    from jitscope.core.implementation import Implementation
 
 Inputs = dict[str, Any]
 
@@ -101,7 +102,7 @@ class Workload(ABC):
         ``limits`` are :class:`~jitscope.core.backend.Implementation`'s devices, dtypes,
         max_size... The registry adds these with the workload, so a workload's file is the
         one list of what runs it, whichever backend module holds the code."""
-        from jitscope.core.backend import Implementation
+        from jitscope.core.implementation import Implementation
 
         if any((i.backend, i.variant) == (backend, variant) for i in self.kernel_builds):
             raise ValueError(f"workload {self.name} declares two kernels for {backend}:{variant}")
