@@ -35,7 +35,8 @@ class Runs:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.db = root / "results.sqlite"
-        self.env = {"JITSCOPE_HOME": str(root / "home")}
+        # Wide enough that no path in a title or summary wraps (xdist's temp paths are long).
+        self.env = {"JITSCOPE_HOME": str(root / "home"), "COLUMNS": "400"}
         self.json_a = root / "a.json"
         self.csv_a = root / "a.csv"
         self.json_b = root / "b.json"

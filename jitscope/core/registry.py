@@ -76,6 +76,14 @@ class Registry:
     # the one record of files, from which the paths and each file's names are read.
     workloads_by_file: dict[str, list[str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Workloads handed to the constructor (an embedding program, the tests) bring the
+        kernels their files declare, as discovered ones do (:func:`_add_workload`)."""
+        for workload in self.workloads.values():
+            for impl in workload.kernel_builds:
+                if impl not in self.extra_implementations:
+                    self.extra_implementations.append(impl)
+
     @property
     def workload_files(self) -> tuple[str, ...]:
         """The ``-w`` files loaded (resolved paths, in load order): what a worker loads again."""
