@@ -52,6 +52,9 @@ __all__ = ["Supervisor", "TimingLock", "kill_worker", "spawn_worker"]
 
 POLL_S = 0.05
 STDERR_TAIL_LINES = 4
+# What SIGKILL most often means for a worker nobody asked to stop: Linux's out-of-memory
+# killer (the user's own `kill -9` is the other cause; jitscope's own kills say so).
+OOM_HINT = " (most likely out of memory: the kernel's OOM killer sends SIGKILL; `dmesg` says)"
 
 
 def worker_env(threads: int | None) -> dict[str, str]:
@@ -282,7 +285,7 @@ class Supervisor:
         talking but keeps running is killed at the deadline). The worker's exit is noticed
         at once, even while a process it forked still holds the channel open.
         """
-        state = _Conversation(deadline=time.monotonic() + self._startup_timeout(pending))
+        state = _Conversation(deadline=time.monotonic() + self._startup_timeout(pending), log=log)
         while pending and not self.cancelled:
             exited = proc.poll() is not None  # asked before reading: all it wrote is then readable
             try:
@@ -300,7 +303,7 @@ class Supervisor:
             if not pending or self.cancelled:
                 break
             if exited:
-                yield from self._worker_died(proc, log, pending, state.ready)
+                yield from self._worker_died(proc, log, pending, state)
                 return
             if time.monotonic() > state.deadline:
                 kill_worker(proc)
@@ -399,17 +402,20 @@ class Supervisor:
             result = _unshared(result, self.lock.scope)
         return CellFinished(index, result)
 
-    def _worker_died(self, proc: subprocess.Popen[bytes], log: WorkerLog, pending: list[tuple[int, CellSpec]], ready: bool) -> Iterator[Event]:
+    def _worker_died(self, proc: subprocess.Popen[bytes], log: WorkerLog, pending: list[tuple[int, CellSpec]],
+                     state: _Conversation) -> Iterator[Event]:
         code = proc.returncode if proc.returncode is not None else proc.wait(timeout=10)
         kill_worker(proc)  # a process it forked may still run (and hold the log open)
         log.close()
-        tail = log.tail()
-        if not ready:
+        tail = log.tail(since=state.log_mark)  # this cell's output only, never an earlier cell's
+        if not state.ready:
             reason = f"worker failed to start ({describe_exit(code).replace(' mid-cell', '')})"
             yield from _fail_all(pending, reason + (f": {tail}" if tail else ""))
             return
         index, spec = pending.pop(0)
         reason = describe_exit(code)
+        if code == -signal.SIGKILL:
+            reason += OOM_HINT
         if tail:
             reason += f"; last output: {tail}"
         yield CellFinished(index, CellResult(spec=spec, status=Status.CRASHED, reason=reason, info={"exit_code": code}))
@@ -420,14 +426,20 @@ class _Conversation:
     """Where a worker's conversation stands: has it said hello, and until when we wait."""
 
     deadline: float
+    log: WorkerLog | None = None
     ready: bool = False
+    log_mark: int = 0  # where the running cell's output starts in the worker's log
 
     def heard(self, kind: str, pending: list[tuple[int, CellSpec]]) -> None:
-        """A hello or a result restarts the clock on the next cell's own timeout."""
+        """A hello or a result restarts the clock on the next cell's own timeout, and marks
+        where the next cell's output starts (what came before is start-up's or a finished
+        cell's, never the next cell's)."""
         if kind == "hello":
             self.ready = True
         if kind in ("hello", "result") and pending:
             self.deadline = time.monotonic() + pending[0][1].timeout_s
+        if kind in ("hello", "result") and self.log is not None:
+            self.log_mark = self.log.written()
 
 
 def _fail_all(pending: list[tuple[int, CellSpec]], reason: str) -> Iterator[Event]:

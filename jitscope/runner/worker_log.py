@@ -60,10 +60,19 @@ class WorkerLog:
         cut = f"\n[... {dropped} bytes of output not kept ...]\n".encode() if dropped else b""
         return (head + cut + tail).decode("utf-8", "replace")
 
-    def tail(self, lines: int = TAIL_LINES) -> str:
-        """The last non-empty lines, joined by `` | `` (a failure's reason quotes them)."""
+    def written(self) -> int:
+        """How many bytes the worker has written so far (kept or not): a mark for :meth:`tail`."""
+        head, tail, dropped = self.kept()
+        return len(head) + dropped + len(tail)
+
+    def tail(self, lines: int = TAIL_LINES, since: int = 0) -> str:
+        """The last non-empty lines written after byte ``since`` (a :meth:`written` mark),
+        joined by `` | `` (a failure's reason quotes them). The mark keeps an earlier cell's
+        output — another workload's warning — out of this cell's reason."""
         head, tail, dropped = self.kept()
         data = tail if dropped else head + tail
+        data_starts_at = len(head) + dropped if dropped else 0
+        data = data[max(0, since - data_starts_at):]
         text = data[-8192:].decode("utf-8", "replace")
         kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
         return " | ".join(kept)[-600:]
