@@ -134,10 +134,7 @@ def measure(
     timer = _Timer(run, sync, _fresh_timer(before_call) if before_call is not None else _timed_resident, clock)
     report = progress or (lambda phase, fraction: None)
     report(Phase.COMPILING, 0.0)
-    watch = first_call_watch or CompileWatch()
-    watch.start()
-    first_call_s, out = timer(1)
-    observed = watch.stop()
+    first_call_s, out, observed = _first_call(timer, first_call_watch or CompileWatch())
 
     report(Phase.WARMUP, 0.0)
     usage = _Usage(clock, cpu_clock, contention_watch or ContentionWatch())
@@ -153,18 +150,16 @@ def measure(
     cpu_s, wall_s, cpu_contention = usage.stop()
     samples = sampling.samples
     note = "" if len(samples) >= min_samples else f"only {len(samples)} samples fit in 3x the budget"
-    return Measurement(
-        compile=observed,
-        cpu_s=cpu_s,
-        wall_s=wall_s,
-        cpu_contention=cpu_contention,
-        first_call_s=first_call_s,
-        samples=samples,
-        loops=sampling.loops,
-        warmup_calls=warm.calls,
-        note=note,
-        last_output=sampling.out,
-    )
+    return Measurement(compile=observed, cpu_s=cpu_s, wall_s=wall_s, cpu_contention=cpu_contention,
+                       first_call_s=first_call_s, samples=samples, loops=sampling.loops, warmup_calls=warm.calls,
+                       note=note, last_output=sampling.out)
+
+
+def _first_call(timer: _Timer, watch: CompileWatch) -> tuple[float, Any, CompileObservation]:
+    """The first call, synced, bracketed by the library's own compile/cache counters."""
+    watch.start()
+    first_call_s, out = timer(1)
+    return first_call_s, out, watch.stop()
 
 
 @dataclass
