@@ -7,8 +7,8 @@ kernel's answer is checked against the reference computed from the same inputs" 
 every backend alike (docs/design.md §10):
 
 * ``resident`` inputs are moved in once and every call reuses them. A kernel that changes
-  them makes each call start from the last one's output, so its first call is compared,
-  untimed, with the inputs it was given: a change is a failed cell that says so.
+  them makes each call start from the last one's output, so after the samples they are
+  compared, untimed, with the inputs they were made from: a change is a failed cell that says so.
 * ``fresh`` inputs are made again (the adapter's own transfer) before every timed call,
   outside the clock, for kernels that work in place.
 """
@@ -51,7 +51,6 @@ class UserKernelRun(Kernel):
         self._ctx = ctx
         self._fresh = fresh
         self._name = name
-        self._calls = 0
 
     def transfer(self) -> None:
         self.inner.transfer()
@@ -60,9 +59,6 @@ class UserKernelRun(Kernel):
         return self.inner.transfer if self._fresh else None
 
     def run(self) -> Any:
-        self._calls += 1
-        if self._calls == 2 and not self._fresh:  # the first call has finished (and synced)
-            self._check_unchanged()
         return self.inner.run()
 
     def _check_unchanged(self) -> None:
@@ -86,6 +82,10 @@ class UserKernelRun(Kernel):
         self.inner.sync(out)
 
     def fetch(self, out: Any) -> Any:
+        # Untimed, after the samples: a resident input a call changed is still changed here,
+        # and no timed call pays for the comparison.
+        if not self._fresh:
+            self._check_unchanged()
         if out is None:
             raise UserKernelError(
                 f"the {self._name} kernel returned None: return the result (a kernel that updates an array in "
