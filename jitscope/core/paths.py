@@ -168,3 +168,37 @@ def _file_kind(mode: int) -> str:
     kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
     return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one run's own files live: beside the database it is recorded in (so a run
+    recorded with ``--db X`` is found through ``--db X``, and run ids of different databases
+    never share a name), in ``<database>.runs/``.
+
+    - ``events``: the append-only JSON-lines record of what the run did (every reader —
+      ``jitscope attach``, the app's Live run, History — follows this file, never a queue
+      inside another process);
+    - ``log``: where a run that belongs to no terminal (detached, or whose terminal hung up)
+      writes what it would have printed.
+    """
+
+    folder: Path
+    run_id: int
+
+    @classmethod
+    def of(cls, db_path: Path, run_id: int) -> RunFiles:
+        db_path = Path(db_path).expanduser()
+        return cls(db_path.parent / f"{db_path.name}.runs", run_id)
+
+    @property
+    def events(self) -> Path:
+        return self.folder / f"{self.run_id}.events"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.run_id}.log"
+
+    def create_folder(self) -> None:
+        """Make the folder (owner-only: a run's record may name the user's files)."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
