@@ -171,7 +171,7 @@ def execute_run(
         sel, files, db_path, csv=csv, json_path=json_path, md=md, baseline=baseline, compare_to=compare_to,
         fail_if_slower=fail_if_slower, console=console, err_console=err_console)
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label, workload_files=files,
-                      on_start=on_start, cancel_signal=CancelRequest.SIGNAL.name)
+                      on_start=on_start, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
     code = 2  # what the record says if something below raises (a refused export: one line, exit 2)
     try:
         stops = StopSignals()

@@ -91,11 +91,13 @@ class RecordedRun:
         workload_files: Sequence[str] = (),
         on_start: Callable[[int], None] | None = None,
         cancel_signal: str = "",
+        exit_follows: bool = False,
     ) -> None:
         """``on_start(run_id)``: called once the run's row and record exist (a detached run's
         daemon tells its launcher the id). ``cancel_signal``: the signal the owning process
         takes as "cancel" (``SIGUSR1`` for ``jitscope run``; "" where none is handled), named
-        in the record so that ``jitscope cancel`` never signals a process that would die of it."""
+        in the record so that ``jitscope cancel`` never signals a process that would die of it.
+        ``exit_follows``: the owner will call :meth:`record_exit` (readers wait for that line)."""
         self.plan = plan
         self.registry = registry
         self.db_path = Path(db_path)
@@ -104,6 +106,7 @@ class RecordedRun:
         self.label = label
         self.workload_files = list(workload_files)
         self.cancel_signal = cancel_signal
+        self.exit_follows = exit_follows
         self._on_start = on_start
         self._record: EventWriter | None = None
         factory = supervisor_factory or (lambda p, r: Supervisor(p, r))
@@ -129,7 +132,8 @@ class RecordedRun:
         self._record = EventWriter(self.db_path, self.run_id)
         self._record.write({"type": "run", "run_id": self.run_id, "planned": len(self.plan.cells),
                             "pid": os.getpid(), "owner": current_owner(), "command": self.command,
-                            "label": self.label, "cancel_signal": self.cancel_signal})
+                            "label": self.label, "cancel_signal": self.cancel_signal,
+                            "exit_follows": self.exit_follows})
         if self._on_start is not None:
             self._on_start(self.run_id)
 
