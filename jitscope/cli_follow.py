@@ -101,8 +101,8 @@ def _watch(followed: FollowedRun, state: str, console: Console, err_console: Con
     if state == "running":
         console.print(Text(printable(f"attached to run {run_id} (Ctrl-C leaves the viewer; the run goes on)"),
                            style="dim"))
-        followed.read_header()
-        _show_progress(followed.events(), followed.planned or 0, console)
+    followed.read_header()  # a run that already ended is replayed the same way, at once
+    _show_progress(followed.events(), followed.planned or 0, console)
     for _ in followed.lines():  # to the exit line (exports are written after the last cell)
         pass
     results = followed.ordered_results()
