@@ -224,3 +224,11 @@ def test_detach_refuses_bad_input_before_anything_starts(db_path: Path) -> None:
     assert proc.returncode == 2 and "nosuch" in proc.stderr and "Traceback" not in proc.stderr
     assert not RunFiles.of(db_path, 1).events.exists()
     assert jitscope("history", "--db", str(db_path)).stdout.count("running") == 0
+
+
+def test_a_record_that_cannot_be_written_costs_no_cell(db_path: Path) -> None:
+    RunFiles.of(db_path, 1).folder.write_text("a file where the runs' folder should be")
+    proc = jitscope("run", *FAST, "--db", str(db_path), "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("cannot write the run's event record") == 1, proc.stderr
+    assert "2 ok; saved as run 1" in proc.stdout
