@@ -173,20 +173,29 @@ def execute_run(
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label, workload_files=files,
                       on_start=on_start, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
     code = 2  # what the record says if something below raises (a refused export: one line, exit 2)
-    try:
-        stops = StopSignals()
-        cancel = CancelRequest(rec)
-        with on_signals(stops, StopSignals.SIGNALS), on_signals(cancel, (CancelRequest.SIGNAL,)):
-            code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
-        if reference is not None and code in (0, 1) and rec.run_id is not None and not cancel.requested:
-            gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,
-                                      allow_unstable, human, err_console)
-            code = max(code, gated)
-        if cancel.requested and stops.first is None and rec.run_id is not None:
-            code = cancel.exit_code(human)
-        return code
-    finally:
-        rec.record_exit(code)
+    cancel = CancelRequest(rec)
+    with on_signals(cancel, (CancelRequest.SIGNAL,)):  # until the exit line: a late SIGUSR1 must not kill us
+        try:
+            stops = StopSignals()
+            with on_signals(stops, StopSignals.SIGNALS):
+                code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+            code = _after_run(rec, cancel, stops, code, reference, fail_if_slower, allow_unstable, human, err_console)
+            return code
+        finally:
+            rec.record_exit(code)
+
+
+def _after_run(rec: RecordedRun, cancel: CancelRequest, stops: StopSignals, code: int, reference: Any,
+               fail_if_slower: float | None, allow_unstable: bool, human: Console, err_console: Console) -> int:
+    """The exit code once the sweep is over: the comparison gate (not after a stop), or the
+    code of a cancel by ``jitscope cancel``."""
+    if reference is not None and code in (0, 1) and rec.run_id is not None and not cancel.requested:
+        gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,
+                                  allow_unstable, human, err_console)
+        code = max(code, gated)
+    if cancel.requested and stops.first is None and rec.run_id is not None:
+        code = cancel.exit_code(human)
+    return code
 
 
 def prepare_run(sel: Selection, files: Sequence[str], db_path: Path, *, csv: str | Path | None,

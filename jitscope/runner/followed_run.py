@@ -126,12 +126,12 @@ class FollowedRun:
         self.read_header()
         owner = str(self.header.get("owner", ""))
         name = str(self.header.get("cancel_signal", ""))
-        if not owner_is_running(owner):
-            raise UserError(f"run {self.run_id} is not running any more (its process has ended)")
+        if not owner:
+            raise UserError(f"run {self.run_id} has no event record to find its process by; stop it where it runs")
         if not name or not hasattr(signal, name):
             raise UserError(f"run {self.run_id} was started by the app; cancel it there (its process "
                             f"{self.header.get('pid')} takes no cancel signal)")
-        os.kill(int(self.header["pid"]), getattr(signal, name))
+        _signal_owner(owner, int(self.header["pid"]), getattr(signal, name), self._id())
 
     def read_header(self) -> dict[str, Any]:
         """The record's first line (empty when there is no record yet)."""
@@ -154,3 +154,29 @@ class FollowedRun:
     def _id(self) -> int:
         assert self.run_id is not None
         return self.run_id
+
+
+def _signal_owner(owner: str, pid: int, signum: int, run_id: int) -> None:
+    """Send ``signum`` to ``pid`` only if it is still the run's owner. Where the system has
+    pidfds, the process is pinned first and checked after, so a pid reused between the check
+    and the signal cannot receive it; elsewhere the check comes right before the kill."""
+    not_running = UserError(f"run {run_id} is not running any more (its process has ended)")
+    pidfd_open = getattr(os, "pidfd_open", None)
+    send = getattr(signal, "pidfd_send_signal", None)
+    if pidfd_open is None or send is None:
+        if not owner_is_running(owner):
+            raise not_running
+        os.kill(pid, signum)
+        return
+    try:
+        fd = pidfd_open(pid)
+    except OSError:
+        raise not_running from None
+    try:
+        if not owner_is_running(owner):
+            raise not_running
+        send(fd, signum)
+    except ProcessLookupError:
+        raise not_running from None
+    finally:
+        os.close(fd)
