@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
 from jitscope.core.processes import pid_alive
 from jitscope.runner.events import (
@@ -232,3 +233,18 @@ def test_a_record_that_cannot_be_written_costs_no_cell(db_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("cannot write the run's event record") == 1, proc.stderr
     assert "2 ok; saved as run 1" in proc.stdout
+
+
+def test_followed_run_reads_a_run_as_the_app_runner_protocol_wants(db_path: Path) -> None:
+    from jitscope.runner.followed_run import FollowedRun
+
+    assert jitscope("run", *FAST, "--db", str(db_path), "--no-plot").returncode == 0
+    followed = FollowedRun(db_path, 1)
+    events = list(followed.events())
+    assert [type(e).__name__ for e in events if isinstance(e, CellFinished | RunFinished)] == [
+        "CellFinished", "CellFinished", "RunFinished"]
+    assert followed.planned == 2 and not followed.abandoned
+    assert [r.spec.size for r in followed.ordered_results()] == [100, 200]
+    assert followed.run_record()["id"] == 1
+    with pytest.raises(UserError, match="not running"):
+        followed.cancel()  # its process is gone: nothing is signalled
