@@ -95,6 +95,9 @@ def _read_run_id(fd: int, log: Path, timeout_s: float) -> int:
     data = b""
     try:
         ready, _, _ = select.select([fd], [], [], timeout_s)
+        if not ready:
+            raise UserError(f"the detached run has not reported its id after {timeout_s:.0f} s; it may still "
+                            f"start: see `jitscope history` and its log {log}")
         while ready and not data.endswith(b"\n"):
             chunk = os.read(fd, 4096)
             if not chunk:
