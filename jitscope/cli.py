@@ -342,6 +342,7 @@ def run(
     compare_to: CompareToOpt = None,
     fail_if_slower: FailIfSlowerOpt = None,
     allow_unstable: AllowUnstableOpt = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background, in no terminal (its output in a log): print the run id and return at once. Follow it with `jitscope attach`, stop it with `jitscope cancel`.")] = False,
 ) -> None:
     """Measure workloads x backends x sizes, save every cell, print a table and a plot.
 
@@ -354,9 +355,20 @@ def run(
     try:
         kind = _plot_kind(plot, no_plot)
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
+        command = shlex.join(["jitscope", *sys.argv[1:]])
+        if detach:
+            from jitscope.cli_follow import start_detached
+            from jitscope.runner.detach import DetachJob
+            from jitscope.runner.recorded_run import selection_record
+
+            job = DetachJob(selection=selection_record(sel, workload_files=files), db_path=str(_db(db).absolute()),
+                            command=command, label=label, csv=csv, json_path=json_path, md=md, baseline=baseline,
+                            plot=kind.name if kind else None, compare_to=compare_to, fail_if_slower=fail_if_slower,
+                            allow_unstable=allow_unstable)
+            raise typer.Exit(start_detached(job, sel, files, console, err_console))
         code = execute_run(
             sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=kind,
-            command=shlex.join(["jitscope", *sys.argv[1:]]), console=console, err_console=err_console,
+            command=command, console=console, err_console=err_console,
             compare_to=compare_to, fail_if_slower=fail_if_slower, allow_unstable=allow_unstable,
         )
     except UserError as exc:
@@ -512,6 +524,40 @@ def import_csv(
 
 
 app.command()(compare)
+
+
+@app.command()
+def attach(
+    run_id: Annotated[str, typer.Argument(help="Run id, or 'latest' (the newest running run, else the newest run).")] = "latest",
+    db: DbOpt = None,
+    events: Annotated[bool, typer.Option("--events", help="Print the run's record as JSON lines as they come (for a viewer elsewhere: ssh host jitscope attach --events).")] = False,
+) -> None:
+    """Follow a run's live progress from any terminal (Ctrl-C leaves the viewer; the run goes on).
+
+    Exits with the run's own exit code once it ends.
+    """
+    from jitscope.cli_follow import attach_run
+
+    try:
+        code = attach_run(_db(db), run_id, console, err_console, raw=events)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="Run id, or 'latest' (the newest running run).")],
+    db: DbOpt = None,
+) -> None:
+    """Stop a running run (started with --detach or in another terminal); finished cells are kept."""
+    from jitscope.cli_follow import cancel_run
+
+    try:
+        code = cancel_run(_db(db), run_id, console)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 def _bare_plot_means_default(args: list[str]) -> list[str]:

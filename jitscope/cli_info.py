@@ -19,7 +19,7 @@ from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_size
-from jitscope.results.store import Store, parse_run_id
+from jitscope.results.store import RunRecord, Store, parse_run_id
 
 
 def plain(*parts: object, style: str = "") -> Text:
@@ -161,6 +161,15 @@ def _fit_commands(rows: list[dict[str, str]], chosen: list[str], width: int) -> 
     return True
 
 
+def _state_word(run: RunRecord) -> str:
+    """``running 3/12`` for a run in progress (cells done of those planned, from the selection
+    it stored), else its state."""
+    planned = run.selection.get("planned")
+    if run.state == "running" and isinstance(planned, int):
+        return f"running {run.cell_count}/{planned}"
+    return run.state
+
+
 def print_history(console: Console, db_path: Path, limit: int) -> list[str]:
     """The table of runs; returns what was damaged and left out (one line each, for stderr)."""
     with Store(db_path, create=False) as store:
@@ -171,7 +180,7 @@ def print_history(console: Console, db_path: Path, limit: int) -> list[str]:
         return damaged
     rows = [
         {"id": str(r.id), "started": r.started, "host": printable(r.host),
-         "state": r.state + (f" ({r.timing_exclusion})" if r.timing_exclusion else ""),
+         "state": _state_word(r) + (f" ({r.timing_exclusion})" if r.timing_exclusion else ""),
          "ok/cells": f"{r.ok_count}/{r.cell_count}", "label": printable(r.label), "command": printable(r.command)}
         for r in runs
     ]

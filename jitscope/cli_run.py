@@ -12,7 +12,8 @@ import contextlib
 import os
 import signal
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from jitscope.runner.events import (
     WorkerReady,
     WorkerStarted,
 )
-from jitscope.runner.plan import Selection, build_plan
+from jitscope.runner.plan import Plan, Selection, build_plan
 from jitscope.runner.recorded_run import RecordedRun
 from jitscope.runner.signals import Interrupted, on_signals
 
@@ -158,11 +159,53 @@ def execute_run(
     compare_to: str | None = None,
     fail_if_slower: float | None = None,
     allow_unstable: bool = False,
+    on_start: Callable[[int], None] | None = None,
 ) -> int:
     """Plan, check every path, run with live progress, save each cell, export, report.
+    ``on_start(run_id)``: called once the run is recorded (a detached run's daemon). The exit
+    code is also the last line of the run's event record, for ``jitscope attach``.
 
     With an export to ``-`` (stdout), stdout carries that export alone and everything meant
     for a person goes to stderr."""
+    registry, plan, baseline_label, reference, exports, human = prepare_run(
+        sel, files, db_path, csv=csv, json_path=json_path, md=md, baseline=baseline, compare_to=compare_to,
+        fail_if_slower=fail_if_slower, console=console, err_console=err_console)
+    rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label, workload_files=files,
+                      on_start=on_start, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
+    code = 2  # what the record says if something below raises (a refused export: one line, exit 2)
+    cancel = CancelRequest(rec)
+    with on_signals(cancel, (CancelRequest.SIGNAL,)):  # until the exit line: a late SIGUSR1 must not kill us
+        try:
+            stops = StopSignals()
+            with on_signals(stops, StopSignals.SIGNALS):
+                code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+            code = _after_run(rec, cancel, stops, code, reference, fail_if_slower, allow_unstable, human, err_console)
+            return code
+        finally:
+            rec.record_exit(code)
+
+
+def _after_run(rec: RecordedRun, cancel: CancelRequest, stops: StopSignals, code: int, reference: Any,
+               fail_if_slower: float | None, allow_unstable: bool, human: Console, err_console: Console) -> int:
+    """The exit code once the sweep is over: the comparison gate (not after a stop), or the
+    code of a cancel by ``jitscope cancel``."""
+    if reference is not None and code in (0, 1) and rec.run_id is not None and not cancel.requested:
+        gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,
+                                  allow_unstable, human, err_console)
+        code = max(code, gated)
+    if cancel.requested and stops.first is None and rec.run_id is not None:
+        code = cancel.exit_code(human)
+    return code
+
+
+def prepare_run(sel: Selection, files: Sequence[str], db_path: Path, *, csv: str | Path | None,
+                json_path: str | Path | None, md: str | Path | None, baseline: str | None,
+                compare_to: str | None, fail_if_slower: float | None, console: Console,
+                err_console: Console) -> tuple[Registry, Plan, str | None, Any, ExportTargets, Console]:
+    """Everything checked before a cell runs (names, sizes, baseline, export paths, the
+    database, the run to compare to): a UserError (one line, exit 2) for bad input. ``jitscope
+    run --detach`` calls it too, so a detached run refuses exactly what the foreground does,
+    before anything starts."""
     registry = load_registry(files)
     exports = ExportTargets(csv=csv, json=json_path, md=md)
     human = err_console if exports.uses_stdout else console
@@ -173,16 +216,32 @@ def execute_run(
     exports.check(db_path, inputs=[*files, *registry.workload_files])
     Store(db_path, writable=True).close()  # a foreign/corrupt/read-only database fails here, before any work
     reference = side_before_run(compare_to, fail_if_slower, db_path)
+    return registry, plan, baseline_label, reference, exports, human
 
-    rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)
-    stops = StopSignals()
-    with on_signals(stops, StopSignals.SIGNALS):
-        code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
-    if reference is not None and code in (0, 1) and rec.run_id is not None:  # not after a signal
-        gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,
-                                  allow_unstable, human, err_console)
-        code = max(code, gated)
-    return code
+
+class CancelRequest:
+    """SIGUSR1 means "cancelled by the user" (``jitscope cancel``, from any terminal): the
+    sweep stops as the app's cancel stops it (the worker is killed, finished cells kept, the
+    run recorded ``cancelled``), then exports and the report follow as usual. The cancel runs
+    in a thread of its own: the supervisor takes a lock that the interrupted main thread may
+    hold. Exit code 128 + SIGUSR1 (138): the run did not measure everything it was asked to,
+    and it was stopped on purpose, not by a failing cell (1) or a closed terminal (129)."""
+
+    SIGNAL = signal.SIGUSR1
+
+    def __init__(self, rec: RecordedRun) -> None:
+        self.rec = rec
+        self.requested = False
+
+    def __call__(self, signum: int) -> None:
+        if not self.requested:
+            self.requested = True
+            threading.Thread(target=self.rec.cancel, name="jitscope-cancel", daemon=True).start()
+
+    def exit_code(self, human: Console) -> int:
+        with contextlib.suppress(OSError):
+            human.print(Text("cancelled (jitscope cancel): what finished is saved", style="magenta"))
+        return 128 + int(self.SIGNAL)
 
 
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,

@@ -463,6 +463,23 @@ def current_owner() -> str:
     return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
 
 
+def owner_is_running(owner: str) -> bool:
+    """True only when ``owner`` (``host:pid:starttime``) is this host's process ``pid`` and
+    that process started at the recorded time: the one proof that a signal sent to ``pid``
+    reaches the run's own process and not a later one that reuses its number."""
+    try:
+        host, pid_text, start = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    return host == socket.gethostname() and bool(start) and _process_start(pid) == start
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` certainly no longer runs (see :func:`_owner_is_dead`)."""
+    return _owner_is_dead(owner)
+
+
 def _owner_is_dead(owner: str) -> bool:
     try:
         host, pid_text, start = owner.rsplit(":", 2)

@@ -62,3 +62,45 @@ class RunFinished:
 
 
 Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited | LockFallback | RunFinished
+
+
+# ---- the event record: each event as one JSON object (one line of ``<run>.events``) ----------
+# Readers of a run (``jitscope attach``, the app) follow this record instead of a queue in
+# another process, so the form is stable: a "type" key and plain JSON values.
+_TYPES: dict[type, str] = {
+    WorkerStarted: "worker_started", WorkerReady: "worker_ready", CellProgressed: "cell_progressed",
+    CellFinished: "cell_finished", LockFallback: "lock_fallback", RunWaited: "run_waited",
+    RunFinished: "run_finished",
+}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """``event`` as a JSON-ready dict with a ``"type"`` key (see :func:`event_from_json`)."""
+    data: dict[str, Any] = {"type": _TYPES[type(event)]}
+    if isinstance(event, CellProgressed):
+        data.update(index=event.index, spec=event.spec.to_json(), phase=event.phase.value, fraction=event.fraction)
+    elif isinstance(event, CellFinished):
+        data.update(index=event.index, result=event.result.to_json())
+    else:
+        data.update(vars(event))
+    return data
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """The event a line of the record holds; ValueError for a line that is none (an unknown
+    type, a missing field), so a reader can skip what a newer jitscope wrote."""
+    kind = data.get("type")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    try:
+        if kind == "cell_progressed":
+            return CellProgressed(index=int(fields["index"]), spec=CellSpec.from_json(fields["spec"]),
+                                  phase=Phase(fields["phase"]), fraction=float(fields["fraction"]))
+        if kind == "cell_finished":
+            return CellFinished(index=int(fields["index"]), result=CellResult.from_json(fields["result"]))
+        cls = next((c for c, name in _TYPES.items() if name == kind), None)
+        if cls is None:
+            raise ValueError(f"not an event: {kind!r}")
+        event: Event = cls(**fields)
+        return event
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"a damaged {kind} event ({exc})") from None

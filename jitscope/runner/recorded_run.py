@@ -13,7 +13,7 @@ import contextlib
 import glob
 import os
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,18 @@ from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
-from jitscope.results.store import TIMING_LOCK_KEY, Store, describe_sqlite_error
+from jitscope.results.store import TIMING_LOCK_KEY, Store, current_owner, describe_sqlite_error
+from jitscope.runner.event_record import EventWriter
 from jitscope.runner.events import CellFinished, Event, LockFallback, RunFinished, WorkerReady
-from jitscope.runner.plan import Plan, Selection
+from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Plan, Selection
 from jitscope.runner.supervisor import Supervisor
 
 
-def selection_record(sel: Selection) -> dict[str, Any]:
-    return {
+def selection_record(sel: Selection, *, workload_files: Sequence[str] = (), planned: int | None = None) -> dict[str, Any]:
+    """The selection as stored with the run: enough to run it again (resume, a detached run's
+    daemon; see :func:`selection_from_record`), plus ``planned``, the cell count, so that
+    History can say how far a running run got without reading any other file."""
+    record: dict[str, Any] = {
         "workloads": sel.workloads,
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
         "sizes": sel.sizes,
@@ -41,7 +45,34 @@ def selection_record(sel: Selection) -> dict[str, Any]:
         "threads": sel.threads,
         "params": sel.params,
         "seed": sel.seed,
+        "workload_files": list(workload_files),  # the -w files, as typed
     }
+    if planned is not None:
+        record["planned"] = planned
+    return record
+
+
+def selection_from_record(record: dict[str, Any]) -> Selection:
+    """The Selection a stored :func:`selection_record` describes (its inverse, less the
+    workload files and the cell count, which are not part of a Selection)."""
+    backends = []
+    for text in record.get("backends", []):
+        name, _, variant = str(text).partition(":")
+        backends.append((name, variant or None))
+    sizes = record.get("sizes")
+    return Selection(
+        workloads=list(record.get("workloads", [])),
+        backends=backends,
+        sizes=[int(s) for s in sizes] if sizes is not None else None,
+        size_requests={str(k): list(v) for k, v in (record.get("size_requests") or {}).items()},
+        device=str(record.get("device", "cpu")),
+        dtype=str(record.get("dtype", "float64")),
+        budget_s=float(record.get("budget_s", DEFAULT_BUDGET_S)),
+        timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
+        threads=record.get("threads"),
+        params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
+        seed=int(record.get("seed", DEFAULT_SEED)),
+    )
 
 
 class RecordedRun:
@@ -57,13 +88,27 @@ class RecordedRun:
         command: str = "",
         label: str = "",
         supervisor_factory: Callable[[Plan, Registry], Supervisor] | None = None,
+        workload_files: Sequence[str] = (),
+        on_start: Callable[[int], None] | None = None,
+        cancel_signal: str = "",
+        exit_follows: bool = False,
     ) -> None:
+        """``on_start(run_id)``: called once the run's row and record exist (a detached run's
+        daemon tells its launcher the id). ``cancel_signal``: the signal the owning process
+        takes as "cancel" (``SIGUSR1`` for ``jitscope run``; "" where none is handled), named
+        in the record so that ``jitscope cancel`` never signals a process that would die of it.
+        ``exit_follows``: the owner will call :meth:`record_exit` (readers wait for that line)."""
         self.plan = plan
         self.registry = registry
         self.db_path = Path(db_path)
         self.selection = selection
         self.command = command
         self.label = label
+        self.workload_files = list(workload_files)
+        self.cancel_signal = cancel_signal
+        self.exit_follows = exit_follows
+        self._on_start = on_start
+        self._record: EventWriter | None = None
         factory = supervisor_factory or (lambda p, r: Supervisor(p, r))
         self.supervisor = factory(plan, registry)
         self.run_id: int | None = None
@@ -80,6 +125,25 @@ class RecordedRun:
         terminal, not a user's choice, and the run is recorded ``interrupted``."""
         self.interrupted = self.interrupted or interrupted
         self.supervisor.cancel()
+
+    def _start_record(self) -> None:
+        """The record's first line, then tell whoever waits for the id."""
+        assert self.run_id is not None
+        self._record = EventWriter(self.db_path, self.run_id)
+        self._record.write({"type": "run", "run_id": self.run_id, "planned": len(self.plan.cells),
+                            "pid": os.getpid(), "owner": current_owner(), "command": self.command,
+                            "label": self.label, "cancel_signal": self.cancel_signal,
+                            "exit_follows": self.exit_follows})
+        if self._on_start is not None:
+            self._on_start(self.run_id)
+
+    def record_exit(self, code: int) -> None:
+        """The record's last line: the exit code of the command that owned the run (a viewer
+        exits with it). Call once, when that code is known."""
+        if self._record is not None:
+            self._record.write({"type": "exit", "code": int(code)})
+            self._record.close()
+            self._record = None
 
     def run_record(self) -> dict[str, Any]:
         """What the exporters need to describe this run."""
@@ -134,10 +198,12 @@ class RecordedRun:
         try:
             self.run_id = store.start_run(
                 command=self.command,
-                selection=selection_record(self.selection) if self.selection else {},
+                selection=selection_record(self.selection, workload_files=self.workload_files,
+                                           planned=len(self.plan.cells)) if self.selection else {},
                 environment=self.environment,
                 label=self.label,
             )
+            self._start_record()
             state = "interrupted"
             source = self.supervisor.run()
             try:
@@ -163,6 +229,8 @@ class RecordedRun:
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, RunFinished):
                         state = "interrupted" if self.interrupted else "cancelled" if event.cancelled else "finished"
+                    if self._record is not None:
+                        self._record.event(event)
                     yield event
             finally:
                 source.close()  # kills a worker still running (its generator's finally)
