@@ -121,10 +121,13 @@ class CompareScreen(Screen[None]):
         yield FitFooter(show_command_palette=False)
 
     def _title(self) -> Text:
+        """Which run is A and which B, then the verdicts counted (each line cut, never wrapped:
+        the table keeps its room)."""
         c = self.comparison
-        return Text(printable(f"A = {self.names[0]} (older), B = {self.names[1]} (newer) · B/A above 1: B slower · "
-                              f"95% CI, Mann-Whitney p; a verdict needs a change above {c.options.threshold:.0%} · "
-                              + verdict_counts(c)))
+        return Text(printable(f"A = {self.names[0]} (older), B = {self.names[1]} (newer); B/A above 1: B slower")
+                    + "\n" + printable(f"{verdict_counts(c)} (a verdict needs p < 0.05, the 95% CI excluding 1 "
+                                        f"and a change above {c.options.threshold:.0%})"),
+                    no_wrap=True, overflow="ellipsis")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
