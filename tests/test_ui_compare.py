@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cli_support import jitscope
 from test_ui_app import fixed_widgets
-from test_ui_support import SPEED, aio, make_app, ok_result, wait_for
+from test_ui_support import SPEED, aio, make_app, ok_result, store_with_runs, wait_for
 from textual.widgets import DataTable
 
 from jitscope.core.model import CellResult, CellSpec
@@ -130,6 +130,28 @@ async def test_c_without_two_runs_says_what_to_do(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HistoryScreen)
         assert any("mark two runs" in n.message and "press c" in n.message for n in app._notifications)
+
+
+def test_the_cli_table_shows_the_same_symbols(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    older, newer = two_runs(db)
+    proc = jitscope("compare", str(older), str(newer), "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    for words in SYMBOLS.values():
+        assert words in proc.stdout
+
+
+@aio
+async def test_runs_without_raw_samples_from_two_hosts_show_ratios_and_why_no_verdict(tmp_path: Path) -> None:
+    laptop, gpubox = store_with_runs(tmp_path / "results.sqlite")  # imported: medians only, two hosts
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(app, pilot, "space", "space", "c")
+        assert {r["verdict"] for r in table_rows(screen)} == {"? not comparable"}
+        assert "host differs (laptop vs gpubox)" in str(screen.query_one("#compare-detail").render())
+        plot = screen.query_one(RatioPlot)
+        assert all(lo is None for s in plot.series for lo in s.low)  # no interval without samples
+        assert "B/A" in str(plot.render())
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)])
