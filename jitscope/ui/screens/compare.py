@@ -25,6 +25,7 @@ from jitscope.plots import REFERENCE_MARKER, RatioSeries, render_ratios, series_
 from jitscope.results.compare import (
     VALUE_COLUMNS,
     VERDICT_TONE,
+    CellKey,
     Comparison,
     key_value,
     table_columns,
@@ -56,7 +57,7 @@ def ratio_series(comparison: Comparison) -> list[RatioSeries]:
         change, key = pair.change, pair.key
         if change is None or not math.isfinite(change.ratio) or change.ratio <= 0:
             continue
-        label = " ".join([key.workload, impl_label(key.backend, key.variant), *[key_value(key, c) for c in extras]])
+        label = " ".join([key.workload, impl_label(key.backend, key.variant), *_extras_label(key, extras)])
         s = series.setdefault(label, RatioSeries(label))
         s.x.append(float(key.size))
         s.y.append(change.ratio)
@@ -67,6 +68,13 @@ def ratio_series(comparison: Comparison) -> list[RatioSeries]:
         s.x, s.y = [s.x[i] for i in order], [s.y[i] for i in order]
         s.low, s.high = [s.low[i] for i in order], [s.high[i] for i in order]
     return list(series.values())
+
+
+def _extras_label(key: CellKey, extras: list[str]) -> list[str]:
+    """``float32``, ``cuda``, ``threads=2``, ``epochs=5``: what tells a series apart beyond its
+    workload and backend (a bare thread count would read as a number of something else)."""
+    words = [key_value(key, c) for c in extras]
+    return [f"threads={w}" if c == "threads" else w for c, w in zip(extras, words, strict=True) if w]
 
 
 class RatioPlot(Widget):
@@ -124,7 +132,7 @@ class CompareScreen(Screen[None]):
         """Which run is A and which B, then the verdicts counted (each line cut, never wrapped:
         the table keeps its room)."""
         c = self.comparison
-        return Text(printable(f"A = {self.names[0]} (older), B = {self.names[1]} (newer); B/A above 1: B slower")
+        return Text(printable(f"A = {self.names[0]} (older), B = {self.names[1]} (newer); B/A > 1: B slower")
                     + "\n" + printable(f"{verdict_counts(c)} (a verdict needs p < 0.05, the 95% CI excluding 1 "
                                         f"and a change above {c.options.threshold:.0%})"),
                     no_wrap=True, overflow="ellipsis")
