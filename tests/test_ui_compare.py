@@ -189,3 +189,30 @@ def test_compare_screen_snapshot(snap_compare, tmp_path: Path, monkeypatch: pyte
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=compared)
+
+
+@aio
+async def test_a_comparison_finished_while_away_opens_when_history_comes_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from jitscope.results import compare as rc
+    from jitscope.ui.screens.results import ResultsScreen
+
+    two_runs(tmp_path / "results.sqlite")
+    gate, real = threading.Event(), rc.compare_sides
+    monkeypatch.setattr(rc, "compare_sides", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded)
+        history = app.screen
+        await pilot.press("space", "space", "c", "v")  # compute, and look at Results meanwhile
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        gate.set()
+        await wait_for(pilot, lambda: any("comparison is ready" in n.message for n in app._notifications), timeout=30)
+        assert isinstance(app.screen, ResultsScreen)  # not pushed over another screen
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.press("escape")
+        assert app.screen is history

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
@@ -112,6 +113,7 @@ class HistoryScreen(SessionScreen):
         self.marked: set[int] = set()
         self.reads = 0  # store reads asked for; only the latest one's answer is shown
         self.loaded = False  # the table holds an answer (not just "reading...")
+        self.pending_compare: HistoryScreen.Compared | None = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("history")
@@ -127,6 +129,9 @@ class HistoryScreen(SessionScreen):
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
+        if self.pending_compare is not None:  # computed while another screen was shown
+            message, self.pending_compare = self.pending_compare, None
+            self.call_after_refresh(self._open_compare, message)
 
     # ---- reading the store (in threads) ---------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -188,7 +193,7 @@ class HistoryScreen(SessionScreen):
         self.session.show(message.view)
         await self.app.switch_mode("results")
 
-    @work(thread=True, group="compare", exit_on_error=False)
+    @work(thread=True, group="compare", exclusive=True, exit_on_error=False)
     def _compare(self, db_path: Path, older: RunRecord, newer: RunRecord) -> None:
         """``jitscope compare older newer``'s comparison: the store read and the statistics
         (a bootstrap per pair) both take a while, so off the UI thread."""
@@ -201,15 +206,23 @@ class HistoryScreen(SessionScreen):
         except UserError as exc:
             self.post_message(self.Compared(None, names, str(exc)))
             return
-        self.post_message(self.Compared(comparison, names))
+        if not get_current_worker().is_cancelled:  # c pressed again meanwhile: the newer one opens
+            self.post_message(self.Compared(comparison, names))
 
-    async def on_history_screen_compared(self, message: Compared) -> None:
+    def on_history_screen_compared(self, message: Compared) -> None:
         if message.comparison is None:
             self.notify(message.problem, title="Cannot compare", severity="error", timeout=10)
-            return
+        elif self.is_current:
+            self._open_compare(message)
+        else:  # the user went to another screen meanwhile: it opens when History comes back
+            self.pending_compare = message
+            self.notify("the comparison is ready: press h to see it", timeout=5)
+
+    def _open_compare(self, message: Compared) -> None:
         from jitscope.ui.screens.compare import CompareScreen
 
-        await self.app.push_screen(CompareScreen(message.comparison, message.names))
+        assert message.comparison is not None
+        self.app.push_screen(CompareScreen(message.comparison, message.names))
 
     @work(thread=True, group="store", exit_on_error=False)
     def _delete(self, db_path: Path, run_id: int) -> None:
