@@ -26,16 +26,8 @@ if TYPE_CHECKING:
     from jitscope.core.model import CellResult
     from jitscope.results.compare import Comparison, Pair, Side
 
-VERDICT_STYLE = {
-    "slower": "bold red",
-    "faster": "green",
-    "no significant change": "",
-    "no verdict": "dim",
-    "not comparable": "yellow",
-    "only in A": "dim",
-    "only in B": "dim",
-}
-VERDICT_SYMBOL = {"slower": "▲ ", "faster": "▼ ", "no significant change": "= "}
+# The Rich style of each verdict's tone (results.compare.VERDICT_TONE; the app uses its theme's).
+TONE_STYLE = {"error": "bold red", "success": "green", "warning": "yellow", "muted": "dim"}
 
 CompareToOpt = Annotated[str | None, typer.Option(
     "--compare-to", help="After the run, compare it with this run (id, latest, latest~1) or exported CSV/JSON file.")]
@@ -86,7 +78,7 @@ def run_compare(a: str, b: str, db_path: Path, *, fail_if_slower: float | None, 
                 allow_unstable: bool, ignore_params: tuple[str, ...], exports: tuple[str | None, str | None, str | None],
                 console: Console, err_console: Console) -> int:
     """Load both sides, compare, print and write, apply the gate; returns the exit code."""
-    from jitscope.results.compare import CompareOptions, compare_sides, load_side
+    from jitscope.results.compare import CompareOptions, compare_sides, load_side, require_scipy
     from jitscope.results.export import ExportTargets
 
     check_percent(fail_if_slower, "--fail-if-slower")
@@ -94,22 +86,12 @@ def run_compare(a: str, b: str, db_path: Path, *, fail_if_slower: float | None, 
     targets = ExportTargets(*exports)
     targets.check(db_path)
     side_a, side_b = load_side(a, db_path), load_side(b, db_path)
-    _require_scipy()
+    require_scipy()
     comparison = compare_sides(side_a, side_b, CompareOptions(threshold / 100, allow_unstable, ignore_params))
     human = err_console if targets.uses_stdout else console
     write_comparison(comparison, targets.csv, targets.json, targets.md, human)
     print_comparison(human, comparison)
     return gate(comparison, fail_if_slower, err_console)
-
-
-def _require_scipy() -> None:
-    """The statistics are SciPy's; without it, one line and exit 2 rather than a traceback."""
-    import importlib.util
-
-    from jitscope.core.errors import UserError
-
-    if importlib.util.find_spec("scipy") is None:
-        raise UserError("jitscope compare needs SciPy for its statistics: pip install 'jitscope[compare]'")
 
 
 def write_comparison(comparison: Comparison, csv: str | Path | None, json_path: str | Path | None,
@@ -152,58 +134,41 @@ def _p_text(pair: Pair) -> str:
 
 
 def comparison_table(comparison: Comparison, width: int) -> tuple[Table, list[str]]:
-    """The table (only the key columns that vary), and numbered notes printed below it."""
-    from jitscope.core.labels import impl_label
+    """The table (only the key columns that vary), and numbered notes printed below it. Its
+    columns and words are results.compare's, which the app's Compare screen shows too."""
     from jitscope.core.text import printable
-    from jitscope.core.units import fmt_size
-    from jitscope.results.compare import fmt_interval, fmt_p, fmt_ratio
+    from jitscope.results.compare import (
+        KEY_EXTRAS,
+        VERDICT_TONE,
+        table_columns,
+        table_rows,
+        table_title,
+    )
 
-    pairs = comparison.pairs
-    varying = [c for c in ("device", "dtype", "threads", "params")
-               if len({getattr(p.key, c if c != "params" else "params_text") for p in pairs}) > 1]
-    title = (f"A = {comparison.a.label}, B = {comparison.b.label}; ratio B/A (above 1: B slower), 95% CI, "
-             f"Mann-Whitney p; a verdict needs a change above {comparison.options.threshold:.0%}")
-    table = Table(title=Text(printable(title)), title_justify="left", box=None if width < 110 else box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True)
-    for col in ("workload", "backend", *varying, "size", "A", "B", "B/A", "95% CI", "p", "verdict"):
-        table.add_column(col, justify="left" if col in ("workload", "backend", "verdict", *varying) else "right",
+    table = Table(title=Text(printable(table_title(comparison))), title_justify="left",
+                  box=None if width < 110 else box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    columns = table_columns(comparison)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("workload", "backend", "verdict", *KEY_EXTRAS) else "right",
                          overflow="fold")
     notes: list[str] = []
-    for p in pairs:
-        k = p.key
-        extra = {"device": k.device, "dtype": k.dtype, "threads": k.threads, "params": k.params_text}
-        verdict = Text(VERDICT_SYMBOL.get(p.verdict, "") + p.verdict, style=VERDICT_STYLE.get(p.verdict, ""))
-        if p.note:
-            notes.append(printable(f"{k.title}: {p.note}"))
+    for row in table_rows(comparison):
+        verdict = Text(row.values["verdict"], style=TONE_STYLE.get(VERDICT_TONE.get(row.verdict, ""), ""))
+        if row.note:
+            notes.append(printable(f"{row.pair.key.title}: {row.note}"))
             verdict.append(f" [{len(notes)}]", style="dim")
-        table.add_row(
-            Text(printable(k.workload)), Text(printable(impl_label(k.backend, k.variant))),
-            *[Text(printable(extra[c])) for c in varying], Text(fmt_size(k.size)),
-            Text(_median(p.a)), Text(_median(p.b)),
-            Text(fmt_ratio(p.change.ratio if p.change else None)), Text(fmt_interval(p.change)),
-            Text(fmt_p(p.change)), verdict,
-        )
+        table.add_row(*[Text(printable(row.values[c])) for c in columns[:-1]], verdict)
     return table, notes
 
 
-def _median(result: CellResult | None) -> str:
-    """A side's median, ``~`` after it when the cell was flagged unstable."""
-    from jitscope.core.units import fmt_seconds
-
-    if result is None or result.median_s is None:
-        return ""
-    return fmt_seconds(result.median_s) + ("~" if result.stats and result.stats.unstable else "")
-
-
 def print_comparison(console: Console, comparison: Comparison) -> None:
+    from jitscope.results.compare import verdict_counts
+
     table, notes = comparison_table(comparison, console.width)
     console.print(table)
     for i, note in enumerate(notes, start=1):
         console.print(Text(f"[{i}] ", style="dim") + Text(note), soft_wrap=True)
-    counts: dict[str, int] = {}
-    for p in comparison.pairs:
-        counts[p.verdict] = counts.get(p.verdict, 0) + 1
-    console.print(Text(", ".join(f"{n} {v}" for v, n in counts.items()) or "no cells on either side"))
+    console.print(Text(verdict_counts(comparison)))
 
 
 # ---- jitscope run --compare-to ---------------------------------------------------------------
@@ -211,7 +176,7 @@ def side_before_run(compare_to: str | None, fail_if_slower: float | None, db_pat
     """Checked and loaded before any cell runs (``latest`` is then the run before this one):
     an unknown run or unreadable file costs no sweep."""
     from jitscope.core.errors import UserError
-    from jitscope.results.compare import load_side
+    from jitscope.results.compare import load_side, require_scipy
 
     if compare_to is None:
         if fail_if_slower is not None:
@@ -219,7 +184,7 @@ def side_before_run(compare_to: str | None, fail_if_slower: float | None, db_pat
         return None
     check_percent(fail_if_slower, "--fail-if-slower")
     side = load_side(compare_to, db_path)
-    _require_scipy()
+    require_scipy()
     return side
 
 

@@ -317,3 +317,53 @@ def render_log_bars(
     plt.xlim(0, hi - lo)
     _labels(plt, title)
     return _built(plt, color)
+
+
+@dataclass
+class RatioSeries(Series):
+    """Ratios over size, each with its interval (``low``/``high``; None where there is none)."""
+
+    low: list[float | None] = field(default_factory=list)
+    high: list[float | None] = field(default_factory=list)
+
+
+def render_ratios(
+    series: Sequence[RatioSeries],
+    *,
+    title: str = "",
+    width: int = 80,
+    height: int = 20,
+    colors: Sequence[str | tuple[int, int, int]] | None = None,
+    color: bool = True,
+    indices: Sequence[int] | None = None,
+    reference_color: str | tuple[int, int, int] = "gray",
+) -> str:
+    """Ratios (B/A) against size on log-log axes: each series a line through its ratios with
+    its interval drawn as a vertical bar at each size, and a reference line at 1 (no change).
+    ``colors`` and ``indices`` as for :func:`render`."""
+    import plotext as plt
+
+    _new_figure(plt, width, height)
+    drawable = [s for s in series if s.x and all(v > 0 for v in s.y)]
+    if not drawable:
+        return "(no ratio to plot)"
+    plt.xscale("log")
+    plt.yscale("log")
+    xs = sorted({x for s in drawable for x in s.x})
+    plt.plot([xs[0], xs[-1]] if len(xs) > 1 else xs, [1.0] * min(2, len(xs)), marker=REFERENCE_MARKER,
+             color=reference_color)
+    palette = list(colors or PLOTEXT_COLORS)
+    positions = list(indices) if indices is not None else list(range(len(series)))
+    bounds: list[float] = []
+    for i, s in zip(positions, series, strict=True):
+        if s not in drawable:
+            continue
+        for x, low, high in zip(s.x, s.low, s.high, strict=True):
+            if low is not None and high is not None and low > 0:
+                plt.plot([x, x], [low, high], marker="│", color=palette[i % len(palette)])
+                bounds += [low, high]
+    _plot_series(plt, [(i, s) for i, s in zip(positions, series, strict=True) if s in drawable], palette, color, False)
+    _log_ticks(plt, [*drawable, Series("", [xs[0]] * (len(bounds) + 1), [*bounds, 1.0])], True, True,
+               lambda v: f"{v:.3g}x")
+    _labels(plt, title, "size", "B/A")
+    return _built(plt, color)

@@ -307,3 +307,90 @@ def to_markdown(comparison: Comparison) -> str:
         lines.append(f"| {cell(p.key.title)} | {ma} | {mb} | {fmt_ratio(p.change.ratio if p.change else None)} "
                      f"| {fmt_interval(p.change)} | {fmt_p(p.change)} | {p.verdict} | {cell(p.note)} |")
     return "\n".join(lines) + "\n"
+
+
+# ---- the table's words: shared by `jitscope compare` and the app's Compare screen -------------
+# A symbol before each verdict that says something, so it reads without colour (NO_COLOR, a
+# pipe, a colour-blind reader); the other verdicts are words alone.
+VERDICT_SYMBOL = {"slower": "▲", "faster": "▼", "no significant change": "=", "not comparable": "?"}
+# The tone each verdict is drawn in (the CLI maps it to a Rich style, the app to its theme).
+VERDICT_TONE = {"slower": "error", "faster": "success", "not comparable": "warning",
+                "no verdict": "muted", "only in A": "muted", "only in B": "muted"}
+KEY_EXTRAS = ("device", "dtype", "threads", "params")  # key columns shown only where they vary
+VALUE_COLUMNS = ("A", "B", "B/A", "95% CI", "p", "verdict")
+
+
+def verdict_words(verdict: str) -> str:
+    """``▲ slower``: the verdict with its symbol (where it has one)."""
+    symbol = VERDICT_SYMBOL.get(verdict)
+    return f"{symbol} {verdict}" if symbol else verdict
+
+
+def varying_extras(comparison: Comparison) -> list[str]:
+    """The key columns beyond workload, backend and size that differ between pairs."""
+    return [c for c in KEY_EXTRAS if len({key_value(p.key, c) for p in comparison.pairs}) > 1]
+
+
+def table_columns(comparison: Comparison) -> list[str]:
+    return ["workload", "backend", *varying_extras(comparison), "size", *VALUE_COLUMNS]
+
+
+def key_value(key: CellKey, column: str) -> str:
+    """A key column as the table shows it."""
+    return key.params_text if column == "params" else str(getattr(key, column))
+
+
+def table_title(comparison: Comparison) -> str:
+    return (f"A = {comparison.a.label}, B = {comparison.b.label}; ratio B/A (above 1: B slower), 95% CI, "
+            f"Mann-Whitney p; a verdict needs a change above {comparison.options.threshold:.0%}")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One pair as the table shows it: ``values`` by column name (of :func:`table_columns`),
+    plain text; ``verdict`` the bare word (for its tone); ``note`` what the table footnotes."""
+
+    pair: Pair
+    values: dict[str, str]
+    verdict: str
+    note: str
+
+
+def table_rows(comparison: Comparison) -> list[TableRow]:
+    from jitscope.core.units import fmt_size
+
+    extras = varying_extras(comparison)
+    out = []
+    for p in comparison.pairs:
+        k, c = p.key, p.change
+        values = {"workload": k.workload, "backend": impl_label(k.backend, k.variant),
+                  **{col: key_value(k, col) for col in extras}, "size": fmt_size(k.size),
+                  "A": median_text(p.a), "B": median_text(p.b), "B/A": fmt_ratio(c.ratio if c else None),
+                  "95% CI": fmt_interval(c), "p": fmt_p(c), "verdict": verdict_words(p.verdict)}
+        out.append(TableRow(p, values, p.verdict, p.note))
+    return out
+
+
+def median_text(result: CellResult | None) -> str:
+    """A side's median, ``~`` after it when the cell was flagged unstable."""
+    from jitscope.core.units import fmt_seconds
+
+    if result is None or result.median_s is None:
+        return ""
+    return fmt_seconds(result.median_s) + ("~" if result.stats and result.stats.unstable else "")
+
+
+def verdict_counts(comparison: Comparison) -> str:
+    """``2 slower, 4 no significant change``: the line under the table."""
+    counts: dict[str, int] = {}
+    for p in comparison.pairs:
+        counts[p.verdict] = counts.get(p.verdict, 0) + 1
+    return ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cells on either side"
+
+
+def require_scipy() -> None:
+    """The statistics are SciPy's; without it, one clear line rather than a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("scipy") is None:
+        raise UserError("comparing runs needs SciPy for its statistics: pip install 'jitscope[compare]'")

@@ -1,5 +1,5 @@
 """History: past runs from the store; open one, overlay two or more (e.g. a laptop run and a
-GPU-box run imported from CSV), import a CSV, delete.
+GPU-box run imported from CSV), compare two (did it get faster?), import a CSV, delete.
 
 Every store access runs in a thread worker: another jitscope writing to the same database
 may hold its lock for a while (SQLite waits up to its busy timeout), and the app must go on
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -18,6 +19,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
@@ -29,6 +31,11 @@ from jitscope.ui.shared_state import SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
 from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar
+
+if TYPE_CHECKING:
+    from jitscope.results.compare import Comparison
+
+TWO_RUNS = "mark two runs with space (or one, then highlight another), then press {key}"
 
 
 def run_ref(run: RunRecord, tag: str | None = None) -> RunRef:
@@ -45,6 +52,11 @@ def overlay_tags(runs: list[RunRecord]) -> list[str]:
     return [f"#{r.id}" for r in runs]
 
 
+def compare_name(run: RunRecord) -> str:
+    """``run #3 laptop``: a run as the Compare screen's title names it."""
+    return f"run #{run.id}" + (f" {run.label}" if run.label else "")
+
+
 def run_title(run: RunRecord) -> str:
     return f"run #{run.id}" + (f" ({run.label})" if run.label else "") + f" {run.started}"
 
@@ -59,6 +71,8 @@ class HistoryScreen(SessionScreen):
     BINDINGS = [
         Binding("space", "mark", "Mark", tooltip="Mark a run for an overlay"),
         Binding("o", "overlay", "Overlay", tooltip="Overlay the marked runs (or marked + highlighted)"),
+        Binding("c", "compare", "Compare",
+                tooltip="Compare two runs (marked, or marked + highlighted): ratio, interval, p, verdict"),
         Binding("i", "import_csv", "Import", tooltip="Import a jitscope CSV (e.g. from another machine)"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run"),
     ]
@@ -85,12 +99,21 @@ class HistoryScreen(SessionScreen):
         done: str = ""
         error: str = ""
 
+    @dataclass
+    class Compared(Message):
+        """Two runs compared (``names``: A's and B's, as the screen titles them), or why not."""
+
+        comparison: Comparison | None
+        names: tuple[str, str] = ("", "")
+        problem: str = ""
+
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[RunRecord] = []
         self.marked: set[int] = set()
         self.reads = 0  # store reads asked for; only the latest one's answer is shown
         self.loaded = False  # the table holds an answer (not just "reading...")
+        self.pending_compare: HistoryScreen.Compared | None = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("history")
@@ -106,6 +129,9 @@ class HistoryScreen(SessionScreen):
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
+        if self.pending_compare is not None:  # computed while another screen was shown
+            message, self.pending_compare = self.pending_compare, None
+            self.call_after_refresh(self._open_compare, message)
 
     # ---- reading the store (in threads) ---------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -166,6 +192,37 @@ class HistoryScreen(SessionScreen):
             return
         self.session.show(message.view)
         await self.app.switch_mode("results")
+
+    @work(thread=True, group="compare", exclusive=True, exit_on_error=False)
+    def _compare(self, db_path: Path, older: RunRecord, newer: RunRecord) -> None:
+        """``jitscope compare older newer``'s comparison: the store read and the statistics
+        (a bootstrap per pair) both take a while, so off the UI thread."""
+        from jitscope.results.compare import compare_sides, load_side, require_scipy
+
+        names = (compare_name(older), compare_name(newer))
+        try:
+            require_scipy()
+            comparison = compare_sides(load_side(str(older.id), db_path), load_side(str(newer.id), db_path))
+        except UserError as exc:
+            self.post_message(self.Compared(None, names, str(exc)))
+            return
+        if not get_current_worker().is_cancelled:  # c pressed again meanwhile: the newer one opens
+            self.post_message(self.Compared(comparison, names))
+
+    def on_history_screen_compared(self, message: Compared) -> None:
+        if message.comparison is None:
+            self.notify(message.problem, title="Cannot compare", severity="error", timeout=10)
+        elif self.is_current:
+            self._open_compare(message)
+        else:  # the user went to another screen meanwhile: it opens when History comes back
+            self.pending_compare = message
+            self.notify("the comparison is ready: press h to see it", timeout=5)
+
+    def _open_compare(self, message: Compared) -> None:
+        from jitscope.ui.screens.compare import CompareScreen
+
+        assert message.comparison is not None
+        self.app.push_screen(CompareScreen(message.comparison, message.names))
 
     @work(thread=True, group="store", exit_on_error=False)
     def _delete(self, db_path: Path, run_id: int) -> None:
@@ -254,17 +311,32 @@ class HistoryScreen(SessionScreen):
         table.update_cell(str(run.id), "mark", Text("✓" if run.id in self.marked else " "))
         table.move_cursor(row=min(table.cursor_row + 1, len(self.runs) - 1))
 
-    def action_overlay(self) -> None:
+    def _chosen(self) -> list[RunRecord]:
+        """The marked runs; with one marked, the highlighted run after it."""
         chosen = [r for r in self.runs if r.id in self.marked]
         current = self._highlighted()
         if len(chosen) == 1 and current is not None and current.id not in self.marked:
             chosen.append(current)
+        return chosen
+
+    def action_overlay(self) -> None:
+        chosen = self._chosen()
         if len(chosen) < 2:
-            self.notify("mark two runs with space (or one, then highlight another), then press o",
-                        severity="warning")
+            self.notify(TWO_RUNS.format(key="o"), severity="warning")
             return
         title = " vs ".join(f"#{r.id}" for r in chosen)
         self._read_results(self.session.db_path, chosen, overlay_tags(chosen), title)
+
+    def action_compare(self) -> None:
+        """A = the older run, B = the newer (as ``jitscope compare latest~1 latest``)."""
+        chosen = self._chosen()
+        if len(chosen) != 2:
+            more = f" ({len(chosen)} are marked: space unmarks one)" if len(chosen) > 2 else ""
+            self.notify(TWO_RUNS.format(key="c") + more, severity="warning")
+            return
+        older, newer = sorted(chosen, key=lambda r: r.id)  # ids grow with time, as latest~1 < latest
+        self.notify(f"comparing #{older.id} (A) with #{newer.id} (B)…", timeout=3)
+        self._compare(self.session.db_path, older, newer)
 
     def action_delete(self) -> None:
         run = self._highlighted()
