@@ -185,6 +185,30 @@ def execute_run(
     return code
 
 
+def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path: str | Path | None,
+                   md: str | Path | None, baseline: str | None, plot: PlotKind | None, console: Console,
+                   err_console: Console) -> int:
+    """``jitscope run --resume RUN``: the run's unfinished cells, run again into the same run
+    (runner/resume.py says which, and refuses what cannot be resumed), with the same live
+    progress, report and exports as a run; the report and exports hold the whole run."""
+    from jitscope.runner.resume import prepare
+
+    exports = ExportTargets(csv=csv, json=json_path, md=md)
+    human = err_console if exports.uses_stdout else console
+    ready = prepare(db_path, run)
+    if ready.registry is None or ready.continuation is None:
+        human.print(Text(f"run {ready.run_id} has no unfinished cells"))
+        return 0
+    for line in ready.warnings:
+        human.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
+    baseline_label = check_baseline(baseline, ready.registry, [cell_label(c) for c in ready.full_plan.cells])
+    exports.check(db_path, inputs=list(ready.files))
+    rec = RecordedRun(ready.plan, ready.registry, db_path, selection=ready.selection, resume=ready.continuation)
+    stops = StopSignals()
+    with on_signals(stops, StopSignals.SIGNALS):
+        return _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+
+
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,
                     baseline_label: str | None, plot: PlotKind | None) -> int:
     """The sweep with live progress, then exports, then the report (signals: StopSignals)."""

@@ -13,23 +13,28 @@ import contextlib
 import glob
 import os
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
+from jitscope.core.parsing import parse_backend_specs
 from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
 from jitscope.results.store import TIMING_LOCK_KEY, Store, describe_sqlite_error
 from jitscope.runner.events import CellFinished, Event, LockFallback, RunFinished, WorkerReady
-from jitscope.runner.plan import Plan, Selection
+from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Plan, Selection
 from jitscope.runner.supervisor import Supervisor
 
 
-def selection_record(sel: Selection) -> dict[str, Any]:
-    return {
+def selection_record(sel: Selection, plan: Plan | None = None) -> dict[str, Any]:
+    """What the user picked, as stored with the run; with the ``plan``, also the ``-w`` files
+    it loaded and each planned cell's key, so the run can be rebuilt and checked later
+    (``jitscope run --resume``): :func:`selection_from_record` reads it back."""
+    record: dict[str, Any] = {
         "workloads": sel.workloads,
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
         "sizes": sel.sizes,
@@ -42,6 +47,47 @@ def selection_record(sel: Selection) -> dict[str, Any]:
         "params": sel.params,
         "seed": sel.seed,
     }
+    if plan is not None:
+        record["workload_files"] = list(plan.workload_files)  # resolved paths, in load order
+        record["plan_cells"] = [cell.key for cell in plan.cells]  # what each seq was meant to be
+    return record
+
+
+def selection_from_record(record: Mapping[str, Any]) -> Selection:
+    """The Selection a run was stored with (the inverse of :func:`selection_record`); a
+    record that cannot be read back is one UserError. The ``-w`` files are beside it, in
+    ``record["workload_files"]`` (absent in runs recorded before they were kept)."""
+    try:
+        return Selection(
+            workloads=[str(w) for w in record["workloads"]],
+            backends=parse_backend_specs(str(b) for b in record["backends"]),
+            sizes=[int(n) for n in record["sizes"]] if record.get("sizes") is not None else None,
+            size_requests={str(k): list(v) for k, v in (record.get("size_requests") or {}).items()},
+            device=str(record.get("device", "cpu")),
+            dtype=str(record.get("dtype", "float64")),
+            budget_s=float(record.get("budget_s", DEFAULT_BUDGET_S)),
+            timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
+            threads=int(record["threads"]) if record.get("threads") is not None else None,
+            params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
+            seed=int(record.get("seed", DEFAULT_SEED)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"the stored selection cannot be read back ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class Continuation:
+    """A cut run taken up again (runner/resume.py prepares one): the plan's cells are stored
+    under ``seqs`` in run ``run_id``, its ``environment`` is the one recorded with a new
+    ``resumed`` entry last (where this sweep's workers are noted), and ``kept`` holds the
+    run's other cells as they are, so reports and exports show the whole run."""
+
+    run_id: int
+    seqs: tuple[int, ...]
+    environment: dict[str, Any]
+    kept: dict[int, CellResult]
+    seen_state: str
+    seen_finished_at: float | None
 
 
 class RecordedRun:
@@ -57,7 +103,9 @@ class RecordedRun:
         command: str = "",
         label: str = "",
         supervisor_factory: Callable[[Plan, Registry], Supervisor] | None = None,
+        resume: Continuation | None = None,
     ) -> None:
+        """``resume``: run the plan's cells into that existing run instead of a new one."""
         self.plan = plan
         self.registry = registry
         self.db_path = Path(db_path)
@@ -70,7 +118,8 @@ class RecordedRun:
         self.interrupted = False
         self.results: dict[int, CellResult] = {}  # committed to the store
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
-        self.environment: dict[str, Any] = collect_environment(
+        self.resume = resume
+        self.environment: dict[str, Any] = resume.environment if resume else collect_environment(
             plan.cells[0].threads if plan.cells else None,
             modules=[m for b in registry.backends.values() for m in b.requires],
         )
@@ -87,9 +136,33 @@ class RecordedRun:
 
     def ordered_results(self) -> list[CellResult]:
         """Every cell measured or recorded, in plan order: the saved ones and those the
-        store refused (see :meth:`unsaved`), so exports hold everything that was measured."""
-        every = {**self._uncommitted, **self.results}
+        store refused (see :meth:`unsaved`), so exports hold everything that was measured;
+        resumed, the run's kept cells too (the whole run)."""
+        every = {**(self.resume.kept if self.resume else {}),
+                 **{self._seq(i): r for i, r in {**self._uncommitted, **self.results}.items()}}
         return [every[i] for i in sorted(every)]
+
+    def _seq(self, index: int) -> int:
+        """Where the plan's cell ``index`` is stored in the run (resumed: its original seq)."""
+        return self.resume.seqs[index] if self.resume else index
+
+    def _start(self, store: Store) -> int:
+        """A new run row, or (resumed) the cut run taken up again."""
+        if self.resume is None:
+            return store.start_run(
+                command=self.command,
+                selection=selection_record(self.selection, self.plan) if self.selection else {},
+                environment=self.environment,
+                label=self.label,
+            )
+        store.resume_run(self.resume.run_id, self.environment, seen_state=self.resume.seen_state,
+                         seen_finished_at=self.resume.seen_finished_at)
+        return self.resume.run_id
+
+    def _workers(self) -> dict[str, Any]:
+        """Where a worker's hello is noted: the run's workers, or (resumed) this sweep's."""
+        workers: dict[str, Any] = (self.environment["resumed"][-1] if self.resume else self.environment)["workers"]
+        return workers
 
     def unsaved(self) -> list[CellResult]:
         """Cells that finished but that the database did not take (a full disk)."""
@@ -108,7 +181,7 @@ class RecordedRun:
         for index in sorted(self._uncommitted):
             if index not in self.results:
                 with contextlib.suppress(UserError, sqlite3.Error):
-                    store.add_cell(self.run_id, index, self._uncommitted[index])
+                    store.add_cell(self.run_id, self._seq(index), self._uncommitted[index])
                     self.results[index] = self._uncommitted[index]
 
     def _record_unfinished(self, store: Store) -> None:
@@ -120,7 +193,7 @@ class RecordedRun:
             if index not in self.results and index not in self._uncommitted:
                 result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
                 with contextlib.suppress(UserError, sqlite3.Error):
-                    store.add_cell(self.run_id, index, result)
+                    store.add_cell(self.run_id, self._seq(index), result)
                     self.results[index] = result
 
     def events(self) -> Generator[Event, None, None]:
@@ -132,12 +205,7 @@ class RecordedRun:
         store = Store(self.db_path)
         reserve = SpaceReserve(self.db_path)
         try:
-            self.run_id = store.start_run(
-                command=self.command,
-                selection=selection_record(self.selection) if self.selection else {},
-                environment=self.environment,
-                label=self.label,
-            )
+            self.run_id = self._start(store)
             state = "interrupted"
             source = self.supervisor.run()
             try:
@@ -147,14 +215,14 @@ class RecordedRun:
                         # when a signal interrupts the commit itself (see _record_unfinished).
                         self._uncommitted[event.index] = event.result
                         try:
-                            store.add_cell(self.run_id, event.index, event.result)
+                            store.add_cell(self.run_id, self._seq(event.index), event.result)
                         except (sqlite3.Error, UserError) as exc:
                             reserve.release()  # room for this cell's retry and the run's final state
                             detail = exc if isinstance(exc, UserError) else describe_sqlite_error(exc, self.db_path)
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
-                        self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
+                        self._workers()[f"{event.backend}/{event.device}"] = event.info
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, LockFallback):  # the run says it was timed so
