@@ -197,16 +197,30 @@ def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path
     human = err_console if exports.uses_stdout else console
     ready = prepare(db_path, run)
     if ready.registry is None or ready.continuation is None:
+        if exports.paths:
+            _export_stored(exports, db_path, ready.run_id, human)
         human.print(Text(f"run {ready.run_id} has no unfinished cells"))
         return 0
     for line in ready.warnings:
         human.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
     baseline_label = check_baseline(baseline, ready.registry, [cell_label(c) for c in ready.full_plan.cells])
     exports.check(db_path, inputs=list(ready.files))
-    rec = RecordedRun(ready.plan, ready.registry, db_path, selection=ready.selection, resume=ready.continuation)
+    rec = RecordedRun(ready.plan, ready.registry, db_path, selection=ready.selection, command=ready.command,
+                      resume=ready.continuation)
     stops = StopSignals()
     with on_signals(stops, StopSignals.SIGNALS):
         return _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
+
+
+def _export_stored(exports: ExportTargets, db_path: Path, run_id: int, human: Console) -> None:
+    """A run with nothing left to resume is still exported when asked: all its cells."""
+    exports.check(db_path)
+    with Store(db_path, create=False) as store:
+        record = store.run(run_id)
+        results = store.cells(run_id)
+    run_info = {"id": run_id, "environment": record.environment, "command": record.command, "started": record.started}
+    for where in exports.write(results, run_info):
+        human.print(Text(printable(f"wrote {where}")))
 
 
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,

@@ -107,7 +107,7 @@ def test_only_timeout_cells_run_again_and_a_failed_cell_is_kept(tmp_path: Path) 
     gate.touch()
     env = {"JITSCOPE_TEST_GATE": str(gate)}
     first = jitscope("run", "-w", "mcpi", "-w", GATE, "-b", "gate:fine,gate:gated,gate:fails", "-s", "1000",
-                     "--timeout", "1.5", *FAST, "--db", str(db), env=env)
+                     "--timeout", "8", *FAST, "--db", str(db), env=env)
     assert first.returncode == 1, first.stdout + first.stderr
     before = _rows(db)
     assert [status for status, _, _ in before.values()] == ["ok", "timeout", "failed"]
@@ -132,6 +132,11 @@ def test_a_finished_run_has_nothing_to_resume(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "run 1 has no unfinished cells", proc.stdout
     assert _rows(db) == before
+    out = tmp_path / "out.csv"  # an export asked for is still written: the whole run
+    proc = jitscope("run", "--resume", "latest", "--db", str(db), "--csv", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "run 1 has no unfinished cells", proc.stdout
+    assert [r["status"] for r in csv.DictReader(out.open())] == ["ok"]
 
 
 def test_a_run_still_running_is_not_resumed(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
 from jitscope.core.registry import Registry, load_registry
-from jitscope.results.store import RunRecord, StoredCell, Store, parse_run_id
+from jitscope.results.store import RunRecord, Store, StoredCell, parse_run_id
 from jitscope.runner.plan import Plan, Selection, build_plan
 from jitscope.runner.recorded_run import Continuation, selection_from_record
 
@@ -55,6 +55,7 @@ class ResumePlan:
     todo: tuple[int, ...]
     warnings: tuple[str, ...]
     full_plan: Plan
+    command: str = ""  # the run's own command line, as recorded
     registry: Registry | None = None
     continuation: Continuation | None = None
 
@@ -76,20 +77,21 @@ def prepare(db_path: str | Path, run: int | str) -> ResumePlan:
     files = tuple(str(f) for f in record.selection.get("workload_files") or ())
     if record.state == "finished" and not any(c.status in REDO_STATUSES for c in stored.values()):
         empty = Plan(cells=[], workload_files=files)
-        return ResumePlan(run_id, selection, files, empty, (), (), empty)
+        return ResumePlan(run_id, selection, files, empty, (), (), empty, record.command)
     registry, plan = _rebuild(run_id, selection, files)
     _check_same_plan(run_id, record.selection.get("plan_cells"), plan, stored)
     todo = tuple(seq for seq in range(len(plan.cells))
                  if seq not in stored or stored[seq].status in REDO_STATUSES)
     if not todo:
-        return ResumePlan(run_id, selection, files, Plan(cells=[], workload_files=plan.workload_files), (), (), plan)
+        return ResumePlan(run_id, selection, files, Plan(cells=[], workload_files=plan.workload_files), (), (), plan,
+                          record.command)
     now = collect_environment(plan.cells[0].threads if plan.cells else None,
                               modules=[m for b in registry.backends.values() for m in b.requires])
     differences = environment_differences(record.environment, now, _modules(registry, selection))
     continuation = _continuation(record, stored, todo, differences, now)
     subplan = Plan(cells=[plan.cells[seq] for seq in todo], workload_files=plan.workload_files)
     warnings = (*registry.problems, *differences)
-    return ResumePlan(run_id, selection, files, subplan, todo, warnings, plan, registry, continuation)
+    return ResumePlan(run_id, selection, files, subplan, todo, warnings, plan, record.command, registry, continuation)
 
 
 def _run_id(store: Store, run: int | str) -> int:
