@@ -102,6 +102,44 @@ def test_a_cut_run_resumed_is_one_complete_sweep_in_the_same_run(sig: int, cut_s
     assert "saved as run 1" in resumed.stdout
 
 
+def _resumed_workers(db: Path) -> bool:
+    with sqlite3.connect(db) as conn:
+        env = json.loads(conn.execute("SELECT environment FROM runs").fetchone()[0])
+    return bool(env.get("resumed") and env["resumed"][-1]["workers"])
+
+
+def test_a_resume_cut_in_turn_is_resumed_again_and_never_touches_the_kept_cells(tmp_path: Path) -> None:
+    db, gate = tmp_path / "X.db", tmp_path / "gate"
+    gate.touch()
+    env = {"JITSCOPE_TEST_GATE": str(gate)}
+    proc = start_jitscope("run", "-w", "mcpi", "-w", GATE, "-b", "gate:fine,gate:gated", "-s", "1000,2000",
+                          *FAST, "--db", str(db), env=env)
+    _wait_for_cells(db, 1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    kept = _rows(db)[0]
+    again = start_jitscope("run", "--resume", "1", *FAST[2:], "--db", str(db), env=env)  # the gate still shut
+    deadline = time.monotonic() + 60
+    while not _resumed_workers(db) and time.monotonic() < deadline:  # its worker said hello: cell 1 is held
+        time.sleep(0.05)
+    again.send_signal(signal.SIGTERM)
+    _, err = again.communicate(timeout=30)
+    assert again.returncode == 128 + signal.SIGTERM, err
+    cut = _rows(db)
+    assert cut[0] == kept and [status for status, _, _ in cut.values()] == ["ok", "cancelled", "cancelled", "cancelled"]
+    gate.unlink()
+
+    final = jitscope("run", "--resume", "1", "--db", str(db), "--no-plot", env=env)
+
+    assert final.returncode == 0, final.stdout + final.stderr
+    after = _rows(db)
+    assert after[0] == kept and [status for status, _, _ in after.values()] == ["ok"] * 4
+    with Store(db) as store:
+        run = store.runs()[0]
+    assert run.state == "finished"
+    assert [e["previous_state"] for e in run.environment["resumed"]] == ["interrupted", "interrupted"]
+
+
 def test_only_timeout_cells_run_again_and_a_failed_cell_is_kept(tmp_path: Path) -> None:
     db, gate = tmp_path / "X.db", tmp_path / "gate"
     gate.touch()
@@ -145,6 +183,19 @@ def test_a_run_still_running_is_not_resumed(tmp_path: Path) -> None:
         store.start_run(command="jitscope run -w mcpi -b python", selection={"workloads": ["mcpi"], "backends": ["python"]})
     proc = jitscope("run", "--resume", "latest", "--db", str(db))
     assert_clean_error(proc, "run 1 is still running")
+    _one_line(proc.stderr)
+
+
+def test_an_imported_run_or_one_without_a_selection_is_not_resumed(tmp_path: Path) -> None:
+    db = tmp_path / "X.db"
+    with Store(db) as store:
+        store.import_cells([], label="other box", environment={})
+        store.finish_run(store.start_run(command="x"), "interrupted")  # a run stored with no selection
+    proc = jitscope("run", "--resume", "1", "--db", str(db))
+    assert_clean_error(proc, "run 1 was imported")
+    _one_line(proc.stderr)
+    proc = jitscope("run", "--resume", "2", "--db", str(db))
+    assert_clean_error(proc, "cannot resume run 2", "selection")
     _one_line(proc.stderr)
 
 

@@ -73,7 +73,10 @@ def prepare(db_path: str | Path, run: int | str) -> ResumePlan:
         record = store.run(run_id)
         stored = store.stored_cells(run_id)
     _check_resumable(record)
-    selection = selection_from_record(record.selection)
+    try:
+        selection = selection_from_record(record.selection)
+    except UserError as exc:
+        raise UserError(f"cannot resume run {run_id}: {exc}") from None
     files = tuple(str(f) for f in record.selection.get("workload_files") or ())
     if record.state == "finished" and not any(c.status in REDO_STATUSES for c in stored.values()):
         empty = Plan(cells=[], workload_files=files)
