@@ -278,3 +278,25 @@ def test_prepare_names_the_cells_to_run_for_the_app(tmp_path: Path) -> None:
     plan = prepare(db, "latest")
     assert plan.run_id == 1 and plan.todo == (1,) and plan.warnings == ()
     assert plan.selection.workloads == ["mcpi"] and plan.selection.budget_s == 0.05
+
+
+def test_help_says_what_resume_runs_and_that_failed_is_final() -> None:
+    proc = jitscope("run", "--help", columns=200)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.replace("│", " ").split())
+    assert "--resume" in text and "failed is a final answer" in text, text
+
+
+def test_a_run_taken_up_by_another_resume_first_is_not_taken_twice(tmp_path: Path) -> None:
+    from jitscope.core.errors import UserError
+
+    db = tmp_path / "X.db"
+    with Store(db) as store:
+        run_id = store.start_run(command="x")
+        store.finish_run(run_id, "interrupted")
+        seen = store.run(run_id)
+        store.resume_run(run_id, {"resumed": [1]}, seen_state=seen.state, seen_finished_at=seen.finished_at)
+        assert store.run(run_id).state == "running"
+        with pytest.raises(UserError, match="changed while it was being resumed"):  # the second one, seeing the same
+            store.resume_run(run_id, {"resumed": [2]}, seen_state=seen.state, seen_finished_at=seen.finished_at)
+        assert store.run(run_id).environment == {"resumed": [1]}
