@@ -5,6 +5,8 @@ and the same way: a run row first (with the environment), each cell the moment i
 worker details merged into the environment as they arrive, and the run's final state last.
 ``events()`` opens its own store connection in the thread that iterates it (SQLite
 connections belong to one thread), so the app can iterate it in a background worker.
+A resumed run (``jitscope run --resume``, runner/resume.py) goes through the same class with
+a :class:`Continuation`: its cells go into the cut run's row, under their original seqs.
 """
 
 from __future__ import annotations
