@@ -255,7 +255,9 @@ def test_changed_versions_are_said_and_recorded(tmp_path: Path) -> None:
     db = _cut_run(tmp_path, "-w", "mcpi", "-b", "numpy")
     with Store(db) as store:
         env = store.runs()[0].environment
-    _edit_environment(db, {"python": "CPython 3.0.0", "versions": {**env["versions"], "numpy": "0.0.1"}})
+    workers = {**env["workers"], "numpy/cpu": {**env["workers"]["numpy/cpu"], "version": "0.0.2"}}
+    _edit_environment(db, {"python": "CPython 3.0.0", "versions": {**env["versions"], "numpy": "0.0.1"},
+                           "workers": workers})
     proc = jitscope("run", "--resume", "1", "--db", str(db), "--no-plot")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     now_numpy = env["versions"]["numpy"]
@@ -267,6 +269,8 @@ def test_changed_versions_are_said_and_recorded(tmp_path: Path) -> None:
     assert run.environment["python"] == "CPython 3.0.0"  # the original is kept as it was
     differences = run.environment["resumed"][0]["differences"]
     assert any("numpy 0.0.1" in d for d in differences) and any("CPython 3.0.0" in d for d in differences)
+    assert any(d.startswith(f"numpy/cpu worker 0.0.2 then, {now_numpy} now") for d in differences), differences
+    assert run.environment["workers"]["numpy/cpu"]["version"] == "0.0.2"  # the run's own, as recorded
     assert [status for status, _, _ in _rows(db).values()] == ["ok", "ok"]
 
 

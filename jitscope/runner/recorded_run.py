@@ -161,10 +161,18 @@ class RecordedRun:
                          seen_finished_at=self.resume.seen_finished_at)
         return self.resume.run_id
 
-    def _workers(self) -> dict[str, Any]:
-        """Where a worker's hello is noted: the run's workers, or (resumed) this sweep's."""
-        workers: dict[str, Any] = (self.environment["resumed"][-1] if self.resume else self.environment)["workers"]
-        return workers
+    def _note_worker(self, key: str, info: dict[str, Any]) -> None:
+        """A worker's hello, in the run's workers; resumed, in this sweep's entry instead (the
+        run's own stay as recorded), with a version other than the run's noted there too."""
+        if self.resume is None:
+            self.environment["workers"][key] = info
+            return
+        entry = self.environment["resumed"][-1]
+        then = (self.environment.get("workers", {}).get(key) or {}).get("version")
+        if then is not None and then != info.get("version"):
+            entry["differences"].append(f"{key} worker {then} then, {info.get('version')} now: "
+                                        f"the resumed cells are timed with {info.get('version')}")
+        entry["workers"][key] = info
 
     def unsaved(self) -> list[CellResult]:
         """Cells that finished but that the database did not take (a full disk)."""
@@ -224,7 +232,7 @@ class RecordedRun:
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
-                        self._workers()[f"{event.backend}/{event.device}"] = event.info
+                        self._note_worker(f"{event.backend}/{event.device}", event.info)
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, LockFallback):  # the run says it was timed so
