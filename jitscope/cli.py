@@ -319,8 +319,25 @@ def main_callback(
 
 
 # ---- run --------------------------------------------------------------------------------------
+# What may come with --resume: where the run is, and how to show and export it; everything
+# else would change the run's selection, which a resumed run keeps.
+_RESUME_ALLOWS = frozenset({"resume", "db", "csv", "json_path", "md", "baseline", "plot", "no_plot"})
+
+
+def _refuse_with_resume(ctx: typer.Context) -> None:
+    """One line naming the first option that cannot be given with ``--resume``."""
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)  # by name: Typer may bring its own Click's enum
+        if name not in _RESUME_ALLOWS and source is not None and source.name != "DEFAULT":
+            typed = "/".join(getattr(param, "opts", [name]))
+            raise UserError(f"{typed} cannot be given with --resume: a resumed run keeps its own selection "
+                            "(with --resume: --db, --csv, --json, --md, --baseline, --plot, --no-plot)")
+
+
 @app.command()
 def run(
+    ctx: typer.Context,
     workload: WorkloadOpt = None,
     backend: BackendOpt = None,
     size: SizeOpt = None,
@@ -343,17 +360,26 @@ def run(
     fail_if_slower: FailIfSlowerOpt = None,
     allow_unstable: AllowUnstableOpt = False,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background, in no terminal (its output in a log): print the run id and return at once. Follow it with `jitscope attach`, stop it with `jitscope cancel`.")] = False,
+    resume: Annotated[str | None, typer.Option("--resume", metavar="RUN", help=(
+        "Run again only the cells of run RUN (an id or 'latest') that did not finish: cancelled, interrupted, "
+        "timeout, crashed, never started. They join the same run, with its own selection (no -w, -b, -s... "
+        "with it). ok, skipped and failed cells are kept: failed is a final answer (the kernel raised or "
+        "answered wrong). Exports hold the whole run."))] = None,
 ) -> None:
     """Measure workloads x backends x sizes, save every cell, print a table and a plot.
 
     Example: [bold]jitscope run -w linreg -w mcpi -w lu -w nodes -b python,numpy[/bold]
     """
-    from jitscope.cli_run import execute_run
+    from jitscope.cli_run import execute_resume, execute_run
 
     if STDOUT_CLOSED and "-" in (csv, json_path, md):
         _need_stdout("the export to '-'")
     try:
         kind = _plot_kind(plot, no_plot)
+        if resume is not None:
+            _refuse_with_resume(ctx)
+            raise typer.Exit(execute_resume(resume, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline,
+                                            plot=kind, console=console, err_console=err_console))
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
         command = shlex.join(["jitscope", *sys.argv[1:]])
         if detach:

@@ -9,6 +9,7 @@ anything is printed, so a terminal that went away cannot cost the files.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import tempfile
@@ -172,6 +173,23 @@ def execute_run(
         fail_if_slower=fail_if_slower, console=console, err_console=err_console)
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label, workload_files=files,
                       on_start=on_start, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
+    return _drive(rec, exports, db_path, human, err_console, baseline_label, plot,
+                  Gate(reference, fail_if_slower, allow_unstable))
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """``--compare-to``'s side (None: no gate), ``--fail-if-slower`` and ``--allow-unstable``."""
+
+    reference: Any = None
+    fail_if_slower: float | None = None
+    allow_unstable: bool = False
+
+
+def _drive(rec: RecordedRun, exports: ExportTargets, db_path: Path, human: Console, err_console: Console,
+           baseline_label: str | None, plot: PlotKind | None, gate: Gate) -> int:
+    """Run ``rec`` to its end under the run's signals (SIGUSR1 cancels, the others stop),
+    export, report, gate; the exit code also ends the run's event record."""
     code = 2  # what the record says if something below raises (a refused export: one line, exit 2)
     cancel = CancelRequest(rec)
     with on_signals(cancel, (CancelRequest.SIGNAL,)):  # until the exit line: a late SIGUSR1 must not kill us
@@ -179,7 +197,8 @@ def execute_run(
             stops = StopSignals()
             with on_signals(stops, StopSignals.SIGNALS):
                 code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
-            code = _after_run(rec, cancel, stops, code, reference, fail_if_slower, allow_unstable, human, err_console)
+            code = _after_run(rec, cancel, stops, code, gate.reference, gate.fail_if_slower, gate.allow_unstable,
+                              human, err_console)
             return code
         finally:
             rec.record_exit(code)
@@ -242,6 +261,42 @@ class CancelRequest:
         with contextlib.suppress(OSError):
             human.print(Text("cancelled (jitscope cancel): what finished is saved", style="magenta"))
         return 128 + int(self.SIGNAL)
+
+
+def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path: str | Path | None,
+                   md: str | Path | None, baseline: str | None, plot: PlotKind | None, console: Console,
+                   err_console: Console) -> int:
+    """``jitscope run --resume RUN``: the run's unfinished cells, run again into the same run
+    (runner/resume.py says which, and refuses what cannot be resumed), with the same live
+    progress, report and exports as a run; the report and exports hold the whole run."""
+    from jitscope.runner.resume import prepare
+
+    exports = ExportTargets(csv=csv, json=json_path, md=md)
+    human = err_console if exports.uses_stdout else console
+    ready = prepare(db_path, run)
+    if ready.registry is None or ready.continuation is None:
+        if exports.paths:
+            _export_stored(exports, db_path, ready.run_id, human)
+        human.print(Text(f"run {ready.run_id} has no unfinished cells"))
+        return 0
+    for line in ready.warnings:
+        human.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
+    baseline_label = check_baseline(baseline, ready.registry, [cell_label(c) for c in ready.full_plan.cells])
+    exports.check(db_path, inputs=list(ready.files))
+    rec = RecordedRun(ready.plan, ready.registry, db_path, selection=ready.selection, command=ready.command,
+                      resume=ready.continuation, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
+    return _drive(rec, exports, db_path, human, err_console, baseline_label, plot, Gate())
+
+
+def _export_stored(exports: ExportTargets, db_path: Path, run_id: int, human: Console) -> None:
+    """A run with nothing left to resume is still exported when asked: all its cells."""
+    exports.check(db_path)
+    with Store(db_path, create=False) as store:
+        record = store.run(run_id)
+        results = store.cells(run_id)
+    run_info = {"id": run_id, "environment": record.environment, "command": record.command, "started": record.started}
+    for where in exports.write(results, run_info):
+        human.print(Text(printable(f"wrote {where}")))
 
 
 def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets, db_path: Path, human: Console,

@@ -109,6 +109,15 @@ class RunRecord:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
 
 
+@dataclass(frozen=True)
+class StoredCell:
+    """One cell row as recorded: where it sits in the run's plan, how it ended, what it holds."""
+
+    seq: int
+    status: str
+    result: CellResult | None
+
+
 class Store:
     """A jitscope results database. Use one Store per thread (sqlite3 connections are not
     shared across threads here); they may all point at the same file."""
@@ -329,6 +338,23 @@ class Store:
             self._conn.execute("UPDATE runs SET finished_at = ?, state = ? WHERE id = ?", (time.time(), state, run_id))
 
     @_user_errors
+    def resume_run(self, run_id: int, environment: dict[str, Any], *, seen_state: str,
+                   seen_finished_at: float | None) -> None:
+        """Take a cut run up again: ``running`` once more, owned by this process, with its
+        environment (the original plus a ``resumed`` entry). Only if the run is still as the
+        caller saw it: a second resume that got there first (or finished meanwhile) is
+        refused, so no cell is run twice by two processes."""
+        with _transaction(self._conn):
+            cur = self._conn.execute(
+                "UPDATE runs SET state = 'running', finished_at = NULL, owner = ?, environment = ?"
+                " WHERE id = ? AND state = ? AND finished_at IS ?",
+                (current_owner(), json.dumps(environment, default=str), run_id, seen_state, seen_finished_at),
+            )
+        if cur.rowcount != 1:
+            raise UserError(f"run {run_id} changed while it was being resumed (another jitscope took it up?); "
+                            "nothing was run")
+
+    @_user_errors
     def delete_run(self, run_id: int) -> bool:
         with _transaction(self._conn):
             self._conn.execute("DELETE FROM cells WHERE run_id = ?", (run_id,))
@@ -385,6 +411,20 @@ class Store:
                 self.damaged.append(f"run {run_id} cell {seq} ({where}): its stored data is damaged "
                                     f"({type(exc).__name__}: {str(exc)[:80]}); left out")
         return results
+
+    @_user_errors
+    def stored_cells(self, run_id: int) -> dict[int, StoredCell]:
+        """Each recorded cell of a run by seq: its status as stored and its result (None
+        where the stored data cannot be read; the status column still says how it ended)."""
+        rows = self._conn.execute("SELECT seq, status, data FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))
+        out: dict[int, StoredCell] = {}
+        for seq, status, data in rows:
+            try:
+                result: CellResult | None = CellResult.from_json(json.loads(data))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                result = None
+            out[int(seq)] = StoredCell(int(seq), str(status), result)
+        return out
 
     @_user_errors
     def latest_run_id(self) -> int | None:

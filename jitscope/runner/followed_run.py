@@ -62,7 +62,7 @@ class FollowedRun:
                 line = self._pending.popleft()  # taken one by one: a caller that stops early loses none
                 self._note(line)
                 yield line
-                if line.get("type") == "exit":
+                if line.get("type") == "exit" and not self._resumed_after():
                     return
                 finished = finished or line.get("type") == "run_finished"
                 continue
@@ -91,10 +91,20 @@ class FollowedRun:
             if isinstance(event, RunFinished):
                 return
 
+    def _resumed_after(self) -> bool:
+        """After an ``exit`` line: does another ``run`` header follow (``jitscope run
+        --resume`` appends its own part to the same record)? Then the record goes on."""
+        if not self._pending:
+            batch, self._offset = read_new_lines(self.files.events, self._offset)
+            self._pending.extend(batch)
+        return bool(self._pending) and self._pending[0].get("type") == "run"
+
     def _note(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
-        if kind == "run":
+        if kind == "run":  # the first, or a resume's: the owner and exit code are this part's
             self.header = line
+            self.exit_code = None
+            self.abandoned = False
         elif kind == "exit":
             code = line.get("code")
             self.exit_code = int(code) if isinstance(code, int) else 1
@@ -134,11 +144,12 @@ class FollowedRun:
         _signal_owner(owner, int(self.header["pid"]), getattr(signal, name), self._id())
 
     def read_header(self) -> dict[str, Any]:
-        """The record's first line (empty when there is no record yet)."""
+        """The record's header (its last ``run`` line; empty when there is no record yet)."""
         if not self.header:
             batch, _ = read_new_lines(self.files.events, 0)
-            if batch and batch[0].get("type") == "run":
-                self.header = batch[0]
+            headers = [line for line in batch if line.get("type") == "run"]
+            if headers:  # a resumed run's record has one per part: the last names the owner now
+                self.header = headers[-1]
         return self.header
 
     def ordered_results(self) -> list[CellResult]:

@@ -5,6 +5,8 @@ and the same way: a run row first (with the environment), each cell the moment i
 worker details merged into the environment as they arrive, and the run's final state last.
 ``events()`` opens its own store connection in the thread that iterates it (SQLite
 connections belong to one thread), so the app can iterate it in a background worker.
+A resumed run (``jitscope run --resume``, runner/resume.py) goes through the same class with
+a :class:`Continuation`: its cells go into the cut run's row, under their original seqs.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import contextlib
 import glob
 import os
 import sqlite3
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
+from jitscope.core.parsing import parse_backend_specs
 from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
 from jitscope.results.store import TIMING_LOCK_KEY, Store, current_owner, describe_sqlite_error
@@ -29,10 +33,12 @@ from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT
 from jitscope.runner.supervisor import Supervisor
 
 
-def selection_record(sel: Selection, *, workload_files: Sequence[str] = (), planned: int | None = None) -> dict[str, Any]:
-    """The selection as stored with the run: enough to run it again (resume, a detached run's
-    daemon; see :func:`selection_from_record`), plus ``planned``, the cell count, so that
-    History can say how far a running run got without reading any other file."""
+def selection_record(sel: Selection, plan: Plan | None = None, *, workload_files: Sequence[str] = ()) -> dict[str, Any]:
+    """The selection as stored with the run: enough to run it again (a detached run's daemon,
+    ``jitscope run --resume``; :func:`selection_from_record` reads it back). With the ``plan``,
+    the ``-w`` files it loaded (resolved paths), each planned cell's key (what each seq was
+    meant to be) and ``planned``, the cell count, so History can say how far a running run got
+    without reading any other file; without it, the ``workload_files`` as given."""
     record: dict[str, Any] = {
         "workloads": sel.workloads,
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
@@ -47,32 +53,48 @@ def selection_record(sel: Selection, *, workload_files: Sequence[str] = (), plan
         "seed": sel.seed,
         "workload_files": list(workload_files),  # the -w files, as typed
     }
-    if planned is not None:
-        record["planned"] = planned
+    if plan is not None:
+        record["workload_files"] = list(plan.workload_files)  # resolved paths, in load order
+        record["plan_cells"] = [cell.key for cell in plan.cells]  # what each seq was meant to be
+        record["planned"] = len(plan.cells)
     return record
 
 
-def selection_from_record(record: dict[str, Any]) -> Selection:
-    """The Selection a stored :func:`selection_record` describes (its inverse, less the
-    workload files and the cell count, which are not part of a Selection)."""
-    backends = []
-    for text in record.get("backends", []):
-        name, _, variant = str(text).partition(":")
-        backends.append((name, variant or None))
-    sizes = record.get("sizes")
-    return Selection(
-        workloads=list(record.get("workloads", [])),
-        backends=backends,
-        sizes=[int(s) for s in sizes] if sizes is not None else None,
-        size_requests={str(k): list(v) for k, v in (record.get("size_requests") or {}).items()},
-        device=str(record.get("device", "cpu")),
-        dtype=str(record.get("dtype", "float64")),
-        budget_s=float(record.get("budget_s", DEFAULT_BUDGET_S)),
-        timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
-        threads=record.get("threads"),
-        params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
-        seed=int(record.get("seed", DEFAULT_SEED)),
-    )
+def selection_from_record(record: Mapping[str, Any]) -> Selection:
+    """The Selection a run was stored with (the inverse of :func:`selection_record`); a
+    record that cannot be read back is one UserError. The ``-w`` files are beside it, in
+    ``record["workload_files"]`` (absent in runs recorded before they were kept)."""
+    try:
+        return Selection(
+            workloads=[str(w) for w in record["workloads"]],
+            backends=parse_backend_specs(str(b) for b in record["backends"]),
+            sizes=[int(n) for n in record["sizes"]] if record.get("sizes") is not None else None,
+            size_requests={str(k): list(v) for k, v in (record.get("size_requests") or {}).items()},
+            device=str(record.get("device", "cpu")),
+            dtype=str(record.get("dtype", "float64")),
+            budget_s=float(record.get("budget_s", DEFAULT_BUDGET_S)),
+            timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
+            threads=int(record["threads"]) if record.get("threads") is not None else None,
+            params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
+            seed=int(record.get("seed", DEFAULT_SEED)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"the stored selection cannot be read back ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class Continuation:
+    """A cut run taken up again (runner/resume.py prepares one): the plan's cells are stored
+    under ``seqs`` in run ``run_id``, its ``environment`` is the one recorded with a new
+    ``resumed`` entry last (where this sweep's workers are noted), and ``kept`` holds the
+    run's other cells as they are, so reports and exports show the whole run."""
+
+    run_id: int
+    seqs: tuple[int, ...]
+    environment: dict[str, Any]
+    kept: dict[int, CellResult]
+    seen_state: str
+    seen_finished_at: float | None
 
 
 class RecordedRun:
@@ -92,8 +114,10 @@ class RecordedRun:
         on_start: Callable[[int], None] | None = None,
         cancel_signal: str = "",
         exit_follows: bool = False,
+        resume: Continuation | None = None,
     ) -> None:
-        """``on_start(run_id)``: called once the run's row and record exist (a detached run's
+        """``resume``: run the plan's cells into that existing run instead of a new one.
+        ``on_start(run_id)``: called once the run's row and record exist (a detached run's
         daemon tells its launcher the id). ``cancel_signal``: the signal the owning process
         takes as "cancel" (``SIGUSR1`` for ``jitscope run``; "" where none is handled), named
         in the record so that ``jitscope cancel`` never signals a process that would die of it.
@@ -115,7 +139,8 @@ class RecordedRun:
         self.interrupted = False
         self.results: dict[int, CellResult] = {}  # committed to the store
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
-        self.environment: dict[str, Any] = collect_environment(
+        self.resume = resume
+        self.environment: dict[str, Any] = resume.environment if resume else collect_environment(
             plan.cells[0].threads if plan.cells else None,
             modules=[m for b in registry.backends.values() for m in b.requires],
         )
@@ -133,7 +158,8 @@ class RecordedRun:
         self._record.write({"type": "run", "run_id": self.run_id, "planned": len(self.plan.cells),
                             "pid": os.getpid(), "owner": current_owner(), "command": self.command,
                             "label": self.label, "cancel_signal": self.cancel_signal,
-                            "exit_follows": self.exit_follows})
+                            "exit_follows": self.exit_follows,
+                            "resumed": self.resume is not None})
         if self._on_start is not None:
             self._on_start(self.run_id)
 
@@ -151,9 +177,41 @@ class RecordedRun:
 
     def ordered_results(self) -> list[CellResult]:
         """Every cell measured or recorded, in plan order: the saved ones and those the
-        store refused (see :meth:`unsaved`), so exports hold everything that was measured."""
-        every = {**self._uncommitted, **self.results}
+        store refused (see :meth:`unsaved`), so exports hold everything that was measured;
+        resumed, the run's kept cells too (the whole run)."""
+        every = {**(self.resume.kept if self.resume else {}),
+                 **{self._seq(i): r for i, r in {**self._uncommitted, **self.results}.items()}}
         return [every[i] for i in sorted(every)]
+
+    def _seq(self, index: int) -> int:
+        """Where the plan's cell ``index`` is stored in the run (resumed: its original seq)."""
+        return self.resume.seqs[index] if self.resume else index
+
+    def _start(self, store: Store) -> int:
+        """A new run row, or (resumed) the cut run taken up again."""
+        if self.resume is None:
+            return store.start_run(
+                command=self.command,
+                selection=selection_record(self.selection, self.plan) if self.selection else {},
+                environment=self.environment,
+                label=self.label,
+            )
+        store.resume_run(self.resume.run_id, self.environment, seen_state=self.resume.seen_state,
+                         seen_finished_at=self.resume.seen_finished_at)
+        return self.resume.run_id
+
+    def _note_worker(self, key: str, info: dict[str, Any]) -> None:
+        """A worker's hello, in the run's workers; resumed, in this sweep's entry instead (the
+        run's own stay as recorded), with a version other than the run's noted there too."""
+        if self.resume is None:
+            self.environment["workers"][key] = info
+            return
+        entry = self.environment["resumed"][-1]
+        then = (self.environment.get("workers", {}).get(key) or {}).get("version")
+        if then is not None and then != info.get("version"):
+            entry["differences"].append(f"{key} worker {then} then, {info.get('version')} now: "
+                                        f"the resumed cells are timed with {info.get('version')}")
+        entry["workers"][key] = info
 
     def unsaved(self) -> list[CellResult]:
         """Cells that finished but that the database did not take (a full disk)."""
@@ -172,7 +230,7 @@ class RecordedRun:
         for index in sorted(self._uncommitted):
             if index not in self.results:
                 with contextlib.suppress(UserError, sqlite3.Error):
-                    store.add_cell(self.run_id, index, self._uncommitted[index])
+                    store.add_cell(self.run_id, self._seq(index), self._uncommitted[index])
                     self.results[index] = self._uncommitted[index]
 
     def _record_unfinished(self, store: Store) -> None:
@@ -184,7 +242,7 @@ class RecordedRun:
             if index not in self.results and index not in self._uncommitted:
                 result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
                 with contextlib.suppress(UserError, sqlite3.Error):
-                    store.add_cell(self.run_id, index, result)
+                    store.add_cell(self.run_id, self._seq(index), result)
                     self.results[index] = result
 
     def events(self) -> Generator[Event, None, None]:
@@ -196,13 +254,7 @@ class RecordedRun:
         store = Store(self.db_path)
         reserve = SpaceReserve(self.db_path)
         try:
-            self.run_id = store.start_run(
-                command=self.command,
-                selection=selection_record(self.selection, workload_files=self.workload_files,
-                                           planned=len(self.plan.cells)) if self.selection else {},
-                environment=self.environment,
-                label=self.label,
-            )
+            self.run_id = self._start(store)
             self._start_record()
             state = "interrupted"
             source = self.supervisor.run()
@@ -213,14 +265,14 @@ class RecordedRun:
                         # when a signal interrupts the commit itself (see _record_unfinished).
                         self._uncommitted[event.index] = event.result
                         try:
-                            store.add_cell(self.run_id, event.index, event.result)
+                            store.add_cell(self.run_id, self._seq(event.index), event.result)
                         except (sqlite3.Error, UserError) as exc:
                             reserve.release()  # room for this cell's retry and the run's final state
                             detail = exc if isinstance(exc, UserError) else describe_sqlite_error(exc, self.db_path)
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
-                        self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
+                        self._note_worker(f"{event.backend}/{event.device}", event.info)
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, LockFallback):  # the run says it was timed so
