@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import CHAOS, jitscope
 
 from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
@@ -31,7 +32,6 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Selection
 from jitscope.runner.recorded_run import selection_from_record, selection_record
-from tests.cli_support import CHAOS, jitscope
 
 FAST = ("-w", "mcpi", "-b", "python", "-s", "100,200", "--budget", "0.05")
 
