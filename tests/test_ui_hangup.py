@@ -1,0 +1,150 @@
+"""Issue 19 item 8: the app never outlives its terminal as a stuck process.
+
+The real ``jitscope`` (no arguments: the app) on a real pseudo-terminal that is its
+controlling terminal, as over SSH; the test closes the terminal's master side, so the kernel
+hangs the terminal up and sends the app SIGHUP, the way a dropped connection does. Whenever
+that happens (before anything is drawn, as the first screen appears, while a version probe's
+worker runs) the app and every worker it started must be gone within a few seconds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Makes the pty on fd 0 the controlling terminal of a new session, then becomes the command.
+_AS_SESSION_LEADER = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                      "os.execv(sys.argv[1], sys.argv[1:])")
+EXIT_BOUND_S = 10.0  # the app's own bound is a few seconds; this leaves room for a loaded machine
+SETUP_WORD = b"Workloads"  # on the Setup screen's first frame
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    exited: bool
+    exit_code: int | None
+    workers_left: list[int]
+    saw_screen: bool
+    saw_probe: bool
+    diagnosis: str = ""
+
+
+def _workers_of(home: Path) -> list[int]:
+    """Live ``jitscope.runner.child`` processes started under this app's JITSCOPE_HOME."""
+    pids = []
+    marker = f"JITSCOPE_HOME={home}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read()
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"jitscope.runner.child" in cmd and marker in environ and state != b"Z":
+            pids.append(int(entry))
+    return pids
+
+
+def _threads_of(pid: int) -> str:
+    """Each thread's name, state and kernel wait channel: what a hung app is stuck on."""
+    lines = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+            base = f"/proc/{pid}/task/{tid}"
+            with open(f"{base}/comm") as fh:
+                comm = fh.read().strip()
+            with open(f"{base}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+            with open(f"{base}/wchan") as fh:
+                wchan = fh.read().strip()
+            lines.append(f"{tid} {comm} {state} {wchan}")
+    except OSError as exc:
+        lines.append(str(exc))
+    return "; ".join(lines)
+
+
+def _start(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env.pop("TEXTUAL", None)
+    proc = subprocess.Popen([sys.executable, "-c", _AS_SESSION_LEADER, sys.executable, "-m", "jitscope.cli"],
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env, cwd=home)
+    os.close(slave)
+    return proc, master
+
+
+def _hang_up_when(scenario: str, home: Path) -> Outcome:
+    """Start the app, drain its terminal until ``scenario`` says the moment has come, close
+    the terminal, and see whether the app and its workers are gone within the bound."""
+    home.mkdir(parents=True)
+    proc, master = _start(home)
+    seen, saw_probe, workers = b"", False, set[int]()
+    deadline = time.monotonic() + 60
+    try:
+        while scenario != "at once" and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            drawn = SETUP_WORD in seen
+            if scenario == "mid probe":
+                found = _workers_of(home)
+                workers.update(found)
+                saw_probe = saw_probe or bool(found)
+            if drawn and (scenario == "first screen" or saw_probe):
+                break
+    finally:
+        os.close(master)  # the terminal goes away: the kernel sends SIGHUP to the session
+    exit_code: int | None = None
+    diagnosis = ""
+    try:
+        exit_code = proc.wait(timeout=EXIT_BOUND_S)
+    except subprocess.TimeoutExpired:
+        diagnosis = _threads_of(proc.pid)
+        proc.kill()
+        proc.wait()
+    end = time.monotonic() + 5  # the app has exited: its workers must follow at once
+    while _workers_of(home) and time.monotonic() < end:
+        time.sleep(0.1)
+    left = _workers_of(home)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return Outcome(scenario, exit_code is not None, exit_code, left, SETUP_WORD in seen, saw_probe, diagnosis)
+
+
+SCENARIOS = ["at once", "first screen", "mid probe"]
+
+
+def test_a_hang_up_at_any_moment_of_start_up_ends_the_app_and_its_workers(tmp_path: Path) -> None:
+    """12 apps (4 at a time), hung up at once, as the first screen appears, and while a
+    version probe's worker runs: each one exits within the bound and leaves no worker."""
+    runs = [SCENARIOS[i % len(SCENARIOS)] for i in range(12)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda ix: _hang_up_when(ix[1], tmp_path / f"home{ix[0]}"), enumerate(runs)))
+    stuck = [o for o in outcomes if not o.exited]
+    assert not stuck, f"{len(stuck)} of {len(outcomes)} apps did not exit after the hang-up: {stuck}"
+    assert all(o.workers_left == [] for o in outcomes), [o for o in outcomes if o.workers_left]
+    # An app hung up after its first frame ends with 128 + SIGHUP, the shell's convention.
+    assert all(o.exit_code == 128 + signal.SIGHUP for o in outcomes if o.saw_screen), outcomes
+    assert all(o.saw_screen for o in outcomes if o.scenario != "at once"), outcomes
+    assert any(o.saw_probe for o in outcomes if o.scenario == "mid probe"), "no probe worker was ever seen"
