@@ -39,6 +39,7 @@ class Outcome:
     workers_left: list[int]
     saw_screen: bool
     saw_probe: bool
+    seconds: float = 0.0  # from the hang-up to the exit
     diagnosis: str = ""
 
 
@@ -81,12 +82,15 @@ def _threads_of(pid: int) -> str:
     return "; ".join(lines)
 
 
-def _start(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start(home: Path, *command: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``command`` (default: ``python -m jitscope.cli``, the app) on a new pty of 80x24 that is
+    its controlling terminal; returns the process and the pty's master side."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
     env.pop("TEXTUAL", None)
-    proc = subprocess.Popen([sys.executable, "-c", _AS_SESSION_LEADER, sys.executable, "-m", "jitscope.cli"],
+    command = command or ("-m", "jitscope.cli")
+    proc = subprocess.Popen([sys.executable, "-c", _AS_SESSION_LEADER, sys.executable, *command],
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env, cwd=home)
     os.close(slave)
     return proc, master
@@ -115,21 +119,36 @@ def _hang_up_when(scenario: str, home: Path) -> Outcome:
                 break
     finally:
         os.close(master)  # the terminal goes away: the kernel sends SIGHUP to the session
-    exit_code: int | None = None
-    diagnosis = ""
-    try:
-        exit_code = proc.wait(timeout=EXIT_BOUND_S)
-    except subprocess.TimeoutExpired:
-        diagnosis = _threads_of(proc.pid)
-        proc.kill()
-        proc.wait()
+    hung_up = time.monotonic()
+    exit_code, diagnosis = _wait_or_kill(proc)
+    seconds = time.monotonic() - hung_up
     end = time.monotonic() + 5  # the app has exited: its workers must follow at once
     while _workers_of(home) and time.monotonic() < end:
         time.sleep(0.1)
     left = _workers_of(home)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    return Outcome(scenario, exit_code is not None, exit_code, left, SETUP_WORD in seen, saw_probe, diagnosis)
+    return Outcome(scenario, exit_code is not None, exit_code, left, SETUP_WORD in seen, saw_probe, seconds, diagnosis)
+
+
+def _wait_or_kill(proc: subprocess.Popen[bytes], master: int | None = None) -> tuple[int | None, str]:
+    """The exit code within :data:`EXIT_BOUND_S`, or None and what its threads were doing
+    (then it is killed). ``master``: a live terminal to keep draining meanwhile."""
+    deadline = time.monotonic() + EXIT_BOUND_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        if master is not None and select.select([master], [], [], 0.05)[0]:
+            try:
+                os.read(master, 65536)
+            except OSError:
+                master = None
+        elif master is None:
+            time.sleep(0.05)
+    if proc.poll() is not None:
+        return proc.returncode, ""
+    diagnosis = _threads_of(proc.pid)
+    proc.kill()
+    proc.wait()
+    return None, diagnosis
 
 
 SCENARIOS = ["at once", "first screen", "mid probe"]
@@ -148,3 +167,55 @@ def test_a_hang_up_at_any_moment_of_start_up_ends_the_app_and_its_workers(tmp_pa
     assert all(o.exit_code == 128 + signal.SIGHUP for o in outcomes if o.saw_screen), outcomes
     assert all(o.saw_screen for o in outcomes if o.scenario != "at once"), outcomes
     assert any(o.saw_probe for o in outcomes if o.scenario == "mid probe"), "no probe worker was ever seen"
+
+
+# The app with a version probe that starts a worker and then never returns, whatever it is
+# told (a backend whose import hangs): the orderly exit waits for that thread for ever, so
+# only the exit guard can end the process, and the worker must go with it.
+_STUCK_PROBE_APP = """
+import subprocess, sys, threading
+from pathlib import Path
+from jitscope.core.registry import load_registry
+from jitscope.ui.app import JitscopeApp, _run_guarded
+
+def stuck_probe(backend, device):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "jitscope.runner.child"],
+                     start_new_session=True, stdin=subprocess.DEVNULL)
+    print("PROBE-STUCK", file=open(sys.argv[2], "w"), flush=True)
+    threading.Event().wait()
+
+app = JitscopeApp(load_registry([]), Path(sys.argv[1]), None, probe=stuck_probe)
+sys.exit(_run_guarded(app))
+"""
+
+
+@pytest.mark.parametrize("stop", ["hang-up", "SIGTERM"])
+def test_a_stop_signal_ends_the_app_within_the_bound_even_with_a_thread_stuck(tmp_path: Path, stop: str) -> None:
+    """The last resort: a stuck thread cannot keep the app alive after SIGHUP or SIGTERM; it
+    ends with 128 + signal within the bound, and the worker it started is killed."""
+    from jitscope.ui.exit_guard import EXIT_BOUND_S as GUARD_BOUND_S
+
+    home, marker = tmp_path / "home", tmp_path / "probe-stuck"
+    home.mkdir()
+    script = tmp_path / "stuck_app.py"
+    script.write_text(_STUCK_PROBE_APP)
+    proc, master = _start(home, str(script), str(tmp_path / "runs.sqlite"), str(marker))
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and _workers_of(home)) and time.monotonic() < deadline and proc.poll() is None:
+        if select.select([master], [], [], 0.05)[0]:
+            os.read(master, 65536)
+    assert marker.exists() and _workers_of(home), "the stuck probe never started"
+    workers = _workers_of(home)
+    stopped = time.monotonic()
+    if stop == "hang-up":
+        os.close(master)
+        exit_code, diagnosis = _wait_or_kill(proc)
+    else:
+        proc.send_signal(signal.SIGTERM)
+        exit_code, diagnosis = _wait_or_kill(proc, master)
+        os.close(master)
+    seconds = time.monotonic() - stopped
+    signum = signal.SIGHUP if stop == "hang-up" else signal.SIGTERM
+    assert exit_code == 128 + signum, f"exit {exit_code} after {seconds:.1f} s; threads: {diagnosis}"
+    assert seconds >= GUARD_BOUND_S * 0.9, "it exited before the guard's bound: the stuck thread was not stuck"
+    assert [pid for pid in workers if pid in _workers_of(home)] == []
