@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -41,6 +42,11 @@ class Outcome:
     saw_probe: bool
     seconds: float = 0.0  # from the hang-up to the exit
     diagnosis: str = ""
+
+
+def _text_of(output: bytes) -> bytes:
+    """The terminal's output without its CSI escape sequences (colours split words)."""
+    return re.sub(rb"\x1b\[[0-9;?<>=]*[A-Za-z~]", b"", output)
 
 
 def _workers_of(home: Path) -> list[int]:
@@ -219,3 +225,61 @@ def test_a_stop_signal_ends_the_app_within_the_bound_even_with_a_thread_stuck(tm
     assert exit_code == 128 + signum, f"exit {exit_code} after {seconds:.1f} s; threads: {diagnosis}"
     assert seconds >= GUARD_BOUND_S * 0.9, "it exited before the guard's bound: the stuck thread was not stuck"
     assert [pid for pid in workers if pid in _workers_of(home)] == []
+
+
+def _hang_up_starting_a_run(delay_s: float | None, tmp: Path) -> tuple[Outcome, list[str]]:
+    """The app with a one-cell sweep preselected: r pressed, then the terminal closed
+    ``delay_s`` later (None: once the run's worker is up). Returns the outcome and the
+    states of the runs in the database."""
+    from jitscope.results.store import Store
+
+    home, db = tmp / "home", tmp / "runs.sqlite"
+    home.mkdir(parents=True)
+    proc, master = _start(home, "-m", "jitscope.cli", "-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000",
+                          "--budget", "0.2", "--db", str(db))
+    seen, pressed, workers = b"", 0.0, set[int]()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 0.05)[0]:
+                seen += os.read(master, 65536)
+            if not pressed and b"3 cells" in _text_of(seen):
+                os.write(master, b"r")
+                pressed = time.monotonic()
+            if pressed:
+                workers.update(_workers_of(home))
+                if (delay_s is None and workers) or (delay_s is not None and time.monotonic() - pressed >= delay_s):
+                    break
+    finally:
+        os.close(master)
+    hung_up = time.monotonic()
+    exit_code, diagnosis = _wait_or_kill(proc)
+    seconds = time.monotonic() - hung_up
+    end = time.monotonic() + 5
+    while _workers_of(home) and time.monotonic() < end:
+        time.sleep(0.1)
+    left = _workers_of(home)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    with Store(db) as store:
+        states = [run.state for run in store.runs()]
+    outcome = Outcome(f"run, {delay_s}", exit_code is not None, exit_code, left, bool(pressed), bool(workers),
+                      seconds, diagnosis)
+    return outcome, states
+
+
+def test_a_hang_up_while_a_run_starts_ends_the_app_and_records_the_run(tmp_path: Path, monkeypatch) -> None:
+    """r pressed, then the terminal gone at once, a moment later, or once the run's worker is
+    up: the app exits with 128 + SIGHUP within the bound, no worker is left, and no run stays
+    recorded as running (today a hang-up stops an in-app run: it is recorded interrupted)."""
+    monkeypatch.setenv("JITSCOPE_TIMING_LOCK", str(tmp_path / "timing.lock"))  # not queued behind others
+    delays = [0.0, 0.3, 1.0, None]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda ix: _hang_up_starting_a_run(ix[1], tmp_path / f"app{ix[0]}"),
+                                enumerate(delays)))
+    outcomes = [o for o, _ in results]
+    assert all(o.saw_screen for o in outcomes), outcomes  # r was pressed in each
+    assert all(o.exited and o.exit_code == 128 + signal.SIGHUP for o in outcomes), outcomes
+    assert all(o.workers_left == [] for o in outcomes), outcomes
+    assert all("running" not in states for _, states in results), results
+    assert results[-1][0].saw_probe, "the run's worker was never seen"
