@@ -85,7 +85,8 @@ class HangupSafeDriver(LinuxDriver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._file = TerminalOutput(self._file)  # type: ignore[assignment]
+        if self._file is not None:  # None: no stderr at all (Textual then fails on its own)
+            self._file = TerminalOutput(self._file)  # type: ignore[assignment]
         self._stopped_by_tstp = False
 
     def _sigtstp_application(self, *args: Any) -> None:
