@@ -9,6 +9,7 @@ worker runs) the app and every worker it started must be gone within a few secon
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -283,3 +284,29 @@ def test_a_hang_up_while_a_run_starts_ends_the_app_and_records_the_run(tmp_path:
     assert all(o.workers_left == [] for o in outcomes), outcomes
     assert all("running" not in states for _, states in results), results
     assert results[-1][0].saw_probe, "the run's worker was never seen"
+
+
+def test_the_terminal_output_drops_what_a_hung_up_terminal_refuses() -> None:
+    """The root cause's first half: on a hung-up terminal every write fails with EIO, which
+    ended Textual's writer thread; through TerminalOutput it is dropped and remembered."""
+    from jitscope.ui.terminal import TerminalOutput, terminal_gone
+
+    master, slave = os.openpty()
+    out = open(os.dup(slave), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        output = TerminalOutput(out)
+        output.write("drawn\n")
+        output.flush()
+        assert not output.lost and not terminal_gone(slave)
+        os.close(master)  # the terminal hangs up
+        master = -1
+        assert terminal_gone(slave)  # every call on it now answers EIO
+        output.write("x" * 10000)
+        output.flush()
+        assert output.lost
+    finally:
+        if master >= 0:
+            os.close(master)
+        os.close(slave)
+        with contextlib.suppress(OSError):
+            out.close()
