@@ -330,10 +330,12 @@ class JitscopeApp(SessionApp):
         ``interrupted``, kill a version probe, and have the UI exit with 128 + ``signum`` once
         the run's store is final. After a hang-up the terminal is let go of first, so that
         nothing on the way out writes to a terminal that is gone."""
-        from jitscope.ui.terminal import let_go_of_terminal, terminal_gone
+        from jitscope.ui.terminal import HangupSafeDriver, let_go_of_terminal, terminal_gone
 
         if signum == signal.SIGHUP and terminal_gone():
             let_go_of_terminal()
+            if isinstance(self._driver, HangupSafeDriver):
+                self._driver.terminal_lost()
         job = self.session.job
         if job is not None and not job.done.is_set():
             job.cancel(interrupted=True)

@@ -89,6 +89,11 @@ class HangupSafeDriver(LinuxDriver):
             self._file = TerminalOutput(self._file)  # type: ignore[assignment]
         self._stopped_by_tstp = False
 
+    def terminal_lost(self) -> None:
+        """(any thread) The terminal hung up: end the input thread, which would otherwise spin
+        on the endless end-of-file a hung-up terminal reads as, competing with the exit."""
+        self.exit_event.set()
+
     def _sigtstp_application(self, *args: Any) -> None:
         self._stopped_by_tstp = True
         super()._sigtstp_application(*args)
