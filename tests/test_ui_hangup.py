@@ -151,16 +151,21 @@ def _moment_has_come(scenario: str, pid: int, seen: bytes, saw_probe: bool) -> b
     return SETUP_WORD in seen and saw_probe
 
 
-def _wait_or_kill(proc: subprocess.Popen[bytes], master: int | None = None) -> tuple[int | None, str]:
+def _wait_or_kill(proc: subprocess.Popen[bytes], master: int | None = None,
+                  output: list[bytes] | None = None) -> tuple[int | None, str]:
     """The exit code within :data:`EXIT_BOUND_S`, or None and what its threads were doing
-    (then it is killed). ``master``: a live terminal to keep draining meanwhile."""
+    (then it is killed). ``master``: a live terminal to keep draining meanwhile, into
+    ``output``."""
     deadline = time.monotonic() + EXIT_BOUND_S
     while proc.poll() is None and time.monotonic() < deadline:
         if master is not None and select.select([master], [], [], 0.05)[0]:
             try:
-                os.read(master, 65536)
+                data = os.read(master, 65536)
             except OSError:
                 master = None
+            else:
+                if output is not None:
+                    output.append(data)
         elif master is None:
             time.sleep(0.05)
     if proc.poll() is not None:
@@ -236,8 +241,11 @@ def test_a_stop_signal_ends_the_app_within_the_bound_even_with_a_thread_stuck(tm
         exit_code, diagnosis = _wait_or_kill(proc)
     else:
         proc.send_signal(signal.SIGTERM)
-        exit_code, diagnosis = _wait_or_kill(proc, master)
+        after: list[bytes] = []
+        exit_code, diagnosis = _wait_or_kill(proc, master, after)
         os.close(master)
+        # the terminal is still there: before the forced exit it gets its main screen back
+        assert b"\x1b[?1049l" in b"".join(after)
     seconds = time.monotonic() - stopped
     signum = signal.SIGHUP if stop == "hang-up" else signal.SIGTERM
     assert exit_code == 128 + signum, f"exit {exit_code} after {seconds:.1f} s; threads: {diagnosis}"
@@ -327,3 +335,28 @@ def test_the_terminal_output_drops_what_a_hung_up_terminal_refuses() -> None:
         os.close(slave)
         with contextlib.suppress(OSError):
             out.close()
+
+
+def test_restore_terminal_gives_a_live_terminal_its_modes_back_and_leaves_a_lost_one_alone() -> None:
+    """The exit guard's last step on a terminal still there (SIGTERM): saved modes back, the
+    main screen back, without blocking; on a hung-up one, nothing (and no error)."""
+    import tty
+
+    from jitscope.ui.terminal import restore_terminal
+
+    master, slave = os.openpty()
+    try:
+        saved = termios.tcgetattr(slave)
+        tty.setraw(slave)
+        assert termios.tcgetattr(slave) != saved
+        restore_terminal(saved, slave)
+        assert termios.tcgetattr(slave) == saved
+        assert select.select([master], [], [], 2)[0]
+        assert b"\x1b[?1049l\x1b[?25h" in os.read(master, 4096)
+        os.close(master)
+        master = -1
+        restore_terminal(saved, slave)  # hung up: returns at once
+    finally:
+        if master >= 0:
+            os.close(master)
+        os.close(slave)

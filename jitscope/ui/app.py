@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -330,12 +331,7 @@ class JitscopeApp(SessionApp):
         ``interrupted``, kill a version probe, and have the UI exit with 128 + ``signum`` once
         the run's store is final. After a hang-up the terminal is let go of first, so that
         nothing on the way out writes to a terminal that is gone."""
-        from jitscope.ui.terminal import HangupSafeDriver, let_go_of_terminal, terminal_gone
-
-        if signum == signal.SIGHUP and terminal_gone():
-            let_go_of_terminal()
-            if isinstance(self._driver, HangupSafeDriver):
-                self._driver.terminal_lost()
+        self._let_go_if_hung_up(signum)
         job = self.session.job
         if job is not None and not job.done.is_set():
             job.cancel(interrupted=True)
@@ -346,6 +342,16 @@ class JitscopeApp(SessionApp):
             return
         with contextlib.suppress(RuntimeError):  # the loop has closed: the app is gone already
             loop.call_soon_threadsafe(self._stop_after_signal, signum)
+
+    def _let_go_if_hung_up(self, signum: int) -> None:
+        if sys.platform == "win32" or signum != signal.SIGHUP:
+            return
+        from jitscope.ui.terminal import HangupSafeDriver, let_go_of_terminal, terminal_gone
+
+        if terminal_gone():  # a real hang-up, not a `kill -HUP` with the terminal still there
+            let_go_of_terminal()
+            if isinstance(self._driver, HangupSafeDriver):
+                self._driver.terminal_lost()
 
     def _stop_after_signal(self, signum: int) -> None:
         self.run_worker(self._exit_after_run(signum), group="stop", exit_on_error=False)
@@ -450,8 +456,6 @@ def _run_guarded(app: JitscopeApp) -> int:
     killed, finished cells are kept, the run is recorded `interrupted`), then the app exits
     with 128 + signal, in at most :data:`~jitscope.ui.exit_guard.EXIT_BOUND_S` seconds
     (the exit guard forces it where the orderly way is stuck)."""
-    import sys
-
     from jitscope.runner.signals import on_signals
     from jitscope.ui.exit_guard import ExitGuard, kill_own_workers
 
@@ -459,6 +463,11 @@ def _run_guarded(app: JitscopeApp) -> int:
         job = app.session.job
         if job is not None:
             job.done.wait(wait_s)
+        if sys.platform != "win32":  # SIGTERM: the terminal may still be there
+            from jitscope.ui.terminal import HangupSafeDriver, restore_terminal
+
+            if isinstance(app._driver, HangupSafeDriver):
+                restore_terminal(app._driver.attrs_before, app._driver.fileno)
 
     guard = ExitGuard(app.interrupt, last_words)
     if sys.platform != "win32":

@@ -52,6 +52,28 @@ def let_go_of_terminal() -> None:
         os.close(null)
 
 
+# What Textual's stop_application_mode writes: mouse, bracketed paste and focus reports off,
+# line wrap on, the Kitty keyboard protocol popped, the main screen back, the cursor shown.
+_LEAVE_APPLICATION_MODE = (b"\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?7h"
+                           b"\x1b[?2048l\x1b[<u\x1b[?1049l\x1b[?25h\x1b[?1004l")
+
+
+def restore_terminal(attrs: list[Any] | None, fd: int = 0) -> None:
+    """Best effort, before a forced exit: give a terminal that is still there back its modes
+    and its main screen, never blocking (a terminal that does not read gets nothing)."""
+    if terminal_gone(fd):
+        return
+    with contextlib.suppress(OSError, termios.error):
+        if attrs is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    with contextlib.suppress(OSError):  # a new open file: O_NONBLOCK there leaves the app's alone
+        out = os.open(os.ttyname(fd), os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            os.write(out, _LEAVE_APPLICATION_MODE)
+        finally:
+            os.close(out)
+
+
 class TerminalOutput:
     """The file Textual's writer thread writes to: stderr, where a write the terminal refuses
     (EIO after a hang-up) is dropped and remembered instead of ending the thread."""
