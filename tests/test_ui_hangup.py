@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ptys, /proc and SIGHUP as Linux has them")
+
 # Makes the pty on fd 0 the controlling terminal of a new session, then becomes the command.
 _AS_SESSION_LEADER = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
                       "os.execv(sys.argv[1], sys.argv[1:])")
