@@ -3,8 +3,9 @@ process ends within a bound, whatever a thread is doing.
 
 The signal handler only writes the signal's number to a pipe (no lock, no allocation that
 could meet the interrupted code). A daemon thread, started before the app runs, reads it,
-does the orderly stop (``on_signal``: cancel the run as interrupted, close the probes, ask
-the UI to exit) and keeps watching: if the process is still alive :data:`EXIT_BOUND_S`
+starts the orderly stop in a thread of its own (``on_signal``: cancel the run as
+interrupted, close the probes, ask the UI to exit; should it block, the bound still holds)
+and keeps watching: if the process is still alive :data:`EXIT_BOUND_S`
 seconds later (a thread stuck in a plugin's import, a UI blocked on something no one
 foresaw), it kills the workers the app started, gives the run's thread a moment to record
 the run ``interrupted`` (``last_words``), and ends the process with ``os._exit(128 + signal)``.
@@ -34,6 +35,7 @@ class ExitGuard:
         self._last_words = last_words
         self._bound_s = bound_s
         self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)  # a handler never waits, even on a full pipe
         self.signum: int | None = None
         self._thread = threading.Thread(target=self._watch, name="jitscope-exit-guard", daemon=True)
         self._thread.start()
@@ -49,14 +51,14 @@ class ExitGuard:
             return
         signum = self.signum = data[0]
         deadline = time.monotonic() + self._bound_s
-        try:
-            self._on_signal(signum)
-        finally:
-            time.sleep(max(0.0, deadline - time.monotonic()))
-            kill_own_workers()
-            with contextlib.suppress(Exception):
-                self._last_words(LAST_WORDS_S)
-            os._exit(128 + signum)
+        # The orderly stop in a thread of its own: should it block (a lock held by a stuck
+        # thread), the bound still holds.
+        threading.Thread(target=self._on_signal, args=(signum,), name="jitscope-stop", daemon=True).start()
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        kill_own_workers()
+        with contextlib.suppress(Exception):
+            self._last_words(LAST_WORDS_S)
+        os._exit(128 + signum)
 
 
 def own_workers() -> list[int]:
