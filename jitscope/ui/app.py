@@ -326,8 +326,8 @@ class JitscopeApp(SessionApp):
             self._show_status()
 
     def interrupt(self, signum: int) -> None:
-        """A stop signal (SIGHUP: the terminal went away; SIGTERM), from any thread but the
-        UI's own handlers (the exit guard's thread calls it): cancel a run in flight as
+        """A stop signal (SIGHUP: the terminal went away; SIGTERM), from any thread, never
+        from a signal handler (the exit guard's thread calls it): cancel a run in flight as
         ``interrupted``, kill a version probe, and have the UI exit with 128 + ``signum`` once
         the run's store is final. After a hang-up the terminal is let go of first, so that
         nothing on the way out writes to a terminal that is gone."""
@@ -436,7 +436,6 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
             registry: Registry | None = None) -> int:
     """Open the app (``jitscope`` with no subcommand). Returns the exit code. Without a
     ``registry``, it is loaded in the background once the first frame is on screen."""
-
     source: Registry | RegistryLoader
     if registry is not None:
         source = registry
