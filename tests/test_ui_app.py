@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import signal
 import sqlite3
@@ -504,8 +505,9 @@ async def test_a_signal_mid_run_cancels_it_as_interrupted_and_exits_128_plus_sig
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
     async with app.run_test(size=SIZE) as pilot:
         await run_until_held(app, pilot)
-        app.interrupt(signal.SIGTERM)
-        await pilot.pause(0.2)
+        # what the exit guard's thread does on the signal, from that thread
+        await asyncio.to_thread(app.interrupt, signal.SIGTERM)
+        await wait_for(pilot, lambda: app.return_code is not None, timeout=10)
     run = FakeRun.instances[-1]
     assert run.cancel_calls == 1 and run.interrupted
     assert app.return_code == 128 + signal.SIGTERM

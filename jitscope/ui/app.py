@@ -13,6 +13,9 @@ store are all loaded after it, off the UI thread where they may block.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from jitscope.ui.state import ResultSet, RunEnded
 
 STATUS_INTERVAL_S = 0.25  # the mode bar's run status, 4 times a second during a run
+RUN_STOP_WAIT_S = 10.0  # after a stop signal, for the run's thread to record the run interrupted
 
 
 def _setup_screen() -> Screen[None]:
@@ -125,6 +129,7 @@ class JitscopeApp(SessionApp):
         )
         self._registry_loader: RegistryLoader | None = None
         self._last_kernels_file = ""
+        self._pending_stop: int | None = None
         if callable(registry):
             self._registry_loader = registry
         else:
@@ -142,6 +147,9 @@ class JitscopeApp(SessionApp):
 
     def on_mount(self) -> None:
         self._status_timer = self.set_interval(STATUS_INTERVAL_S, self._show_status, pause=True)
+        if self._pending_stop is not None:  # a stop signal came before the event loop ran
+            self._stop_after_signal(self._pending_stop)
+            return
         if self._registry_loader is None:
             self._registry_ready()
 
@@ -317,14 +325,43 @@ class JitscopeApp(SessionApp):
             job.cancel()
             self._show_status()
 
-    def interrupt(self, signum: int, wait_s: float = 10.0) -> None:
-        """Stop a run in flight as ``interrupted`` and wait (bounded) until its store is
-        final, then exit with 128 + ``signum``. Called from a signal handler."""
+    def interrupt(self, signum: int) -> None:
+        """A stop signal (SIGHUP: the terminal went away; SIGTERM), from any thread, never
+        from a signal handler (the exit guard's thread calls it): cancel a run in flight as
+        ``interrupted``, kill a version probe, and have the UI exit with 128 + ``signum`` once
+        the run's store is final. After a hang-up the terminal is let go of first, so that
+        nothing on the way out writes to a terminal that is gone."""
+        self._let_go_if_hung_up(signum)
         job = self.session.job
         if job is not None and not job.done.is_set():
             job.cancel(interrupted=True)
-            job.done.wait(wait_s)
         self.session.probes.close()
+        loop = self._loop
+        if loop is None:  # not running yet: on_mount sees it
+            self._pending_stop = signum
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the app is gone already
+            loop.call_soon_threadsafe(self._stop_after_signal, signum)
+
+    def _let_go_if_hung_up(self, signum: int) -> None:
+        if sys.platform == "win32" or signum != signal.SIGHUP:
+            return
+        from jitscope.ui.terminal import HangupSafeDriver, let_go_of_terminal, terminal_gone
+
+        if terminal_gone():  # a real hang-up, not a `kill -HUP` with the terminal still there
+            let_go_of_terminal()
+            if isinstance(self._driver, HangupSafeDriver):
+                self._driver.terminal_lost()
+
+    def _stop_after_signal(self, signum: int) -> None:
+        self.run_worker(self._exit_after_run(signum), group="stop", exit_on_error=False)
+
+    async def _exit_after_run(self, signum: int) -> None:
+        job = self.session.job
+        if job is not None and not job.done.is_set():
+            import asyncio
+
+            await asyncio.to_thread(job.done.wait, RUN_STOP_WAIT_S)
         self.exit(128 + signum, return_code=128 + signum)
 
     async def action_quit(self) -> None:
@@ -399,8 +436,6 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
             registry: Registry | None = None) -> int:
     """Open the app (``jitscope`` with no subcommand). Returns the exit code. Without a
     ``registry``, it is loaded in the background once the first frame is on screen."""
-    from jitscope.runner.signals import on_signals
-
     source: Registry | RegistryLoader
     if registry is not None:
         source = registry
@@ -411,9 +446,36 @@ def run_app(selection: Selection | None, db_path: Path, workload_files: list[str
             return load_registry(workload_files)
 
     app = JitscopeApp(source, Path(db_path), selection)
-    # SIGHUP (the terminal went away: a dropped SSH session) and SIGTERM stop a run in flight
-    # the way a signal stops `jitscope run`: the worker is killed, finished cells are kept,
-    # the run is recorded `interrupted`; then the app exits with 128 + signal.
-    with on_signals(app.interrupt):
+    return _run_guarded(app)
+
+
+def _run_guarded(app: JitscopeApp) -> int:
+    """Run ``app`` with SIGHUP (the terminal went away: a dropped SSH session) and SIGTERM
+    handled: a run in flight is stopped the way a signal stops `jitscope run` (the worker is
+    killed, finished cells are kept, the run is recorded `interrupted`), then the app exits
+    with 128 + signal, in at most :data:`~jitscope.ui.exit_guard.EXIT_BOUND_S` seconds
+    (the exit guard forces it where the orderly way is stuck)."""
+    from jitscope.runner.signals import on_signals
+    from jitscope.ui.exit_guard import ExitGuard, kill_own_workers
+
+    def last_words(wait_s: float) -> None:
+        job = app.session.job
+        if job is not None:
+            job.done.wait(wait_s)
+        if sys.platform != "win32":  # SIGTERM: the terminal may still be there
+            from jitscope.ui.terminal import HangupSafeDriver, restore_terminal
+
+            if isinstance(app._driver, HangupSafeDriver):
+                restore_terminal(app._driver.attrs_before, app._driver.fileno)
+
+    guard = ExitGuard(app.interrupt, last_words)
+    if sys.platform != "win32":
+        from jitscope.ui.terminal import HangupSafeDriver
+
+        app.driver_class = HangupSafeDriver
+    with on_signals(guard.handler):
         result = app.run()
+    if guard.signum is not None:
+        kill_own_workers()  # a probe's worker, if its thread had not killed it yet
+        return 128 + guard.signum
     return app.return_code or int(result or 0)
