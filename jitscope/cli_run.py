@@ -58,7 +58,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Selection, build_plan
 from jitscope.runner.recorded_run import RecordedRun
-from jitscope.runner.signals import Interrupted, on_signals
+from jitscope.runner.signals import Interrupted, on_signals, pause_on_stop
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -176,7 +176,7 @@ def execute_run(
 
     rec = RecordedRun(plan, registry, db_path, selection=sel, command=command, label=label)
     stops = StopSignals()
-    with on_signals(stops, StopSignals.SIGNALS):
+    with on_signals(stops, StopSignals.SIGNALS), pause_on_stop(rec.supervisor):  # Ctrl-Z pauses the worker too
         code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
     if reference is not None and code in (0, 1) and rec.run_id is not None:  # not after a signal
         gated = compare_after_run(reference, rec.run_id, rec.ordered_results(), rec.environment, fail_if_slower,

@@ -102,7 +102,7 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
         with contextlib.suppress(OSError):
             os.killpg(proc.pid, signal.SIGCONT)
     assert proc.returncode == 0, stdout + stderr
-    assert "paused: cell slow python 1 is measured again" in stdout + stderr
+    assert "paused: cell slow python size=1 is measured again" in stdout + stderr
     assert _state(worker) == "", "the paused worker was replaced"
     (cell,) = json.loads(out.read_text())["cells"]
     assert cell["status"] == "ok"
