@@ -61,6 +61,12 @@ def _lock_is_free(path: Path) -> bool:
     return True
 
 
+def _hold_lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
 def _finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[str, str]:
     try:
         return proc.communicate(timeout=timeout)
@@ -91,19 +97,31 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
         os.kill(proc.pid, signal.SIGTSTP)
         _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
         _wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
-        assert _lock_is_free(Path(os.environ["JITSCOPE_TIMING_LOCK"])), "a paused run holds the timing lock"
+        lock = Path(os.environ["JITSCOPE_TIMING_LOCK"])
+        assert _lock_is_free(lock), "a paused run holds the timing lock"
         paused_at = time.monotonic()
         while time.monotonic() - paused_at < 3.0:  # the pause itself (what the samples must not contain)
             assert _state(worker) == "T" and _state(proc.pid) == "T"
             time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGCONT)
+        (marks / "measuring.1").unlink()
+        other = _hold_lock(lock)  # another run took the lock meanwhile: ours waits for it after fg
+        try:
+            os.kill(proc.pid, signal.SIGCONT)
+            _wait_until(lambda: _state(worker) == "", 10, "the paused worker was replaced")
+            waited_from = time.monotonic()
+            while time.monotonic() - waited_from < 1.0:
+                assert not (marks / "measuring.1").exists(), "measured again while another run held the lock"
+                time.sleep(0.05)
+        finally:
+            os.close(other)
         stdout, stderr = _finish(proc)
     finally:
         with contextlib.suppress(OSError):
             os.killpg(proc.pid, signal.SIGCONT)
     assert proc.returncode == 0, stdout + stderr
     assert "paused: cell slow python size=1 is measured again" in stdout + stderr
-    assert _state(worker) == "", "the paused worker was replaced"
+    assert "another jitscope is timing" in stdout + stderr
+    assert (marks / "measuring.1").exists(), "the cell was measured again"
     (cell,) = json.loads(out.read_text())["cells"]
     assert cell["status"] == "ok"
     assert cell["raw_samples"] and max(cell["raw_samples"]) < 1.0, "a sample spans the pause"

@@ -331,6 +331,7 @@ class Supervisor:
                 return
             with self._proc_lock:
                 self._proc = proc
+                self._spoiled_pid = None  # only ever about the worker a pause stopped
             if self.cancelled:
                 kill_worker(proc)
             yield WorkerStarted(backend, device, proc.pid)
