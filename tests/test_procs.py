@@ -12,7 +12,11 @@ import json
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
+import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,18 +131,69 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
     assert cell["raw_samples"] and max(cell["raw_samples"]) < 1.0, "a sample spans the pause"
 
 
+def _controlling_terminal() -> None:
+    """In the child, after setsid: its terminal (fd 0, the pty) becomes its controlling one,
+    so the terminal's Ctrl-Z reaches it as SIGTSTP, as in a shell's foreground job."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_ctrl_z_typed_in_the_terminal_pauses_the_worker_too(tmp_path: Path) -> None:
+    import pty
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    main, sub = pty.openpty()
+    fcntl.ioctl(main, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "JITSCOPE_TEST_PIDS": str(marks)}
+    env.pop("COLUMNS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", "-w", SLOW, "-b", "python", "-s", "1",
+                             "--budget", "1.5", "--no-plot", "--db", str(tmp_path / "db.sqlite")],
+                            stdin=sub, stdout=sub, stderr=sub, env=env, start_new_session=True,
+                            preexec_fn=_controlling_terminal)
+    os.close(sub)
+    seen: list[bytes] = []
+    reader = threading.Thread(target=_read_into, args=(main, seen), daemon=True)
+    reader.start()
+    try:
+        _wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
+        worker = int((marks / "measuring.1").read_text())
+        os.write(main, b"\x1a")  # Ctrl-Z
+        _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
+        _wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
+        os.kill(proc.pid, signal.SIGCONT)  # what the shell's fg sends
+        assert proc.wait(timeout=120) == 0
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        reader.join(timeout=10)
+    output = b"".join(seen).decode("utf-8", "replace")
+    assert "is measured again" in output and "1 ok" in output, output
+
+
+def _read_into(fd: int, chunks: list[bytes]) -> None:
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: every writer closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(fd)
+
+
 def test_a_stalled_supervisor_keeps_the_result_its_worker_already_sent(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     db = tmp_path / "db.sqlite"
-    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "--budget", "0.3", "--timeout", "2", "--no-plot",
+    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "--budget", "0.3", "--timeout", "5", "--no-plot",
                           "--db", str(db), env={"JITSCOPE_TEST_PIDS": str(marks)})
     try:
         _wait_until(lambda: _cells_in(db) >= 1, what="the first cell saved")
         os.kill(proc.pid, signal.SIGSTOP)  # cannot be caught: the worker goes on alone
         stopped_at = time.monotonic()
         _wait_until(lambda: worker_pids() == [], 30, "the worker sent its last result and exited")
-        while time.monotonic() - stopped_at < 3.0:  # a stall longer than --timeout
+        while time.monotonic() - stopped_at < 6.0:  # a stall longer than --timeout
             time.sleep(0.1)
         os.kill(proc.pid, signal.SIGCONT)
         stdout, stderr = _finish(proc)
