@@ -240,3 +240,21 @@ def test_sigkill_of_the_run_ends_the_worker_and_everything_it_started(tmp_path: 
         _kill_left_overs(list(written.values()))
         proc.stdout and proc.stdout.close()
         proc.stderr and proc.stderr.close()
+
+
+def test_a_workers_sweep_ends_its_own_descendants_only() -> None:
+    """Worker 1's token must not match worker 10's (nor another run's): the sweep after one
+    worker never touches what a live worker started."""
+    from jitscope.runner.descendants import TOKEN_ENV, end_carriers, new_run_token, worker_token
+
+    run, other_run = new_run_token(), new_run_token()
+    tokens = [worker_token(run, 1), worker_token(run, 10), worker_token(other_run, 1)]
+    procs = [subprocess.Popen(["sleep", "60"], env={**os.environ, TOKEN_ENV: t.split("=", 1)[1]}) for t in tokens]
+    try:
+        end_carriers(tokens[0], spare=[p.pid for p in procs])  # Popen reaps its own
+        assert procs[0].wait(timeout=10) == -signal.SIGKILL
+        assert procs[1].poll() is None and procs[2].poll() is None
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=10)

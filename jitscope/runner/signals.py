@@ -84,9 +84,11 @@ def pause_on_stop(target: Pausable) -> Iterator[None]:
         target.woke()
 
     previous: dict[int, Any] = {}
-    for sig, handler in ((signal.SIGTSTP, on_stop), (signal.SIGCONT, on_continue)):
-        with contextlib.suppress(ValueError, OSError, AttributeError):
-            previous[sig] = signal.signal(sig, handler)
+    for name, handler in (("SIGTSTP", on_stop), ("SIGCONT", on_continue)):
+        sig = getattr(signal, name, None)  # none on Windows
+        if sig is not None:
+            with contextlib.suppress(ValueError, OSError):
+                previous[sig] = signal.signal(sig, handler)
     try:
         yield
     finally:
