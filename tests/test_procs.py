@@ -258,3 +258,34 @@ def test_a_workers_sweep_ends_its_own_descendants_only() -> None:
         for proc in procs:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_ctrl_z_also_stops_what_the_kernel_started_and_fg_ends_it(tmp_path: Path) -> None:
+    """A paused run must not keep a core busy: the kernel's setsid'd spinner is stopped too;
+    after fg the paused worker and everything it started are gone (the cell starts afresh)."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    proc = start_jitscope("run", "-w", FORKING, "-b", "python", "--budget", "60", "--no-plot",
+                          "--db", str(tmp_path / "db.sqlite"),
+                          env={"JITSCOPE_TEST_PIDS": str(pids), "JITSCOPE_TEST_SLOW": "0.05"})
+    written: dict[str, int] = {}
+    try:
+        _wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
+        written = _pids_written(pids)
+        os.kill(proc.pid, signal.SIGTSTP)
+        _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
+        _wait_until(lambda: all(_state(p) == "T" for p in written.values()), 10, f"stopped: {written}")
+        for path in pids.iterdir():
+            path.unlink()
+        os.kill(proc.pid, signal.SIGCONT)
+        _wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"the paused worker's children gone: {written}")
+        _wait_until(lambda: len(_pids_written(pids)) == 2, what="the cell measured again in a fresh worker")
+        os.kill(proc.pid, signal.SIGTERM)
+        _finish(proc)
+        assert proc.returncode == 128 + signal.SIGTERM
+        written.update({f"{k}2": v for k, v in _pids_written(pids).items()})
+        _wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"all gone after the stop: {written}")
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, signal.SIGCONT)
+        _kill_left_overs(list(written.values()))

@@ -37,6 +37,7 @@ from jitscope.runner.channel import ChannelReader
 from jitscope.runner.descendants import (
     TOKEN_ENV,
     become_subreaper,
+    carriers,
     end_carriers,
     kill_carriers,
     new_run_token,
@@ -217,6 +218,10 @@ class Supervisor:
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGSTOP)
+            token = _TOKENS.get(proc)
+            for pid in carriers(token) if token else []:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGSTOP)  # what it started outside its group (resume kills them)
             self._paused_pid = proc.pid
         self.lock.release()
 
