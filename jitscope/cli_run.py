@@ -60,7 +60,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Plan, Selection, build_plan
 from jitscope.runner.recorded_run import RecordedRun
-from jitscope.runner.signals import Interrupted, on_signals
+from jitscope.runner.signals import Interrupted, on_signals, pause_on_stop
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -195,7 +195,7 @@ def _drive(rec: RecordedRun, exports: ExportTargets, db_path: Path, human: Conso
     with on_signals(cancel, (CancelRequest.SIGNAL,)):  # until the exit line: a late SIGUSR1 must not kill us
         try:
             stops = StopSignals()
-            with on_signals(stops, StopSignals.SIGNALS):
+            with on_signals(stops, StopSignals.SIGNALS), pause_on_stop(rec.supervisor):  # Ctrl-Z pauses the worker too
                 code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
             code = _after_run(rec, cancel, stops, code, gate.reference, gate.fail_if_slower, gate.allow_unstable,
                               human, err_console)

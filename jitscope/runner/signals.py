@@ -8,9 +8,10 @@ ends install the same handlers for the same signals through :func:`on_signals`.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from jitscope.core.errors import StopRequested
 
@@ -53,3 +54,44 @@ def on_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOP_S
         for sig, old in previous.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, old)
+
+
+class Pausable(Protocol):
+    """What :func:`pause_on_stop` drives (the supervisor): each safe in a signal handler."""
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def woke(self) -> None: ...
+
+
+@contextlib.contextmanager
+def pause_on_stop(target: Pausable) -> Iterator[None]:
+    """Ctrl-Z (SIGTSTP) pauses ``target`` too, then stops this process; ``fg`` (SIGCONT)
+    resumes it. A SIGCONT after a stop we could not catch (``kill -STOP``) tells ``target``
+    it may have been stalled. We stop ourselves with SIGSTOP rather than a re-raised
+    SIGTSTP: the kernel discards SIGTSTP in an orphaned process group (a job whose shell is
+    gone), and a pause that left the worker stopped and the run going would be worse.
+    Outside the main thread nothing is installed; the previous handlers come back afterwards."""
+
+    def on_stop(signum: int, frame: object) -> None:
+        target.pause()
+        try:
+            os.kill(os.getpid(), signal.SIGSTOP)  # returns once someone continues us
+        finally:
+            target.resume()
+
+    def on_continue(signum: int, frame: object) -> None:
+        target.woke()
+
+    previous: dict[int, Any] = {}
+    for name, handler in (("SIGTSTP", on_stop), ("SIGCONT", on_continue)):
+        sig = getattr(signal, name, None)  # none on Windows
+        if sig is not None:
+            with contextlib.suppress(ValueError, OSError):
+                previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for stop_sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(stop_sig, old)

@@ -23,15 +23,28 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from jitscope.core.environment import THREAD_VARS
+from jitscope.core.labels import cell_label
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.paths import timing_lock_address
 from jitscope.core.registry import Registry
 from jitscope.runner.channel import ChannelReader
+from jitscope.runner.descendants import (
+    TOKEN_ENV,
+    become_subreaper,
+    carriers,
+    end_carriers,
+    kill_carriers,
+    new_run_token,
+    start_guard,
+    stop_guard,
+    worker_token,
+)
 from jitscope.runner.events import (
     CellFinished,
     CellProgressed,
@@ -51,6 +64,11 @@ from jitscope.runner.worker_log import WorkerLog
 __all__ = ["Supervisor", "TimingLock", "kill_worker", "spawn_worker"]
 
 POLL_S = 0.05
+# A loop turn this much longer than POLL_S means we were not running (SIGSTOP, a frozen VM):
+# what the worker sent meanwhile is read again before any deadline is judged.
+STALL_S = 1.0
+# Each worker's token (descendants.TOKEN_ENV), by its process: what kill_worker sweeps.
+_TOKENS: weakref.WeakKeyDictionary[subprocess.Popen[bytes], str] = weakref.WeakKeyDictionary()
 STDERR_TAIL_LINES = 4
 # What SIGKILL most often means for a worker nobody asked to stop: Linux's out-of-memory
 # killer (the user's own `kill -9` is the other cause; jitscope's own kills say so).
@@ -88,12 +106,18 @@ def spawn_worker(
     workload_files: tuple[str, ...],
     workdir: Path,
     threads: int | None = None,
+    token: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], int, WorkerLog]:
     """Start ``python -m jitscope.runner.child`` on a job file; returns (process, read fd of
     the protocol pipe, its output log). The caller owns closing the fd and the log and
-    reaping the process. Raises OSError when it cannot (no fds left, a full temp folder...)."""
+    reaping the process. Raises OSError when it cannot (no fds left, a full temp folder...).
+    ``token``: the worker's ``NAME=VALUE`` in :mod:`jitscope.runner.descendants` (a fresh
+    one by default), inherited by all it starts, so that :func:`kill_worker` ends them all."""
     if cells:
         threads = cells[0][1].threads
+    token = token or worker_token(new_run_token(), 0)
+    env = worker_env(threads)
+    env[TOKEN_ENV] = token.split("=", 1)[1]
     job = {
         "parent_pid": os.getpid(),  # the worker dies with us (see child._die_with_parent)
         "spawned_at": time.time(),  # the worker's start-up is measured from here
@@ -119,7 +143,7 @@ def spawn_worker(
             stdout=log.write_fd,
             stderr=subprocess.STDOUT,
             pass_fds=(write_fd,),
-            env=worker_env(threads),
+            env=env,
             start_new_session=True,  # its own process group: cancel kills grandchildren too
             cwd=str(workdir),
         )
@@ -130,6 +154,7 @@ def spawn_worker(
     finally:
         os.close(write_fd)
         log.close_write_end()
+    _TOKENS[proc] = token
     return proc, read_fd, log
 
 
@@ -167,6 +192,11 @@ class Supervisor:
         self._cancel = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._proc_lock = threading.Lock()
+        self._run_token = new_run_token()
+        self._workers = 0
+        self._paused_pid: int | None = None  # the worker pause() stopped
+        self._spoiled_pid: int | None = None  # the worker resume() killed: its cell is measured again
+        self._woke = False  # SIGCONT seen: we may have been stopped, re-read before judging
 
     # ---- control ----------------------------------------------------------------------
     @property
@@ -180,12 +210,49 @@ class Supervisor:
             if self._proc is not None:
                 kill_worker(self._proc)
 
+    def pause(self) -> None:
+        """Ctrl-Z: stop the worker's whole process group and let go of the timing lock (a
+        paused run must not keep other users' runs waiting). Safe in a signal handler (no
+        lock taken); the caller then stops this process."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGSTOP)
+            token = _TOKENS.get(proc)
+            for pid in carriers(token) if token else []:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGSTOP)  # what it started outside its group (resume kills them)
+            self._paused_pid = proc.pid
+        self.lock.release()
+
+    def resume(self) -> None:
+        """``fg``: the cell that was being timed spans the pause, so it is no timing. Its
+        worker is killed, never continued (it would time without the lock); the conversation
+        then says so and measures the cell again in a fresh worker, once the lock is ours
+        again. Safe in a signal handler."""
+        pid, self._paused_pid = self._paused_pid, None
+        self._woke = True
+        if pid is None:
+            return
+        self._spoiled_pid = pid
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGCONT)
+
+    def woke(self) -> None:
+        """SIGCONT: we may have been stopped (``kill -STOP`` cannot be caught) while the
+        worker went on; what it sent meanwhile is read before any deadline is judged."""
+        self._woke = True
+
     # ---- the run ------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, None]:
         indexed = list(enumerate(self.plan.cells))
         groups: dict[tuple[str, str], list[tuple[int, CellSpec]]] = {}
         for index, spec in indexed:
             groups.setdefault((spec.backend, spec.device), []).append((index, spec))
+        become_subreaper()  # orphans of our workers' children re-parent to us, not init
+        guard = start_guard(self._run_token)  # ends them should we be SIGKILLed
         try:
             for (backend_name, device), cells in groups.items():
                 runnable: list[tuple[int, CellSpec]] = []
@@ -207,6 +274,7 @@ class Supervisor:
                         yield CellFinished(index, _cancelled(spec))
         finally:
             self.lock.release()
+            stop_guard(guard)
         yield RunFinished(cancelled=self.cancelled)
 
     def _pre_skip(self, spec: CellSpec, availability: Any) -> str | None:
@@ -241,9 +309,9 @@ class Supervisor:
 
     def _run_group(self, backend: str, device: str, cells: list[tuple[int, CellSpec]]) -> Iterator[Event]:
         pending = list(cells)
-        yield from self._acquire_lock()
         try:
             while pending:
+                yield from self._acquire_lock()  # again after a pause, which let it go
                 if self.cancelled:
                     break
                 yield from self._one_worker(backend, device, pending)
@@ -259,12 +327,16 @@ class Supervisor:
         with contextlib.ExitStack() as stack:
             try:
                 workdir = stack.enter_context(worker_dir())
-                proc, read_fd, log = spawn_worker(self.python, backend, device, pending, self.plan.workload_files, workdir)
+                self._workers += 1
+                token = worker_token(self._run_token, self._workers)
+                proc, read_fd, log = spawn_worker(self.python, backend, device, pending, self.plan.workload_files,
+                                                  workdir, token=token)
             except OSError as exc:
                 yield from _fail_all(pending, f"could not start a worker: {describe_os_error(exc)}")
                 return
             with self._proc_lock:
                 self._proc = proc
+                self._spoiled_pid = None  # only ever about the worker a pause stopped
             if self.cancelled:
                 kill_worker(proc)
             yield WorkerStarted(backend, device, proc.pid)
@@ -283,35 +355,79 @@ class Supervisor:
         Every wait is bounded: by the start-up timeout until the worker says hello, then by
         the running cell's timeout — also after it closed its channel (a worker that stops
         talking but keeps running is killed at the deadline). The worker's exit is noticed
-        at once, even while a process it forked still holds the channel open.
+        at once, even while a process it forked still holds the channel open. A deadline is
+        judged only after reading everything the worker already sent, and never in the turn
+        that finds we were ourselves stopped: a result sent before a stall of ours is kept.
         """
         state = _Conversation(deadline=time.monotonic() + self._startup_timeout(pending), log=log)
         while pending and not self.cancelled:
+            stalled = self._stalled(state)
             exited = proc.poll() is not None  # asked before reading: all it wrote is then readable
-            try:
-                messages = reader.drain() if exited else reader.poll(POLL_S)
-            except ProtocolError as exc:
-                kill_worker(proc)
-                yield from self._fail_current(pending, f"worker wrote unparseable output on the protocol channel: {exc}")
-                return
-            try:
-                yield from self._take(messages, state, where, pending)
-            except ProtocolError as exc:
-                kill_worker(proc)
-                yield from self._fail_current(pending, f"worker broke the protocol: {exc}")
+            if not (yield from self._read(proc, reader, state, where, pending, drain=exited or stalled)):
                 return
             if not pending or self.cancelled:
                 break
+            if self._spoiled_pid == proc.pid:
+                yield from self._measure_again(proc, pending)
+                return
             if exited:
                 yield from self._worker_died(proc, log, pending, state)
                 return
-            if time.monotonic() > state.deadline:
-                kill_worker(proc)
-                _reap(proc)
-                yield from self._deadline_passed(log, pending, state.ready, reader.closed)
+            if not stalled and time.monotonic() > state.deadline and (yield from self._past_deadline(
+                    proc, reader, log, state, where, pending)):
                 return
         if self.cancelled:
             kill_worker(proc)
+
+    def _stalled(self, state: _Conversation) -> bool:
+        """Were we stopped since the last turn (SIGCONT seen, or the clock jumped)?"""
+        now = time.monotonic()
+        stalled = self._woke or now - state.last_turn > STALL_S
+        self._woke = False
+        state.last_turn = now
+        return stalled
+
+    def _read(self, proc: subprocess.Popen[bytes], reader: ChannelReader, state: _Conversation,
+              where: tuple[str, str], pending: list[tuple[int, CellSpec]], *, drain: bool) -> Generator[Event, None, bool]:
+        """Read what the worker sent (all there is when ``drain``, else waiting up to POLL_S)
+        and yield its events. False when it broke the protocol: then it is killed and the
+        running cell failed."""
+        try:
+            messages = reader.drain() if drain else reader.poll(POLL_S)
+        except ProtocolError as exc:
+            kill_worker(proc)
+            yield from self._fail_current(pending, f"worker wrote unparseable output on the protocol channel: {exc}")
+            return False
+        try:
+            yield from self._take(messages, state, where, pending)
+        except ProtocolError as exc:
+            kill_worker(proc)
+            yield from self._fail_current(pending, f"worker broke the protocol: {exc}")
+            return False
+        return True
+
+    def _past_deadline(self, proc: subprocess.Popen[bytes], reader: ChannelReader, log: WorkerLog,
+                       state: _Conversation, where: tuple[str, str],
+                       pending: list[tuple[int, CellSpec]]) -> Generator[Event, None, bool]:
+        """The clock says the deadline passed: first read everything already sent (a result
+        moves the deadline to the next cell's), then judge. True when the worker is done for."""
+        if not (yield from self._read(proc, reader, state, where, pending, drain=True)):
+            return True
+        if not pending or self.cancelled or time.monotonic() <= state.deadline or self._spoiled_pid == proc.pid:
+            return False
+        kill_worker(proc)
+        _reap(proc)
+        yield from self._deadline_passed(log, pending, state.ready, reader.closed)
+        return True
+
+    def _measure_again(self, proc: subprocess.Popen[bytes], pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
+        """After a pause (resume() killed the worker): the running cell stays pending, so a
+        fresh worker measures it from the start; say so."""
+        self._spoiled_pid = None
+        kill_worker(proc)
+        _reap(proc)
+        spec = pending[0][1]
+        yield RunWaited(f"paused: cell {spec.workload} {cell_label(spec)} size={spec.size} is measured again")
 
     def _take(self, messages: list[dict[str, Any]], state: _Conversation, where: tuple[str, str],
               pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
@@ -356,6 +472,9 @@ class Supervisor:
             kill_worker(proc)
             _reap(proc)
         kill_worker(proc)
+        token = _TOKENS.get(proc)
+        if token:
+            end_carriers(token, spare=(proc.pid,))  # what left its group (setsid), reaped if ours
         with self._proc_lock:
             self._proc = None
 
@@ -429,6 +548,7 @@ class _Conversation:
     log: WorkerLog | None = None
     ready: bool = False
     log_mark: int = 0  # where the running cell's output starts in the worker's log
+    last_turn: float = dataclasses.field(default_factory=time.monotonic)  # to notice we were stopped
 
     def heard(self, kind: str, pending: list[tuple[int, CellSpec]]) -> None:
         """A hello or a result restarts the clock on the next cell's own timeout, and marks
@@ -469,9 +589,12 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 def kill_worker(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker's process group: the worker and whatever it started (a kernel that
     forked), also after the worker itself has exited — its pid stays reserved while any
-    process of its group lives."""
+    process of its group lives — and every process carrying its token that left the group."""
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError, OSError):
             proc.kill()
+    token = _TOKENS.get(proc)
+    if token:
+        kill_carriers(token)  # what it started that left its group (setsid)
