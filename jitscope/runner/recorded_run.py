@@ -34,14 +34,21 @@ def selection_record(sel: Selection) -> dict[str, Any]:
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
         "sizes": sel.sizes,
         "size_requests": sel.size_requests,  # -s S, -s crc16=1e6: what was typed, per workload
-        "device": sel.device,
-        "dtype": sel.dtype,
+        "device": _one_or_list(sel.device),  # one value as older runs stored it; several: a list
+        "dtype": _one_or_list(sel.dtype),
         "budget_s": sel.budget_s,
         "timeout_s": sel.timeout_s,
-        "threads": sel.threads,
+        "threads": _one_or_list(sel.threads),
         "params": sel.params,
         "seed": sel.seed,
     }
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    """A sweep axis as the selection record holds it: one value as a scalar (as every run
+    stored it before sweeps, so older readers still read it), several as a list; readers
+    take either (``jitscope.core.model.as_axis``)."""
+    return values[0] if len(values) == 1 else list(values)
 
 
 class RecordedRun:
@@ -71,7 +78,7 @@ class RecordedRun:
         self.results: dict[int, CellResult] = {}  # committed to the store
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
         self.environment: dict[str, Any] = collect_environment(
-            plan.cells[0].threads if plan.cells else None,
+            _one_or_list(list(dict.fromkeys(c.threads for c in plan.cells)) or [None]),  # a sweep: each count
             modules=[m for b in registry.backends.values() for m in b.requires],
         )
 
@@ -154,7 +161,7 @@ class RecordedRun:
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
-                        self.environment["workers"][f"{event.backend}/{event.device}"] = event.info
+                        self.environment["workers"][event.key] = event.info
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, LockFallback):  # the run says it was timed so
