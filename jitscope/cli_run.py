@@ -73,7 +73,8 @@ STATUS_STYLE = {
 def cell_title(result_or_spec: CellResult | CellSpec) -> str:
     spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
     label = result_label(result_or_spec) if isinstance(result_or_spec, CellResult) else cell_label(spec)
-    return printable(f"{spec.workload} {label} {spec.dtype} size={fmt_size(spec.size)}")
+    threads = f" threads={spec.threads}" if spec.threads is not None else ""
+    return printable(f"{spec.workload} {label} {spec.dtype} size={fmt_size(spec.size)}{threads}")
 
 
 def one_line(result: CellResult) -> Text:
