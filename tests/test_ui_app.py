@@ -65,7 +65,7 @@ async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: P
         assert screen.query_one("#sizes", Input).value == "1e3,1e4,1e5"  # the one size style (issue 21)
         request = app.session.request
         assert request is not None
-        assert request.selection.dtype == "float32" and request.selection.budget_s == 0.5
+        assert request.selection.dtype == ["float32"] and request.selection.budget_s == 0.5
         assert len(request.plan.cells) == 6
         await wait_for(pilot, lambda: "turbo" in app.session.backend_info)
         backends = screen.query_one("#backends", SelectionList)
