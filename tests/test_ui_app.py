@@ -248,7 +248,7 @@ async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> N
         await pilot.press("b")
         assert screen.baseline == "python"
         assert str(table.get_row_at(0)[column]) == "20.00x"
-        for kind in ("accuracy", "speedup", "compile", "memory", "time"):
+        for kind in ("accuracy", "speedup", "compile", "memory", "threads", "dtype", "time"):
             await pilot.press("p")
             assert screen.kind == kind
         await pilot.press("2")

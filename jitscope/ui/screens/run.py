@@ -150,7 +150,8 @@ class RunScreen(SessionScreen):
         """The worker's hello: its version, and its start-up the first time for a backend
         (measured once by the worker; no cell's compile time holds it)."""
         version = event.info.get("version", "?")
-        line = f"worker ready: {event.backend} {version} on {event.device}"
+        line = f"worker ready: {event.backend} {version} on {event.device}" + (
+            f" with {event.threads} threads" if event.threads else "")
         startup = event.info.get("startup_s")
         if isinstance(startup, (int, float)) and event.backend not in self.started:
             self.started.add(event.backend)
