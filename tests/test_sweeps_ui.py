@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_ui_support import aio, make_app, mcpi_selection, wait_for
+from test_ui_support import aio, make_app, mcpi_selection, run_to_end, wait_for
 from textual.widgets import Input
 
 from jitscope.ui.widgets.checklist import TickBox
@@ -62,3 +62,24 @@ async def test_every_tick_box_is_inside_the_options_panel_at_the_smallest_size(t
         for box in boxes:
             r = box.region
             assert r.width > 0 and panel.x <= r.x and r.right <= panel.right and r.bottom <= panel.bottom, (r, panel)
+
+
+@aio
+async def test_the_app_draws_a_thread_sweep_with_the_threads_plot_and_its_own_legend(tmp_path: Path) -> None:
+    """p reaches the threads plot (kinds are data); its legend names the kind's series (each
+    implementation and size, with its efficiency), not the table's labels."""
+    from jitscope.ui.screens.results import ResultsScreen
+    from jitscope.ui.widgets.plot import Legend
+
+    app = make_app(tmp_path, mcpi_selection(sizes=[1000], threads=[1, 2]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await run_to_end(app, pilot)
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        while screen.kind != "threads":
+            await pilot.press("p")
+        await pilot.pause()
+        legend = str(screen.query_one(Legend).render())
+        assert "numpy @1e3 (" in legend and "efficient at 2 threads)" in legend, legend
+        assert "threads=1" not in legend, legend
