@@ -6,6 +6,7 @@ exit 2, and runs stored before (one device, dtype and thread count, as scalars) 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 from pathlib import Path
@@ -33,10 +34,13 @@ def test_threads_and_dtype_lists_run_every_combination_each_thread_count_in_its_
         ("1", "float32"), ("1", "float64"), ("2", "float32"), ("2", "float64")]
     for n in (1, 2):  # one worker per thread count, each said as it starts
         assert proc.stderr.count(f" ready on cpu with {n} threads") == 1, proc.stderr
+    header = next(line for line in proc.stderr.splitlines() if line.split()[:2] == ["workload", "backend"])
+    assert {"dtype", "threads"} <= set(header.split()), header  # the axes the cells differ in
     workers = json.loads(out.read_text())["run"]["environment"]["workers"]
     assert set(workers) == {"numpy/cpu/threads=1", "numpy/cpu/threads=2"}, workers
     for n in (1, 2):  # what the worker's thread pools really were (threadpoolctl), where it can tell
         pools = workers[f"numpy/cpu/threads={n}"].get("threadpools") or []
+        assert pools or importlib.util.find_spec("threadpoolctl") is None, workers
         assert all(p.endswith(f":{n}") for p in pools), pools
 
 
