@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from jitscope.core.labels import cell_threads
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
 from jitscope.plots import (
@@ -155,15 +156,16 @@ def _threads(kind: PlotKind, p: PlotInputs) -> PlotData:
     """Speed-up vs thread count, one series per implementation and size, each over its own
     cell at the fewest threads (1 in a ``--threads 1,2,4`` sweep); the legend gives the
     scaling efficiency (speed-up / threads ratio) at the most threads; the ideal is a line."""
-    cells = [r for r in _ok_timed(p) if r.spec.threads is not None]
-    counts = sorted({r.spec.threads for r in cells if r.spec.threads is not None})
+    threads = {id(r): t for r in _ok_timed(p) if (t := cell_threads(r)) is not None}
+    cells = [r for r in _ok_timed(p) if id(r) in threads]
+    counts = sorted(set(threads.values()))
     if len(counts) < 2:
         return _note_only(kind, f"the threads plot needs cells at 2 or more thread counts; this run has "
                                 f"{len(counts)} (run with e.g. --threads 1,2,4)")
     by_series: dict[str, dict[int, float]] = {}
     for r in cells:
         name = f"{axis_free_label(p.label(r), r, threads=True)} @{fmt_size(r.spec.size)}"
-        by_series.setdefault(name, {})[int(r.spec.threads or 0)] = float(r.median_s or 0.0)
+        by_series.setdefault(name, {})[threads[id(r)]] = float(r.median_s or 0.0)
     series = [s for s in (_scaling(name, times) for name, times in by_series.items()) if s is not None]
     ideal = Series("ideal (speed-up = threads / fewest)", [float(c) for c in counts], [c / counts[0] for c in counts])
     data = _series_data(kind, series, [ideal])

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from jitscope.core.labels import result_label
+from jitscope.core.labels import cell_threads, result_label
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 
@@ -50,7 +50,7 @@ def series_label(result: CellResult, with_dtype: bool = False, with_threads: boo
     if with_dtype:
         label += f" {s.dtype}"
     if with_threads:
-        label += threads_suffix(s.threads)
+        label += threads_suffix(cell_threads(result))
     return label
 
 
@@ -61,14 +61,14 @@ def threads_suffix(threads: int | None) -> str:
 def varying(results: Sequence[CellResult]) -> dict[str, bool]:
     """Which sweep axes the cells differ in: ``series_label``'s keywords."""
     return {"with_dtype": len({r.spec.dtype for r in results}) > 1,
-            "with_threads": len({r.spec.threads for r in results}) > 1}
+            "with_threads": len({cell_threads(r) for r in results}) > 1}
 
 
 def axis_free_label(label: str, result: CellResult, *, threads: bool = False, dtype: bool = False) -> str:
     """A series label (:func:`series_label`, perhaps tagged by the app) without its thread
     count and/or its dtype: what one series of the threads and dtype plots is named, the
     axis taken off being that plot's x or its ratio."""
-    suffix = threads_suffix(result.spec.threads)
+    suffix = threads_suffix(cell_threads(result))
     had_threads = label.endswith(suffix)
     if had_threads:
         label = label[: -len(suffix)]

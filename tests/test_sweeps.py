@@ -38,6 +38,12 @@ def test_threads_and_dtype_lists_run_every_combination_each_thread_count_in_its_
     assert {"dtype", "threads"} <= set(header.split()), header  # the axes the cells differ in
     workers = json.loads(out.read_text())["run"]["environment"]["workers"]
     assert set(workers) == {"numpy/cpu/threads=1", "numpy/cpu/threads=2"}, workers
+    # the CSV on another machine: imported, its thread counts still make the threads plot
+    (tmp_path / "sweep.csv").write_text(proc.stdout)
+    other = str(tmp_path / "other.db")
+    assert jitscope("import", str(tmp_path / "sweep.csv"), "--db", other).returncode == 0
+    shown = jitscope("show", "latest", "--db", other, "--plot", "threads", env={"NO_COLOR": "1"})
+    assert "numpy float32 @1e4 (" in shown.stdout and "efficient at 2 threads)" in shown.stdout, shown.stdout
     for n in (1, 2):  # what the worker's thread pools really were (threadpoolctl), where it can tell
         pools = workers[f"numpy/cpu/threads={n}"].get("threadpools") or []
         assert pools or importlib.util.find_spec("threadpoolctl") is None, workers

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jitscope.core.labels import impl_label, result_device, split_device_label
+from jitscope.core.labels import cell_threads, impl_label, result_device, split_device_label
 from jitscope.core.model import CellResult, Observations, Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_ratio, fmt_seconds, fmt_size
@@ -389,7 +389,7 @@ CLI_TABLE = View(
     answer_when={
         "device": lambda rs: len({result_device(r) for r in rs}) > 1 or any(r.observed.simulated for r in rs),
         "dtype": lambda rs: len({r.spec.dtype for r in rs}) > 1,
-        "threads": lambda rs: len({r.spec.threads for r in rs}) > 1,
+        "threads": lambda rs: len({cell_threads(r) for r in rs}) > 1,
     },
     optional=("speed_up", "error", "compiled", "compile_s", "peak", "iqr_s", "cpu_util", "gflops"),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jitscope.core.labels import cell_label
+from jitscope.core.labels import cell_label, cell_threads
 from jitscope.core.model import CellResult, Status
 
 
@@ -16,7 +16,7 @@ def comparison_key(result: CellResult) -> tuple[str, int, str, int | None, bool]
     hardware, so simulated cells are compared only with each other, never a baseline for or
     a speed-up against a real cell."""
     s = result.spec
-    return (s.workload, s.size, s.dtype, s.threads, result.observed.simulated)
+    return (s.workload, s.size, s.dtype, cell_threads(result), result.observed.simulated)
 
 
 def speedups(
