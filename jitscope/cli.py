@@ -173,11 +173,11 @@ SizeOpt = Annotated[
     list[str] | None,
     typer.Option("-s", "--size", help="Problem sizes or preset names, e.g. -s 2,10,100, -s 1e6, -s S,M; -s NAME=1e6,1e7 for one workload only. Default: each workload's default sizes."),
 ]
-DeviceOpt = Annotated[list[str] | None, typer.Option("--device", help="cpu or cuda; several, comma-separated or repeated (--device cpu,cuda), make a cell each. Default: cpu.")]
-DtypeOpt = Annotated[list[str] | None, typer.Option("--dtype", help="float64 or float32; both (--dtype float32,float64) make a cell each. Default: float64.")]
+DeviceOpt = Annotated[list[str] | None, typer.Option("--device", metavar="DEV[,DEV]", help="cpu or cuda; several, comma-separated or repeated (--device cpu,cuda), make a cell each. Default: cpu.")]
+DtypeOpt = Annotated[list[str] | None, typer.Option("--dtype", metavar="DTYPE[,DTYPE]", help="float64 or float32; both (--dtype float32,float64) make a cell each. Default: float64.")]
 BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of steady-state sampling per cell (finite, above 0).")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell is killed and marked timeout (finite, above 0).")]
-ThreadsOpt = Annotated[list[str] | None, typer.Option("--threads", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker); several (--threads 1,2,4) make a cell each, each count in a worker of its own. Default: the libraries' own choice.")]
+ThreadsOpt = Annotated[list[str] | None, typer.Option("--threads", metavar="N[,N...]", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker); several (--threads 1,2,4) make a cell each, each count in a worker of its own. Default: the libraries' own choice.")]
 ParamOpt = Annotated[list[str] | None, typer.Option("-p", "--param", help="Workload parameter key=value, e.g. -p epochs=100. Repeatable.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (default: per-user data dir, or ${DB_ENV}).")]
 # One option per meaning: the kind to draw, or none. A bare ``--plot`` (the old flag) still
