@@ -24,7 +24,8 @@ from rich.text import Text
 from jitscope.cli_compare import AllowUnstableOpt, CompareToOpt, FailIfSlowerOpt, compare
 from jitscope.cli_select import select_sizes, select_workloads
 from jitscope.core.errors import UserError
-from jitscope.core.parsing import parse_backend_specs, parse_params
+from jitscope.core.model import DEVICES, DTYPES
+from jitscope.core.parsing import parse_backend_specs, parse_choices, parse_params, parse_threads
 from jitscope.core.paths import DB_ENV, default_db_path
 from jitscope.core.text import printable
 from jitscope.core.version import __version__
@@ -172,11 +173,11 @@ SizeOpt = Annotated[
     list[str] | None,
     typer.Option("-s", "--size", help="Problem sizes or preset names, e.g. -s 2,10,100, -s 1e6, -s S,M; -s NAME=1e6,1e7 for one workload only. Default: each workload's default sizes."),
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 or float32.")]
+DeviceOpt = Annotated[list[str] | None, typer.Option("--device", metavar="DEV[,DEV]", help="cpu or cuda; several, comma-separated or repeated (--device cpu,cuda), make a cell each. Default: cpu.")]
+DtypeOpt = Annotated[list[str] | None, typer.Option("--dtype", metavar="DTYPE[,DTYPE]", help="float64 or float32; both (--dtype float32,float64) make a cell each. Default: float64.")]
 BudgetOpt = Annotated[float, typer.Option("--budget", help="Seconds of steady-state sampling per cell (finite, above 0).")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell is killed and marked timeout (finite, above 0).")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker). Default: the libraries' own choice.")]
+ThreadsOpt = Annotated[list[str] | None, typer.Option("--threads", metavar="N[,N...]", help="Threads for BLAS/OpenMP/Numba/torch... (set before any import in the worker); several (--threads 1,2,4) make a cell each, each count in a worker of its own. Default: the libraries' own choice.")]
 ParamOpt = Annotated[list[str] | None, typer.Option("-p", "--param", help="Workload parameter key=value, e.g. -p epochs=100. Repeatable.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help=f"Results database (default: per-user data dir, or ${DB_ENV}).")]
 # One option per meaning: the kind to draw, or none. A bare ``--plot`` (the old flag) still
@@ -235,11 +236,13 @@ def _fresh_default(db: Path | None) -> bool:
 
 
 def _selection(
-    workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: str, dtype: str,
-    budget: float, timeout: float, threads: int | None, param: list[str] | None, seed: int = DEFAULT_SEED,
+    workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: list[str] | None,
+    dtype: list[str] | None, budget: float, timeout: float, threads: list[str] | None, param: list[str] | None,
+    seed: int = DEFAULT_SEED,
 ) -> tuple[Selection, list[str]]:
     # What Typer's types let through but no run can use: refused before any file is loaded.
-    check_options(budget_s=budget, timeout_s=timeout, threads=threads, seed=seed, flag="--")
+    counts = parse_threads(threads or [], "--threads")
+    check_options(budget_s=budget, timeout_s=timeout, threads=counts, seed=seed, flag="--")
     names, files = select_workloads(workload)
     sizes, size_requests = select_sizes(size)
     sel = Selection(
@@ -247,11 +250,11 @@ def _selection(
         backends=parse_backend_specs(backend or []),
         sizes=sizes,
         size_requests=size_requests,
-        device=device,
-        dtype=dtype,
+        device=parse_choices(device or [], DEVICES, "--device"),
+        dtype=parse_choices(dtype or [], DTYPES, "--dtype"),
         budget_s=budget,
         timeout_s=timeout,
-        threads=threads,
+        threads=list(counts),
         params=parse_params(param or []),
         seed=seed,
     )
@@ -265,8 +268,8 @@ def main_callback(
     workload: WorkloadOpt = None,
     backend: BackendOpt = None,
     size: SizeOpt = None,
-    device: DeviceOpt = "cpu",
-    dtype: DtypeOpt = "float64",
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     budget: BudgetOpt = DEFAULT_BUDGET_S,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     threads: ThreadsOpt = None,
@@ -341,8 +344,8 @@ def run(
     workload: WorkloadOpt = None,
     backend: BackendOpt = None,
     size: SizeOpt = None,
-    device: DeviceOpt = "cpu",
-    dtype: DtypeOpt = "float64",
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     budget: BudgetOpt = DEFAULT_BUDGET_S,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     threads: ThreadsOpt = None,

@@ -20,6 +20,7 @@ from jitscope.plots import (
     render,
     render_log_bars,
     series_label,
+    varying,
 )
 
 HEIGHT = 18
@@ -30,10 +31,10 @@ def print_plots(console: Console, results: Sequence[CellResult], kind: PlotKind,
     """One chart per workload, in the order the workloads ran. ``baseline``: the speed-up
     reference (None: the fastest at each size, as the table's column); ``registry``: where
     the workloads' expected-error models come from (None: no reference line)."""
-    with_dtype = len({r.spec.dtype for r in results}) > 1
+    axes = varying(results)
 
     def label(r: CellResult) -> str:
-        return series_label(r, with_dtype=with_dtype)
+        return series_label(r, **axes)
 
     for workload in dict.fromkeys(r.spec.workload for r in results):
         cells = [r for r in results if r.spec.workload == workload]

@@ -75,7 +75,8 @@ STATUS_STYLE = {
 def cell_title(result_or_spec: CellResult | CellSpec) -> str:
     spec = result_or_spec.spec if isinstance(result_or_spec, CellResult) else result_or_spec
     label = result_label(result_or_spec) if isinstance(result_or_spec, CellResult) else cell_label(spec)
-    return printable(f"{spec.workload} {label} {spec.dtype} size={fmt_size(spec.size)}")
+    threads = f" threads={spec.threads}" if spec.threads is not None else ""
+    return printable(f"{spec.workload} {label} {spec.dtype} size={fmt_size(spec.size)}{threads}")
 
 
 def one_line(result: CellResult) -> Text:
@@ -367,7 +368,7 @@ def _show_event(progress: Progress, task: TaskID, event: object) -> None:
     elif isinstance(event, WorkerStarted):
         progress.update(task, description=f"starting {event.backend} worker ({event.device})")
     elif isinstance(event, WorkerReady):
-        progress.console.print(Text(worker_line(event.backend, event.device, event.info), style="dim"))
+        progress.console.print(Text(worker_line(event.backend, event.device, event.info, event.threads), style="dim"))
     elif isinstance(event, RunWaited):
         progress.console.print(Text(printable(event.message), style="yellow"))
 
@@ -466,10 +467,11 @@ def write_recovery(results: Sequence[CellResult], run: dict[str, Any]) -> Path |
     return None
 
 
-def worker_line(backend: str, device: str, info: dict[str, Any]) -> str:
-    """``numba 0.61.0 ready on cpu; start-up 0.47 s`` (start-up as the worker measured it)."""
+def worker_line(backend: str, device: str, info: dict[str, Any], threads: int | None = None) -> str:
+    """``numba 0.61.0 ready on cpu with 2 threads; start-up 0.47 s`` (start-up as the worker
+    measured it; the thread cap where one was set)."""
     shown = device_label(device, device in (info.get("simulated_devices") or ()))
-    text = f"{backend} {info.get('version', '?')} ready on {shown}"
+    text = f"{backend} {info.get('version', '?')} ready on {shown}" + (f" with {threads} threads" if threads else "")
     startup = info.get("startup_s")
     if isinstance(startup, (int, float)):
         text += f"; start-up {fmt_seconds(float(startup))}"

@@ -16,11 +16,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from jitscope.core.labels import cell_threads
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_seconds, fmt_size
 from jitscope.plots import (
     Labeller,
     Series,
+    axis_free_label,
     error_series,
     memory_series,
     speedup_series,
@@ -49,6 +51,9 @@ class PlotData:
     groups: list[str] | None = None  # bar charts (compile vs steady): one group per series label
     bars: list[Series] = field(default_factory=list)
     where: dict[str, str] = field(default_factory=dict)  # bar groups: the size each was taken at
+    # The series are named by the kind, not one per label of the results (the threads plot's
+    # "numpy @1e6 (...)"): the app's legend lists them as they are.
+    own_labels: bool = False
 
     def group_names(self, hidden: Collection[str] = ()) -> list[str]:
         """The shown bar groups, each with the size its bars were taken at (``numpy @1e3``)."""
@@ -143,6 +148,73 @@ def _compile(kind: PlotKind, p: PlotInputs) -> PlotData:
                     note=kind.unavailable if not groups else "each where it happened")
 
 
+def _ok_timed(p: PlotInputs) -> list[CellResult]:
+    return [r for r in p.results if r.status == Status.OK and r.median_s]
+
+
+def _threads(kind: PlotKind, p: PlotInputs) -> PlotData:
+    """Speed-up vs thread count, one series per implementation and size, each over its own
+    cell at the fewest threads (1 in a ``--threads 1,2,4`` sweep); the legend gives the
+    scaling efficiency (speed-up / threads ratio) at the most threads; the ideal is a line."""
+    threads = {id(r): t for r in _ok_timed(p) if (t := cell_threads(r)) is not None}
+    cells = [r for r in _ok_timed(p) if id(r) in threads]
+    counts = sorted(set(threads.values()))
+    if len(counts) < 2:
+        return _note_only(kind, f"the threads plot needs cells at 2 or more thread counts; this run has "
+                                f"{len(counts)} (run with e.g. --threads 1,2,4)")
+    by_series: dict[str, dict[int, float]] = {}
+    for r in cells:
+        name = f"{axis_free_label(p.label(r), r, threads=True)} @{fmt_size(r.spec.size)}"
+        by_series.setdefault(name, {})[threads[id(r)]] = float(r.median_s or 0.0)
+    series = [s for s in (_scaling(name, times) for name, times in by_series.items()) if s is not None]
+    ideal = Series("ideal (speed-up = threads / fewest)", [float(c) for c in counts], [c / counts[0] for c in counts])
+    data = _series_data(kind, series, [ideal])
+    data.own_labels = True
+    return data
+
+
+def _scaling(name: str, times: dict[int, float]) -> Series | None:
+    """One series of the threads plot: speed-up over its fewest threads at each count, named
+    with its efficiency at its most threads; None with one count only."""
+    if len(times) < 2:
+        return None
+    base = min(times)
+    xs = sorted(times)
+    ys = [times[base] / times[t] for t in xs]
+    efficiency = ys[-1] / (xs[-1] / base)
+    return Series(f"{name} ({efficiency:.0%} efficient at {xs[-1]} threads)", [float(x) for x in xs], ys)
+
+
+def _dtype(kind: PlotKind, p: PlotInputs) -> PlotData:
+    """float32 time / float64 time vs size, one series per implementation (and thread count):
+    below 1, float32 is faster; a line at 1 is the same time."""
+    cells = _ok_timed(p)
+    have = sorted({r.spec.dtype for r in cells}, reverse=True)
+    if not {"float32", "float64"} <= set(have):
+        return _note_only(kind, "the dtype plot needs cells in both float32 and float64; this run has "
+                                f"{' and '.join(have) or 'no ok cell'}{' only' if have else ''} "
+                                "(run with --dtype float32,float64)")
+    times: dict[str, dict[str, dict[int, float]]] = {}
+    for r in cells:
+        name = axis_free_label(p.label(r), r, dtype=True)
+        times.setdefault(name, {}).setdefault(r.spec.dtype, {})[r.spec.size] = float(r.median_s or 0.0)
+    series = []
+    for name, by_dtype in times.items():
+        sizes = sorted(set(by_dtype.get("float32", {})) & set(by_dtype.get("float64", {})))
+        if sizes:
+            series.append(Series(name, [float(n) for n in sizes],
+                                 [by_dtype["float32"][n] / by_dtype["float64"][n] for n in sizes]))
+    xs = sorted({x for s in series for x in s.x})
+    data = _series_data(kind, series, [Series("same time (1x)", xs, [1.0] * len(xs))] if xs else [])
+    data.own_labels = True
+    return data
+
+
+def _note_only(kind: PlotKind, note: str) -> PlotData:
+    """What a kind draws when the run lacks its axis: no chart, the one line why."""
+    return PlotData([], [], kind.xlabel, kind.ylabel, kind.yunit, note=note, own_labels=True)
+
+
 KINDS: tuple[PlotKind, ...] = (
     PlotKind("time", "time", "time per call vs size", "median seconds per call vs size", "series",
              "size", "seconds per call", "time", _time, report_title="median time per call"),
@@ -154,6 +226,11 @@ KINDS: tuple[PlotKind, ...] = (
              "compile, start-up and median bars, where compiled", "bars", "seconds", "", "time", _compile),
     PlotKind("memory", "memory", "peak memory vs size", "observed peak memory vs size", "series",
              "size", "peak memory", "bytes", _memory, unavailable="no peak memory observed"),
+    PlotKind("threads", "threads", "speed-up vs threads",
+             "speed-up over the fewest threads vs thread count, and the scaling efficiency", "series",
+             "threads", "x faster than its fewest threads", "number", _threads),
+    PlotKind("dtype", "dtype", "float32 vs float64 time", "float32 time / float64 time vs size", "series",
+             "size", "float32 time / float64 time", "number", _dtype),
 )
 BY_NAME: dict[str, PlotKind] = {k.name: k for k in KINDS}
 DEFAULT_KIND = KINDS[0]

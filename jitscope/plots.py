@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from jitscope.core.labels import result_label
+from jitscope.core.labels import cell_threads, result_label
 from jitscope.core.model import CellResult, Status
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 
@@ -42,12 +42,39 @@ class Series:
     y: list[float] = field(default_factory=list)
 
 
-def series_label(result: CellResult, with_dtype: bool = False) -> str:
+def series_label(result: CellResult, with_dtype: bool = False, with_threads: bool = False) -> str:
+    """The implementation label, plus the dtype and the thread count where the cells differ
+    in them (a sweep): ``numpy float32 threads=2``. :func:`axis_free_label` takes them off."""
     s = result.spec
     label = result_label(result)
     if with_dtype:
         label += f" {s.dtype}"
+    if with_threads:
+        label += threads_suffix(cell_threads(result))
     return label
+
+
+def threads_suffix(threads: int | None) -> str:
+    return f" threads={threads if threads is not None else 'default'}"
+
+
+def varying(results: Sequence[CellResult]) -> dict[str, bool]:
+    """Which sweep axes the cells differ in: ``series_label``'s keywords."""
+    return {"with_dtype": len({r.spec.dtype for r in results}) > 1,
+            "with_threads": len({cell_threads(r) for r in results}) > 1}
+
+
+def axis_free_label(label: str, result: CellResult, *, threads: bool = False, dtype: bool = False) -> str:
+    """A series label (:func:`series_label`, perhaps tagged by the app) without its thread
+    count and/or its dtype: what one series of the threads and dtype plots is named, the
+    axis taken off being that plot's x or its ratio."""
+    suffix = threads_suffix(cell_threads(result))
+    had_threads = label.endswith(suffix)
+    if had_threads:
+        label = label[: -len(suffix)]
+    if dtype and label.endswith(f" {result.spec.dtype}"):
+        label = label[: -len(result.spec.dtype) - 1]
+    return label + (suffix if had_threads and not threads else "")
 
 
 Labeller = Callable[[CellResult], str]
@@ -58,13 +85,13 @@ Value = Callable[[CellResult], "float | None"]
 def _group(results: Sequence[CellResult], value: Value, label: Labeller | None = None) -> dict[str, list[Series]]:
     """Per workload, one series per backend:variant(@device)(dtype), points sorted by size.
     ``label`` overrides the series name (the app tags overlaid runs with it)."""
-    dtypes = {r.spec.dtype for r in results}
+    axes = varying(results)
     out: dict[str, dict[str, Series]] = {}
     for r in results:
         y = value(r) if r.status == Status.OK else None
         if y is None:
             continue
-        name = label(r) if label is not None else series_label(r, with_dtype=len(dtypes) > 1)
+        name = label(r) if label is not None else series_label(r, **axes)
         series = out.setdefault(r.spec.workload, {}).setdefault(name, Series(name))
         series.x.append(float(r.spec.size))
         series.y.append(float(y))

@@ -129,7 +129,7 @@ def test_markdown_shows_every_observation_and_why_a_cell_is_unstable() -> None:
     results_row = next(line for line in text.splitlines() if line.startswith("| linreg") and "| ok |" in line)
     assert "| 1.5ms ~ | yes | 498ms | miss | 32MiB |" in results_row
     observed_row = text.split("## What was observed", 1)[1].splitlines()[-1]
-    assert observed_row == ("| linreg | numba:parallel | cpu | float32 | 100 | 470ms | 3 | 32MiB | 1KiB | 1.93 | 12% "
+    assert observed_row == ("| linreg | numba:parallel | cpu | float32 | 2 | 100 | 470ms | 3 | 32MiB | 1KiB | 1.93 | 12% "
                             "| float32 | its threads waited for a core 12% of the time |")
 
 

@@ -23,7 +23,13 @@ RECOGNISABLE = {
     "speedup": ["x faster than python"],
     "compile": [f"{BAR_MARKERS[0]} compile", f"{BAR_MARKERS[1]} worker start-up", "numpy @1e3"],
     "memory": ["peak memory", "iB"],
+    # the sweep kinds, drawn from a sweep (sweep_db)
+    "threads": ["x faster than its fewest threads", f"{REFERENCE_MARKER} ideal",
+                "numpy float64 @1e3 (100% efficient at 4 threads)", "python float64 @1e3 (25% efficient at 4 threads)"],
+    "dtype": ["float32 time / float64 time", "same time (1x)",
+              f"{MONO_MARKERS[0]} numpy threads=1"],
 }
+SWEEP_KINDS = {"threads", "dtype"}
 
 
 @pytest.fixture
@@ -38,16 +44,37 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def sweep_db(tmp_path: Path) -> Path:
+    """A stored sweep of mcpi (numpy, python) at two sizes, threads 1, 2 and 4 and both dtypes:
+    numpy scales perfectly and float32 takes it half the time; python does not scale."""
+    from jitscope.results.store import Store
+
+    path = tmp_path / "sweep.sqlite"
+    cells = []
+    for b in ("numpy", "python"):
+        for n in (1000, 10000):
+            for dtype in ("float32", "float64"):
+                for t in (1, 2, 4):
+                    spec = CellSpec("mcpi", b, "default", "cpu", dtype, n, threads=t)
+                    slow = (1 / t if b == "numpy" else 1.0) * (0.5 if dtype == "float32" and b == "numpy" else 1)
+                    cells.append(ok_result(spec, speed=(1e-8 if b == "numpy" else 1e-6) * slow))
+    with Store(path) as store:
+        store.import_cells(cells, label="sweep", environment={"host": "here"}, command="run")
+    return path
+
+
 def chart_of(stdout: str, title: str) -> str:
     """The output from the chart's title on (the table above it is not the plot)."""
     assert title in stdout, stdout
     return stdout[stdout.index(title):]
 
 
-def test_every_kind_in_the_declaration_is_recognisable_through_show(db: Path) -> None:
+def test_every_kind_in_the_declaration_is_recognisable_through_show(db: Path, sweep_db: Path) -> None:
     assert [k.name for k in KINDS] == list(RECOGNISABLE)  # a new kind gets its check here
     for kind in KINDS:
-        proc = jitscope("show", "latest", "--db", str(db), "--plot", kind.name, "--baseline", "python", env=NO_COLOR)
+        where = sweep_db if kind.name in SWEEP_KINDS else db
+        proc = jitscope("show", "latest", "--db", str(where), "--plot", kind.name, "--baseline", "python", env=NO_COLOR)
         assert proc.returncode == 0, proc.stderr
         chart = chart_of(proc.stdout, f"mcpi: {kind.cli_title}")
         for needle in RECOGNISABLE[kind.name]:
@@ -118,3 +145,29 @@ def test_a_single_point_keeps_its_time_axis_upright_and_in_time_units(tmp_path: 
     chart = chart_of(proc.stdout, "mcpi: median time per call")
     y_labels = [line.split("┤")[0].strip() for line in chart.splitlines() if "┤" in line]
     assert y_labels == ["10us"], chart  # ok_result: numpy at 1e-8 s per sample x 1000
+
+
+@pytest.mark.parametrize(("kind", "line"), [
+    ("threads", "mcpi: speed-up vs threads: the threads plot needs cells at 2 or more thread counts; this run has 0"),
+    ("dtype", "mcpi: float32 vs float64 time: the dtype plot needs cells in both float32 and float64; "
+              "this run has float64 only"),
+])
+def test_a_sweep_kind_without_its_axis_says_why_in_one_line_and_draws_no_chart(db: Path, kind: str, line: str) -> None:
+    proc = jitscope("show", "latest", "--db", str(db), "--plot", kind, env={**NO_COLOR, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert line in proc.stdout, proc.stdout
+    assert "┤" not in proc.stdout  # no empty chart
+
+
+def test_a_real_thread_and_dtype_sweep_draws_both_sweep_kinds(tmp_path: Path) -> None:
+    """Through a real sweep: each thread count's cell in the threads plot, both dtypes in the dtype plot."""
+    args = ["run", "-w", "mcpi", "-b", "numpy", "-s", "1e4", "--threads", "1,2", "--dtype", "float32,float64",
+            "--budget", "0.05", "--db", str(tmp_path / "r.db")]
+    proc = jitscope(*args, "--plot", "threads", env=NO_COLOR)
+    assert proc.returncode == 0, proc.stderr
+    chart = chart_of(proc.stdout, "mcpi: speed-up vs threads")
+    for dtype in ("float32", "float64"):
+        assert f"numpy {dtype} @1e4 (" in chart and "efficient at 2 threads)" in chart, chart
+    shown = jitscope("show", "latest", "--db", str(tmp_path / "r.db"), "--plot", "dtype", env=NO_COLOR)
+    chart = chart_of(shown.stdout, "mcpi: float32 vs float64 time")
+    assert "numpy threads=1" in chart and "numpy threads=2" in chart, chart

@@ -66,7 +66,7 @@ async def test_setup_preselects_the_selection_and_shows_availability(tmp_path: P
         assert screen.query_one("#sizes", Input).value == "1e3,1e4,1e5"  # the one size style (issue 21)
         request = app.session.request
         assert request is not None
-        assert request.selection.dtype == "float32" and request.selection.budget_s == 0.5
+        assert request.selection.dtype == ["float32"] and request.selection.budget_s == 0.5
         assert len(request.plan.cells) == 6
         await wait_for(pilot, lambda: "turbo" in app.session.backend_info)
         backends = screen.query_one("#backends", SelectionList)
@@ -249,7 +249,7 @@ async def test_results_keys_switch_plot_baseline_and_series(tmp_path: Path) -> N
         await pilot.press("b")
         assert screen.baseline == "python"
         assert str(table.get_row_at(0)[column]) == "20.00x"
-        for kind in ("accuracy", "speedup", "compile", "memory", "time"):
+        for kind in ("accuracy", "speedup", "compile", "memory", "threads", "dtype", "time"):
             await pilot.press("p")
             assert screen.kind == kind
         await pilot.press("2")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jitscope.core.labels import impl_label, result_device, split_device_label
+from jitscope.core.labels import cell_threads, impl_label, result_device, split_device_label
 from jitscope.core.model import CellResult, Observations, Status
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_bytes, fmt_number, fmt_ratio, fmt_seconds, fmt_size
@@ -280,6 +280,11 @@ def _spec_threads(r: CellResult) -> Any:
     return r.info.get("threads", r.spec.threads)
 
 
+def _threads_text(r: CellResult) -> str:
+    value = _spec_threads(r)
+    return "default" if value is None else str(value)
+
+
 # Every column, in CSV order.
 COLUMNS: tuple[Column, ...] = (
     Column("run_id", RUN),
@@ -344,7 +349,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("gflops", RESULT, read=_float_or_none, right=True, shown={
         CLI: Shown("GFLOP/s", lambda c: f"{c.result.gflops:.3g}" if c.result.gflops else "")}),
     Column("gbs", RESULT, read=_float_or_none, right=True),
-    Column("threads", INFO, of=_spec_threads, read=_text_or_none),
+    Column("threads", INFO, of=_spec_threads, read=_text_or_none, right=True, shown={
+        CLI: Shown("threads", lambda c: _threads_text(c.result)),
+        **_md_both("threads", lambda c: _threads_text(c.result))}),
     Column("backend_version", INFO, read=_text_or_none),
     Column("host", RUN),
     # what was observed (jitscope.core.model.Observations, one column per field)
@@ -376,12 +383,13 @@ REQUIRED_CSV: frozenset[str] = frozenset(c.name for c in IN_CSV if c.required)
 # device is always named: its timings are not a real device's).
 CLI_TABLE = View(
     CLI,
-    order=("workload", "backend", "device", "dtype", "size", "status", "median_s", "iqr_s", "compiled",
+    order=("workload", "backend", "device", "dtype", "threads", "size", "status", "median_s", "iqr_s", "compiled",
            "compile_s", "peak", "cpu_util", "gflops", "error", "speed_up"),
     answer=("workload", "backend", "size", "status", "median_s"),
     answer_when={
         "device": lambda rs: len({result_device(r) for r in rs}) > 1 or any(r.observed.simulated for r in rs),
         "dtype": lambda rs: len({r.spec.dtype for r in rs}) > 1,
+        "threads": lambda rs: len({cell_threads(r) for r in rs}) > 1,
     },
     optional=("speed_up", "error", "compiled", "compile_s", "peak", "iqr_s", "cpu_util", "gflops"),
 )
@@ -394,9 +402,9 @@ APP_TABLE = View(
     answer=("workload", "backend", "size", "median_s", "speed_up", "error"),
 )
 # The Markdown export: the results, then the rest of what was observed about each cell that ran.
-MD_RESULTS = View(MD, order=("workload", "backend", "device", "dtype", "size", "status", "median_s", "compiled",
+MD_RESULTS = View(MD, order=("workload", "backend", "device", "dtype", "threads", "size", "status", "median_s", "compiled",
                              "compile_s", "cache", "peak", "error", "accurate", "reason"))
-MD_OBSERVATIONS = View(MD_OBSERVED, order=("workload", "backend", "device", "dtype", "size", "startup_s", "graph_breaks",
+MD_OBSERVATIONS = View(MD_OBSERVED, order=("workload", "backend", "device", "dtype", "threads", "size", "startup_s", "graph_breaks",
                                            "peak_host_bytes", "peak_device_bytes", "cpu_util", "cpu_contention",
                                            "dtype_used", "unstable_reason"))
 VIEWS = (CLI_TABLE, APP_TABLE, MD_RESULTS, MD_OBSERVATIONS)

@@ -108,9 +108,10 @@ def gpus() -> list[dict[str, str]]:
     return found
 
 
-def collect_environment(threads: int | None = None, modules: Iterable[str] = ()) -> dict[str, Any]:
-    """``modules``: what the backends require (``Backend.requires``), whose versions are
-    recorded."""
+def collect_environment(threads: int | list[int | None] | None = None, modules: Iterable[str] = ()) -> dict[str, Any]:
+    """``threads``: the run's thread cap (a list for a thread sweep; each worker's own is in
+    ``workers``); ``modules``: what the backends require (``Backend.requires``), whose
+    versions are recorded."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "jitscope": __version__,

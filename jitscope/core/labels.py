@@ -49,6 +49,15 @@ def result_label(result: CellResult, default_variant: str = DEFAULT_VARIANT) -> 
     return f"{label} {SIMULATED}" if result.observed.simulated else label
 
 
+def cell_threads(result: CellResult) -> int | None:
+    """The thread cap a cell ran with: its spec's, or (a run imported from CSV, where the
+    count is a column of the row) the row's; None: the libraries' own choice."""
+    if result.spec.threads is not None:
+        return result.spec.threads
+    text = str(result.info.get("threads") or "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def split_device_label(text: str) -> tuple[str, bool]:
     """The device and whether it was simulated, from :func:`device_label`'s text (CSV)."""
     suffix = f" {SIMULATED}"

@@ -16,6 +16,22 @@ DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
 
 
+def as_axis(value: Any, default: Any) -> list[Any]:
+    """A sweep axis (devices, dtypes, thread counts) as a list: a run may ask for several
+    (``--threads 1,2,4``), while older runs stored one value as a scalar (``"threads": 2``)
+    and older callers pass one. None or empty is ``[default]``; duplicates are dropped."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return [default]
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return list(dict.fromkeys(items))
+
+
+def axis_text(value: Any, unknown: str = "?") -> str:
+    """A sweep axis as people read it (``cpu``, ``float32, float64``, ``1, 2, 4``), from a
+    Selection's list or a stored record's scalar or list; ``unknown`` where none is known."""
+    return ", ".join(str(v) for v in as_axis(value, unknown))
+
+
 class Status(str, Enum):
     """Final state of one cell. Only ``ok`` and ``skipped`` count as success for exit codes."""
 

@@ -1,4 +1,5 @@
-"""Parsing what users type: sizes, ``-p key=value`` and ``-b name[:variant],...``.
+"""Parsing what users type: sizes, ``-p key=value``, ``-b name[:variant],...`` and the sweep
+axes (``--threads 1,2,4``, ``--dtype float32,float64``, ``--device cpu,cuda``).
 
 Shared by the CLI and the app's setup screen so both accept exactly the same language.
 """
@@ -6,7 +7,7 @@ Shared by the CLI and the app's setup screen so both accept exactly the same lan
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from jitscope.core.errors import UserError
 
@@ -103,6 +104,41 @@ def parse_backend_specs(texts: Iterable[str]) -> list[tuple[str, str | None]]:
             if spec not in specs:
                 specs.append(spec)
     return specs
+
+
+def _entries(texts: Iterable[str], what: str, example: str) -> list[str]:
+    """The comma-separated entries of a repeatable option, duplicates dropped (as ``-s``)."""
+    out: list[str] = []
+    for text in texts:
+        parts = [p.strip() for p in text.split(",")]
+        if not all(parts):
+            raise UserError(f"{what} {text!r} contains an empty entry (write e.g. {what} {example})")
+        out.extend(p for p in parts if p not in out)
+    return out
+
+
+def parse_threads(texts: Iterable[str], what: str = "threads") -> list[int]:
+    """``--threads 1,2,4`` (or repeated) -> [1, 2, 4]; ``what`` names the option in a message.
+    Empty: no thread cap asked. Whether each is at least 1 is the planner's rule (check_options)."""
+    counts: list[int] = []
+    for part in _entries(texts, what, "1,2,4"):
+        try:
+            value = int(part)
+        except ValueError:
+            raise UserError(f"{what} {part!r} is not a whole number (write e.g. {what} 1,2,4)") from None
+        if value not in counts:
+            counts.append(value)
+    return counts
+
+
+def parse_choices(texts: Iterable[str], allowed: Sequence[str], what: str) -> list[str]:
+    """``--dtype float32,float64`` -> each a known value, in the order given; empty: none asked
+    (the caller's default)."""
+    chosen = _entries(texts, what, ",".join(allowed))
+    for value in chosen:
+        if value not in allowed:
+            raise UserError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return chosen
 
 
 def split_list(texts: Iterable[str]) -> list[str]:

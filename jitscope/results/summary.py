@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jitscope.core.labels import cell_label
+from jitscope.core.labels import cell_label, cell_threads
 from jitscope.core.model import CellResult, Status
 
 
-def comparison_key(result: CellResult) -> tuple[str, int, str, bool]:
-    """Cells compared with each other: same workload, size and dtype. The device is not in the
+def comparison_key(result: CellResult) -> tuple[str, int, str, int | None, bool]:
+    """Cells compared with each other: same workload, size, dtype and thread count (a thread
+    sweep compares backends at each count; the threads plot says how each scales). The device is not in the
     key on purpose: a CPU run against a GPU run (overlaid in the app) is a fair question. A
     simulated device is: a simulator's timing (numba's CUDA simulator) says nothing about any
     hardware, so simulated cells are compared only with each other, never a baseline for or
     a speed-up against a real cell."""
     s = result.spec
-    return (s.workload, s.size, s.dtype, result.observed.simulated)
+    return (s.workload, s.size, s.dtype, cell_threads(result), result.observed.simulated)
 
 
 def speedups(
@@ -27,8 +28,8 @@ def speedups(
     ``labels`` (one per result; default :func:`jitscope.core.labels.cell_label`, e.g.
     ``numpy``, ``numba:parallel``). None where either side has no ok measurement."""
     names = list(labels) if labels is not None else [cell_label(r.spec) for r in results]
-    best: dict[tuple[str, int, str, bool], float] = {}
-    base: dict[tuple[str, int, str, bool], float] = {}
+    best: dict[tuple[str, int, str, int | None, bool], float] = {}
+    base: dict[tuple[str, int, str, int | None, bool], float] = {}
     for r, name in zip(results, names, strict=True):
         if r.status != Status.OK or not r.median_s:
             continue

@@ -22,6 +22,13 @@ class WorkerReady:
     backend: str
     device: str
     info: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None  # the thread cap set in its environment (None: the libraries' own)
+
+    @property
+    def key(self) -> str:
+        """How the run's environment names this worker: ``numpy/cpu``, ``numpy/cpu/threads=2``
+        (a thread sweep runs one worker per thread count)."""
+        return f"{self.backend}/{self.device}" + (f"/threads={self.threads}" if self.threads is not None else "")
 
 
 @dataclass(frozen=True)

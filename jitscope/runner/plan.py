@@ -6,6 +6,7 @@ milliseconds with a clear message and nothing half-run.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import DEVICES, DTYPES, CellSpec
+from jitscope.core.model import DEVICES, DTYPES, CellSpec, as_axis
 from jitscope.core.units import fmt_bytes
 
 if TYPE_CHECKING:  # the registry imports every workload (NumPy): not for the CLI's defaults
@@ -39,13 +40,25 @@ class Selection:
     # and numbers typed, per workload name ("" for every workload); they take precedence
     # over ``sizes`` where given.
     size_requests: dict[str, list[int | str]] = field(default_factory=dict)
-    device: str = "cpu"
-    dtype: str = "float64"
+    # The sweep axes: every combination of device x dtype x thread count is a cell. One
+    # value (a str, an int, None: what older callers and stored runs give) is read as a list
+    # of one; threads ``[None]``: the libraries' own choice.
+    device: list[str] = field(default_factory=lambda: ["cpu"])
+    dtype: list[str] = field(default_factory=lambda: ["float64"])
     budget_s: float = DEFAULT_BUDGET_S
     timeout_s: float = DEFAULT_TIMEOUT_S
-    threads: int | None = None
+    threads: list[int | None] = field(default_factory=lambda: [None])
     params: dict[str, str] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        self.device = as_axis(self.device, "cpu")
+        self.dtype = as_axis(self.dtype, "float64")
+        self.threads = as_axis(self.threads, None)
+
+    def axes(self) -> list[tuple[str, str, int | None]]:
+        """Every (device, dtype, threads) the selection asks for, in that nesting order."""
+        return list(itertools.product(self.device, self.dtype, self.threads))
 
 
 @dataclass
@@ -54,20 +67,25 @@ class Plan:
     workload_files: tuple[str, ...] = ()
 
     @property
-    def groups(self) -> list[tuple[str, str]]:
-        """(backend, device) pairs in run order: one worker process each."""
-        return list(dict.fromkeys(_worker_key(cell) for cell in self.cells))
+    def groups(self) -> list[WorkerKey]:
+        """(backend, device, threads) in run order: one worker process each."""
+        return list(dict.fromkeys(worker_key(cell) for cell in self.cells))
 
 
-def _worker_key(cell: CellSpec) -> tuple[str, str]:
-    return (cell.backend, cell.device)
+# What one worker process runs: one backend on one device with one thread cap (the cap is
+# set in the worker's environment before any import, so two thread counts never share one).
+WorkerKey = tuple[str, str, "int | None"]
+
+
+def worker_key(cell: CellSpec) -> WorkerKey:
+    return (cell.backend, cell.device, cell.threads)
 
 
 def plan_of(registry: Registry, cells: list[CellSpec]) -> Plan:
-    """The cells as they run: each backend x device together (one worker process each), in the
-    order the user gave them, with the ``-w`` files each worker loads."""
-    order = {key: i for i, key in enumerate(dict.fromkeys(_worker_key(c) for c in cells))}
-    return Plan(cells=sorted(cells, key=lambda c: order[_worker_key(c)]), workload_files=registry.workload_files)
+    """The cells as they run: each backend x device x thread count together (one worker
+    process each), in the order the user gave them, with the ``-w`` files each worker loads."""
+    order = {key: i for i, key in enumerate(dict.fromkeys(worker_key(c) for c in cells))}
+    return Plan(cells=sorted(cells, key=lambda c: order[worker_key(c)]), workload_files=registry.workload_files)
 
 
 def available_memory_bytes() -> int | None:
@@ -175,7 +193,8 @@ def check_seconds(value: float, option: str) -> None:
         raise UserError(f"{option} {value:g} must be a finite number of seconds above 0 (e.g. {option} {example})")
 
 
-def check_options(*, budget_s: float, timeout_s: float, threads: int | None, seed: int, flag: str = "") -> None:
+def check_options(*, budget_s: float, timeout_s: float, threads: int | None | Sequence[int | None], seed: int,
+                  flag: str = "") -> None:
     """The one rule for a run's numeric options, whoever gathered them (the CLI checks them
     before loading any file, with ``flag="--"``; every plan checks them again)."""
     check_seconds(budget_s, f"{flag}budget")
@@ -183,8 +202,9 @@ def check_options(*, budget_s: float, timeout_s: float, threads: int | None, see
     if budget_s >= timeout_s:
         raise UserError(f"{flag}budget {budget_s:g} s is not below {flag}timeout {timeout_s:g} s: every cell "
                         "would be killed before it finished sampling")
-    if threads is not None and threads < 1:
-        raise UserError(f"{flag}threads {threads} must be at least 1")
+    for count in as_axis(threads, None):
+        if count is not None and count < 1:
+            raise UserError(f"{flag}threads {count} must be at least 1")
     if not 0 <= seed < 2**63:
         raise UserError(f"{flag}seed {seed} must be a whole number from 0 to 2**63-1")
 
@@ -195,10 +215,12 @@ def _check_selection(sel: Selection) -> None:
         raise UserError("no workload selected (use -w, e.g. -w linreg; see `jitscope workloads`)")
     if not sel.backends:
         raise UserError("no backend selected (use -b, e.g. -b numpy; see `jitscope backends`)")
-    if sel.device not in DEVICES:
-        raise UserError(f"device {sel.device!r} is not one of {', '.join(DEVICES)}")
-    if sel.dtype not in DTYPES:
-        raise UserError(f"dtype {sel.dtype!r} is not one of {', '.join(DTYPES)}")
+    for device in sel.device:
+        if device not in DEVICES:
+            raise UserError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+    for dtype in sel.dtype:
+        if dtype not in DTYPES:
+            raise UserError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     check_options(budget_s=sel.budget_s, timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
 
 
@@ -218,7 +240,10 @@ def _check_params_and_size_names(workloads: list[Workload], sel: Selection) -> N
 
 
 def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = None) -> Plan:
-    """Every cell of the selection, each checked, in run order; a UserError before any work."""
+    """Every cell of the selection, each checked, in run order; a UserError before any work.
+
+    The order: one worker per backend x device x thread count, in the order given; within
+    it, workload, size, then dtype."""
     _check_selection(sel)
     workloads = [registry.workload(name) for name in sel.workloads]
     pairs = resolve_variants(registry, sel.backends)
@@ -227,8 +252,8 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
     cells: list[CellSpec] = []
     for workload in workloads:
         for size, params in _workload_points(workload, sel, limit):
-            cells.extend(CellSpec(workload=workload.name, backend=backend, variant=variant, device=sel.device,
-                                  dtype=sel.dtype, size=size, params=params, budget_s=sel.budget_s,
-                                  timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
-                         for backend, variant in pairs)
+            cells.extend(CellSpec(workload=workload.name, backend=backend, variant=variant, device=device,
+                                  dtype=dtype, size=size, params=params, budget_s=sel.budget_s,
+                                  timeout_s=sel.timeout_s, threads=threads, seed=sel.seed)
+                         for device, dtype, threads in sel.axes() for backend, variant in pairs)
     return plan_of(registry, cells)

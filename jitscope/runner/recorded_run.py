@@ -22,7 +22,7 @@ from typing import Any
 
 from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
-from jitscope.core.model import CellResult, Status
+from jitscope.core.model import CellResult, Status, as_axis
 from jitscope.core.parsing import parse_backend_specs
 from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
@@ -44,11 +44,11 @@ def selection_record(sel: Selection, plan: Plan | None = None, *, workload_files
         "backends": [f"{n}:{v}" if v else n for n, v in sel.backends],
         "sizes": sel.sizes,
         "size_requests": sel.size_requests,  # -s S, -s crc16=1e6: what was typed, per workload
-        "device": sel.device,
-        "dtype": sel.dtype,
+        "device": _one_or_list(sel.device),  # one value as older runs stored it; several: a list
+        "dtype": _one_or_list(sel.dtype),
         "budget_s": sel.budget_s,
         "timeout_s": sel.timeout_s,
-        "threads": sel.threads,
+        "threads": _one_or_list(sel.threads),
         "params": sel.params,
         "seed": sel.seed,
         "workload_files": list(workload_files),  # the -w files, as typed
@@ -70,11 +70,11 @@ def selection_from_record(record: Mapping[str, Any]) -> Selection:
             backends=parse_backend_specs(str(b) for b in record["backends"]),
             sizes=[int(n) for n in record["sizes"]] if record.get("sizes") is not None else None,
             size_requests={str(k): list(v) for k, v in (record.get("size_requests") or {}).items()},
-            device=str(record.get("device", "cpu")),
-            dtype=str(record.get("dtype", "float64")),
+            device=[str(d) for d in as_axis(record.get("device"), "cpu")],  # a scalar (older runs) or a list
+            dtype=[str(d) for d in as_axis(record.get("dtype"), "float64")],
             budget_s=float(record.get("budget_s", DEFAULT_BUDGET_S)),
             timeout_s=float(record.get("timeout_s", DEFAULT_TIMEOUT_S)),
-            threads=int(record["threads"]) if record.get("threads") is not None else None,
+            threads=[int(t) if t is not None else None for t in as_axis(record.get("threads"), None)],
             params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
             seed=int(record.get("seed", DEFAULT_SEED)),
         )
@@ -95,6 +95,13 @@ class Continuation:
     kept: dict[int, CellResult]
     seen_state: str
     seen_finished_at: float | None
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    """A sweep axis as the selection record holds it: one value as a scalar (as every run
+    stored it before sweeps, so older readers still read it), several as a list; readers
+    take either (``jitscope.core.model.as_axis``)."""
+    return values[0] if len(values) == 1 else list(values)
 
 
 class RecordedRun:
@@ -141,7 +148,7 @@ class RecordedRun:
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
         self.resume = resume
         self.environment: dict[str, Any] = resume.environment if resume else collect_environment(
-            plan.cells[0].threads if plan.cells else None,
+            _one_or_list(list(dict.fromkeys(c.threads for c in plan.cells)) or [None]),  # a sweep: each count
             modules=[m for b in registry.backends.values() for m in b.requires],
         )
 
@@ -272,7 +279,7 @@ class RecordedRun:
                             raise UserError(f"could not save a cell: {detail}") from None
                         self.results[event.index] = self._uncommitted.pop(event.index)
                     elif isinstance(event, WorkerReady):
-                        self._note_worker(f"{event.backend}/{event.device}", event.info)
+                        self._note_worker(event.key, event.info)
                         with contextlib.suppress(UserError):  # details only; the cells matter
                             store.update_environment(self.run_id, self.environment)
                     elif isinstance(event, LockFallback):  # the run says it was timed so

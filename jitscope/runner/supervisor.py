@@ -55,7 +55,7 @@ from jitscope.runner.events import (
     WorkerReady,
     WorkerStarted,
 )
-from jitscope.runner.plan import Plan
+from jitscope.runner.plan import Plan, WorkerKey, worker_key
 from jitscope.runner.protocol import ProtocolError, restore_floats
 from jitscope.runner.timing_lock import MACHINE_WIDE, OFF, TimingLock
 from jitscope.runner.workdirs import worker_dir
@@ -248,13 +248,13 @@ class Supervisor:
     # ---- the run ------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, None]:
         indexed = list(enumerate(self.plan.cells))
-        groups: dict[tuple[str, str], list[tuple[int, CellSpec]]] = {}
-        for index, spec in indexed:
-            groups.setdefault((spec.backend, spec.device), []).append((index, spec))
+        groups: dict[WorkerKey, list[tuple[int, CellSpec]]] = {}
+        for index, spec in indexed:  # one worker per thread count too: its cap is set before imports
+            groups.setdefault(worker_key(spec), []).append((index, spec))
         become_subreaper()  # orphans of our workers' children re-parent to us, not init
         guard = start_guard(self._run_token)  # ends them should we be SIGKILLed
         try:
-            for (backend_name, device), cells in groups.items():
+            for (backend_name, device, _threads), cells in groups.items():
                 runnable: list[tuple[int, CellSpec]] = []
                 backend = self.registry.backends.get(backend_name)
                 availability = backend.availability() if backend else None
@@ -494,7 +494,8 @@ class Supervisor:
         worker cannot relabel a cell, and float fields such as NaN never need comparing)."""
         kind = message["type"]
         if kind == "hello":
-            return WorkerReady(backend, device, dict(message.get("info") or {}))
+            threads = pending[0][1].threads if pending else None
+            return WorkerReady(backend, device, dict(message.get("info") or {}), threads=threads)
         if kind == "bye":
             return None
         if kind not in ("phase", "result"):

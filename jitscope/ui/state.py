@@ -23,7 +23,7 @@ from jitscope.core.labels import phase_word
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.units import fmt_bytes, fmt_seconds
 from jitscope.plotkinds import KINDS, ExpectedError, PlotData, PlotInputs, kind_named
-from jitscope.plots import series_label
+from jitscope.plots import series_label, varying
 from jitscope.results.summary import speedups
 from jitscope.runner import events as ev
 
@@ -267,7 +267,7 @@ class ResultSet:
         return [r for _, r in self.items]
 
     def label(self, ref: RunRef, result: CellResult) -> str:
-        base = series_label(result, with_dtype=len({r.spec.dtype for r in self.results}) > 1)
+        base = series_label(result, **varying(self.results))
         return f"{ref.tag} {base}" if self.overlay else base
 
     def labeller(self) -> Callable[[CellResult], str]:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import CellResult
+from jitscope.core.model import CellResult, axis_text
 from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
 from jitscope.ui import STYLES
@@ -286,7 +286,7 @@ class HistoryScreen(SessionScreen):
             text = (f"#{run.id}: " + ", ".join(map(str, sel["workloads"])) + " on "
                     + ", ".join(map(str, sel.get("backends", [])))
                     + (f" · sizes {', '.join(map(str, sel['sizes']))}" if sel.get("sizes") else "")
-                    + f" · {sel.get('device', '?')}, {sel.get('dtype', '?')}")
+                    + f" · {axis_text(sel.get('device'))}, {axis_text(sel.get('dtype'))}")
         else:
             text = f"#{run.id}: {run.command or run.state}"
         machine = ", ".join(str(env[k]) for k in ("host", "cpu") if env.get(k))

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
 from jitscope.core.labels import cell_label, phase_word
-from jitscope.core.model import Status
+from jitscope.core.model import Status, axis_text
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_number, fmt_seconds, fmt_size
 from jitscope.plotkinds import DEFAULT_KIND, kind_named, kind_words, next_kind
@@ -105,7 +105,7 @@ class RunScreen(SessionScreen):
         sel = job.request.selection
         implementations = ", ".join(dict.fromkeys(cell_label(c) for c in progress.cells))
         log.write(_styled(self, f"{len(progress.cells)} cells: {', '.join(sel.workloads)} on {implementations} "
-                                f"({sel.device}, {sel.dtype}, budget {sel.budget_s:g} s)", "foreground"))
+                                f"({axis_text(sel.device)}, {axis_text(sel.dtype)}, budget {sel.budget_s:g} s)", "foreground"))
         self.plot_dirty = True
         self._tick()
         if not job.finished:
@@ -150,7 +150,8 @@ class RunScreen(SessionScreen):
         """The worker's hello: its version, and its start-up the first time for a backend
         (measured once by the worker; no cell's compile time holds it)."""
         version = event.info.get("version", "?")
-        line = f"worker ready: {event.backend} {version} on {event.device}"
+        line = f"worker ready: {event.backend} {version} on {event.device}" + (
+            f" with {event.threads} threads" if event.threads else "")
         startup = event.info.get("startup_s")
         if isinstance(startup, (int, float)) and event.backend not in self.started:
             self.started.add(event.backend)

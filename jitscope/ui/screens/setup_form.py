@@ -16,13 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import DescendantFocus
-from textual.widgets import Input, Label, Select, SelectionList, Static
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection as Choice
 
 from jitscope.core.backend import Availability
 from jitscope.core.errors import UserError
 from jitscope.core.model import DEVICES, DTYPES
-from jitscope.core.parsing import parse_sizes
+from jitscope.core.parsing import parse_sizes, parse_threads
 from jitscope.core.registry import Registry
 from jitscope.core.units import fmt_size
 from jitscope.core.workload import Param
@@ -43,7 +43,7 @@ from jitscope.ui.planning import (
 )
 from jitscope.ui.shared_state import Session
 from jitscope.ui.state import fmt_duration
-from jitscope.ui.widgets.checklist import CheckList
+from jitscope.ui.widgets.checklist import CheckList, TickBox
 
 UNKNOWN_AVAILABILITY = Availability(False, "not checked")
 
@@ -109,6 +109,17 @@ class SetupForm(Horizontal):
     .field Input, .field Select {
         width: 1fr;
     }
+    .field.ticks, .ticks .boxes {
+        height: auto;
+    }
+    .ticks .boxes {
+        width: 1fr;
+        layout: horizontal;
+    }
+    .ticks TickBox {
+        width: auto;
+        margin-right: 1;
+    }
     #sizes-hint {
         padding-left: 10;
         height: auto;
@@ -133,7 +144,7 @@ class SetupForm(Horizontal):
         Binding("r", "app.run", "Run", tooltip="Run the selection from the Setup screen"),
         Binding("a", "all_backends", "All", tooltip="Select every available backend (again: none)"),
         Binding("p", "next_preset", "Preset", tooltip="Cycle the size preset"),
-        Binding("d", "next_dtype", "Dtype", show=False, tooltip="Switch float64 / float32"),
+        Binding("d", "next_dtype", "Dtype", show=False, tooltip="Switch float64 / float32 / both"),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -175,14 +186,8 @@ class SetupForm(Horizontal):
                 yield Label("Sizes")
                 yield Input(sizes_text, placeholder="preset, or 1k,10k,1e6", compact=True, id="sizes")
             yield Static("", id="sizes-hint")
-            with Horizontal(classes="field"):
-                yield Label("Device")
-                yield Select([(d, d) for d in DEVICES], value=sel.device if sel else "cpu",
-                             allow_blank=False, compact=True, id="device")
-            with Horizontal(classes="field"):
-                yield Label("Dtype")
-                yield Select([(d, d) for d in DTYPES], value=sel.dtype if sel else "float64",
-                             allow_blank=False, compact=True, id="dtype")
+            yield from _ticks("Device", "device", DEVICES, sel.device if sel else ["cpu"])
+            yield from _ticks("Dtype", "dtype", DTYPES, sel.dtype if sel else ["float64"])
             with Horizontal(classes="field"):
                 yield Label("Budget s")
                 yield Input(seconds_text(sel.budget_s if sel else DEFAULT_BUDGET_S), compact=True, id="budget",
@@ -193,8 +198,9 @@ class SetupForm(Horizontal):
                             tooltip="a cell running longer is killed and marked timeout")
             with Horizontal(classes="field"):
                 yield Label("Threads")
-                yield Input(str(sel.threads) if sel and sel.threads else "", placeholder="backend default",
-                            compact=True, id="threads")
+                yield Input(",".join(str(t) for t in sel.threads if t) if sel else "",
+                            placeholder="default, or 1,2,4", compact=True, id="threads",
+                            tooltip="thread counts: several (1,2,4) make a cell each, each in its own worker")
             with Horizontal(classes="field"):
                 yield Label("Seed")
                 yield Input(str(sel.seed if sel else DEFAULT_SEED), compact=True, id="seed")
@@ -285,6 +291,7 @@ class SetupForm(Horizontal):
     @on(SelectionList.SelectedChanged, "#backends")
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(Checkbox.Changed)
     def _form_changed(self) -> None:
         self._update_summary()
 
@@ -396,6 +403,8 @@ class SetupForm(Horizontal):
         sizes_text = self.query_one("#sizes", Input).value.strip()
         sizes = parse_sizes([sizes_text]) if sizes_text else None
         threads_text = self.query_one("#threads", Input).value.strip()
+        devices = self._ticked("device", DEVICES)
+        dtypes = self._ticked("dtype", DTYPES)
         params = {}
         for shared in self.params:
             text = self.query_one(f"#param-{shared.name}", Input).value.strip()
@@ -405,11 +414,11 @@ class SetupForm(Horizontal):
             workloads=workloads,
             backends=backends,
             sizes=sizes,
-            device=str(self.query_one("#device", Select).value),
-            dtype=str(self.query_one("#dtype", Select).value),
+            device=devices,
+            dtype=dtypes,
             budget_s=positive_seconds(self.query_one("#budget", Input).value, "budget"),
             timeout_s=positive_seconds(self.query_one("#timeout", Input).value, "timeout"),
-            threads=whole_number(threads_text, "threads") if threads_text else None,
+            threads=list(parse_threads([threads_text], "threads")) if threads_text else [None],
             params=params,
             seed=whole_number(self.query_one("#seed", Input).value, "seed"),
         )
@@ -436,9 +445,20 @@ class SetupForm(Horizontal):
         select.value = next_in_cycle(names, None if custom else select.value)
         self.notify(f"size preset: {select.value}", timeout=2)
 
+    def _ticked(self, axis: str, values: tuple[str, ...]) -> list[str]:
+        """The values of a row of tick boxes that are ticked; none is a one-line problem."""
+        chosen = [v for v in values if self.query_one(f"#{axis}-{v}", TickBox).value]
+        if not chosen:
+            raise UserError(f"tick at least one {axis} ({', '.join(values)})")
+        return chosen
+
     def action_next_dtype(self) -> None:
-        select: Select[str] = self.query_one("#dtype", Select)
-        select.value = next_in_cycle(DTYPES, select.value)
+        """``d``: float64, float32, both, and round again."""
+        ticked = tuple(v for v in DTYPES if self.query_one(f"#dtype-{v}", TickBox).value)
+        cycle = [(DTYPES[0],), (DTYPES[1],), DTYPES]
+        after = next_in_cycle(cycle, ticked)
+        for value in DTYPES:
+            self.query_one(f"#dtype-{value}", TickBox).value = value in after
 
     async def action_leave_field(self) -> None:
         if self.session.running:
@@ -448,6 +468,16 @@ class SetupForm(Horizontal):
 
 
 CUSTOM_PRESET = "custom"  # what Preset shows while Sizes holds a list of its own
+
+
+def _ticks(label: str, axis: str, values: tuple[str, ...], ticked: list[str]) -> ComposeResult:
+    """A sweep axis as one line of tick boxes (``Device  X cpu  _ cuda``): several ticked
+    make a cell each, as ``--device cpu,cuda`` does."""
+    with Horizontal(classes="field ticks", id=f"field-{axis}"):
+        yield Label(label)
+        with Horizontal(classes="boxes"):
+            for value in values:
+                yield TickBox(value, value in ticked, compact=True, id=f"{axis}-{value}")
 
 
 def _option_id(label: str) -> str:

@@ -212,6 +212,9 @@ class Chart(Vertical):
             legend.show([(index[g], g, g not in hidden) for g in labels if g in index], note="",
                         bars=[(i, b.label) for i, b in enumerate(data.bars)])
             return
+        if data.own_labels:  # the threads and dtype plots name their series themselves
+            labels = [s.label for s in data.series]
+            index = {label: i for i, label in enumerate(labels)}
         series = [(index.get(s.label, len(labels)), s) for s in data.series if s.label not in hidden]
         plot.show(series, extra=data.extra, title=title, xlabel=data.xlabel, ylabel=data.ylabel,
                   yunit=data.yunit, empty=data.note or empty)
