@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from rich.text import Text
 
 from jitscope.cli_compare import AllowUnstableOpt, CompareToOpt, FailIfSlowerOpt, compare
 from jitscope.cli_select import select_sizes, select_workloads
+from jitscope.cli_streams import GuardedStream, detach_on_hangup, terminal
 from jitscope.core.errors import UserError
 from jitscope.core.model import DEVICES, DTYPES
 from jitscope.core.parsing import parse_backend_specs, parse_choices, parse_params, parse_threads
@@ -79,47 +80,6 @@ def _usable_stdio() -> tuple[bool, bool]:
     return closed[0], closed[1]
 
 
-class GuardedStream:
-    """Standard output or error for the consoles: when the reader goes away (a terminal that
-    closed: EIO; a pipe whose reader exited, ``| head -2``: EPIPE), printing stops quietly
-    instead of raising into the run. The descriptor is pointed at /dev/null, so later writes
-    and Python's flush at exit succeed too. What the run does is unchanged: a closed terminal
-    also sends SIGHUP (stop, export, exit 129); a closed pipe sends nothing we act on, so the
-    run goes on to its end, exports and exits with its own code."""
-
-    def __init__(self, stream: TextIO, fd: int) -> None:
-        self._stream = stream
-        self._fd = fd
-        self.gone = False
-
-    def write(self, text: str) -> int:
-        if not self.gone:
-            try:
-                return self._stream.write(text)
-            except OSError:
-                self._lost()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.gone:
-            try:
-                self._stream.flush()
-            except OSError:
-                self._lost()
-
-    def _lost(self) -> None:
-        self.gone = True
-        with contextlib.suppress(OSError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._fd)
-            os.close(null)
-        with contextlib.suppress(OSError, ValueError):
-            self._stream.flush()  # what was buffered now goes to /dev/null, not to an error at exit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
 def _width(stream: TextIO) -> int:
     """The width to draw for: ``COLUMNS``, else the terminal's own, else 160 for a pipe (CI
     logs, files: tables are not squeezed to 80 columns). A ``COLUMNS`` that is not a sensible
@@ -141,8 +101,8 @@ def _width(stream: TextIO) -> int:
 # came from a user, a plugin or a worker (paths, labels, reasons, descriptions), and Rich
 # would take ``[/]`` in it for markup and crash; styling goes through ``rich.text.Text``.
 STDOUT_CLOSED, STDERR_CLOSED = _usable_stdio()
-stdout_guard = GuardedStream(sys.stdout, 1)
-stderr_guard = GuardedStream(sys.stderr, 2)
+stdout_guard = GuardedStream(sys.stdout, 1, terminal)  # a terminal that goes away: see cli_streams
+stderr_guard = GuardedStream(sys.stderr, 2, terminal)
 console = Console(file=stdout_guard, highlight=False, markup=False, width=_width(sys.stdout))  # type: ignore[arg-type]
 err_console = Console(file=stderr_guard, highlight=False, markup=False, width=_width(sys.stderr))  # type: ignore[arg-type]
 
@@ -285,13 +245,18 @@ def main_callback(
 
     sweep_stale()  # worker folders a killed jitscope could not remove
     if ctx.invoked_subcommand is not None:
-        # Ctrl-C, SIGTERM or SIGHUP before a run's cells start (loading plugins, planning) or
-        # in another command: stop there, exit 128 + signal (see main), and never let a
-        # plugin loader take the Ctrl-C for the plugin's own KeyboardInterrupt. `jitscope
-        # run` handles them itself while cells run. The app (below) has its own handling.
+        # Ctrl-C or SIGTERM before a run's cells start (loading plugins, planning), or a stop
+        # signal in another command: stop there, exit 128 + signal (see main), and never let
+        # a plugin loader take the Ctrl-C for the plugin's own KeyboardInterrupt. `jitscope
+        # run` handles them itself while cells run; for it SIGHUP is no stop at all, from
+        # here on: a hang-up detaches the run (cli_streams). The app has its own handling.
         from jitscope.runner.signals import STOP_SIGNALS, on_signals, raise_interrupted
 
-        ctx.with_resource(on_signals(raise_interrupted, (signal.SIGINT, *STOP_SIGNALS)))
+        run = ctx.invoked_subcommand == "run"
+        stops = tuple(s for s in STOP_SIGNALS if not (run and s == signal.SIGHUP))
+        ctx.with_resource(on_signals(raise_interrupted, (signal.SIGINT, *stops)))
+        if run:
+            ctx.with_resource(detach_on_hangup())
         return
     try:
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param)

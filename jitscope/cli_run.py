@@ -2,8 +2,12 @@
 
 Order matters for "lose nothing": the database is opened and every export path checked
 before the first cell runs; each cell is committed as it finishes (RecordedRun); exports are
-written from whatever finished — even after a failure, Ctrl-C, SIGTERM or SIGHUP — and before
+written from whatever finished — even after a failure, Ctrl-C or SIGTERM — and before
 anything is printed, so a terminal that went away cannot cost the files.
+
+A hang-up is not a stop: SIGHUP, or a terminal whose writes fail (EIO), detaches the run in
+place (jitscope.cli_streams): its output continues in the run's log, it finishes its sweep
+and exits with its own code. An inherited SIG_IGN (``nohup``) stays ignored.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jitscope.cli_compare import compare_after_run, side_before_run
+from jitscope.cli_streams import detach_on_hangup, terminal
 from jitscope.cli_tables import choose_columns
 from jitscope.core.columns import CLI_TABLE, Cell, headers, is_right, row_words
 from jitscope.core.errors import UserError
@@ -44,6 +49,7 @@ from jitscope.core.labels import (
     result_label,
 )
 from jitscope.core.model import CellResult, CellSpec, Status
+from jitscope.core.paths import RunFiles
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_seconds, fmt_size
@@ -60,7 +66,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Plan, Selection, build_plan
 from jitscope.runner.recorded_run import RecordedRun
-from jitscope.runner.signals import Interrupted, on_signals, pause_on_stop
+from jitscope.runner.signals import Interrupted, on_signals, pause_on_stop, stop_reason
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -98,25 +104,29 @@ def one_line(result: CellResult) -> Text:
 
 
 class StopSignals:
-    """SIGINT (Ctrl-C), SIGTERM (``kill``, a job scheduler) and SIGHUP (a closed terminal)
-    stop ``jitscope run`` alike.
+    """SIGINT (Ctrl-C) and SIGTERM (``kill``, a job scheduler) stop ``jitscope run`` alike
+    (SIGHUP does not: a closed terminal detaches the run, see ``detach_on_hangup``).
 
     The first one while cells run raises :class:`Interrupted` in the main thread: the loop
     stops, the worker is killed, finished cells are kept. Every later one, and any that
     arrives once the exports are being written, is only remembered: the run's bookkeeping
     and its exports must not be cut short by a second Ctrl-C or a repeated SIGTERM. The exit
-    code is 128 + the first signal.
+    code is 128 + the first signal. ``on_first(signum)`` is told of the first at once, before
+    anything is raised: the cells it cuts are recorded as the exception unwinds.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, on_first: Callable[[int], None] | None = None) -> None:
         self.first: int | None = None
         self._raising = False
+        self._on_first = on_first
 
     def __call__(self, signum: int) -> None:
         if self.first is None:
             self.first = signum
+            if self._on_first is not None:
+                self._on_first(signum)
         if self._raising:
             self._raising = False
             raise Interrupted(signum)
@@ -144,6 +154,7 @@ def check_baseline(baseline: str | None, registry: Registry, labels: Sequence[st
     return wanted.split("@")[0]
 
 
+@detach_on_hangup()  # from the first line: a hang-up while plugins load does not stop the run either
 def execute_run(
     sel: Selection,
     files: Sequence[str],
@@ -195,7 +206,7 @@ def _drive(rec: RecordedRun, exports: ExportTargets, db_path: Path, human: Conso
     cancel = CancelRequest(rec)
     with on_signals(cancel, (CancelRequest.SIGNAL,)):  # until the exit line: a late SIGUSR1 must not kill us
         try:
-            stops = StopSignals()
+            stops = StopSignals(on_first=lambda signum: rec.say_why(stop_reason(signum)))
             with on_signals(stops, StopSignals.SIGNALS), pause_on_stop(rec.supervisor):  # Ctrl-Z pauses the worker too
                 code = _run_and_report(rec, stops, exports, db_path, human, baseline_label, plot)
             code = _after_run(rec, cancel, stops, code, gate.reference, gate.fail_if_slower, gate.allow_unstable,
@@ -245,7 +256,7 @@ class CancelRequest:
     run recorded ``cancelled``), then exports and the report follow as usual. The cancel runs
     in a thread of its own: the supervisor takes a lock that the interrupted main thread may
     hold. Exit code 128 + SIGUSR1 (138): the run did not measure everything it was asked to,
-    and it was stopped on purpose, not by a failing cell (1) or a closed terminal (129)."""
+    and it was stopped on purpose, not by a failing cell (1) or a stop signal (130, 143)."""
 
     SIGNAL = signal.SIGUSR1
 
@@ -264,6 +275,7 @@ class CancelRequest:
         return 128 + int(self.SIGNAL)
 
 
+@detach_on_hangup()  # a resumed run in the foreground is a foreground run: a hang-up detaches it
 def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path: str | Path | None,
                    md: str | Path | None, baseline: str | None, plot: PlotKind | None, console: Console,
                    err_console: Console) -> int:
@@ -308,7 +320,7 @@ def _run_and_report(rec: RecordedRun, stops: StopSignals, exports: ExportTargets
         return _nothing_ran(failure, stops, human)
     results = rec.ordered_results()
     written = _export_or_explain(rec, exports, results, failure, db_path)
-    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+    with contextlib.suppress(OSError):  # a reader that went away (a closed pipe) costs nothing more
         _print_outcome(human, rec, results, written, db_path, baseline_label, plot, stops.first)
     if stops.first is not None:
         return 128 + int(stops.first)
@@ -324,7 +336,7 @@ def _sweep(rec: RecordedRun, stops: StopSignals, human: Console) -> UserError | 
     try:
         try:
             stops.arm()
-            _show_progress(gen, len(rec.plan.cells), human)
+            _show_progress(_logging_to_its_file(gen, rec), len(rec.plan.cells), human)
         finally:
             stops.hold()  # a signal landing before this line still raises into the except below
     except Interrupted:
@@ -334,13 +346,23 @@ def _sweep(rec: RecordedRun, stops: StopSignals, human: Console) -> UserError | 
     except UserError as exc:  # the store could not take a cell (full disk...): stop, keep what is saved
         failure = exc
     if stops.first is not None or failure is not None:
-        rec.cancel(interrupted=True)
+        rec.cancel(interrupted=True, reason=stop_reason(stops.first) if stops.first is not None else None)
         gen.close()  # kills a worker still running; the run is recorded interrupted
     return failure
 
 
+def _logging_to_its_file(events: Iterator[object], rec: RecordedRun) -> Iterator[object]:
+    """The run's events; once the run is recorded (its first event), a terminal that goes
+    away hands its output to the run's log (``RunFiles.log``, made only then)."""
+    for event in events:
+        if terminal.log is None and rec.run_id is not None:
+            terminal.log_to(RunFiles.of(rec.db_path, rec.run_id).log)
+        yield event
+
+
 def _show_progress(events: Iterator[object], total: int, human: Console) -> None:
-    """The progress bar (on a terminal) and a line per finished cell and started worker."""
+    """The progress bar (on a terminal) and a line per finished cell and started worker.
+    The bar stops drawing once the terminal is gone (the log gets the lines only)."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}", markup=False),
@@ -354,6 +376,8 @@ def _show_progress(events: Iterator[object], total: int, human: Console) -> None
     with progress:
         task = progress.add_task("starting", total=total)
         for event in events:
+            if terminal.gone and progress.live.is_started:
+                progress.stop()
             _show_event(progress, task, event)
 
 

@@ -144,6 +144,7 @@ class RecordedRun:
         self.supervisor = factory(plan, registry)
         self.run_id: int | None = None
         self.interrupted = False
+        self.stop_reason: str | None = None  # what stopped it, for the cells it cut
         self.results: dict[int, CellResult] = {}  # committed to the store
         self._uncommitted: dict[int, CellResult] = {}  # arrived; its commit was cut short
         self.resume = resume
@@ -152,11 +153,20 @@ class RecordedRun:
             modules=[m for b in registry.backends.values() for m in b.requires],
         )
 
-    def cancel(self, *, interrupted: bool = False) -> None:
-        """Stop now (any thread). ``interrupted``: the stop came from a signal or a closed
-        terminal, not a user's choice, and the run is recorded ``interrupted``."""
+    def cancel(self, *, interrupted: bool = False, reason: str | None = None) -> None:
+        """Stop now (any thread). ``interrupted``: the stop came from a signal or a failure,
+        not a user's choice, and the run is recorded ``interrupted``. ``reason``: what every
+        cell it cuts says ("interrupted by SIGTERM"); by default "cancelled by the user", or
+        "interrupted before it finished" for an interrupted run."""
         self.interrupted = self.interrupted or interrupted
-        self.supervisor.cancel()
+        self.say_why(reason)
+        self.supervisor.cancel(self.stop_reason)
+
+    def say_why(self, reason: str | None) -> None:
+        """What will stop this run, told before it stops (a signal handler, which may then
+        raise through :meth:`events` before :meth:`cancel` is reached): the cells it cuts
+        say so. The first reason stays."""
+        self.stop_reason = self.stop_reason or reason
 
     def _start_record(self) -> None:
         """The record's first line, then tell whoever waits for the id."""
@@ -247,7 +257,8 @@ class RecordedRun:
         assert self.run_id is not None
         for index, spec in enumerate(self.plan.cells):
             if index not in self.results and index not in self._uncommitted:
-                result = CellResult(spec=spec, status=Status.CANCELLED, reason="interrupted before it finished")
+                reason = self.stop_reason or "interrupted before it finished"
+                result = CellResult(spec=spec, status=Status.CANCELLED, reason=reason)
                 with contextlib.suppress(UserError, sqlite3.Error):
                     store.add_cell(self.run_id, self._seq(index), result)
                     self.results[index] = result

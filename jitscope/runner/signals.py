@@ -38,8 +38,9 @@ def raise_interrupted(signum: int) -> None:
 @contextlib.contextmanager
 def on_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
     """Call ``handler(signum)`` for each of ``signals`` while the block runs; the previous
-    handlers come back afterwards. Outside the main thread (where Python refuses signal
-    handlers) nothing is installed."""
+    handlers come back afterwards. A signal already ignored stays ignored: whoever started
+    jitscope asked for that (``nohup``: SIGHUP; a script's background job: SIGINT). Outside
+    the main thread (where Python refuses signal handlers) nothing is installed."""
     previous: dict[int, Any] = {}
 
     def dispatch(signum: int, frame: object) -> None:
@@ -47,7 +48,8 @@ def on_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOP_S
 
     for sig in signals:
         with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, dispatch)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, dispatch)
     try:
         yield
     finally:
@@ -95,3 +97,10 @@ def pause_on_stop(target: Pausable) -> Iterator[None]:
         for stop_sig, old in previous.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(stop_sig, old)
+
+
+def stop_reason(signum: int) -> str:
+    """What a cell cut by this signal says: ``interrupted by SIGTERM``, Ctrl-C named as such.
+    A cut cell names what cut it: a job scheduler's SIGTERM is not "cancelled by the user"."""
+    name = signal.Signals(signum).name
+    return f"interrupted by {name} (Ctrl-C)" if signum == signal.SIGINT else f"interrupted by {name}"

@@ -190,6 +190,7 @@ class Supervisor:
         self.startup_timeout_s = startup_timeout_s
         self._fallback_told = False
         self._cancel = threading.Event()
+        self._cancel_reason = CANCELLED_BY_USER
         self._proc: subprocess.Popen[bytes] | None = None
         self._proc_lock = threading.Lock()
         self._run_token = new_run_token()
@@ -203,8 +204,11 @@ class Supervisor:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def cancel(self) -> None:
-        """Stop now: kill the worker (and its children) and cancel what is left."""
+    def cancel(self, reason: str | None = None) -> None:
+        """Stop now: kill the worker (and its children) and cancel what is left, each cell
+        with ``reason`` (what stopped it: "interrupted by SIGTERM"; by default the user)."""
+        if reason and not self._cancel.is_set():
+            self._cancel_reason = reason
         self._cancel.set()
         with self._proc_lock:
             if self._proc is not None:
@@ -260,7 +264,7 @@ class Supervisor:
                 availability = backend.availability() if backend else None
                 for index, spec in cells:
                     if self.cancelled:
-                        yield CellFinished(index, _cancelled(spec))
+                        yield CellFinished(index, _cancelled(spec, self._cancel_reason))
                         continue
                     reason = self._pre_skip(spec, availability)
                     if reason:
@@ -271,7 +275,7 @@ class Supervisor:
                     yield from self._run_group(backend_name, device, runnable)
                 elif runnable:
                     for index, spec in runnable:
-                        yield CellFinished(index, _cancelled(spec))
+                        yield CellFinished(index, _cancelled(spec, self._cancel_reason))
         finally:
             self.lock.release()
             stop_guard(guard)
@@ -318,7 +322,7 @@ class Supervisor:
         finally:
             self.lock.release()
         for index, spec in pending:
-            yield CellFinished(index, _cancelled(spec))
+            yield CellFinished(index, _cancelled(spec, self._cancel_reason))
 
     def _one_worker(self, backend: str, device: str, pending: list[tuple[int, CellSpec]]) -> Iterator[Event]:
         """Run one worker over ``pending`` (consumed in place) until it ends or must be replaced.
@@ -577,8 +581,11 @@ def _unshared(result: CellResult, scope: str) -> CellResult:
     return dataclasses.replace(result, info={**result.info, "timing_lock": scope, "note": note})
 
 
-def _cancelled(spec: CellSpec) -> CellResult:
-    return CellResult(spec=spec, status=Status.CANCELLED, reason="cancelled by the user")
+CANCELLED_BY_USER = "cancelled by the user"
+
+
+def _cancelled(spec: CellSpec, reason: str = CANCELLED_BY_USER) -> CellResult:
+    return CellResult(spec=spec, status=Status.CANCELLED, reason=reason)
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:

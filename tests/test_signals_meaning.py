@@ -1,0 +1,209 @@
+"""Issue 19 items 4 and 6: signals mean what users expect for a foreground ``jitscope run``.
+
+A hang-up (SIGHUP, or a terminal that is simply gone: writes fail with EIO) is not a request
+to stop: the run detaches in place, its output goes on in the run's log, and it finishes with
+its own exit code. An inherited SIG_IGN (nohup) stays ignored. SIGINT and SIGTERM still stop,
+and the cells they cut say which signal cut them, never "cancelled by the user".
+Through the real command, with real ptys and real signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import pty
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cli_support import CHAOS, jitscope, start_jitscope
+
+from jitscope.core.paths import RunFiles
+from jitscope.results.store import Store
+
+# Six cells of ~0.3 s each after the first: time enough to close the terminal mid-run.
+SIX = ["-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000,4000,5000,6000", "--budget", "0.3", "--no-plot"]
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def _runs(db: Path) -> list[tuple[str, int]]:
+    with Store(db, create=False) as store:
+        return [(r.state, r.cell_count) for r in store.runs()]
+
+
+def _own_terminal(sub: int, ignore_hangup: bool) -> Callable[[], None]:
+    """In the child: a new session whose controlling terminal is the pty (a terminal window
+    or an SSH session), so that closing the pty's other side hangs it up."""
+    import fcntl
+    import termios
+
+    def setup() -> None:
+        os.setsid()
+        fcntl.ioctl(sub, termios.TIOCSCTTY, 0)
+        if ignore_hangup:  # `nohup` / `trap '' HUP`: SIG_IGN is inherited
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    return setup
+
+
+def _run_in_a_terminal_that_closes(tmp_path: Path, ignore_hangup: bool) -> tuple[subprocess.Popen[bytes], Path, Path, bytes]:
+    """Start the run on a pty, wait until its first cell is printed, close the terminal;
+    returns what the terminal showed too."""
+    db, out = tmp_path / "r.db", tmp_path / "out.csv"
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *SIX, "--db", str(db), "--csv", str(out)],
+                            stdin=sub, stdout=sub, stderr=sub, env={**os.environ, "COLUMNS": "100"},
+                            preexec_fn=_own_terminal(sub, ignore_hangup))
+    os.close(sub)
+    seen = b""
+    deadline = time.monotonic() + 120
+    try:
+        while b" median " not in seen and time.monotonic() < deadline:  # the first cell finished
+            seen += os.read(main, 65536)
+    except OSError:
+        pass
+    assert b" median " in seen, seen.decode(errors="replace")
+    os.close(main)  # the terminal window closes / the SSH connection drops
+    return proc, db, out, seen
+
+
+def _assert_finished_with_its_log(proc: subprocess.Popen[bytes], db: Path, out: Path, why: str, shown: bytes) -> None:
+    assert proc.wait(timeout=120) == 0  # the run's own code (every cell ok), not 129
+    assert _runs(db) == [("finished", 6)]
+    assert [r["status"] for r in _csv_rows(out)] == ["ok"] * 6
+    log = RunFiles.of(db, 1).log
+    text = log.read_text(encoding="utf-8")
+    assert why in text and "the run goes on" in text, text
+    assert "saved as run 1" in text and f"wrote {out}" in text, text  # the rest of the output...
+    for size in ("2e3", "3e3", "4e3", "5e3", "6e3"):  # ...every line the terminal did not show
+        assert f"size={size}  median" in text or f"size={size}  median".encode() in shown, text
+    assert "\x1b[" not in text, text  # plain text, not a terminal's escape codes
+    assert "Traceback" not in text, text
+
+
+def test_sighup_of_a_foreground_run_detaches_it_and_the_run_finishes(tmp_path: Path) -> None:
+    proc, db, out, shown = _run_in_a_terminal_that_closes(tmp_path, ignore_hangup=False)
+    _assert_finished_with_its_log(proc, db, out, "SIGHUP", shown)
+
+
+def test_a_terminal_gone_without_a_signal_switches_the_output_to_the_log(tmp_path: Path) -> None:
+    """`... & disown`, then the terminal closes: no SIGHUP reaches the run, its writes fail
+    with EIO. The run must go on, and say so in its log, not stop silently."""
+    proc, db, out, shown = _run_in_a_terminal_that_closes(tmp_path, ignore_hangup=True)
+    _assert_finished_with_its_log(proc, db, out, "the terminal is gone", shown)
+
+
+def _wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT count(*) FROM cells").fetchone()[0] >= count:
+                        return
+            except sqlite3.Error:
+                pass
+        time.sleep(0.1)
+    raise AssertionError(f"{count} cells never reached {db}")
+
+
+def test_an_inherited_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
+    """`nohup jitscope run ...`: jitscope must not install its own handler over SIG_IGN."""
+    db, out = tmp_path / "r.db", tmp_path / "out.csv"
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *SIX, "--db", str(db), "--csv", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    _wait_for_cells(db, 1)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert _runs(db) == [("finished", 6)]
+    assert [r["status"] for r in _csv_rows(out)] == ["ok"] * 6
+    assert not RunFiles.of(db, 1).log.exists()  # not even taken for a hang-up: it was ignored
+
+
+@pytest.mark.parametrize(("sig", "reason"), [(signal.SIGTERM, "interrupted by SIGTERM"),
+                                             (signal.SIGINT, "interrupted by SIGINT (Ctrl-C)")])
+def test_a_cell_cut_by_a_signal_names_it_not_cancelled_by_the_user(sig: int, reason: str, tmp_path: Path) -> None:
+    db, out = tmp_path / "X.db", tmp_path / "out.csv"
+    proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
+                          "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
+    _wait_for_cells(db, 1)
+    time.sleep(0.5)  # the hanging cell is running
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    rows = _csv_rows(out)
+    assert [r["status"] for r in rows] == ["ok", "cancelled"]
+    assert rows[1]["reason"] == reason
+    shown = jitscope("show", "1", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert reason in shown.stdout and "by the user" not in shown.stdout
+
+
+def test_a_hang_up_leaves_an_export_to_a_pipe_where_it_was(tmp_path: Path) -> None:
+    """`jitscope run ... --csv - | consumer` in a terminal that closes: the terminal's output
+    (stderr) moves to the log, stdout is still the pipe and holds the whole CSV, nothing else."""
+    db = tmp_path / "r.db"
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *SIX, "--db", str(db), "--csv", "-"],
+                            stdin=sub, stdout=subprocess.PIPE, stderr=sub, env={**os.environ, "COLUMNS": "100"},
+                            preexec_fn=_own_terminal(sub, ignore_hangup=False))
+    os.close(sub)
+    seen = b""
+    deadline = time.monotonic() + 120
+    with contextlib.suppress(OSError):
+        while b" median " not in seen and time.monotonic() < deadline:
+            seen += os.read(main, 65536)
+    assert b" median " in seen, seen.decode(errors="replace")
+    os.close(main)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert [r["status"] for r in csv.DictReader(io.StringIO(out.decode()))] == ["ok"] * 6
+    text = RunFiles.of(db, 1).log.read_text(encoding="utf-8")
+    assert "SIGHUP" in text and "saved as run 1" in text, text
+
+
+SLOW_TO_LOAD = '''
+import pathlib, time
+import jitscope
+
+pathlib.Path(__file__).with_suffix(".loading").touch()
+time.sleep(3)  # a plugin that takes its time: a hang-up arrives while it loads
+
+saxpy = jitscope.workload("saxpy", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(1000,))
+
+@saxpy.reference
+def _(x):
+    return 2.0 * x
+
+@saxpy.kernel("numpy")
+def _(x):
+    return 2.0 * x
+'''
+
+
+def test_a_hang_up_while_plugins_load_does_not_stop_the_run(tmp_path: Path) -> None:
+    db, kernels = tmp_path / "r.db", tmp_path / "kernels.py"
+    kernels.write_text(SLOW_TO_LOAD, encoding="utf-8")
+    proc = start_jitscope("run", "-w", str(kernels), "-b", "numpy", "--budget", "0.02", "--no-plot", "--db", str(db))
+    deadline = time.monotonic() + 60
+    while not kernels.with_suffix(".loading").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kernels.with_suffix(".loading").exists()
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert _runs(db) == [("finished", 1)]
+    assert "SIGHUP" in RunFiles.of(db, 1).log.read_text(encoding="utf-8")
