@@ -24,6 +24,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
 )
 
@@ -143,42 +145,35 @@ def _check(cmd: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail))
 
 
-class CythonKernel(Kernel):
-    """Builds (or loads) the extension on the first call, so the build is in the compile column."""
+def cython_kernel(ctx: CellContext, make_call: Any, prepare: Any = None, probed: bool = False,
+                  **notes: Any) -> Kernel:
+    """A :class:`FunctionKernel` (the one kernel shape) whose first call builds (or loads)
+    the extension, so the build is in the compile column, observed by
+    :class:`CythonBuildWatch`. ``probed``: the call returns ``(result, array)``, the array
+    being data the kernel computed in its specialisation's type (see ``_cython_kernels.pyx``)."""
+    own = {"sync": "none needed (synchronous C code)", "threads": 1, **notes}
+    state = _BuildState()
 
-    def __init__(
-        self, ctx: CellContext, make_call: Any, prepare: Any = None, probed: bool = False, **notes: Any
-    ) -> None:
-        """``probed``: the call returns ``(result, array)``, the array being data the kernel
-        computed in its specialisation's type (see ``_cython_kernels.pyx``)."""
-        super().__init__()
-        self._make_call = make_call
-        self._prepare = prepare
-        self._probed = probed
-        self._call: Any = None
-        self.build = ""  # miss / hit / memory once the first call built or loaded the module
-        self.notes.update({"sync": "none needed (synchronous C code)", "threads": 1, **notes})
-
-    def transfer(self) -> None:
-        if self._prepare is not None:
-            self._prepare()
-
-    def run(self) -> Any:
-        if self._call is None:
+    def run() -> Any:
+        if state.call is None:
             module, record = build_module()
-            self.build = str(record.pop("build", ""))
-            self.notes.update(record)
-            self._call = self._make_call(module)
-        return self._call()
+            state.build = str(record.pop("build", ""))
+            own.update(record)
+            state.call = make_call(module)
+        return state.call()
 
-    def compile_watch(self) -> CompileWatch:
-        return CythonBuildWatch(self)
+    unprobe = (lambda out: out[1]) if probed else None
+    return FunctionKernel(run, transfer=prepare, notes=own, watch=lambda: CythonBuildWatch(state),
+                          ran_with=unprobe, fetch=(lambda out: out[0]) if probed else None)
 
-    def ran_with(self, out: Any) -> Any:
-        return out[1] if self._probed else out
 
-    def fetch(self, out: Any) -> Any:
-        return out[0] if self._probed else out
+@dataclass
+class _BuildState:
+    """A kernel's extension: ``build`` is miss / hit / memory once the first call built or
+    loaded the module; ``call`` the compiled entry point from then on."""
+
+    build: str = ""
+    call: Any = None
 
 
 class CythonBuildWatch(CompileWatch):
@@ -186,11 +181,11 @@ class CythonBuildWatch(CompileWatch):
     compilation with a cache miss; a module loaded from jitscope's disk cache is a hit; one
     already loaded in this worker consulted no cache."""
 
-    def __init__(self, kernel: CythonKernel) -> None:
-        self._kernel = kernel
+    def __init__(self, state: _BuildState) -> None:
+        self._state = state
 
     def stop(self) -> CompileObservation:
-        state = self._kernel.build
+        state = self._state.build
         if state == "miss":
             return CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
         if state == "hit":
@@ -231,7 +226,7 @@ def _linreg(ctx: CellContext) -> Kernel:
 
         return call
 
-    kernel = CythonKernel(ctx, make_call, prepare, layout="row-major X, one fused pass per epoch (typed memoryviews)")
+    kernel = cython_kernel(ctx, make_call, prepare, layout="row-major X, one fused pass per epoch (typed memoryviews)")
     return kernel
 
 
@@ -246,7 +241,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
         fn = module.mcpi
         return lambda: (fn(n, seed, probe), probe)
 
-    return CythonKernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
+    return cython_kernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
 
 
 def _lu(ctx: CellContext) -> Kernel:
@@ -266,7 +261,7 @@ def _lu(ctx: CellContext) -> Kernel:
 
         return call
 
-    kernel = CythonKernel(
+    kernel = cython_kernel(
         ctx, make_call, prepare, probed=True, layout="copy of A, then naive in-place Doolittle",
         accumulator="log|det| in double",
     )
@@ -285,7 +280,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         fn = module.nodes
         return lambda: (fn(n, p, seed, probe), probe)
 
-    return CythonKernel(
+    return cython_kernel(
         ctx, make_call, probed=True, rng=RNG, layout="structure of arrays in malloc'd C memory",
         accumulator="checksum in double",
     )

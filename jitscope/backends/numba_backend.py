@@ -23,6 +23,7 @@ from jitscope.core.backend import (
     CellContext,
     CompileObservation,
     CompileWatch,
+    FunctionKernel,
     Kernel,
     UserKernel,
 )
@@ -88,58 +89,50 @@ def _register_pass_counter() -> None:
 _listen = OncePerWorker(_register_pass_counter, (ImportError, AttributeError, AssertionError))
 
 
-class NumbaKernel(Kernel):
-    """A host kernel calling jitted code; records threads after the run.
+def _thread_notes(notes: dict[str, Any], parallel: bool) -> None:
+    """The threads a call ran with, read after it ran (the threading layer is chosen on the
+    first parallel call)."""
+    import numba
+
+    if parallel:
+        notes["threads"] = numba.get_num_threads()
+        notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
+        with contextlib.suppress(ValueError):
+            notes["threading_layer"] = numba.threading_layer()
+    else:
+        notes["threads"] = 1
+
+
+def numba_kernel(  # noqa: PLR0913 - each keyword is one optional step of a host kernel
+    call: Any,
+    dispatchers: list[Any],
+    notes: dict[str, Any],
+    *,
+    parallel: bool = False,
+    prepare: Any = None,
+    probed: bool = False,
+    factories: tuple[Any, ...] = (),
+    to_host: Any = None,
+    **more: Any,
+) -> Kernel:
+    """A host kernel calling jitted code (a :class:`FunctionKernel`, the one kernel shape),
+    observed by :class:`NumbaCompileWatch`; records threads after the run.
 
     ``probed``: the jitted code returns ``(result, probe)`` where the probe is data the
     kernel computed (its dtype is what ran, see ``_numba_kernels``). ``factories``:
     ``functools.cache``d builders called inside the first call (the ``@vectorize`` ufunc),
-    whose cache misses say the ufunc was created (compiled or loaded) by that call."""
+    whose cache misses say the ufunc was created (compiled or loaded) by that call.
+    ``to_host``: applied to the result after that (a user kernel's: NumPy).
+    ``more``: FunctionKernel's other keywords (a user kernel's ``explain``, ``ran_with``...)."""
 
-    def __init__(
-        self,
-        call: Any,
-        dispatchers: list[Any],
-        notes: dict[str, Any],
-        *,
-        parallel: bool = False,
-        prepare: Any = None,
-        probed: bool = False,
-        factories: tuple[Any, ...] = (),
-    ) -> None:
-        super().__init__()
-        self._call = call
-        self._prepare = prepare
-        self._dispatchers = dispatchers
-        self._parallel = parallel
-        self._probed = probed
-        self._factories = factories
-        self.notes.update(notes)
+    def fetch(out: Any) -> Any:
+        _thread_notes(notes, parallel)
+        result = out[0] if probed else out
+        return to_host(result) if to_host is not None else result
 
-    def transfer(self) -> None:
-        if self._prepare is not None:
-            self._prepare()
-
-    def run(self) -> Any:
-        return self._call()
-
-    def compile_watch(self) -> CompileWatch:
-        return NumbaCompileWatch(self._dispatchers, self._factories)
-
-    def ran_with(self, out: Any) -> Any:
-        return out[1] if self._probed else out
-
-    def fetch(self, out: Any) -> Any:
-        import numba
-
-        if self._parallel:
-            self.notes["threads"] = numba.get_num_threads()
-            self.notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
-            with contextlib.suppress(ValueError):
-                self.notes["threading_layer"] = numba.threading_layer()
-        else:
-            self.notes["threads"] = 1
-        return out[0] if self._probed else out
+    kwargs: dict[str, Any] = {"ran_with": (lambda out: out[1]) if probed else None, "fetch": fetch, **more}
+    return FunctionKernel(call, transfer=prepare, notes=notes,
+                          watch=lambda: NumbaCompileWatch(dispatchers, factories), **kwargs)
 
 
 class NumbaCompileWatch(CompileWatch):
@@ -304,7 +297,7 @@ def _linreg(parallel: bool) -> Any:
             def call() -> Any:
                 return fn(data["X"], data["y"], coef, epochs)
 
-        kernel = NumbaKernel(
+        kernel = numba_kernel(
             call, [fn], _base_notes(ctx, layout=layout, fastmath=True), parallel=parallel, prepare=prepare
         )
         return kernel
@@ -323,17 +316,17 @@ def _mcpi(variant: str) -> Any:
         if variant == "default":
             fn = K.mcpi_serial_f32 if single else K.mcpi_serial_f64
             notes = _base_notes(ctx, rng=SERIAL_RNG, layout=f"fused generate-test-count; {counter}")
-            return NumbaKernel(lambda: fn(n, seed), [fn], notes, probed=True)
+            return numba_kernel(lambda: fn(n, seed), [fn], notes, probed=True)
         if variant == "parallel":
             fn = K.mcpi_parallel_f32 if single else K.mcpi_parallel_f64
             notes = _base_notes(ctx, rng=COUNTER_RNG, layout=f"fused, prange over samples; {counter}")
-            return NumbaKernel(lambda: fn(n, seed), [fn], notes, parallel=True, probed=True)
+            return numba_kernel(lambda: fn(n, seed), [fn], notes, parallel=True, probed=True)
         notes = _base_notes(
             ctx,
             rng=COUNTER_RNG,
             layout=f"@vectorize ufunc over materialised index chunks of {K.VECTORIZE_CHUNK}; {counter}",
         )
-        return NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, probed=True,
+        return numba_kernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, probed=True,
                            factories=(K.inside_ufunc,))
 
     return build
@@ -354,7 +347,7 @@ def _lu(parallel: bool) -> Any:
         layout = "copy of A, then naive in-place Doolittle (row-major, i-j loops)"
         if parallel:
             layout += "; rows of each trailing update in prange"
-        kernel = NumbaKernel(
+        kernel = numba_kernel(
             lambda: fn(data["A"]),
             [fn],
             _base_notes(ctx, layout=layout, fastmath=True, accumulator="log|det| summed in float64"),
@@ -386,7 +379,7 @@ def _nodes(variant: str) -> Any:
                 accumulator=acc,
             )
             # Functions using a jitclass cannot be cached on disk: cache says n/a.
-            return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
+            return numba_kernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
         proto = np.zeros(1, dtype=_np_dtype(ctx))
         parallel = variant == "parallel"
         fn = K.nodes_soa_parallel if parallel else K.nodes_soa
@@ -396,7 +389,7 @@ def _nodes(variant: str) -> Any:
             layout="structure of arrays (keys int64, bias)" + ("; prange over nodes" if parallel else ""),
             accumulator=acc,
         )
-        return NumbaKernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel, probed=True)
+        return numba_kernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel, probed=True)
 
     return build
 
@@ -421,43 +414,28 @@ def _seed(workload: str) -> Any:
                 data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=np.float64)
 
             notes["layout"] = "Python-style loop over rows, NumPy row-slice updates (a temporary per row)"
-            return NumbaKernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
+            return numba_kernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
         n, seed = int(ctx.inputs["n"]), int(ctx.inputs["seed"])
         if workload == "mcpi":
             notes["rng"] = "random module (Numba's own Mersenne Twister), seeded inside the jitted code"
-            return NumbaKernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
+            return numba_kernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
         fn = S.nodes()
         p = float(ctx.inputs["p"])
         notes.update(rng=SERIAL_RNG, layout="reflected list of @jitclass SeedNode objects, mutate() method")
-        return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
+        return numba_kernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
 
     return build
 
 
 # ---- users' own kernels -----------------------------------------------------------------------
-class _UserNumbaKernel(NumbaKernel):
-    """A user's function under ``numba.njit``: the dtype is read from what it returned and
-    the arrays it was given; a function Numba cannot compile fails the cell with Numba's own
-    message (one line), not a traceback."""
+def _explain(exc: BaseException) -> str | None:
+    """A function Numba cannot compile fails the cell with Numba's own message (one line),
+    not a traceback."""
+    from numba.core.errors import NumbaError
 
-    def __init__(self, call: Any, dispatcher: Any, data: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(call, [dispatcher], {}, **kwargs)
-        self._data = data
+    from jitscope.backends._adapt import library_message
 
-    def ran_with(self, out: Any) -> Any:
-        return (out, self._data)
-
-    def fetch(self, out: Any) -> Any:
-        from jitscope.backends._adapt import to_numpy
-
-        return to_numpy(super().fetch(out))
-
-    def explain(self, exc: BaseException) -> str | None:
-        from numba.core.errors import NumbaError
-
-        from jitscope.backends._adapt import library_message
-
-        return library_message(exc) if isinstance(exc, NumbaError) else None
+    return library_message(exc) if isinstance(exc, NumbaError) else None
 
 
 def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None) -> Any:
@@ -500,14 +478,14 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     def prepare() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
-    kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
-    kernel.arguments = data
-    from jitscope.backends._adapt import closure_note
+    from jitscope.backends._adapt import closure_note, to_numpy
 
-    if closure_note(user.fn):
-        kernel.notes["note"] = closure_note(user.fn)
-    kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
-    return kernel
+    jit = f"numba.njit(cache=True{', parallel=True' if parallel else ''})"
+    notes = {"note": closure_note(user.fn)} if closure_note(user.fn) else {}
+    notes.update(_base_notes(ctx, jit=jit))
+    # The dtype is read from what the function returned and the arrays it was given.
+    return numba_kernel(lambda: dispatcher(**data), [dispatcher], notes, parallel=parallel, prepare=prepare,
+                        to_host=to_numpy, ran_with=lambda out: (out, data), explain=_explain, arguments=data)
 
 
 # ---- backend --------------------------------------------------------------------------------

@@ -177,8 +177,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
         data.update(cast_inputs(ctx, lambda a: a))
 
     kernel = FunctionKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
-                          ran_with=lambda out: (out, data))
-    kernel.arguments = data
+                            ran_with=lambda out: (out, data), arguments=data)
     return kernel
 
 

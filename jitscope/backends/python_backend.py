@@ -163,9 +163,10 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                 return seen
         return out  # NumPy arrays or scalars the kernel made from the float64 inputs
 
+    # A list kernel's arguments are rebuilt each call, never compared: no arguments to check.
     kernel = FunctionKernel(run, compiler=False, transfer=transfer, fetch=to_numpy, ran_with=ran_with,
-                          notes={"layout": "Python lists" if lists else "float64 NumPy arrays"})
-    kernel.arguments = None if lists else data  # lists are rebuilt, never compared
+                            notes={"layout": "Python lists" if lists else "float64 NumPy arrays"},
+                            arguments=None if lists else data)
     return kernel
 
 

@@ -70,19 +70,19 @@ BUILTIN_BACKENDS: dict[str, str] = _builtin_backends()
 class Registry:
     workloads: dict[str, Workload] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
+    # Kernels declared apart from their workload: a file's IMPLEMENTATIONS and the
+    # implementations bound from users' @w.kernel functions. A workload's own declared kernels
+    # (Workload.kernel_build) are read from ``workloads``, never copied here.
     extra_implementations: list[Implementation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
     # Each ``-w`` file loaded (its resolved path, in load order) -> the workloads it defined:
     # the one record of files, from which the paths and each file's names are read.
     workloads_by_file: dict[str, list[str]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        """Workloads handed to the constructor (an embedding program, the tests) bring the
-        kernels their files declare, as discovered ones do (:func:`_add_workload`)."""
-        for workload in self.workloads.values():
-            for impl in workload.kernel_builds:
-                if impl not in self.extra_implementations:
-                    self.extra_implementations.append(impl)
+    def declared(self) -> list[Implementation]:
+        """Every kernel not listed by its backend: the workloads' own (however they came:
+        discovered, loaded from a file, handed to the constructor), then the others."""
+        return [impl for w in self.workloads.values() for impl in w.kernel_builds] + self.extra_implementations
 
     @property
     def workload_files(self) -> tuple[str, ...]:
@@ -96,10 +96,11 @@ class Registry:
         # Each backend's own, then the kernels workloads and files declared for it: one
         # backend's cells stay together whichever file declared them.
         impls: list[Implementation] = []
+        declared = self.declared()
         for name, b in self.backends.items():
             impls.extend(b.implementations)
-            impls.extend(i for i in self.extra_implementations if i.backend == name)
-        impls.extend(i for i in self.extra_implementations if i.backend not in self.backends)
+            impls.extend(i for i in declared if i.backend == name)
+        impls.extend(i for i in declared if i.backend not in self.backends)
         return [
             i
             for i in impls
@@ -110,7 +111,7 @@ class Registry:
     def variants(self, backend: str) -> tuple[str, ...]:
         b = self.backends[backend]
         names = list(b.variants)
-        for impl in self.extra_implementations:
+        for impl in self.declared():
             if impl.backend == backend and impl.variant not in names:
                 names.append(impl.variant)
         if b.default_variant in names:  # first, whoever declared it
@@ -188,10 +189,9 @@ def _add_workload(reg: Registry, obj: Any, source: str) -> None:
     if not isinstance(obj, Workload):
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
     check_name(obj.name, "workload")
-    reg.workloads[obj.name] = obj
-    for impl in obj.kernel_builds:  # the kernels its file declares (Workload.kernel_build)
+    for impl in obj.kernel_builds:  # the kernels its file declares, read from it (Registry.declared)
         _check_implementation(impl)
-        reg.extra_implementations.append(impl)
+    reg.workloads[obj.name] = obj
 
 
 def _check_implementation(impl: Implementation) -> None:
