@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from jitscope.core.implementation import BuildRef as BuildRef
 from jitscope.core.implementation import Implementation as Implementation
+from jitscope.core.implementation import UserKernel as UserKernel
 from jitscope.core.model import CellSpec
 from jitscope.core.workload import Inputs, Workload
 
@@ -235,30 +236,6 @@ class FunctionKernel(Kernel):
 class SkipCell(Exception):
     """Raised by ``build`` (in the worker) when a cell cannot run here; the message is the
     reason shown to the user, e.g. ``"jax x64 disabled: float64 would silently be float32"``."""
-
-
-@dataclass(frozen=True)
-class UserKernel:
-    """A user's plain function bound to a backend by ``@w.kernel(backend[, variant])``.
-
-    ``variant`` None serves every variant of the backend's :class:`Adapter` (numba's njit
-    and njit(parallel=True), torch eager and compile); a named variant binds one and takes
-    precedence for it. ``options`` are the decorator's keywords (e.g. ``lists=True`` for
-    python), checked against :attr:`Adapter.options` when the file is loaded."""
-
-    workload: str
-    backend: str
-    variant: str | None
-    fn: Callable[..., Any]
-    options: tuple[tuple[str, Any], ...] = ()
-    source: str = ""  # "kernels.py:12", for messages
-
-    def option(self, name: str, default: Any = None) -> Any:
-        return dict(self.options).get(name, default)
-
-    def library_options(self, own: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The decorator's keywords meant for the library (all but jitscope's ``own``)."""
-        return {k: v for k, v in self.options if k not in own}
 
 
 @dataclass(frozen=True)
