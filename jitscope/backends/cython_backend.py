@@ -28,14 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jitscope.core.backend import (
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-)
+from jitscope.core import backend as api
 
 NAME = "cython"
 PYX = Path(__file__).with_name("_cython_kernels.pyx")
@@ -145,8 +138,8 @@ def _check(cmd: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail))
 
 
-def cython_kernel(ctx: CellContext, make_call: Any, prepare: Any = None, probed: bool = False,
-                  **notes: Any) -> Kernel:
+def cython_kernel(ctx: api.CellContext, make_call: Any, prepare: Any = None, probed: bool = False,
+                  **notes: Any) -> api.Kernel:
     """A :class:`FunctionKernel` (the one kernel shape) whose first call builds (or loads)
     the extension, so the build is in the compile column, observed by
     :class:`CythonBuildWatch`. ``probed``: the call returns ``(result, array)``, the array
@@ -163,7 +156,7 @@ def cython_kernel(ctx: CellContext, make_call: Any, prepare: Any = None, probed:
         return state.call()
 
     unprobe = (lambda out: out[1]) if probed else None
-    return FunctionKernel(run, transfer=prepare, notes=own, watch=lambda: CythonBuildWatch(state),
+    return api.FunctionKernel(run, transfer=prepare, notes=own, watch=lambda: CythonBuildWatch(state),
                           ran_with=unprobe, fetch=(lambda out: out[0]) if probed else None)
 
 
@@ -176,7 +169,7 @@ class _BuildState:
     call: Any = None
 
 
-class CythonBuildWatch(CompileWatch):
+class CythonBuildWatch(api.CompileWatch):
     """The extension is built (or loaded) inside the first call: cythonize + C compile is a
     compilation with a cache miss; a module loaded from jitscope's disk cache is a hit; one
     already loaded in this worker consulted no cache."""
@@ -184,25 +177,25 @@ class CythonBuildWatch(CompileWatch):
     def __init__(self, state: _BuildState) -> None:
         self._state = state
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         state = self._state.build
         if state == "miss":
-            return CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
+            return api.CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
         if state == "hit":
-            return CompileObservation("no", "hit", detail="built module loaded from the disk cache")
+            return api.CompileObservation("no", "hit", detail="built module loaded from the disk cache")
         if state == "memory":
-            return CompileObservation("no", "n/a", detail="module already loaded in this worker")
-        return CompileObservation("unknown", "unknown")
+            return api.CompileObservation("no", "n/a", detail="module already loaded in this worker")
+        return api.CompileObservation("unknown", "unknown")
 
 
 RNG = "splitmix64 counter-based (sample/node i = splitmix64(key(seed) + i*phi64))"
 
 
-def _ctype(ctx: CellContext) -> str:
+def _ctype(ctx: api.CellContext) -> str:
     return "float" if ctx.dtype == "float32" else "double"
 
 
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     dt = np.dtype(ctx.dtype)
@@ -230,7 +223,7 @@ def _linreg(ctx: CellContext) -> Kernel:
     return kernel
 
 
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     n = int(ctx.inputs["n"])
@@ -244,7 +237,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     return cython_kernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
 
 
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     data: dict[str, Any] = {}
@@ -268,7 +261,7 @@ def _lu(ctx: CellContext) -> Kernel:
     return kernel
 
 
-def _nodes(ctx: CellContext) -> Kernel:
+def _nodes(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     n = int(ctx.inputs["n"])
@@ -300,7 +293,7 @@ def _info() -> dict[str, Any]:
     return info
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Cython: typed memoryview loops, built at first use with the C compiler, cached on disk",
     requires=("Cython",),

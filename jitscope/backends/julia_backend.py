@@ -18,14 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jitscope.backends._observe import SeenDtype
-from jitscope.core.backend import (
-    Backend,
-    CellContext,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    which_probe,
-)
+from jitscope.core import backend as api
 
 NAME = "julia"
 SERVER = Path(__file__).with_name("_julia_server.jl")
@@ -139,7 +132,7 @@ def _result(workload: str, fields: list[str]) -> Any:
     return values[0]
 
 
-def julia_kernel(ctx: CellContext, julia: str) -> Kernel:
+def julia_kernel(ctx: api.CellContext, julia: str) -> api.Kernel:
     """A :class:`FunctionKernel` (the one kernel shape) driving one julia process: transfer
     writes the inputs and sends SETUP, each run is one RUN round trip, whose reply carries
     Julia's own elapsed time (recorded beside the headline time) and the element type the
@@ -173,16 +166,16 @@ def julia_kernel(ctx: CellContext, julia: str) -> Kernel:
         server.close()
         files.cleanup()
 
-    return FunctionKernel(run, transfer=transfer, fetch=fetch, ran_with=lambda out: SeenDtype(out[0]),
+    return api.FunctionKernel(run, transfer=transfer, fetch=fetch, ran_with=lambda out: SeenDtype(out[0]),
                           notes=notes, close=close)
 
 
-def _build(ctx: CellContext) -> Kernel:
+def _build(ctx: api.CellContext) -> api.Kernel:
     julia = shutil.which("julia")
     if julia is None:
-        raise SkipCell("julia not found on PATH")
+        raise api.SkipCell("julia not found on PATH")
     if ctx.spec.workload not in _SETUPS:
-        raise SkipCell(f"julia has no kernel for {ctx.spec.workload}")
+        raise api.SkipCell(f"julia has no kernel for {ctx.spec.workload}")
     return julia_kernel(ctx, julia)
 
 
@@ -198,11 +191,11 @@ def _info() -> dict[str, Any]:
     return info
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Julia kernels in a long-lived julia process (when julia is on PATH)",
     requires=(),
     devices=("cpu",),
     info=_info,
-    probe=which_probe("julia"),
+    probe=api.which_probe("julia"),
 )

@@ -17,16 +17,7 @@ import sys
 from typing import Any
 
 from jitscope.backends._observe import OncePerWorker
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
 COUNTER_RNG = (
@@ -50,7 +41,7 @@ def _kernels() -> Any:
     return _numba_kernels
 
 
-def _np_dtype(ctx: CellContext) -> Any:
+def _np_dtype(ctx: api.CellContext) -> Any:
     import numpy as np
 
     return np.dtype(ctx.dtype)
@@ -114,7 +105,7 @@ def numba_kernel(  # noqa: PLR0913 - each keyword is one optional step of a host
     factories: tuple[Any, ...] = (),
     to_host: Any = None,
     **more: Any,
-) -> Kernel:
+) -> api.Kernel:
     """A host kernel calling jitted code (a :class:`FunctionKernel`, the one kernel shape),
     observed by :class:`NumbaCompileWatch`; records threads after the run.
 
@@ -131,11 +122,11 @@ def numba_kernel(  # noqa: PLR0913 - each keyword is one optional step of a host
         return to_host(result) if to_host is not None else result
 
     kwargs: dict[str, Any] = {"ran_with": (lambda out: out[1]) if probed else None, "fetch": fetch, **more}
-    return FunctionKernel(call, transfer=prepare, notes=notes,
+    return api.FunctionKernel(call, transfer=prepare, notes=notes,
                           watch=lambda: NumbaCompileWatch(dispatchers, factories), **kwargs)
 
 
-class NumbaCompileWatch(CompileWatch):
+class NumbaCompileWatch(api.CompileWatch):
     """Numba's own signals around the first call.
 
     * compiled: did any compiler pass run (``numba:run_pass`` events)? Loading from the disk
@@ -170,9 +161,9 @@ class NumbaCompileWatch(CompileWatch):
         self._created = self._creations()
         self._counts = _cache_counts(self._dispatchers)
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         if _jit_disabled():
-            return CompileObservation("no", "n/a", detail="numba: JIT disabled; the Python function ran")
+            return api.CompileObservation("no", "n/a", detail="numba: JIT disabled; the Python function ran")
         new = self._signature_count() - self._signatures
         created = self._creations() - self._created
         hits_now, misses_now = _cache_counts(self._dispatchers)
@@ -183,7 +174,7 @@ class NumbaCompileWatch(CompileWatch):
         elif self._dispatchers:
             compiled = new > hits
         else:
-            return CompileObservation("unknown", "unknown", detail="numba's event API is unavailable")
+            return api.CompileObservation("unknown", "unknown", detail="numba's event API is unavailable")
         if misses > 0:
             cache = "miss"
         elif hits > 0:
@@ -198,7 +189,7 @@ class NumbaCompileWatch(CompileWatch):
             detail = "numba: already compiled in this worker (no cache consulted)"
         elif cache == "n/a":
             detail += " (not disk-cacheable: cache=False or jitclass code)"
-        return CompileObservation("yes" if compiled else "no", cache, detail=detail)
+        return api.CompileObservation("yes" if compiled else "no", cache, detail=detail)
 
     def fell_back(self) -> str:
         if _jit_disabled():
@@ -248,7 +239,7 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     return notes
 
 
-def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+def _base_notes(ctx: api.CellContext, **extra: Any) -> dict[str, Any]:
     import numba
 
     notes = {
@@ -261,7 +252,7 @@ def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
 
 # ---- linreg ---------------------------------------------------------------------------------
 def _linreg(parallel: bool) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -307,7 +298,7 @@ def _linreg(parallel: bool) -> Any:
 
 # ---- mcpi -----------------------------------------------------------------------------------
 def _mcpi(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         K = _kernels()
         n = int(ctx.inputs["n"])
         seed = int(ctx.inputs["seed"])
@@ -334,7 +325,7 @@ def _mcpi(variant: str) -> Any:
 
 # ---- lu -------------------------------------------------------------------------------------
 def _lu(parallel: bool) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -362,7 +353,7 @@ def _lu(parallel: bool) -> Any:
 
 # ---- nodes ----------------------------------------------------------------------------------
 def _nodes(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -398,7 +389,7 @@ def _nodes(variant: str) -> Any:
 def _seed(workload: str) -> Any:
     """``numba:seed``: the published code under ``@njit`` as posted (see ``_seeds``)."""
 
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         from jitscope.backends._seeds import SEED_NOTE
@@ -457,7 +448,7 @@ def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None)
         setattr(numba.config, "CACHE_DIR", base)  # noqa: B010
 
 
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """``default``: ``numba.njit(cache=True)``; ``parallel``: with ``parallel=True`` (so
     ``prange`` works); ``cuda``: the user's launcher of their own ``@cuda.jit`` kernels
     (``_numba_cuda.adapt``). Compilation happens in the first call, observed like the built-in
@@ -524,7 +515,7 @@ def _info() -> dict[str, Any]:
 def _cuda(workload: str) -> Any:
     """``numba:cuda`` cells: built by ``_numba_cuda`` (imported in the worker only)."""
 
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         _kernels()  # NUMBA_CACHE_DIR before the cuda.jit(cache=True) kernels are imported
         from jitscope.backends import _numba_cuda
 
@@ -546,7 +537,7 @@ def _setup_threads(n: int) -> None:
 NAME = "numba"
 _CUDA = ("cuda",)
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Numba @njit: fused loops, prange, @vectorize, @jitclass, numba.cuda kernels; on-disk cache",
     requires=("numba",),
@@ -560,7 +551,7 @@ BACKEND = Backend(
     variant_order=("default", "parallel", "vectorize", "jitclass", "seed", "cuda"),
     # A cuda kernel is a different program (a launcher of @cuda.jit kernels): it serves
     # numba:cuda only when named, @w.kernel("numba", "cuda"), never as the backend-wide kernel.
-    adapter=Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
+    adapter=api.Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
                     variant_devices=(("cuda", _CUDA),), named_only=("cuda",),
                     passes_options_to="numba.njit", options_variants=("default", "parallel")),
 )
