@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -147,3 +148,15 @@ def test_a_users_kernel_takes_the_cells_dtype_and_declares_its_notes(tmp_path: P
     assert cell["info"]["layout"] == "one full()" and "kernel_options" not in cell["info"], cell["info"]
     impl = load_registry([plugin]).find("draws", "numpy", "default")
     assert impl is not None and impl.description == "halves in the cell's dtype"
+
+
+def test_a_packaged_workload_on_the_public_api_is_found_by_its_entry_point(tmp_path: Path) -> None:
+    """One way to find a workload: an entry point may name what ``jitscope.workload(...)``
+    returns (the public API), as a built-in's names its WORKLOAD; its kernels are bound by
+    the adapters as a -w file's are."""
+    package = Path(__file__).parent / "plugins" / "toy_workload_pkg"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(package), os.environ.get("PYTHONPATH", "")]))}
+    proc = jitscope("run", "-w", "toyhalves", "-b", "numpy", "--budget", "0.02", "--json", "-", env=env)
+    assert proc.returncode == 0, proc.stderr
+    (cell,) = json.loads(proc.stdout)["cells"]
+    assert (cell["spec"]["workload"], cell["status"], cell["info"]["layout"]) == ("toyhalves", "ok", "one multiply")

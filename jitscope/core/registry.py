@@ -205,6 +205,11 @@ def check_name(name: object, what: str) -> None:
 
 
 def _add_workload(reg: Registry, obj: Any, source: str) -> None:
+    """An entry point's (or a built-in's) workload: a :class:`Workload`, or one written with
+    the public ``jitscope.workload(...)``, found the same way as a class-based one."""
+    if isinstance(obj, UserWorkload):
+        _add_user_workload(reg, obj, source)
+        return
     if not isinstance(obj, Workload):
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
     check_name(obj.name, "workload")
