@@ -15,15 +15,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 DEFAULT_SAMPLES = 10_000
 
@@ -171,12 +163,9 @@ def _declare() -> None:
       dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
     k("tensorflow", "default", ref("tensorflow_backend", "_linreg"), "XLA graph loop, two matmuls per epoch",
       devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_linreg", variant), f"{what}: X@w, X.T@r per epoch", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_linreg"), "fused tile kernel + update kernel per epoch",
-      devices=CUDA, max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
-    k("triton", "interpreter", ref("triton_backend", "_linreg"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=16, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "X@w, X.T@r per epoch")
+    triton_kernels(WORKLOAD, "fused tile kernel + update kernel per epoch", interpreter_max=16,
+                   max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
 
 
 _declare()

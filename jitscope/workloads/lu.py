@@ -16,15 +16,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 
 class NaiveLU(Workload):
@@ -143,11 +135,8 @@ def _declare() -> None:
       dtypes=F64)
     k("scipy", "default", ref("scipy_backend", "_lu"), "scipy.linalg.lu_factor = LAPACK getrf, blocked, with partial pivoting")
     k("tensorflow", "default", ref("tensorflow_backend", "_lu"), "XLA graph loop, masked rank-1 updates", devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_lu", variant), f"{what}: rank-1 update per k", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_lu"), "scale + rank-1 update kernels per k", devices=CUDA)
-    k("triton", "interpreter", ref("triton_backend", "_lu"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=64, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "rank-1 update per k")
+    triton_kernels(WORKLOAD, "scale + rank-1 update kernels per k", interpreter_max=64)
 
 
 _declare()

@@ -15,15 +15,7 @@ from typing import Any
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
@@ -106,11 +98,8 @@ def _declare() -> None:
     k("python", "seed", ref("_seeds", "mcpi_python"), "SEED: the textbook random.random() loop", dtypes=F64)
     k("tensorflow", "default", ref("tensorflow_backend", "_mcpi"), "XLA graph loop over chunks (stateless Philox)",
       devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_mcpi", variant), f"{what}: chunked rand, test, count", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_mcpi"), "Philox, count per program", devices=CUDA)
-    k("triton", "interpreter", ref("triton_backend", "_mcpi"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=1_000_000, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "chunked rand, test, count")
+    triton_kernels(WORKLOAD, "Philox, count per program", interpreter_max=1_000_000)
 
 
 _declare()

@@ -17,7 +17,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload, as_float
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, TORCH_VARIANTS, ref
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels
 
 Z_LIMIT = 4.0
 INITIAL_BIAS = 0.5
@@ -129,8 +129,7 @@ def _declare() -> None:
       devices=CUDA)
     k("python", "seed", ref("_seeds", "nodes_python"), "SEED: textbook Node class with a mutate method", dtypes=F64)
     k("tensorflow", "default", ref("tensorflow_backend", "_nodes"), "XLA, structure of arrays", devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_nodes", variant), f"{what}: structure of arrays", devices=CPU_CUDA)
+    torch_kernels(WORKLOAD, "structure of arrays")
 
 
 _declare()
