@@ -71,9 +71,9 @@ BUILTIN_BACKENDS: dict[str, str] = _builtin_backends()
 class Registry:
     workloads: dict[str, Workload] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
-    # Kernels declared apart from their workload: a file's IMPLEMENTATIONS and the
-    # implementations bound from users' @w.kernel functions. A workload's own declared kernels
-    # (Workload.kernel_build) are read from ``workloads``, never copied here.
+    # Kernels declared apart from their workload: a file's IMPLEMENTATIONS. A workload's own
+    # (Workload.kernel_build, and its @w.kernel functions bound by the adapters, a built-in's
+    # as a user's) are read from ``workloads`` (:meth:`declared`), never copied here.
     extra_implementations: list[Implementation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
     # Each ``-w`` file loaded (its resolved path, in load order) -> the workloads it defined:
