@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def test_a_builtin_workloads_kernels_are_declared_in_its_file_and_each_names_a_b
     only when that backend's cell runs, perhaps only on a GPU machine)."""
     workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD
     declared = [(i.backend, i.variant) for i in workload.kernel_builds]
+    declared += [(k.backend, k.variant) for k in workload.function_kernels]
     assert ("numpy", "default") in declared and ("torch", "compile") in declared
     reg = load_registry()
     for backend in reg.backends.values():
@@ -105,3 +107,56 @@ def test_one_kernel_shape_takes_every_hook_where_it_is_built() -> None:
     kernel.reset_device_peak()
     assert (kernel.compile_watch().stop().compiled, kernel.ran_with(out)) == ("yes", "probe")
     assert (peak.resets, kernel.device_peak_bytes()) == (1, 4096)
+
+
+@pytest.mark.parametrize("name", ["linreg", "lu", "nodes", "mcpi"])
+def test_a_builtin_plain_function_kernel_is_bound_by_the_adapter_as_a_users_is(name: str) -> None:
+    """numpy's and python's built-in kernels are ``@WORKLOAD.kernel`` functions (the public
+    decorator): the registry binds them through the backend's adapter, with the description
+    the file gives and the adapter's limits (python: float64 only)."""
+    workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD
+    python = workload.kernel_for("python", "default")
+    assert python is not None and python.option("description")
+    impl = load_registry().find(name, "python", "default")
+    assert impl is not None and not isinstance(impl.build, BuildRef)
+    assert (impl.description, impl.dtypes) == (python.option("description"), ("float64",))
+
+
+def test_a_users_kernel_takes_the_cells_dtype_and_declares_its_notes(tmp_path: Path) -> None:
+    """What the built-ins' function kernels need is public: a kernel that names ``dtype``
+    gets the cell's (it makes its own data in it), ``notes=`` reach the cell's record and
+    ``description=`` the matrix; neither is recorded as a library option."""
+    plugin = tmp_path / "draws.py"
+    plugin.write_text(textwrap.dedent('''
+        import numpy as np
+        import jitscope
+
+        draws = jitscope.workload("draws", inputs=lambda n, rng: {"n": n}, sizes=(64,))
+
+        @draws.reference
+        def _(n):
+            return np.full(n, 0.5)
+
+        @draws.kernel("numpy", description="halves in the cell's dtype", notes={"layout": "one full()"})
+        def _(n, dtype):
+            return np.full(n, 0.5, dtype=dtype)
+    '''))
+    proc = jitscope("run", "-w", str(plugin), "-b", "numpy", "--dtype", "float32", "--budget", "0.02", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (cell,) = json.loads(proc.stdout)["cells"]
+    assert (cell["status"], cell["observed"]["dtype_used"]) == ("ok", "float32"), cell
+    assert cell["info"]["layout"] == "one full()" and "kernel_options" not in cell["info"], cell["info"]
+    impl = load_registry([plugin]).find("draws", "numpy", "default")
+    assert impl is not None and impl.description == "halves in the cell's dtype"
+
+
+def test_a_packaged_workload_on_the_public_api_is_found_by_its_entry_point(tmp_path: Path) -> None:
+    """One way to find a workload: an entry point may name what ``jitscope.workload(...)``
+    returns (the public API), as a built-in's names its WORKLOAD; its kernels are bound by
+    the adapters as a -w file's are."""
+    package = Path(__file__).parent / "plugins" / "toy_workload_pkg"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(package), os.environ.get("PYTHONPATH", "")]))}
+    proc = jitscope("run", "-w", "toyhalves", "-b", "numpy", "--budget", "0.02", "--json", "-", env=env)
+    assert proc.returncode == 0, proc.stderr
+    (cell,) = json.loads(proc.stdout)["cells"]
+    assert (cell["spec"]["workload"], cell["status"], cell["info"]["layout"]) == ("toyhalves", "ok", "one multiply")

@@ -24,15 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from jitscope.core.backend import (
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 SIMULATOR_NOTE = "numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1): Python threads on the CPU, not a GPU"
 NO_GPU = ("numba.cuda.is_available() is False: no NVIDIA driver or GPU here; NUMBA_ENABLE_CUDASIM=1 "
@@ -118,7 +110,7 @@ def _env() -> tuple[Any, Any, Launch]:
     """numba.cuda, the kernels module and the launch shape; SkipCell when no device."""
     reason = cuda_reason()
     if reason is not None:
-        raise SkipCell(reason)
+        raise api.SkipCell(reason)
     from numba import cuda
 
     from jitscope.backends import _numba_cuda_kernels as K
@@ -165,11 +157,11 @@ class DriverPeak:
         return max(0, int(used - self._base))
 
 
-class SimulatorWatch(CompileWatch):
+class SimulatorWatch(api.CompileWatch):
     """The simulator calls the kernels' Python functions: nothing is compiled or cached."""
 
-    def stop(self) -> CompileObservation:
-        return CompileObservation("no", "n/a", detail="numba CUDA simulator: kernels run as Python, nothing compiled")
+    def stop(self) -> api.CompileObservation:
+        return api.CompileObservation("no", "n/a", detail="numba CUDA simulator: kernels run as Python, nothing compiled")
 
 
 def _watch(dispatchers: list[Any]) -> Any:
@@ -197,8 +189,8 @@ def _notes(shape: Launch, **extra: Any) -> dict[str, Any]:
     return notes
 
 
-def _kernel(cuda: Any, run: Any, dispatchers: list[Any], **kwargs: Any) -> Kernel:
-    return FunctionKernel(run, sync=lambda out: cuda.synchronize(), device_peak=DriverPeak(cuda),
+def _kernel(cuda: Any, run: Any, dispatchers: list[Any], **kwargs: Any) -> api.Kernel:
+    return api.FunctionKernel(run, sync=lambda out: cuda.synchronize(), device_peak=DriverPeak(cuda),
                           watch=_watch(dispatchers), **kwargs)
 
 
@@ -209,7 +201,7 @@ def _put(cuda: Any, array: Any, dtype: Any) -> Any:
 
 
 # ---- linreg ---------------------------------------------------------------------------------
-def linreg(ctx: CellContext) -> Kernel:
+def linreg(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     cuda, K, launch = _env()
@@ -242,7 +234,7 @@ def linreg(ctx: CellContext) -> Kernel:
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
-def mcpi(ctx: CellContext) -> Kernel:
+def mcpi(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
     from numba.cuda.random import create_xoroshiro128p_states
 
@@ -270,7 +262,7 @@ def mcpi(ctx: CellContext) -> Kernel:
 
 
 # ---- lu -------------------------------------------------------------------------------------
-def lu(ctx: CellContext) -> Kernel:
+def lu(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     cuda, K, launch = _env()
@@ -302,7 +294,7 @@ def lu(ctx: CellContext) -> Kernel:
 
 
 # ---- nodes ----------------------------------------------------------------------------------
-def nodes(ctx: CellContext) -> Kernel:
+def nodes(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
     from numba.cuda.random import create_xoroshiro128p_states
 
@@ -343,7 +335,7 @@ def _referenced_dispatchers(fn: Any) -> list[Any]:
     return [obj for obj in found if hasattr(obj, "overloads") and hasattr(obj, "py_func")]
 
 
-def adapt(ctx: CellContext, user: UserKernel) -> Kernel:
+def adapt(ctx: api.CellContext, user: api.UserKernel) -> api.Kernel:
     """``@w.kernel("numba", "cuda")``: the user's *launcher*, a host function that launches
     their own ``@cuda.jit`` kernel(s) with their own grid and returns device arrays. The
     adapter moves the inputs (cast to the cell's dtype) to the device before the timed calls,

@@ -13,15 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 NAME = "cupy"
 MCPI_CHUNK = 1 << 22
@@ -37,9 +29,9 @@ def _check_device() -> Any:
     cp = _cp()
     try:
         if cp.cuda.runtime.getDeviceCount() < 1:
-            raise SkipCell("cupy sees no CUDA device")
+            raise api.SkipCell("cupy sees no CUDA device")
     except cp.cuda.runtime.CUDARuntimeError as exc:
-        raise SkipCell(f"cupy cannot use CUDA: {exc}") from None
+        raise api.SkipCell(f"cupy cannot use CUDA: {exc}") from None
     return cp
 
 
@@ -54,7 +46,7 @@ def _put(x: Any, dtype: str) -> Any:
     return arr
 
 
-def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+def _notes(ctx: api.CellContext, **extra: Any) -> dict[str, Any]:
     cp = _cp()
     notes = {
         "sync": "current CUDA stream synchronize()",
@@ -83,10 +75,10 @@ class PoolPeak:
         return int(self._pool.total_bytes())
 
 
-def _kernel(run: Any, **kwargs: Any) -> FunctionKernel:
+def _kernel(run: Any, **kwargs: Any) -> api.FunctionKernel:
     """CuPy compiles its elementwise kernels with NVRTC and caches them on disk, but keeps no
     counter anyone can read: compiled and cache stay ``unknown`` (the default watch)."""
-    return FunctionKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
+    return api.FunctionKernel(run, device_peak=PoolPeak(_cp().get_default_memory_pool()), **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -99,7 +91,7 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     return {"cuda_context": "created"}
 
 
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     cp = _check_device()
     n = ctx.inputs["X"].shape[0]
     epochs = int(ctx.inputs["epochs"])
@@ -127,7 +119,7 @@ def _linreg(ctx: CellContext) -> Kernel:
     return kernel
 
 
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     cp = _check_device()
     n = int(ctx.inputs["n"])
     seed = int(ctx.inputs["seed"])
@@ -151,7 +143,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     )
 
 
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     cp = _check_device()
     data: dict[str, Any] = {}
 
@@ -175,7 +167,7 @@ def _lu(ctx: CellContext) -> Kernel:
     return kernel
 
 
-def _nodes(ctx: CellContext) -> Kernel:
+def _nodes(ctx: api.CellContext) -> api.Kernel:
     cp = _check_device()
     n = int(ctx.inputs["n"])
     p = float(ctx.inputs["p"])
@@ -217,7 +209,7 @@ def _info() -> dict[str, Any]:
 _CUDA = ("cuda",)
 
 # ---- users' own kernels ---------------------------------------------------------------------
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """The user's CuPy code on device arrays of the cell's dtype; the current stream is
     synchronised after each call and every leaf of the result copied back with ``asnumpy``."""
     from jitscope.backends._adapt import cast_inputs, library_message, tree_map
@@ -235,7 +227,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    ran_with=lambda out: (out, data), explain=library_message, notes=_notes(ctx))
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="CuPy: NumPy-style arrays on a CUDA GPU",
     requires=("cupy",),
@@ -243,5 +235,5 @@ BACKEND = Backend(
     devices=_CUDA,
     info=_info,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default",), devices=_CUDA),
+    adapter=api.Adapter(_adapt, variants=("default",), devices=_CUDA),
 )

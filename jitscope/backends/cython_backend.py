@@ -24,16 +24,11 @@ import sys
 import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jitscope.core.backend import (
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    Kernel,
-)
+from jitscope.core import backend as api
 
 NAME = "cython"
 PYX = Path(__file__).with_name("_cython_kernels.pyx")
@@ -143,71 +138,64 @@ def _check(cmd: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail))
 
 
-class CythonKernel(Kernel):
-    """Builds (or loads) the extension on the first call, so the build is in the compile column."""
+def cython_kernel(ctx: api.CellContext, make_call: Any, prepare: Any = None, probed: bool = False,
+                  **notes: Any) -> api.Kernel:
+    """A :class:`FunctionKernel` (the one kernel shape) whose first call builds (or loads)
+    the extension, so the build is in the compile column, observed by
+    :class:`CythonBuildWatch`. ``probed``: the call returns ``(result, array)``, the array
+    being data the kernel computed in its specialisation's type (see ``_cython_kernels.pyx``)."""
+    own = {"sync": "none needed (synchronous C code)", "threads": 1, **notes}
+    state = _BuildState()
 
-    def __init__(
-        self, ctx: CellContext, make_call: Any, prepare: Any = None, probed: bool = False, **notes: Any
-    ) -> None:
-        """``probed``: the call returns ``(result, array)``, the array being data the kernel
-        computed in its specialisation's type (see ``_cython_kernels.pyx``)."""
-        super().__init__()
-        self._make_call = make_call
-        self._prepare = prepare
-        self._probed = probed
-        self._call: Any = None
-        self.build = ""  # miss / hit / memory once the first call built or loaded the module
-        self.notes.update({"sync": "none needed (synchronous C code)", "threads": 1, **notes})
-
-    def transfer(self) -> None:
-        if self._prepare is not None:
-            self._prepare()
-
-    def run(self) -> Any:
-        if self._call is None:
+    def run() -> Any:
+        if state.call is None:
             module, record = build_module()
-            self.build = str(record.pop("build", ""))
-            self.notes.update(record)
-            self._call = self._make_call(module)
-        return self._call()
+            state.build = str(record.pop("build", ""))
+            own.update(record)
+            state.call = make_call(module)
+        return state.call()
 
-    def compile_watch(self) -> CompileWatch:
-        return CythonBuildWatch(self)
-
-    def ran_with(self, out: Any) -> Any:
-        return out[1] if self._probed else out
-
-    def fetch(self, out: Any) -> Any:
-        return out[0] if self._probed else out
+    unprobe = (lambda out: out[1]) if probed else None
+    return api.FunctionKernel(run, transfer=prepare, notes=own, watch=lambda: CythonBuildWatch(state),
+                          ran_with=unprobe, fetch=(lambda out: out[0]) if probed else None)
 
 
-class CythonBuildWatch(CompileWatch):
+@dataclass
+class _BuildState:
+    """A kernel's extension: ``build`` is miss / hit / memory once the first call built or
+    loaded the module; ``call`` the compiled entry point from then on."""
+
+    build: str = ""
+    call: Any = None
+
+
+class CythonBuildWatch(api.CompileWatch):
     """The extension is built (or loaded) inside the first call: cythonize + C compile is a
     compilation with a cache miss; a module loaded from jitscope's disk cache is a hit; one
     already loaded in this worker consulted no cache."""
 
-    def __init__(self, kernel: CythonKernel) -> None:
-        self._kernel = kernel
+    def __init__(self, state: _BuildState) -> None:
+        self._state = state
 
-    def stop(self) -> CompileObservation:
-        state = self._kernel.build
+    def stop(self) -> api.CompileObservation:
+        state = self._state.build
         if state == "miss":
-            return CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
+            return api.CompileObservation("yes", "miss", detail="cythonized and compiled with the C compiler")
         if state == "hit":
-            return CompileObservation("no", "hit", detail="built module loaded from the disk cache")
+            return api.CompileObservation("no", "hit", detail="built module loaded from the disk cache")
         if state == "memory":
-            return CompileObservation("no", "n/a", detail="module already loaded in this worker")
-        return CompileObservation("unknown", "unknown")
+            return api.CompileObservation("no", "n/a", detail="module already loaded in this worker")
+        return api.CompileObservation("unknown", "unknown")
 
 
 RNG = "splitmix64 counter-based (sample/node i = splitmix64(key(seed) + i*phi64))"
 
 
-def _ctype(ctx: CellContext) -> str:
+def _ctype(ctx: api.CellContext) -> str:
     return "float" if ctx.dtype == "float32" else "double"
 
 
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     dt = np.dtype(ctx.dtype)
@@ -231,11 +219,11 @@ def _linreg(ctx: CellContext) -> Kernel:
 
         return call
 
-    kernel = CythonKernel(ctx, make_call, prepare, layout="row-major X, one fused pass per epoch (typed memoryviews)")
+    kernel = cython_kernel(ctx, make_call, prepare, layout="row-major X, one fused pass per epoch (typed memoryviews)")
     return kernel
 
 
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     n = int(ctx.inputs["n"])
@@ -246,10 +234,10 @@ def _mcpi(ctx: CellContext) -> Kernel:
         fn = module.mcpi
         return lambda: (fn(n, seed, probe), probe)
 
-    return CythonKernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
+    return cython_kernel(ctx, make_call, probed=True, rng=RNG, layout="fused generate-test-count, int64 counter")
 
 
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     data: dict[str, Any] = {}
@@ -266,14 +254,14 @@ def _lu(ctx: CellContext) -> Kernel:
 
         return call
 
-    kernel = CythonKernel(
+    kernel = cython_kernel(
         ctx, make_call, prepare, probed=True, layout="copy of A, then naive in-place Doolittle",
         accumulator="log|det| in double",
     )
     return kernel
 
 
-def _nodes(ctx: CellContext) -> Kernel:
+def _nodes(ctx: api.CellContext) -> api.Kernel:
     import numpy as np
 
     n = int(ctx.inputs["n"])
@@ -285,7 +273,7 @@ def _nodes(ctx: CellContext) -> Kernel:
         fn = module.nodes
         return lambda: (fn(n, p, seed, probe), probe)
 
-    return CythonKernel(
+    return cython_kernel(
         ctx, make_call, probed=True, rng=RNG, layout="structure of arrays in malloc'd C memory",
         accumulator="checksum in double",
     )
@@ -305,7 +293,7 @@ def _info() -> dict[str, Any]:
     return info
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Cython: typed memoryview loops, built at first use with the C compiler, cached on disk",
     requires=("Cython",),

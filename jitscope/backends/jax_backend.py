@@ -18,17 +18,7 @@ import os
 from typing import Any
 
 from jitscope.backends._observe import OncePerWorker
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 NAME = "jax"
 MCPI_CHUNK = 1 << 20
@@ -41,24 +31,24 @@ def _jax() -> Any:
     return jax
 
 
-def _device(ctx: CellContext) -> Any:
+def _device(ctx: api.CellContext) -> Any:
     jax = _jax()
     try:
         return jax.devices(_PLATFORM[ctx.device])[0]
     except RuntimeError as exc:
-        raise SkipCell(f"jax has no {ctx.device} device: {exc}") from None
+        raise api.SkipCell(f"jax has no {ctx.device} device: {exc}") from None
 
 
-def _dtype(ctx: CellContext) -> Any:
+def _dtype(ctx: api.CellContext) -> Any:
     jax = _jax()
     import jax.numpy as jnp
 
     if ctx.dtype == "float64" and not jax.config.jax_enable_x64:
-        raise SkipCell("jax x64 is disabled (JAX_ENABLE_X64=0): float64 would silently run as float32")
+        raise api.SkipCell("jax x64 is disabled (JAX_ENABLE_X64=0): float64 would silently run as float32")
     return jnp.dtype(ctx.dtype)
 
 
-def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+def _notes(ctx: api.CellContext, **extra: Any) -> dict[str, Any]:
     jax = _jax()
     notes = {
         "sync": "jax.block_until_ready on every timed call",
@@ -119,11 +109,11 @@ class JaxDevicePeak:
         return after
 
 
-def _kernel(ctx: CellContext, dev: Any, run: Any, **kwargs: Any) -> FunctionKernel:
+def _kernel(ctx: api.CellContext, dev: Any, run: Any, **kwargs: Any) -> api.FunctionKernel:
     """A jitted kernel: compilation watched through jax.monitoring, the device peak read
     from the allocator on a GPU."""
     peak = JaxDevicePeak(dev) if ctx.device != "cpu" else None
-    return FunctionKernel(run, device_peak=peak, watch=JaxCompileWatch, **kwargs)
+    return api.FunctionKernel(run, device_peak=peak, watch=JaxCompileWatch, **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: Any) -> Any:
@@ -135,7 +125,7 @@ def _put(x: Any, dtype: Any, device: Any) -> Any:
 
 
 # ---- linreg ---------------------------------------------------------------------------------
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     jax = _jax()
     import jax.numpy as jnp
     from jax import lax
@@ -176,7 +166,7 @@ def _linreg(ctx: CellContext) -> Kernel:
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     jax = _jax()
     import jax.numpy as jnp
     from jax import lax
@@ -188,7 +178,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
     nchunks = math.ceil(n / chunk)
     count_dt = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     if n >= 2**31 and count_dt == jnp.int32:
-        raise SkipCell("jax without x64 counts in int32, which overflows at 2**31 samples")
+        raise api.SkipCell("jax without x64 counts in int32, which overflows at 2**31 samples")
     data: dict[str, Any] = {}
 
     @jax.jit
@@ -227,7 +217,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 
 
 # ---- lu -------------------------------------------------------------------------------------
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     jax = _jax()
     import jax.numpy as jnp
     from jax import lax
@@ -275,7 +265,7 @@ def _lu(ctx: CellContext) -> Kernel:
 
 
 # ---- nodes ----------------------------------------------------------------------------------
-def _nodes(ctx: CellContext) -> Kernel:
+def _nodes(ctx: api.CellContext) -> api.Kernel:
     jax = _jax()
     import jax.numpy as jnp
 
@@ -337,7 +327,7 @@ def _register_listeners() -> None:
 _listen = OncePerWorker(_register_listeners)
 
 
-class JaxCompileWatch(CompileWatch):
+class JaxCompileWatch(api.CompileWatch):
     """``jax.monitoring`` events during the first call. Each jitted computation that was
     traced and lowered records one backend-compile duration, whether XLA then compiled it or
     the persistent cache (only when configured: ``jax_compilation_cache_dir``) supplied the
@@ -350,11 +340,11 @@ class JaxCompileWatch(CompileWatch):
         self._ok = _listen()
         self._before = dict(_SEEN)
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         if not self._ok:
-            return CompileObservation("unknown", "unknown")
+            return api.CompileObservation("unknown", "unknown")
         if _jit_disabled():
-            return CompileObservation("no", "n/a", detail="jax: jit disabled; primitives dispatched one by one")
+            return api.CompileObservation("no", "n/a", detail="jax: jit disabled; primitives dispatched one by one")
         compiles = _SEEN["compiles"] - self._before["compiles"]
         hits = _SEEN["cache_hits"] - self._before["cache_hits"]
         misses = _SEEN["cache_misses"] - self._before["cache_misses"]
@@ -363,8 +353,8 @@ class JaxCompileWatch(CompileWatch):
             detail = f"jax: {compiles} computation(s) traced and lowered; XLA compiled {max(0, compiles - hits)}"
             if hits:
                 detail += f", {hits} loaded from the persistent compilation cache"
-            return CompileObservation("yes", cache, detail=detail)
-        return CompileObservation("no", cache, detail="jax: executable reused from this worker (no trace, no compile)")
+            return api.CompileObservation("yes", cache, detail=detail)
+        return api.CompileObservation("no", cache, detail="jax: executable reused from this worker (no trace, no compile)")
 
     def fell_back(self) -> str:
         if _jit_disabled():
@@ -426,7 +416,7 @@ def _info() -> dict[str, Any]:
 
 
 # ---- users' own kernels ---------------------------------------------------------------------
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """``jax.jit`` of the user's function: inputs put on the cell's device in its dtype
     (float64 needs x64, else the same skip as the built-ins), every leaf of the result
     blocked on, fetched with ``device_get``; compilation seen through ``jax.monitoring``."""
@@ -453,7 +443,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     )
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="JAX: jit + lax.fori_loop (XLA), x64 honoured, block_until_ready",
     requires=("jax", "jaxlib"),
@@ -461,6 +451,6 @@ BACKEND = Backend(
     devices=("cpu", "cuda"),
     info=_info,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default",), devices=("cpu", "cuda"), passes_options_to="jax.jit"),
+    adapter=api.Adapter(_adapt, variants=("default",), devices=("cpu", "cuda"), passes_options_to="jax.jit"),
     env={"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
 )

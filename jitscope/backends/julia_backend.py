@@ -18,17 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from jitscope.backends._observe import SeenDtype
-from jitscope.core.backend import (
-    Backend,
-    CellContext,
-    Kernel,
-    SkipCell,
-    which_probe,
-)
+from jitscope.core import backend as api
 
 NAME = "julia"
 SERVER = Path(__file__).with_name("_julia_server.jl")
-WORKLOADS = ("linreg", "mcpi", "lu", "nodes")
 
 
 class JuliaServer:
@@ -80,88 +73,110 @@ class JuliaServer:
                 self.proc.wait()
 
 
-class JuliaKernel(Kernel):
-    def __init__(self, ctx: CellContext, julia: str) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.server = JuliaServer(julia)
-        self._tmp = tempfile.TemporaryDirectory(prefix="jitscope-julia-")
-        self._internal: list[float] = []
-        self.notes.update(
-            {
-                "compiler": f"julia {self.server.version} (LLVM JIT, -O3), kernels compiled on first call",
-                "threads": 1,
-                "sync": "reply line read back over the pipe (the call is complete when it arrives)",
-                "timing": "median includes one pipe round trip; julia_internal_median_s is Julia's own time_ns()",
-            }
-        )
+JULIA_RNG = "Julia Random.Xoshiro (xoshiro256++), seeded per call"
 
-    def _file(self, name: str, array: Any) -> str:
+
+class _Files:
+    """Where a cell's inputs are written for the julia process to read (float64, raw)."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="jitscope-julia-")
+
+    def write(self, name: str, array: Any) -> str:
         import numpy as np
 
         path = Path(self._tmp.name) / name
         np.ascontiguousarray(array, dtype="<f8").tofile(path)
         return str(path)
 
-    def transfer(self) -> None:
-        ctx, inputs, dt = self.ctx, self.ctx.inputs, self.ctx.dtype
-        if ctx.spec.workload == "linreg":
-            n, d = inputs["X"].shape
-            x_file = self._file("X.bin", inputs["X"])
-            y_file = self._file("y.bin", inputs["y"])
-            coef = repr(float(inputs["mu"]) * 2.0 / n)
-            self.server.request(f"SETUP linreg {dt} {x_file} {n} {d} {y_file} {coef} {int(inputs['epochs'])}")
-            self.notes["layout"] = "X as d x N column-major (each sample contiguous), one fused pass per epoch"
-        elif ctx.spec.workload == "mcpi":
-            self.server.request(f"SETUP mcpi {dt} {int(inputs['n'])} {int(inputs['seed'])}")
-            self.notes["rng"] = "Julia Random.Xoshiro (xoshiro256++), seeded per call"
-            self.notes["layout"] = "fused generate-test-count, Int64 counter"
-        elif ctx.spec.workload == "lu":
-            a_file = self._file("A.bin", inputs["A"])
-            self.server.request(f"SETUP lu {dt} {a_file} {inputs['A'].shape[0]}")
-            self.notes["layout"] = "copy of A, naive Doolittle in column-oriented (kji) loop order"
-        elif ctx.spec.workload == "nodes":
-            self.server.request(f"SETUP nodes {dt} {int(inputs['n'])} {float(inputs['p'])!r} {int(inputs['seed'])}")
-            self.notes["rng"] = "Julia Random.Xoshiro (xoshiro256++), seeded per call"
-            self.notes["layout"] = "Vector of mutable struct Node{T}(key, bias) objects; checksum in Float64"
-        else:  # _build refuses other workloads before a process is started
-            raise RuntimeError(f"julia has no kernel for {ctx.spec.workload}")
-
-    def run(self) -> Any:
-        fields = self.server.request("RUN")  # elapsed_ns, element type, result values
-        self._internal.append(int(fields[0]) * 1e-9)
-        return fields[1], fields[2:]
-
-    def ran_with(self, out: Any) -> Any:
-        """The element type the server read from the data its kernel computed with."""
-        return SeenDtype(out[0])
-
-    def fetch(self, out: Any) -> Any:
-        if self._internal:
-            steady = self._internal[1:] or self._internal
-            self.notes["julia_internal_median_s"] = statistics.median(steady)
-            self.notes["julia_first_call_s"] = self._internal[0]
-        values = [float(v) for v in out[1]]
-        if self.ctx.spec.workload == "linreg":
-            import numpy as np
-
-            return np.array(values)
-        if self.ctx.spec.workload == "lu":
-            return values[0], values[1]
-        return values[0]
-
-    def close(self) -> None:
-        self.server.close()
+    def cleanup(self) -> None:
         self._tmp.cleanup()
 
 
-def _build(ctx: CellContext) -> Kernel:
+def _setup_linreg(inputs: dict[str, Any], dt: str, files: _Files) -> tuple[str, dict[str, str]]:
+    n, d = inputs["X"].shape
+    x_file, y_file = files.write("X.bin", inputs["X"]), files.write("y.bin", inputs["y"])
+    coef = repr(float(inputs["mu"]) * 2.0 / n)
+    return (f"SETUP linreg {dt} {x_file} {n} {d} {y_file} {coef} {int(inputs['epochs'])}",
+            {"layout": "X as d x N column-major (each sample contiguous), one fused pass per epoch"})
+
+
+def _setup_mcpi(inputs: dict[str, Any], dt: str, files: _Files) -> tuple[str, dict[str, str]]:
+    return (f"SETUP mcpi {dt} {int(inputs['n'])} {int(inputs['seed'])}",
+            {"rng": JULIA_RNG, "layout": "fused generate-test-count, Int64 counter"})
+
+
+def _setup_lu(inputs: dict[str, Any], dt: str, files: _Files) -> tuple[str, dict[str, str]]:
+    return (f"SETUP lu {dt} {files.write('A.bin', inputs['A'])} {inputs['A'].shape[0]}",
+            {"layout": "copy of A, naive Doolittle in column-oriented (kji) loop order"})
+
+
+def _setup_nodes(inputs: dict[str, Any], dt: str, files: _Files) -> tuple[str, dict[str, str]]:
+    return (f"SETUP nodes {dt} {int(inputs['n'])} {float(inputs['p'])!r} {int(inputs['seed'])}",
+            {"rng": JULIA_RNG, "layout": "Vector of mutable struct Node{T}(key, bias) objects; checksum in Float64"})
+
+
+# Each workload's SETUP request (sent in transfer: writing the inputs is timed as transfer).
+_SETUPS = {"linreg": _setup_linreg, "mcpi": _setup_mcpi, "lu": _setup_lu, "nodes": _setup_nodes}
+
+
+def _result(workload: str, fields: list[str]) -> Any:
+    """The reply's values in the workload's result form."""
+    values = [float(v) for v in fields]
+    if workload == "linreg":
+        import numpy as np
+
+        return np.array(values)
+    if workload == "lu":
+        return values[0], values[1]
+    return values[0]
+
+
+def julia_kernel(ctx: api.CellContext, julia: str) -> api.Kernel:
+    """A :class:`FunctionKernel` (the one kernel shape) driving one julia process: transfer
+    writes the inputs and sends SETUP, each run is one RUN round trip, whose reply carries
+    Julia's own elapsed time (recorded beside the headline time) and the element type the
+    kernel computed with (what ran)."""
+    server, files = JuliaServer(julia), _Files()
+    internal: list[float] = []
+    notes: dict[str, Any] = {
+        "compiler": f"julia {server.version} (LLVM JIT, -O3), kernels compiled on first call",
+        "threads": 1,
+        "sync": "reply line read back over the pipe (the call is complete when it arrives)",
+        "timing": "median includes one pipe round trip; julia_internal_median_s is Julia's own time_ns()",
+    }
+
+    def transfer() -> None:
+        request, more = _SETUPS[ctx.spec.workload](ctx.inputs, ctx.dtype, files)
+        server.request(request)
+        notes.update(more)
+
+    def run() -> Any:
+        fields = server.request("RUN")  # elapsed_ns, element type, result values
+        internal.append(int(fields[0]) * 1e-9)
+        return fields[1], fields[2:]
+
+    def fetch(out: Any) -> Any:
+        if internal:
+            notes["julia_internal_median_s"] = statistics.median(internal[1:] or internal)
+            notes["julia_first_call_s"] = internal[0]
+        return _result(ctx.spec.workload, out[1])
+
+    def close() -> None:
+        server.close()
+        files.cleanup()
+
+    return api.FunctionKernel(run, transfer=transfer, fetch=fetch, ran_with=lambda out: SeenDtype(out[0]),
+                          notes=notes, close=close)
+
+
+def _build(ctx: api.CellContext) -> api.Kernel:
     julia = shutil.which("julia")
     if julia is None:
-        raise SkipCell("julia not found on PATH")
-    if ctx.spec.workload not in WORKLOADS:
-        raise SkipCell(f"julia has no kernel for {ctx.spec.workload}")
-    return JuliaKernel(ctx, julia)
+        raise api.SkipCell("julia not found on PATH")
+    if ctx.spec.workload not in _SETUPS:
+        raise api.SkipCell(f"julia has no kernel for {ctx.spec.workload}")
+    return julia_kernel(ctx, julia)
 
 
 def _info() -> dict[str, Any]:
@@ -176,11 +191,11 @@ def _info() -> dict[str, Any]:
     return info
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Julia kernels in a long-lived julia process (when julia is on PATH)",
     requires=(),
     devices=("cpu",),
     info=_info,
-    probe=which_probe("julia"),
+    probe=api.which_probe("julia"),
 )

@@ -17,15 +17,7 @@ import sys
 from typing import Any
 
 from jitscope.backends._observe import OncePerWorker
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    Kernel,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 SERIAL_RNG = "numba np.random (Mersenne Twister), seeded inside the jitted code"
 COUNTER_RNG = (
@@ -49,7 +41,7 @@ def _kernels() -> Any:
     return _numba_kernels
 
 
-def _np_dtype(ctx: CellContext) -> Any:
+def _np_dtype(ctx: api.CellContext) -> Any:
     import numpy as np
 
     return np.dtype(ctx.dtype)
@@ -88,61 +80,53 @@ def _register_pass_counter() -> None:
 _listen = OncePerWorker(_register_pass_counter, (ImportError, AttributeError, AssertionError))
 
 
-class NumbaKernel(Kernel):
-    """A host kernel calling jitted code; records threads after the run.
+def _thread_notes(notes: dict[str, Any], parallel: bool) -> None:
+    """The threads a call ran with, read after it ran (the threading layer is chosen on the
+    first parallel call)."""
+    import numba
+
+    if parallel:
+        notes["threads"] = numba.get_num_threads()
+        notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
+        with contextlib.suppress(ValueError):
+            notes["threading_layer"] = numba.threading_layer()
+    else:
+        notes["threads"] = 1
+
+
+def numba_kernel(  # noqa: PLR0913 - each keyword is one optional step of a host kernel
+    call: Any,
+    dispatchers: list[Any],
+    notes: dict[str, Any],
+    *,
+    parallel: bool = False,
+    prepare: Any = None,
+    probed: bool = False,
+    factories: tuple[Any, ...] = (),
+    to_host: Any = None,
+    **more: Any,
+) -> api.Kernel:
+    """A host kernel calling jitted code (a :class:`FunctionKernel`, the one kernel shape),
+    observed by :class:`NumbaCompileWatch`; records threads after the run.
 
     ``probed``: the jitted code returns ``(result, probe)`` where the probe is data the
     kernel computed (its dtype is what ran, see ``_numba_kernels``). ``factories``:
     ``functools.cache``d builders called inside the first call (the ``@vectorize`` ufunc),
-    whose cache misses say the ufunc was created (compiled or loaded) by that call."""
+    whose cache misses say the ufunc was created (compiled or loaded) by that call.
+    ``to_host``: applied to the result after that (a user kernel's: NumPy).
+    ``more``: FunctionKernel's other keywords (a user kernel's ``explain``, ``ran_with``...)."""
 
-    def __init__(
-        self,
-        call: Any,
-        dispatchers: list[Any],
-        notes: dict[str, Any],
-        *,
-        parallel: bool = False,
-        prepare: Any = None,
-        probed: bool = False,
-        factories: tuple[Any, ...] = (),
-    ) -> None:
-        super().__init__()
-        self._call = call
-        self._prepare = prepare
-        self._dispatchers = dispatchers
-        self._parallel = parallel
-        self._probed = probed
-        self._factories = factories
-        self.notes.update(notes)
+    def fetch(out: Any) -> Any:
+        _thread_notes(notes, parallel)
+        result = out[0] if probed else out
+        return to_host(result) if to_host is not None else result
 
-    def transfer(self) -> None:
-        if self._prepare is not None:
-            self._prepare()
-
-    def run(self) -> Any:
-        return self._call()
-
-    def compile_watch(self) -> CompileWatch:
-        return NumbaCompileWatch(self._dispatchers, self._factories)
-
-    def ran_with(self, out: Any) -> Any:
-        return out[1] if self._probed else out
-
-    def fetch(self, out: Any) -> Any:
-        import numba
-
-        if self._parallel:
-            self.notes["threads"] = numba.get_num_threads()
-            self.notes["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "unset (runtime default)")
-            with contextlib.suppress(ValueError):
-                self.notes["threading_layer"] = numba.threading_layer()
-        else:
-            self.notes["threads"] = 1
-        return out[0] if self._probed else out
+    kwargs: dict[str, Any] = {"ran_with": (lambda out: out[1]) if probed else None, "fetch": fetch, **more}
+    return api.FunctionKernel(call, transfer=prepare, notes=notes,
+                          watch=lambda: NumbaCompileWatch(dispatchers, factories), **kwargs)
 
 
-class NumbaCompileWatch(CompileWatch):
+class NumbaCompileWatch(api.CompileWatch):
     """Numba's own signals around the first call.
 
     * compiled: did any compiler pass run (``numba:run_pass`` events)? Loading from the disk
@@ -177,9 +161,9 @@ class NumbaCompileWatch(CompileWatch):
         self._created = self._creations()
         self._counts = _cache_counts(self._dispatchers)
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         if _jit_disabled():
-            return CompileObservation("no", "n/a", detail="numba: JIT disabled; the Python function ran")
+            return api.CompileObservation("no", "n/a", detail="numba: JIT disabled; the Python function ran")
         new = self._signature_count() - self._signatures
         created = self._creations() - self._created
         hits_now, misses_now = _cache_counts(self._dispatchers)
@@ -190,7 +174,7 @@ class NumbaCompileWatch(CompileWatch):
         elif self._dispatchers:
             compiled = new > hits
         else:
-            return CompileObservation("unknown", "unknown", detail="numba's event API is unavailable")
+            return api.CompileObservation("unknown", "unknown", detail="numba's event API is unavailable")
         if misses > 0:
             cache = "miss"
         elif hits > 0:
@@ -205,7 +189,7 @@ class NumbaCompileWatch(CompileWatch):
             detail = "numba: already compiled in this worker (no cache consulted)"
         elif cache == "n/a":
             detail += " (not disk-cacheable: cache=False or jitclass code)"
-        return CompileObservation("yes" if compiled else "no", cache, detail=detail)
+        return api.CompileObservation("yes" if compiled else "no", cache, detail=detail)
 
     def fell_back(self) -> str:
         if _jit_disabled():
@@ -255,7 +239,7 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     return notes
 
 
-def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+def _base_notes(ctx: api.CellContext, **extra: Any) -> dict[str, Any]:
     import numba
 
     notes = {
@@ -268,7 +252,7 @@ def _base_notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
 
 # ---- linreg ---------------------------------------------------------------------------------
 def _linreg(parallel: bool) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -304,7 +288,7 @@ def _linreg(parallel: bool) -> Any:
             def call() -> Any:
                 return fn(data["X"], data["y"], coef, epochs)
 
-        kernel = NumbaKernel(
+        kernel = numba_kernel(
             call, [fn], _base_notes(ctx, layout=layout, fastmath=True), parallel=parallel, prepare=prepare
         )
         return kernel
@@ -314,7 +298,7 @@ def _linreg(parallel: bool) -> Any:
 
 # ---- mcpi -----------------------------------------------------------------------------------
 def _mcpi(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         K = _kernels()
         n = int(ctx.inputs["n"])
         seed = int(ctx.inputs["seed"])
@@ -323,17 +307,17 @@ def _mcpi(variant: str) -> Any:
         if variant == "default":
             fn = K.mcpi_serial_f32 if single else K.mcpi_serial_f64
             notes = _base_notes(ctx, rng=SERIAL_RNG, layout=f"fused generate-test-count; {counter}")
-            return NumbaKernel(lambda: fn(n, seed), [fn], notes, probed=True)
+            return numba_kernel(lambda: fn(n, seed), [fn], notes, probed=True)
         if variant == "parallel":
             fn = K.mcpi_parallel_f32 if single else K.mcpi_parallel_f64
             notes = _base_notes(ctx, rng=COUNTER_RNG, layout=f"fused, prange over samples; {counter}")
-            return NumbaKernel(lambda: fn(n, seed), [fn], notes, parallel=True, probed=True)
+            return numba_kernel(lambda: fn(n, seed), [fn], notes, parallel=True, probed=True)
         notes = _base_notes(
             ctx,
             rng=COUNTER_RNG,
             layout=f"@vectorize ufunc over materialised index chunks of {K.VECTORIZE_CHUNK}; {counter}",
         )
-        return NumbaKernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, probed=True,
+        return numba_kernel(lambda: K.mcpi_vectorize(n, seed, single), [], notes, probed=True,
                            factories=(K.inside_ufunc,))
 
     return build
@@ -341,7 +325,7 @@ def _mcpi(variant: str) -> Any:
 
 # ---- lu -------------------------------------------------------------------------------------
 def _lu(parallel: bool) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -354,7 +338,7 @@ def _lu(parallel: bool) -> Any:
         layout = "copy of A, then naive in-place Doolittle (row-major, i-j loops)"
         if parallel:
             layout += "; rows of each trailing update in prange"
-        kernel = NumbaKernel(
+        kernel = numba_kernel(
             lambda: fn(data["A"]),
             [fn],
             _base_notes(ctx, layout=layout, fastmath=True, accumulator="log|det| summed in float64"),
@@ -369,7 +353,7 @@ def _lu(parallel: bool) -> Any:
 
 # ---- nodes ----------------------------------------------------------------------------------
 def _nodes(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         K = _kernels()
@@ -386,7 +370,7 @@ def _nodes(variant: str) -> Any:
                 accumulator=acc,
             )
             # Functions using a jitclass cannot be cached on disk: cache says n/a.
-            return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
+            return numba_kernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
         proto = np.zeros(1, dtype=_np_dtype(ctx))
         parallel = variant == "parallel"
         fn = K.nodes_soa_parallel if parallel else K.nodes_soa
@@ -396,7 +380,7 @@ def _nodes(variant: str) -> Any:
             layout="structure of arrays (keys int64, bias)" + ("; prange over nodes" if parallel else ""),
             accumulator=acc,
         )
-        return NumbaKernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel, probed=True)
+        return numba_kernel(lambda: fn(n, p, seed, proto), [fn], notes, parallel=parallel, probed=True)
 
     return build
 
@@ -405,7 +389,7 @@ def _nodes(variant: str) -> Any:
 def _seed(workload: str) -> Any:
     """``numba:seed``: the published code under ``@njit`` as posted (see ``_seeds``)."""
 
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         import numpy as np
 
         from jitscope.backends._seeds import SEED_NOTE
@@ -421,43 +405,28 @@ def _seed(workload: str) -> Any:
                 data["A"] = np.ascontiguousarray(ctx.inputs["A"], dtype=np.float64)
 
             notes["layout"] = "Python-style loop over rows, NumPy row-slice updates (a temporary per row)"
-            return NumbaKernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
+            return numba_kernel(lambda: S.lu_det(data["A"].copy()), [S.lu_det], notes, prepare=prepare, probed=True)
         n, seed = int(ctx.inputs["n"]), int(ctx.inputs["seed"])
         if workload == "mcpi":
             notes["rng"] = "random module (Numba's own Mersenne Twister), seeded inside the jitted code"
-            return NumbaKernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
+            return numba_kernel(lambda: S.mcpi(n, seed), [S.mcpi], notes, probed=True)
         fn = S.nodes()
         p = float(ctx.inputs["p"])
         notes.update(rng=SERIAL_RNG, layout="reflected list of @jitclass SeedNode objects, mutate() method")
-        return NumbaKernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
+        return numba_kernel(lambda: fn(n, p, seed), [fn], notes, probed=True)
 
     return build
 
 
 # ---- users' own kernels -----------------------------------------------------------------------
-class _UserNumbaKernel(NumbaKernel):
-    """A user's function under ``numba.njit``: the dtype is read from what it returned and
-    the arrays it was given; a function Numba cannot compile fails the cell with Numba's own
-    message (one line), not a traceback."""
+def _explain(exc: BaseException) -> str | None:
+    """A function Numba cannot compile fails the cell with Numba's own message (one line),
+    not a traceback."""
+    from numba.core.errors import NumbaError
 
-    def __init__(self, call: Any, dispatcher: Any, data: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(call, [dispatcher], {}, **kwargs)
-        self._data = data
+    from jitscope.backends._adapt import library_message
 
-    def ran_with(self, out: Any) -> Any:
-        return (out, self._data)
-
-    def fetch(self, out: Any) -> Any:
-        from jitscope.backends._adapt import to_numpy
-
-        return to_numpy(super().fetch(out))
-
-    def explain(self, exc: BaseException) -> str | None:
-        from numba.core.errors import NumbaError
-
-        from jitscope.backends._adapt import library_message
-
-        return library_message(exc) if isinstance(exc, NumbaError) else None
+    return library_message(exc) if isinstance(exc, NumbaError) else None
 
 
 def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None) -> Any:
@@ -479,7 +448,7 @@ def _cached_njit(fn: Any, parallel: bool, options: dict[str, Any] | None = None)
         setattr(numba.config, "CACHE_DIR", base)  # noqa: B010
 
 
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """``default``: ``numba.njit(cache=True)``; ``parallel``: with ``parallel=True`` (so
     ``prange`` works); ``cuda``: the user's launcher of their own ``@cuda.jit`` kernels
     (``_numba_cuda.adapt``). Compilation happens in the first call, observed like the built-in
@@ -500,14 +469,14 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     def prepare() -> None:
         data.update(cast_inputs(ctx, lambda a: a))
 
-    kernel = _UserNumbaKernel(lambda: dispatcher(**data), dispatcher, data, parallel=parallel, prepare=prepare)
-    kernel.arguments = data
-    from jitscope.backends._adapt import closure_note
+    from jitscope.backends._adapt import closure_note, to_numpy
 
-    if closure_note(user.fn):
-        kernel.notes["note"] = closure_note(user.fn)
-    kernel.notes.update(_base_notes(ctx, jit=f"numba.njit(cache=True{', parallel=True' if parallel else ''})"))
-    return kernel
+    jit = f"numba.njit(cache=True{', parallel=True' if parallel else ''})"
+    notes = {"note": closure_note(user.fn)} if closure_note(user.fn) else {}
+    notes.update(_base_notes(ctx, jit=jit))
+    # The dtype is read from what the function returned and the arrays it was given.
+    return numba_kernel(lambda: dispatcher(**data), [dispatcher], notes, parallel=parallel, prepare=prepare,
+                        to_host=to_numpy, ran_with=lambda out: (out, data), explain=_explain, arguments=data)
 
 
 # ---- backend --------------------------------------------------------------------------------
@@ -546,7 +515,7 @@ def _info() -> dict[str, Any]:
 def _cuda(workload: str) -> Any:
     """``numba:cuda`` cells: built by ``_numba_cuda`` (imported in the worker only)."""
 
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         _kernels()  # NUMBA_CACHE_DIR before the cuda.jit(cache=True) kernels are imported
         from jitscope.backends import _numba_cuda
 
@@ -568,7 +537,7 @@ def _setup_threads(n: int) -> None:
 NAME = "numba"
 _CUDA = ("cuda",)
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Numba @njit: fused loops, prange, @vectorize, @jitclass, numba.cuda kernels; on-disk cache",
     requires=("numba",),
@@ -582,7 +551,7 @@ BACKEND = Backend(
     variant_order=("default", "parallel", "vectorize", "jitclass", "seed", "cuda"),
     # A cuda kernel is a different program (a launcher of @cuda.jit kernels): it serves
     # numba:cuda only when named, @w.kernel("numba", "cuda"), never as the backend-wide kernel.
-    adapter=Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
+    adapter=api.Adapter(_adapt, variants=("default", "parallel", "cuda"), devices=("cpu",),
                     variant_devices=(("cuda", _CUDA),), named_only=("cuda",),
                     passes_options_to="numba.njit", options_variants=("default", "parallel")),
 )

@@ -21,21 +21,6 @@ def _dtype(ctx: CellContext) -> Any:
     return _np().dtype(ctx.dtype)
 
 
-def gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
-    """The workload's epoch, two BLAS-2 calls, in X's dtype. The backend's own code: it must
-    not share code with the workload's reference."""
-    np = _np()
-    n = X.shape[0]
-    w = np.zeros(X.shape[1], dtype=X.dtype)
-    scale = X.dtype.type(2.0 / n)
-    step = X.dtype.type(mu)
-    for _ in range(epochs):
-        r = X @ w - y
-        g = scale * (X.T @ r)
-        w -= step * g
-    return w
-
-
 def estimate_pi(n: int, seed: int, dtype: Any) -> tuple[float, Any]:
     """Chunked estimate (memory stays bounded whatever n is), PCG64 stream. Returns the
     estimate and a probe: the first x coordinate of the last chunk, an array in the dtype the
@@ -54,37 +39,6 @@ def estimate_pi(n: int, seed: int, dtype: Any) -> tuple[float, Any]:
     return 4.0 * inside / n, x[:1].copy()
 
 
-def lu_inplace(a: Any) -> Any:
-    """Doolittle without pivoting, vectorised over the trailing block: one rank-1 update per k."""
-    np = _np()
-    n = a.shape[0]
-    for k in range(n - 1):
-        a[k + 1 :, k] /= a[k, k]
-        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
-    return a
-
-
-def slogdet_of_factor(lu: Any) -> tuple[float, float]:
-    """(sign, sum log|U_kk|) from a factorised matrix, accumulated in float64."""
-    np = _np()
-    diag = np.diagonal(lu).astype(np.float64)
-    return float(np.prod(np.sign(diag))), float(np.sum(np.log(np.abs(diag))))
-
-
-def _linreg(ctx: CellContext) -> Kernel:
-    data: dict[str, Any] = {}
-
-    def transfer() -> None:
-        dt = _dtype(ctx)
-        data["X"] = _np().ascontiguousarray(ctx.inputs["X"], dtype=dt)
-        data["y"] = _np().ascontiguousarray(ctx.inputs["y"], dtype=dt)
-
-    def run() -> Any:
-        return gradient_descent(data["X"], data["y"], ctx.inputs["mu"], ctx.inputs["epochs"])
-
-    return FunctionKernel(run, compiler=False, transfer=transfer, notes={"layout": "C-order X, X@w and X.T@r"})
-
-
 def _mcpi(ctx: CellContext) -> Kernel:
     dt = _dtype(ctx).type
 
@@ -95,40 +49,6 @@ def _mcpi(ctx: CellContext) -> Kernel:
         run, compiler=False, fetch=lambda out: out[0], ran_with=lambda out: out[1],
         notes={"rng": RNG_NOTE, "layout": f"chunks of {MCPI_CHUNK}"},
     )
-
-
-def _lu(ctx: CellContext) -> Kernel:
-    data: dict[str, Any] = {}
-
-    def transfer() -> None:
-        data["A"] = _np().ascontiguousarray(ctx.inputs["A"], dtype=_dtype(ctx))
-
-    def run() -> tuple[tuple[float, float], Any]:
-        factor = lu_inplace(data["A"].copy())
-        return slogdet_of_factor(factor), factor
-
-    # The result is (sign, logdet) in float64; the factor is what the kernel computed in.
-    return FunctionKernel(
-        run, compiler=False, transfer=transfer, fetch=lambda out: out[0], ran_with=lambda out: out[1],
-        notes={"layout": "rank-1 update per column"},
-    )
-
-
-def _nodes(ctx: CellContext) -> Kernel:
-    np = _np()
-    n, p, seed = ctx.inputs["n"], ctx.inputs["p"], ctx.inputs["seed"]
-    dt = _dtype(ctx)
-
-    def run() -> Any:
-        rng = np.random.default_rng(seed)
-        keys = np.arange(n, dtype=np.int64)
-        bias = np.full(n, 0.5, dtype=dt)
-        mutate = rng.random(keys.shape[0]) < p
-        bias[mutate] += rng.random(int(np.count_nonzero(mutate)), dtype=dt)
-        return bias.sum()
-
-    # bias.sum() is a NumPy scalar of the bias array's dtype: the output says what ran.
-    return FunctionKernel(run, compiler=False, notes={"rng": RNG_NOTE, "layout": "structure of arrays"})
 
 
 def threads_info() -> dict[str, Any]:
@@ -177,8 +97,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
         data.update(cast_inputs(ctx, lambda a: a))
 
     kernel = FunctionKernel(lambda: user.fn(**data), compiler=False, transfer=transfer, fetch=to_numpy,
-                          ran_with=lambda out: (out, data))
-    kernel.arguments = data
+                            ran_with=lambda out: (out, data), arguments=data)
     return kernel
 
 

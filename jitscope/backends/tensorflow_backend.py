@@ -16,17 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 NAME = "tensorflow"
 MCPI_CHUNK = 1 << 20
@@ -38,16 +28,16 @@ def _tf() -> Any:
     return tf
 
 
-def _device_name(ctx: CellContext) -> str:
+def _device_name(ctx: api.CellContext) -> str:
     tf = _tf()
     if ctx.device == "cuda":
         if not tf.config.list_logical_devices("GPU"):
-            raise SkipCell("tensorflow sees no GPU")
+            raise api.SkipCell("tensorflow sees no GPU")
         return "/GPU:0"
     return "/CPU:0"
 
 
-def _notes(ctx: CellContext, **extra: Any) -> dict[str, Any]:
+def _notes(ctx: api.CellContext, **extra: Any) -> dict[str, Any]:
     tf = _tf()
     notes = {
         "sync": "result materialised with .numpy()",
@@ -90,10 +80,10 @@ class TfDevicePeak:
             return None
 
 
-def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> FunctionKernel:
+def _kernel(fn: Any, dev: str, run: Any, **kwargs: Any) -> api.FunctionKernel:
     """A ``tf.function`` kernel: its tracing count watched, the GPU allocator's peak read."""
     peak = TfDevicePeak(dev) if dev.startswith("/GPU") else None
-    return FunctionKernel(run, device_peak=peak, watch=lambda: TracingWatch(fn), **kwargs)
+    return api.FunctionKernel(run, device_peak=peak, watch=lambda: TracingWatch(fn), **kwargs)
 
 
 def _put(x: Any, dtype: Any, device: str) -> Any:
@@ -107,7 +97,7 @@ def _put(x: Any, dtype: Any, device: str) -> Any:
 
 
 # ---- linreg ---------------------------------------------------------------------------------
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     tf = _tf()
     dt = tf.as_dtype(ctx.dtype)
     dev = _device_name(ctx)
@@ -145,7 +135,7 @@ def _linreg(ctx: CellContext) -> Kernel:
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     tf = _tf()
     dt = tf.as_dtype(ctx.dtype)
     dev = _device_name(ctx)
@@ -191,7 +181,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 
 
 # ---- lu -------------------------------------------------------------------------------------
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     tf = _tf()
     dt = tf.as_dtype(ctx.dtype)
     dev = _device_name(ctx)
@@ -237,7 +227,7 @@ def _lu(ctx: CellContext) -> Kernel:
 
 
 # ---- nodes ----------------------------------------------------------------------------------
-def _nodes(ctx: CellContext) -> Kernel:
+def _nodes(ctx: api.CellContext) -> api.Kernel:
     tf = _tf()
     dt = tf.as_dtype(ctx.dtype)
     dev = _device_name(ctx)
@@ -275,7 +265,7 @@ def _nodes(ctx: CellContext) -> Kernel:
 
 
 # ---- observation ------------------------------------------------------------------------------
-class TracingWatch(CompileWatch):
+class TracingWatch(api.CompileWatch):
     """A ``tf.function(jit_compile=True)`` compiles with XLA for each new trace: its tracing
     count growing during the first call means this call traced and compiled. TensorFlow
     keeps no compilation cache across processes by default: ``n/a``."""
@@ -293,16 +283,16 @@ class TracingWatch(CompileWatch):
     def start(self) -> None:
         self._before = self._count() or 0
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         after = self._count()
         if after is None:
-            return CompileObservation("unknown", "unknown")
+            return api.CompileObservation("unknown", "unknown")
         if _runs_eagerly():
-            return CompileObservation("no", "n/a", detail="tf.function ran eagerly: nothing traced or compiled")
+            return api.CompileObservation("no", "n/a", detail="tf.function ran eagerly: nothing traced or compiled")
         traced = after - self._before
         if traced > 0:
-            return CompileObservation("yes", "n/a", detail=f"tf.function traced {traced} time(s); XLA compiled")
-        return CompileObservation("no", "n/a", detail="no new trace")
+            return api.CompileObservation("yes", "n/a", detail=f"tf.function traced {traced} time(s); XLA compiled")
+        return api.CompileObservation("no", "n/a", detail="no new trace")
 
     def fell_back(self) -> str:
         if _runs_eagerly():
@@ -370,7 +360,7 @@ def _setup_threads(n: int) -> None:
 _DEV = ("cpu", "cuda")
 
 # ---- users' own kernels ---------------------------------------------------------------------
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """``tf.function(fn, jit_compile=True)``: inputs as tensors of the cell's dtype on its
     device, synced by materialising every leaf of the result (``.numpy()``), tracing counted
     as the compile evidence. A function XLA cannot compile fails with TensorFlow's message."""
@@ -401,7 +391,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    explain=library_message, notes=_notes(ctx, jit="tf.function(fn, jit_compile=True)"))
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="TensorFlow: tf.function(jit_compile=True), graph loops, .numpy() sync",
     requires=("tensorflow",),
@@ -410,6 +400,6 @@ BACKEND = Backend(
     info=_info,
     startup=_startup,
     setup_threads=_setup_threads,
-    adapter=Adapter(_adapt, variants=("default",), devices=_DEV, passes_options_to="tf.function"),
+    adapter=api.Adapter(_adapt, variants=("default",), devices=_DEV, passes_options_to="tf.function"),
     env={"TF_CPP_MIN_LOG_LEVEL": "2"},
 )

@@ -16,17 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jitscope.backends._observe import TorchCudaPeak
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 NAME = "torch"
 MCPI_CHUNK = 1 << 20
@@ -38,28 +28,28 @@ def _torch() -> Any:
     return torch
 
 
-def _device(ctx: CellContext) -> Any:
+def _device(ctx: api.CellContext) -> Any:
     torch = _torch()
     if ctx.device == "cuda":
         if not torch.cuda.is_available():
-            raise SkipCell("torch sees no CUDA device")
+            raise api.SkipCell("torch sees no CUDA device")
         torch.backends.cuda.matmul.allow_tf32 = False
         return torch.device("cuda", 0)
     return torch.device("cpu")
 
 
-def _dtype(ctx: CellContext) -> Any:
+def _dtype(ctx: api.CellContext) -> Any:
     return getattr(_torch(), ctx.dtype)
 
 
-def _make_sync(ctx: CellContext) -> Any:
+def _make_sync(ctx: api.CellContext) -> Any:
     torch = _torch()
     if ctx.device == "cuda":
         return lambda out: torch.cuda.synchronize()
     return lambda out: None
 
 
-def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
+def _notes(ctx: api.CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     torch = _torch()
     notes: dict[str, Any] = {
         "sync": "torch.cuda.synchronize()" if ctx.device == "cuda" else "none needed (CPU ops are synchronous)",
@@ -75,7 +65,7 @@ def _notes(ctx: CellContext, variant: str, **extra: Any) -> dict[str, Any]:
     return notes
 
 
-def _compile(fn: Any, ctx: CellContext, options: dict[str, Any] | None = None) -> Any:
+def _compile(fn: Any, ctx: api.CellContext, options: dict[str, Any] | None = None) -> Any:
     """``torch.compile`` of ``fn`` on a fresh Dynamo state (``torch.compiler.reset()``).
 
     Dynamo keeps at most ``recompile_limit`` (8) compiled variants per function and, past it,
@@ -86,7 +76,7 @@ def _compile(fn: Any, ctx: CellContext, options: dict[str, Any] | None = None) -
     what it holds); docs/performance.md has what it costs."""
     torch = _torch()
     if ctx.device == "cpu" and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
-        raise SkipCell("torch.compile on CPU needs a C++ compiler (c++/g++/clang++) on PATH")
+        raise api.SkipCell("torch.compile on CPU needs a C++ compiler (c++/g++/clang++) on PATH")
     from jitscope.core.paths import cache_dir
 
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
@@ -133,7 +123,7 @@ def _dynamo_disabled() -> bool:
     return bool(config.disable) or os.environ.get("TORCHDYNAMO_DISABLE", "") == "1"
 
 
-class DynamoWatch(CompileWatch):
+class DynamoWatch(api.CompileWatch):
     """torch.compile's own counters: graphs Dynamo compiled, graph breaks and Inductor's
     FX-graph cache hits/misses (``TORCHINDUCTOR_CACHE_DIR``) in the first call; then, after
     the samples, whether any timed call ran eager code (recompile limit, no graph at all) or
@@ -144,17 +134,17 @@ class DynamoWatch(CompileWatch):
         self._first: dict[str, float] = {}
         self._after_first = self._before
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         self._after_first = _counters()
         self._first = first = _changed(self._before, self._after_first)
         graphs, breaks = _total(first, "stats.unique_graphs"), _total(first, "graph_break.")
         if graphs <= 0:
             why = _first_break(first) or "Dynamo recorded no reason"
-            return CompileObservation("no", "n/a", graph_breaks=breaks, detail=f"dynamo: no graph compiled ({why})")
+            return api.CompileObservation("no", "n/a", graph_breaks=breaks, detail=f"dynamo: no graph compiled ({why})")
         hits, misses = _total(first, "inductor.fxgraph_cache_hit"), _total(first, "inductor.fxgraph_cache_miss")
         cache = "miss" if misses > 0 else "hit" if hits > 0 else "unknown"
         detail = f"dynamo: {graphs} graph(s), {breaks} graph break(s); inductor fx-graph cache {hits} hit(s), {misses} miss(es)"
-        return CompileObservation("yes", cache, graph_breaks=breaks, detail=detail)
+        return api.CompileObservation("yes", cache, graph_breaks=breaks, detail=detail)
 
     def fell_back(self) -> str:
         later = _changed(self._after_first, _counters())
@@ -177,12 +167,12 @@ class DynamoWatch(CompileWatch):
         return ""
 
 
-def _kernel(variant: str, ctx: CellContext, run: Any, **kwargs: Any) -> FunctionKernel:
+def _kernel(variant: str, ctx: api.CellContext, run: Any, **kwargs: Any) -> api.FunctionKernel:
     """A torch kernel: eager runs precompiled ATen ops (nothing compiles); ``compile`` is
     watched through Dynamo's counters; on CUDA the allocator's peak is read."""
     peak = TorchCudaPeak(_device(ctx)) if ctx.device == "cuda" else None
     watch = DynamoWatch if variant == "compile" else None
-    return FunctionKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, watch=watch, **kwargs)
+    return api.FunctionKernel(run, compiler=False if variant == "eager" else None, device_peak=peak, watch=watch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -205,7 +195,7 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     return notes
 
 
-def _put(x: Any, ctx: CellContext) -> Any:
+def _put(x: Any, ctx: api.CellContext) -> Any:
     torch = _torch()
     t = torch.as_tensor(x).to(device=_device(ctx), dtype=_dtype(ctx)).contiguous()
     if ctx.device == "cuda":
@@ -215,7 +205,7 @@ def _put(x: Any, ctx: CellContext) -> Any:
 
 # ---- linreg ---------------------------------------------------------------------------------
 def _linreg(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         torch = _torch()
         epochs = int(ctx.inputs["epochs"])
         n = ctx.inputs["X"].shape[0]
@@ -259,7 +249,7 @@ def _linreg(variant: str) -> Any:
 
 # ---- mcpi -----------------------------------------------------------------------------------
 def _mcpi(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         torch = _torch()
         dev = _device(ctx)
         dt = _dtype(ctx)
@@ -315,7 +305,7 @@ def _mcpi(variant: str) -> Any:
 
 # ---- lu -------------------------------------------------------------------------------------
 def _lu(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         torch = _torch()
         size = ctx.size
         data: dict[str, Any] = {}  # A on the device; for "compile" also idx and the k tensors
@@ -347,7 +337,7 @@ def _lu(variant: str) -> Any:
     return build
 
 
-def _lu_compiled_factor(ctx: CellContext, data: dict[str, Any]) -> tuple[Callable[[Any], Any], str]:
+def _lu_compiled_factor(ctx: api.CellContext, data: dict[str, Any]) -> tuple[Callable[[Any], Any], str]:
     """The ``compile`` variant's factorisation (reads ``idx`` and ``ks`` from ``data``, put
     there by the transfer) and its layout note."""
     torch = _torch()
@@ -396,7 +386,7 @@ def _lu_eager_factor(size: int) -> tuple[Callable[[Any], Any], str]:
 
 # ---- nodes ----------------------------------------------------------------------------------
 def _nodes(variant: str) -> Any:
-    def build(ctx: CellContext) -> Kernel:
+    def build(ctx: api.CellContext) -> api.Kernel:
         torch = _torch()
         dev = _device(ctx)
         dt = _dtype(ctx)
@@ -473,7 +463,7 @@ _DEV = ("cpu", "cuda")
 
 
 # ---- users' own kernels ---------------------------------------------------------------------
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """``eager``: the user's function on tensors of the cell's dtype and device;
     ``compile``: ``torch.compile`` of it, as the built-in compile variant (a C++ compiler on
     CPU, Inductor's cache under jitscope's folder, Dynamo's counters for compiled/cache/graph
@@ -499,7 +489,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    notes=_notes(ctx, variant))
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="PyTorch: eager ops, or torch.compile (Inductor); CPU or CUDA",
     requires=("torch",),
@@ -509,6 +499,6 @@ BACKEND = Backend(
     info=_info,
     setup_threads=_setup_threads,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile",
+    adapter=api.Adapter(_adapt, variants=("eager", "compile"), devices=_DEV, passes_options_to="torch.compile",
                     options_variants=("compile",)),
 )

@@ -21,17 +21,7 @@ import sys
 from typing import Any
 
 from jitscope.backends._observe import OncePerWorker, TorchCudaPeak
-from jitscope.core.backend import (
-    Adapter,
-    Backend,
-    CellContext,
-    CompileObservation,
-    CompileWatch,
-    FunctionKernel,
-    Kernel,
-    SkipCell,
-    UserKernel,
-)
+from jitscope.core import backend as api
 
 NAME = "triton"
 
@@ -44,7 +34,7 @@ def _kernels(interpret: bool) -> Any:
         if interpret:
             os.environ["TRITON_INTERPRET"] = "1"
         elif os.environ.get("TRITON_INTERPRET", "0") == "1":
-            raise SkipCell("TRITON_INTERPRET=1 is set: compiled Triton kernels would be interpreted")
+            raise api.SkipCell("TRITON_INTERPRET=1 is set: compiled Triton kernels would be interpreted")
     import triton.language as tl
 
     from jitscope.backends import _triton_kernels as K
@@ -52,19 +42,19 @@ def _kernels(interpret: bool) -> Any:
     helpers_interpreted = type(tl.randint4x).__name__ == "InterpretedFunction"
     if interpret != K.INTERPRETED or helpers_interpreted != interpret:
         mode = "interpreted" if helpers_interpreted else "compiled"
-        raise SkipCell(
+        raise api.SkipCell(
             f"triton was already imported in {mode} mode in this process "
             "(TRITON_INTERPRET must be set before the first import); run this variant in its own worker"
         )
     return K
 
 
-def _setup(ctx: CellContext) -> tuple[Any, Any, Any, bool]:
+def _setup(ctx: api.CellContext) -> tuple[Any, Any, Any, bool]:
     import torch
 
     interpret = ctx.spec.variant == "interpreter"
     if not interpret and not torch.cuda.is_available():
-        raise SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none); use triton:interpreter on CPU")
+        raise api.SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none); use triton:interpreter on CPU")
     K = _kernels(interpret)
     device = torch.device("cpu") if interpret else torch.device("cuda", 0)
     return K, torch, device, interpret
@@ -76,7 +66,7 @@ def _make_sync(torch: Any, interpret: bool) -> Any:
     return lambda out: torch.cuda.synchronize()
 
 
-def _notes(ctx: CellContext, interpret: bool, **extra: Any) -> dict[str, Any]:
+def _notes(ctx: api.CellContext, interpret: bool, **extra: Any) -> dict[str, Any]:
     import triton
 
     notes: dict[str, Any] = {
@@ -110,7 +100,7 @@ def _register_listener() -> None:
 _listen = OncePerWorker(_register_listener)
 
 
-class TritonCompileWatch(CompileWatch):
+class TritonCompileWatch(api.CompileWatch):
     """Compiled Triton kernels (CUDA): a kernel built in the first call either compiled (its
     on-disk cache missed) or was loaded from that cache (hit, nothing compiled); none built
     means every kernel was already in this worker's in-memory cache (n/a)."""
@@ -119,26 +109,26 @@ class TritonCompileWatch(CompileWatch):
         self._ok = _listen()
         self._before = dict(_SEEN)
 
-    def stop(self) -> CompileObservation:
+    def stop(self) -> api.CompileObservation:
         if not self._ok:
-            return CompileObservation("unknown", "unknown", detail="triton's compilation listener is unavailable")
+            return api.CompileObservation("unknown", "unknown", detail="triton's compilation listener is unavailable")
         hits = _SEEN["hits"] - self._before["hits"]
         misses = _SEEN["misses"] - self._before["misses"]
         detail = f"triton: {misses} kernel(s) compiled, {hits} loaded from the disk cache"
         if misses:
-            return CompileObservation("yes", "miss", detail=detail)
+            return api.CompileObservation("yes", "miss", detail=detail)
         if hits:
-            return CompileObservation("no", "hit", detail=detail)
-        return CompileObservation("no", "n/a", detail="triton: kernels already built in this worker")
+            return api.CompileObservation("no", "hit", detail=detail)
+        return api.CompileObservation("no", "n/a", detail="triton: kernels already built in this worker")
 
 
-def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> FunctionKernel:
+def _kernel(interpret: bool, torch: Any, device: Any, run: Any, **kwargs: Any) -> api.FunctionKernel:
     """The interpreter emulates programs in NumPy and compiles nothing (a fact); compiled
     kernels are watched through Triton's compilation listener, and their memory through
     torch's CUDA allocator."""
     if interpret:
-        return FunctionKernel(run, compiler=False, **kwargs)
-    return FunctionKernel(run, device_peak=TorchCudaPeak(device), watch=TritonCompileWatch, **kwargs)
+        return api.FunctionKernel(run, compiler=False, **kwargs)
+    return api.FunctionKernel(run, device_peak=TorchCudaPeak(device), watch=TritonCompileWatch, **kwargs)
 
 
 def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
@@ -153,7 +143,7 @@ def _startup(device: str, variants: tuple[str, ...]) -> dict[str, Any]:
     return {"cuda_context": "created"}
 
 
-def _put(torch: Any, x: Any, ctx: CellContext, device: Any) -> Any:
+def _put(torch: Any, x: Any, ctx: api.CellContext, device: Any) -> Any:
     t = torch.as_tensor(x).to(device=device, dtype=getattr(torch, ctx.dtype)).contiguous()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -161,7 +151,7 @@ def _put(torch: Any, x: Any, ctx: CellContext, device: Any) -> Any:
 
 
 # ---- mcpi -----------------------------------------------------------------------------------
-def _mcpi(ctx: CellContext) -> Kernel:
+def _mcpi(ctx: api.CellContext) -> api.Kernel:
     K, torch, device, interpret = _setup(ctx)
     n = int(ctx.inputs["n"])
     seed = int(ctx.inputs["seed"])
@@ -195,7 +185,7 @@ def _mcpi(ctx: CellContext) -> Kernel:
 # Its size limit (a whole row of X per program) is declared with the kernel in workloads/linreg.py.
 
 
-def _linreg(ctx: CellContext) -> Kernel:
+def _linreg(ctx: api.CellContext) -> api.Kernel:
     K, torch, device, interpret = _setup(ctx)
     import triton
 
@@ -238,7 +228,7 @@ def _linreg(ctx: CellContext) -> Kernel:
 
 
 # ---- lu -------------------------------------------------------------------------------------
-def _lu(ctx: CellContext) -> Kernel:
+def _lu(ctx: api.CellContext) -> api.Kernel:
     K, torch, device, interpret = _setup(ctx)
     size = ctx.size
     bm = bn = 64 if interpret else 32
@@ -299,7 +289,7 @@ def _info() -> dict[str, Any]:
 
 
 # ---- users' own kernels ---------------------------------------------------------------------
-def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
+def _adapt(ctx: api.CellContext, user: api.UserKernel, variant: str) -> api.Kernel:
     """The user decorates a *launcher* taking torch tensors (it allocates the output, picks
     the grid and calls their ``@triton.jit`` kernel); this supplies the tensors on the device
     in the cell's dtype, synchronises CUDA after each call, and fetches every leaf to NumPy.
@@ -314,17 +304,17 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
     interpret = variant == "interpreter"
     if interpret:
         if ctx.device != "cpu":
-            raise SkipCell("triton:interpreter runs on the CPU only")
+            raise api.SkipCell("triton:interpreter runs on the CPU only")
         if os.environ.get("TRITON_INTERPRET") != "1":
-            raise SkipCell("a user's Triton kernel is interpreted only when TRITON_INTERPRET=1 is set before "
+            raise api.SkipCell("a user's Triton kernel is interpreted only when TRITON_INTERPRET=1 is set before "
                            "its file imports triton: run `TRITON_INTERPRET=1 jitscope run ... -b triton:interpreter`")
         device = torch.device("cpu")
     else:
         if ctx.device != "cuda":
-            raise SkipCell("compiled Triton kernels need a CUDA GPU (--device cuda); on the CPU, "
+            raise api.SkipCell("compiled Triton kernels need a CUDA GPU (--device cuda); on the CPU, "
                            "TRITON_INTERPRET=1 with -b triton:interpreter checks them")
         if not torch.cuda.is_available():
-            raise SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none)")
+            raise api.SkipCell("compiled Triton kernels need a CUDA GPU (torch sees none)")
         device = torch.device("cuda", 0)
     data: dict[str, Any] = {}
 
@@ -340,7 +330,7 @@ def _adapt(ctx: CellContext, user: UserKernel, variant: str) -> Kernel:
                    explain=library_message, notes=_notes(ctx, interpret, launcher="the user's, on torch tensors"))
 
 
-BACKEND = Backend(
+BACKEND = api.Backend(
     name=NAME,
     description="Triton kernels (mcpi, linreg, lu): compiled on CUDA; interpreter on CPU",
     requires=("triton", "torch"),
@@ -348,7 +338,7 @@ BACKEND = Backend(
     devices=("cpu", "cuda"),
     info=_info,
     startup=_startup,
-    adapter=Adapter(_adapt, variants=("default", "interpreter"), devices=("cpu", "cuda")),
+    adapter=api.Adapter(_adapt, variants=("default", "interpreter"), devices=("cpu", "cuda")),
     # Keep FMA contraction on (Triton's current default) and say so, instead of a warning.
     env={"TRITON_DEFAULT_FP_FUSION": "1"},
 )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from jitscope.core.implementation import BuildRef as BuildRef
 from jitscope.core.implementation import Implementation as Implementation
+from jitscope.core.implementation import UserKernel as UserKernel
 from jitscope.core.model import CellSpec
 from jitscope.core.workload import Inputs, Workload
 
@@ -168,15 +169,21 @@ class FunctionKernel(Kernel):
         watch: Callable[[], CompileWatch] | None = None,
         ran_with: Callable[[Any], Any] | None = None,
         device_peak: DevicePeak | None = None,
+        close: Callable[[], None] | None = None,
+        arguments: dict[str, Any] | None = None,
     ) -> None:
         """``compiler``: False for libraries with no compiler at all (then a first call is
         known not to compile); None when nobody knows (the default watch says unknown).
         ``watch``: a backend that can observe compilation (torch's Dynamo counters...).
         ``ran_with``: the arrays whose dtype is what ran (default: the output).
-        ``device_peak``: the device allocator's high-water mark (None: not observable)."""
+        ``device_peak``: the device allocator's high-water mark (None: not observable).
+        ``close``: what releases the cell's resources (a julia process, device memory).
+        ``arguments``: what a user's kernel is called with, for the in-place check.
+        ``notes`` is kept, not copied: the steps may add to the same dict (threads seen at
+        fetch, a build's cache state seen at the first run)."""
         super().__init__()
         self._compiler = compiler
-        self.watch = watch
+        self._watch = watch
         self._run = run
         self._transfer = transfer
         self._sync = sync
@@ -184,7 +191,10 @@ class FunctionKernel(Kernel):
         self._explain = explain
         self._ran_with = ran_with
         self._device_peak = device_peak
-        self.notes.update(notes or {})
+        self._close = close
+        self.arguments = arguments
+        if notes is not None:
+            self.notes = notes
 
     def explain(self, exc: BaseException) -> str | None:
         return self._explain(exc) if self._explain is not None else None
@@ -204,8 +214,8 @@ class FunctionKernel(Kernel):
         return self._fetch(out) if self._fetch is not None else out
 
     def compile_watch(self) -> CompileWatch:
-        if self.watch is not None:
-            return self.watch()
+        if self._watch is not None:
+            return self._watch()
         return NothingCompiles() if self._compiler is False else CompileWatch()
 
     def ran_with(self, out: Any) -> Any:
@@ -218,34 +228,14 @@ class FunctionKernel(Kernel):
     def device_peak_bytes(self) -> int | None:
         return self._device_peak.peak() if self._device_peak is not None else None
 
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
 
 class SkipCell(Exception):
     """Raised by ``build`` (in the worker) when a cell cannot run here; the message is the
     reason shown to the user, e.g. ``"jax x64 disabled: float64 would silently be float32"``."""
-
-
-@dataclass(frozen=True)
-class UserKernel:
-    """A user's plain function bound to a backend by ``@w.kernel(backend[, variant])``.
-
-    ``variant`` None serves every variant of the backend's :class:`Adapter` (numba's njit
-    and njit(parallel=True), torch eager and compile); a named variant binds one and takes
-    precedence for it. ``options`` are the decorator's keywords (e.g. ``lists=True`` for
-    python), checked against :attr:`Adapter.options` when the file is loaded."""
-
-    workload: str
-    backend: str
-    variant: str | None
-    fn: Callable[..., Any]
-    options: tuple[tuple[str, Any], ...] = ()
-    source: str = ""  # "kernels.py:12", for messages
-
-    def option(self, name: str, default: Any = None) -> Any:
-        return dict(self.options).get(name, default)
-
-    def library_options(self, own: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The decorator's keywords meant for the library (all but jitscope's ``own``)."""
-        return {k: v for k, v in self.options if k not in own}
 
 
 @dataclass(frozen=True)

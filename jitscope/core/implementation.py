@@ -67,3 +67,34 @@ class BuildRef:
         if self.args:
             build = build(*self.args)
         return build(ctx)  # type: ignore[no-any-return]
+
+
+# Options of ``@w.kernel(...)`` every backend takes, jitscope's own (never passed to a
+# library): ``description=`` (what ``jitscope workloads --matrix`` says of the kernel) and
+# ``notes=`` (a dict added to the cell's notes: the RNG, the layout... the fairness record).
+KERNEL_OPTIONS = ("description", "notes")
+
+
+@dataclass(frozen=True)
+class UserKernel:
+    """A user's plain function bound to a backend by ``@w.kernel(backend[, variant])``.
+
+    ``variant`` None serves every variant of the backend's :class:`Adapter` (numba's njit
+    and njit(parallel=True), torch eager and compile); a named variant binds one and takes
+    precedence for it. ``options`` are the decorator's keywords (e.g. ``lists=True`` for
+    python), checked against :attr:`Adapter.options` when the file is loaded."""
+
+    workload: str
+    backend: str
+    variant: str | None
+    fn: Callable[..., Any]
+    options: tuple[tuple[str, Any], ...] = ()
+    source: str = ""  # "kernels.py:12", for messages
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+    def library_options(self, own: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The decorator's keywords meant for the library (all but jitscope's ``own`` and
+        the options every backend takes, :data:`KERNEL_OPTIONS`)."""
+        return {k: v for k, v in self.options if k not in own and k not in KERNEL_OPTIONS}

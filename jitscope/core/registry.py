@@ -27,6 +27,7 @@ from typing import Any, NoReturn, TypeVar
 
 from jitscope.core.backend import Adapter, Backend, Implementation, UserKernel
 from jitscope.core.errors import PluginError, StopRequested, UserError
+from jitscope.core.implementation import KERNEL_OPTIONS
 from jitscope.core.model import CellSpec
 from jitscope.core.userkernels import INPUTS_PARAM, FunctionWorkload, UserWorkload
 from jitscope.core.workload import Workload
@@ -70,19 +71,37 @@ BUILTIN_BACKENDS: dict[str, str] = _builtin_backends()
 class Registry:
     workloads: dict[str, Workload] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
+    # Kernels declared apart from their workload: a file's IMPLEMENTATIONS. A workload's own
+    # (Workload.kernel_build, and its @w.kernel functions bound by the adapters, a built-in's
+    # as a user's) are read from ``workloads`` (:meth:`declared`), never copied here.
     extra_implementations: list[Implementation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # broken entry-point plugins
     # Each ``-w`` file loaded (its resolved path, in load order) -> the workloads it defined:
     # the one record of files, from which the paths and each file's names are read.
     workloads_by_file: dict[str, list[str]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        """Workloads handed to the constructor (an embedding program, the tests) bring the
-        kernels their files declare, as discovered ones do (:func:`_add_workload`)."""
+    def declared(self) -> list[Implementation]:
+        """Every kernel not listed by its backend: the workloads' own (however they came:
+        discovered, loaded from a file, handed to the constructor; a function kernel bound
+        by its backend's adapter, a built-in's as a user's), then the others."""
+        out: list[Implementation] = []
         for workload in self.workloads.values():
-            for impl in workload.kernel_builds:
-                if impl not in self.extra_implementations:
-                    self.extra_implementations.append(impl)
+            for declared in workload.declarations:
+                if isinstance(declared, Implementation):
+                    out.append(declared)
+                else:
+                    out.extend(self._bound(workload, declared))
+        return out + self.extra_implementations
+
+    def _bound(self, workload: Workload, kernel: UserKernel) -> list[Implementation]:
+        """A function kernel's implementations: one per variant of its backend's adapter it
+        serves (a named variant; else each variant no kernel names, except named-only ones)."""
+        backend = self.backends.get(kernel.backend)
+        if backend is None or backend.adapter is None:
+            return []  # refused when the workload was added; a constructed registry skips it
+        adapter = backend.adapter
+        return [function_implementation(adapter, workload, kernel, variant) for variant in adapter.variants
+                if workload.kernel_for(kernel.backend, variant, exact=variant in adapter.named_only) is kernel]
 
     @property
     def workload_files(self) -> tuple[str, ...]:
@@ -96,10 +115,11 @@ class Registry:
         # Each backend's own, then the kernels workloads and files declared for it: one
         # backend's cells stay together whichever file declared them.
         impls: list[Implementation] = []
+        declared = self.declared()
         for name, b in self.backends.items():
             impls.extend(b.implementations)
-            impls.extend(i for i in self.extra_implementations if i.backend == name)
-        impls.extend(i for i in self.extra_implementations if i.backend not in self.backends)
+            impls.extend(i for i in declared if i.backend == name)
+        impls.extend(i for i in declared if i.backend not in self.backends)
         return [
             i
             for i in impls
@@ -110,7 +130,7 @@ class Registry:
     def variants(self, backend: str) -> tuple[str, ...]:
         b = self.backends[backend]
         names = list(b.variants)
-        for impl in self.extra_implementations:
+        for impl in self.declared():
             if impl.backend == backend and impl.variant not in names:
                 names.append(impl.variant)
         if b.default_variant in names:  # first, whoever declared it
@@ -185,13 +205,19 @@ def check_name(name: object, what: str) -> None:
 
 
 def _add_workload(reg: Registry, obj: Any, source: str) -> None:
+    """An entry point's (or a built-in's) workload: a :class:`Workload`, or one written with
+    the public ``jitscope.workload(...)``, found the same way as a class-based one."""
+    if isinstance(obj, UserWorkload):
+        _add_user_workload(reg, obj, source)
+        return
     if not isinstance(obj, Workload):
         raise TypeError(f"{source} is not a jitscope Workload (got {type(obj).__name__})")
     check_name(obj.name, "workload")
-    reg.workloads[obj.name] = obj
-    for impl in obj.kernel_builds:  # the kernels its file declares (Workload.kernel_build)
+    for impl in obj.kernel_builds:  # the kernels its file declares, read from it (Registry.declared)
         _check_implementation(impl)
-        reg.extra_implementations.append(impl)
+    for kernel in obj.function_kernels:
+        _check_user_kernel(reg, obj, kernel)
+    reg.workloads[obj.name] = obj
 
 
 def _check_implementation(impl: Implementation) -> None:
@@ -395,29 +421,34 @@ def _user_workloads(module: Any) -> list[UserWorkload]:
     return list(seen.values())
 
 
-def _user_implementation(adapter: Adapter, user: UserWorkload, kernel: UserKernel, variant: str) -> Implementation:
-    """One (backend, variant) of a user's workload: the adapter builds the library side, the
-    contract of :mod:`jitscope.core.userrun` wraps it; the kernel is called with the inputs
-    and each parameter its signature names."""
+def function_implementation(adapter: Adapter, workload: Workload, kernel: UserKernel, variant: str) -> Implementation:
+    """One (backend, variant) of a function kernel, a built-in's or a user's: the adapter
+    builds the library side, the contract of :mod:`jitscope.core.userrun` wraps it; the
+    kernel is called with the inputs and each parameter its signature names."""
     from jitscope.core.userrun import UserKernelRun
 
     base = adapter.dtypes_with(kernel) if adapter.dtypes_with is not None else adapter.dtypes
-    dtypes = tuple(d for d in base if d in user.dtypes)
-    narrowed = set(base) - set(user.dtypes)
-    reason = (f"{user.name} is declared for {'/'.join(user.dtypes)} only (dtypes= in its jitscope.workload)"
+    dtypes = tuple(d for d in base if d in workload.dtypes)
+    narrowed = set(base) - set(workload.dtypes)
+    reason = (f"{workload.name} is declared for {'/'.join(workload.dtypes)} only (dtypes= in its jitscope.workload)"
               if narrowed else "")
-    # On record only where they reach the library: torch.compile's options mean nothing to eager.
+    # On record only where they reach the library: torch.compile's options mean nothing to
+    # eager, and jitscope's own (python's lists=, description=, notes=) reach no library.
     applied = not adapter.options_variants or variant in adapter.options_variants
-    options = ", ".join(f"{k}={v!r}" for k, v in kernel.options) if applied else ""
+    options = ", ".join(f"{k}={v!r}" for k, v in kernel.library_options(adapter.options).items()) if applied else ""
     which = f"{kernel.backend}:{variant}"
+    has_modes = any(p.name == INPUTS_PARAM for p in workload.params)
+    notes = dict(kernel.option("notes") or {})
 
     def build(ctx: Any) -> Any:
         fresh = ctx.params.get(INPUTS_PARAM) == "fresh"
-        called = dataclasses.replace(ctx, inputs=user.workload.arguments_for(kernel.fn, ctx.inputs, ctx.params))
+        called = dataclasses.replace(ctx, inputs=workload.arguments_for(kernel.fn, ctx.inputs, ctx.params, ctx.dtype))
         inner = adapter.build(called, kernel, variant)
-        return UserKernelRun(inner, ctx, fresh=fresh, name=which, options=options)
+        inner.notes.update(notes)
+        return UserKernelRun(inner, ctx, fresh=fresh, name=which, options=options, modes=has_modes)
 
-    return Implementation(kernel.workload, kernel.backend, variant, build, f"user kernel ({kernel.source})",
+    description = kernel.option("description") or f"user kernel ({kernel.source})"
+    return Implementation(kernel.workload, kernel.backend, variant, build, description,
                           devices=adapter.devices_for(variant), dtypes=dtypes, dtypes_reason=reason)
 
 
@@ -428,19 +459,12 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
     check_name(user.name, "workload")
     if user.reference_fn is None:
         raise ValueError(f"workload {user.name} has no @{user.name}.reference (the float64 truth kernels are checked against)")
-    reg.workloads[user.name] = user.workload
     for kernel in user.kernels:
-        _check_user_kernel(reg, user, kernel)
-    for name, backend in reg.backends.items():
-        if backend.adapter is None:
-            continue
-        for variant in backend.adapter.variants:
-            bound = user.kernel_for(name, variant, exact=variant in backend.adapter.named_only)
-            if bound is not None:
-                reg.extra_implementations.append(_user_implementation(backend.adapter, user, bound, variant))
+        _check_user_kernel(reg, user.workload, kernel)
+    reg.workloads[user.name] = user.workload  # its kernels bound as a built-in's (Registry.declared)
 
 
-def _check_user_kernel(reg: Registry, user: UserWorkload, kernel: UserKernel) -> None:
+def _check_user_kernel(reg: Registry, user: Workload, kernel: UserKernel) -> None:
     """A ``@w.kernel(...)`` the registry's backends can run, or a ValueError that names it."""
     backend = reg.backends.get(kernel.backend)
     where = f"@{user.name}.kernel({kernel.backend!r}{', ' + repr(kernel.variant) if kernel.variant else ''}) at {kernel.source}"
@@ -452,7 +476,7 @@ def _check_user_kernel(reg: Registry, user: UserWorkload, kernel: UserKernel) ->
     if kernel.variant is not None and kernel.variant not in adapter.variants:
         raise ValueError(f"{where}: {kernel.backend} has no variant {kernel.variant!r} for user kernels "
                          f"(it has: {', '.join(adapter.variants)})")
-    unknown = [name for name, _ in kernel.options if name not in adapter.options]
+    unknown = [name for name, _ in kernel.options if name not in adapter.options and name not in KERNEL_OPTIONS]
     if unknown and not adapter.passes_options_to:
         takes = ", ".join(adapter.options) or "none"
         raise ValueError(f"{where}: {kernel.backend} takes no option {', '.join(unknown)} (options: {takes})")
@@ -461,9 +485,10 @@ def _check_user_kernel(reg: Registry, user: UserWorkload, kernel: UserKernel) ->
 def load_registry(workload_files: Sequence[str | Path] = ()) -> Registry:
     """Every workload and backend: entry points first, then built-ins, then ``-w`` files."""
     reg = Registry()
+    # Backends first: a workload's function kernels are checked against their adapters.
     for group, adder, builtins in (
-        (WORKLOAD_GROUP, _add_workload, BUILTIN_WORKLOADS),
         (BACKEND_GROUP, _add_backend, BUILTIN_BACKENDS),
+        (WORKLOAD_GROUP, _add_workload, BUILTIN_WORKLOADS),
     ):
         seen: set[str] = set()
         for ep in _entry_points(group):

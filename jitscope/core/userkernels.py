@@ -27,23 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from jitscope.core.backend import UserKernel
 from jitscope.core.errors import UserError
+from jitscope.core.implementation import UserKernel
 from jitscope.core.model import Accuracy
+from jitscope.core.workload import INPUTS_PARAM as INPUTS_PARAM
 from jitscope.core.workload import Inputs, Param, Workload
+from jitscope.core.workload import takes as takes
 
 # Norm-wise relative error allowed by default: float64 keeps ~16 digits, float32 ~7; a
 # reduction over n elements loses about log2(n) bits more, fastmath reorders sums.
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 
 Check = Callable[[Any, Any], Any]
-
-
-def _where(fn: Callable[..., Any]) -> str:
-    try:
-        return f"{inspect.getsourcefile(fn) or '?'}:{inspect.getsourcelines(fn)[1]}"
-    except (OSError, TypeError):
-        return getattr(fn, "__qualname__", repr(fn))
 
 
 def _parts(value: Any) -> list[Any]:
@@ -100,7 +95,6 @@ def _part_error(i: int, got: Any, want: Any) -> tuple[float, str]:
 
 
 INPUT_MODES = ("resident", "fresh")
-INPUTS_PARAM = "inputs"  # the parameter that records the input mode with every cell (-p inputs=fresh)
 
 
 def call_with(fn: Callable[..., Any], available: Mapping[str, Any], positional: tuple[Any, ...] = ()) -> Any:
@@ -124,15 +118,6 @@ def _named_parameters(fn: Callable[..., Any]) -> list[str] | None:
     if inspect.Parameter.VAR_POSITIONAL in kinds or inspect.Parameter.POSITIONAL_ONLY in kinds:
         return None
     return [p.name for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-
-
-def takes(fn: Callable[..., Any], name: str) -> bool:
-    """Whether a kernel or reference wants parameter ``name`` (names it, or takes ``**kw``)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return name in sig.parameters or any(p.kind == inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
 
 
 def _param_of(workload: str, name: str, default: Any) -> Param:
@@ -197,7 +182,6 @@ class UserWorkload:
         self.description = description
         self.size_label = size_label
         self.reference_fn: Callable[..., Any] | None = None
-        self.kernels: list[UserKernel] = []
         self.workload = FunctionWorkload(self)
 
     # ---- the decorators (the public API) ------------------------------------------------
@@ -210,28 +194,17 @@ class UserWorkload:
 
     def kernel(self, backend: str, variant: str | None = None, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """``@w.kernel("numba")``: this function is the numba kernel (every numba variant
-        that runs a plain function); ``@w.kernel("numba", "parallel")``: that variant only."""
-        if not isinstance(backend, str) or (variant is not None and not isinstance(variant, str)):
-            raise TypeError(f"@{self.name}.kernel(backend, variant=None): names are strings, got {backend!r}, {variant!r}")
+        that runs a plain function); ``@w.kernel("numba", "parallel")``: that variant only.
+        The same decorator as a built-in workload's (:meth:`Workload.kernel`)."""
+        return self.workload.kernel(backend, variant, **options)
 
-        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            if not callable(fn):
-                raise TypeError(f"@{self.name}.kernel({backend!r}) decorates a function")
-            for k in self.kernels:
-                if (k.backend, k.variant) == (backend, variant):
-                    which = f"{backend}:{variant}" if variant else backend
-                    raise ValueError(f"workload {self.name} has two kernels for {which} ({k.source} and {_where(fn)})")
-            self.kernels.append(UserKernel(self.name, backend, variant, fn, tuple(sorted(options.items())), _where(fn)))
-            return fn
-
-        return register
+    @property
+    def kernels(self) -> list[UserKernel]:
+        return list(self.workload.function_kernels)
 
     def kernel_for(self, backend: str, variant: str, exact: bool = False) -> UserKernel | None:
         """The kernel bound to exactly this variant, else (unless ``exact``) the backend-wide one."""
-        named = [k for k in self.kernels if k.backend == backend and k.variant == variant]
-        wide = [] if exact else [k for k in self.kernels if k.backend == backend and k.variant is None]
-        found = named or wide
-        return found[0] if found else None
+        return self.workload.kernel_for(backend, variant, exact)
 
     def __repr__(self) -> str:
         return f"<jitscope workload {self.name!r}: {len(self.kernels)} kernel(s)>"
@@ -284,6 +257,7 @@ class FunctionWorkload(Workload):
                                            "fresh: a new copy before each timed call (untimed)",
                                            kind=str, choices=INPUT_MODES))
         self.result_form = "what the reference returns (array, scalar or tuple)"
+        self.dtypes = user.dtypes
 
     # ---- sizes, presets and parameters --------------------------------------------------
     def preset_names(self) -> tuple[str, ...]:
@@ -341,11 +315,6 @@ class FunctionWorkload(Workload):
                 value = np.ascontiguousarray(value, dtype=np.float64)  # float64 truth; backends cast
             out[key] = value
         return out
-
-    def arguments_for(self, fn: Callable[..., Any], inputs: Inputs, params: dict[str, Any]) -> dict[str, Any]:
-        """What ``fn`` is called with: the inputs, and each parameter its signature names."""
-        extra = {k: v for k, v in params.items() if k != INPUTS_PARAM and k not in inputs and takes(fn, k)}
-        return {**inputs, **extra}
 
     def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
         """The reference on its own copy of the inputs: a reference that works in place must

@@ -40,12 +40,16 @@ def _host(value: Any) -> np.ndarray | None:
 class UserKernelRun(Kernel):
     """An adapter's :class:`Kernel` under the user-kernel contract (see the module doc)."""
 
-    def __init__(self, inner: Kernel, ctx: CellContext, *, fresh: bool, name: str, options: str) -> None:
+    def __init__(self, inner: Kernel, ctx: CellContext, *, fresh: bool, name: str, options: str,
+                 modes: bool = True) -> None:
+        """``modes``: the workload has the ``inputs`` parameter (a user's always; a built-in
+        whose inputs are always resident has none, and no note of it)."""
         super().__init__()
         self.inner = inner
         self.notes = inner.notes
-        self.notes["inputs"] = ("fresh: a new copy before every timed call (untimed)" if fresh
-                                else "resident: moved in once, reused by every call")
+        if modes:
+            self.notes["inputs"] = ("fresh: a new copy before every timed call (untimed)" if fresh
+                                    else "resident: moved in once, reused by every call")
         if options:
             self.notes["kernel_options"] = options
         self._ctx = ctx

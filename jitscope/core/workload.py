@@ -7,25 +7,44 @@ documented *result form*, which :meth:`Workload.check` compares with :meth:`refe
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jitscope.core.errors import UserError
-from jitscope.core.model import Accuracy
+from jitscope.core.implementation import Implementation, UserKernel
+from jitscope.core.model import DTYPES, Accuracy
 from jitscope.core.units import fmt_size
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from jitscope.core.backend import CellContext, Kernel
-    from jitscope.core.implementation import Implementation
 
 Inputs = dict[str, Any]
+INPUTS_PARAM = "inputs"  # the parameter that records the input mode with every cell (-p inputs=fresh)
+
+
+def where(fn: Callable[..., Any]) -> str:
+    """``kernels.py:12``: where a function is defined, for messages."""
+    try:
+        return f"{inspect.getsourcefile(fn) or '?'}:{inspect.getsourcelines(fn)[1]}"
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn))
+
+
+def takes(fn: Callable[..., Any], name: str, keywords: bool = True) -> bool:
+    """Whether a kernel or reference wants parameter ``name`` (names it, or, with
+    ``keywords``, takes ``**kw``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    wide = keywords and any(p.kind == inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    return name in sig.parameters or wide
 
 
 @dataclass(frozen=True)
@@ -93,26 +112,80 @@ class Workload(ABC):
     # with -p; users' workloads do, so a CSV row says what ran without the file at hand.
     record_all_params: bool = False
 
-    # ---- kernels ----------------------------------------------------------------------
+    # The float dtypes its kernels are meant for (a user's ``dtypes=``): a kernel bound by
+    # an adapter runs the dtypes both allow.
+    dtypes: tuple[str, ...] = DTYPES
+
+    # ---- kernels: one ordered list, both forms ------------------------------------------
+    def kernel(self, backend: str, variant: str | None = None,
+               **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """``@w.kernel("numpy")``: a plain function of the inputs, run by the backend's
+        adapter exactly as a user's ``@w.kernel`` function is (the public API; see
+        ``jitscope.workload``); ``variant`` None serves every variant the adapter runs a plain
+        function with. ``description=`` and ``notes=`` are taken by every backend."""
+        if not isinstance(backend, str) or (variant is not None and not isinstance(variant, str)):
+            raise TypeError(f"@{self.name}.kernel(backend, variant=None): names are strings, got {backend!r}, {variant!r}")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError(f"@{self.name}.kernel({backend!r}) decorates a function")
+            for k in self.function_kernels:
+                if (k.backend, k.variant) == (backend, variant):
+                    which = f"{backend}:{variant}" if variant else backend
+                    raise ValueError(f"workload {self.name} has two kernels for {which} ({k.source} and {where(fn)})")
+            made = UserKernel(self.name, backend, variant, fn, tuple(sorted(options.items())), where(fn))
+            self._declare(made, backend, variant)
+            return fn
+
+        return register
+
     def kernel_build(self, backend: str, variant: str, build: Callable[[CellContext], Kernel], description: str = "",
                      **limits: Any) -> None:
-        """Declare one of this workload's kernels: ``build(ctx)`` makes it in the worker (a
+        """Declare a kernel that needs more than a plain function (a compiled module, a
+        server, a launcher with its own transfer): ``build(ctx)`` makes it in the worker (a
         :class:`~jitscope.core.backend.BuildRef` for the built-ins, so declaring imports no
         backend; a plugin file may pass its own function);
         ``limits`` are :class:`~jitscope.core.backend.Implementation`'s devices, dtypes,
-        max_size... The registry adds these with the workload, so a workload's file is the
-        one list of what runs it, whichever backend module holds the code."""
-        from jitscope.core.implementation import Implementation
+        max_size... The registry reads these from the workload, so a workload's file is the
+        one list of what runs it, whichever module holds the code."""
+        self._declare(Implementation(self.name, backend, variant, build, description, **limits), backend, variant)
 
-        if any((i.backend, i.variant) == (backend, variant) for i in self.kernel_builds):
+    def _declare(self, made: Implementation | UserKernel, backend: str, variant: str | None) -> None:
+        if variant is not None and any((d.backend, d.variant) == (backend, variant) for d in self.declarations):
             raise ValueError(f"workload {self.name} declares two kernels for {backend}:{variant}")
-        made = Implementation(self.name, backend, variant, build, description, **limits)
-        self.__dict__["_kernel_builds"] = (*self.kernel_builds, made)
+        self.__dict__["_declarations"] = (*self.declarations, made)
+
+    @property
+    def declarations(self) -> tuple[Implementation | UserKernel, ...]:
+        """Every kernel this workload declares, both forms, in declaration order."""
+        return tuple(self.__dict__.get("_declarations", ()))
 
     @property
     def kernel_builds(self) -> tuple[Implementation, ...]:
         """The kernels declared with :meth:`kernel_build`, in declaration order."""
-        return tuple(self.__dict__.get("_kernel_builds", ()))
+        return tuple(d for d in self.declarations if isinstance(d, Implementation))
+
+    @property
+    def function_kernels(self) -> tuple[UserKernel, ...]:
+        """The plain-function kernels declared with :meth:`kernel`, in declaration order."""
+        return tuple(d for d in self.declarations if isinstance(d, UserKernel))
+
+    def kernel_for(self, backend: str, variant: str, exact: bool = False) -> UserKernel | None:
+        """The function kernel bound to exactly this variant, else (unless ``exact``) the
+        backend-wide one."""
+        named = [k for k in self.function_kernels if k.backend == backend and k.variant == variant]
+        wide = [] if exact else [k for k in self.function_kernels if k.backend == backend and k.variant is None]
+        found = named or wide
+        return found[0] if found else None
+
+    def arguments_for(self, fn: Callable[..., Any], inputs: Inputs, params: dict[str, Any],
+                      dtype: str = "") -> dict[str, Any]:
+        """What a function kernel is called with: the inputs, each parameter its signature
+        names, and ``dtype`` (the cell's, a string) where it names one that is neither."""
+        extra = {k: v for k, v in params.items() if k != INPUTS_PARAM and k not in inputs and takes(fn, k)}
+        if dtype and "dtype" not in inputs and "dtype" not in extra and takes(fn, "dtype", keywords=False):
+            extra["dtype"] = dtype
+        return {**inputs, **extra}
 
     # ---- parameters -----------------------------------------------------------------
     def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:

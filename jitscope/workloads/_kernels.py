@@ -23,3 +23,20 @@ TORCH_VARIANTS = (("eager", "eager ATen ops"), ("compile", "torch.compile (Induc
 def ref(backend_module: str, function: str, *args: Any) -> BuildRef:
     """``ref("numba_backend", "_mcpi", "parallel")``: that build in ``jitscope.backends``."""
     return BuildRef(f"jitscope.backends.{backend_module}:{function}", args)
+
+
+def torch_kernels(workload: Any, what: str) -> None:
+    """torch's two variants of one kernel, eager and ``torch.compile``, the same build
+    (``torch_backend._<workload>(variant)``) on the CPU or a CUDA GPU."""
+    for variant, words in TORCH_VARIANTS:
+        workload.kernel_build("torch", variant, ref("torch_backend", f"_{workload.name}", variant),
+                              f"{words}: {what}", devices=CPU_CUDA)
+
+
+def triton_kernels(workload: Any, description: str, interpreter_max: int, **limits: Any) -> None:
+    """Triton's compiled kernel (CUDA) and the same build under the interpreter (the CPU, to
+    check it, at sizes up to ``interpreter_max``: it emulates every program in NumPy)."""
+    build = ref("triton_backend", f"_{workload.name}")
+    workload.kernel_build("triton", "default", build, description, devices=CUDA, **limits)
+    workload.kernel_build("triton", "interpreter", build, "INTERPRETER (CPU, NumPy emulation), not compiled",
+                          devices=CPU, max_size=interpreter_max, max_size_reason=TRITON_INTERPRETER)

@@ -15,15 +15,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 DEFAULT_SAMPLES = 10_000
 
@@ -114,6 +106,46 @@ TRITON_MAX_D = 4096  # Triton's fused kernel keeps a whole row of X in one progr
 PUBLISHED_D = "the published code fits y = w0 + w1*x only"
 
 
+@WORKLOAD.kernel("numpy", "default", description="X@w and X.T@r per epoch",
+                 notes={"layout": "C-order X, X@w and X.T@r"})
+def gradient_descent(X: Any, y: Any, mu: float, epochs: int) -> Any:
+    """The epoch as two BLAS-2 calls, in X's dtype: a plain function, run by the numpy
+    adapter as a user's kernel is. The kernel's own code: it shares none with the reference."""
+    n = X.shape[0]
+    w = np.zeros(X.shape[1], dtype=X.dtype)
+    scale = X.dtype.type(2.0 / n)
+    step = X.dtype.type(mu)
+    for _ in range(epochs):
+        r = X @ w - y
+        g = scale * (X.T @ r)
+        w -= step * g
+    return w
+
+
+@WORKLOAD.kernel("python", "default", lists=True, description="nested loops over rows",
+                 notes={"layout": "list of rows", "threads": 1})
+def _python_linreg(X: list[list[float]], y: list[float], mu: float, epochs: int) -> list[float]:
+    """Lists and loops, run by the python adapter (X and y made lists in the transfer)."""
+    mu, n_epochs = float(mu), int(epochs)  # Python numbers, not NumPy scalars
+    n = len(X)
+    d = len(X[0])
+    w = [0.0] * d
+    scale = 2.0 / n
+    for _ in range(n_epochs):
+        g = [0.0] * d
+        for i in range(n):
+            row = X[i]
+            r = -y[i]
+            for j in range(d):
+                r += row[j] * w[j]
+            for j in range(d):
+                g[j] += row[j] * r
+        for j in range(d):
+            w[j] -= mu * scale * g[j]
+    return w
+
+
+
 def _declare() -> None:
     k = WORKLOAD.kernel_build
     k("cupy", "default", ref("cupy_backend", "_linreg"), "cuBLAS mat-vecs per epoch", devices=CUDA)
@@ -124,21 +156,16 @@ def _declare() -> None:
     k("numba", "parallel", ref("numba_backend", "_linreg", True), "fused pass, rows split across threads (prange)")
     k("numba", "cuda", ref("numba_backend", "_cuda", "linreg"), "numba.cuda: residual, atomic gradient, update kernels",
       devices=CUDA)
-    k("numpy", "default", ref("numpy_backend", "_linreg"), "X@w and X.T@r per epoch")
     k("numpy", "seed", ref("_seeds", "linreg_numpy"), "SEED: Real Python's NumPy gradient descent (d=2), as published",
       dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
-    k("python", "default", ref("python_backend", "_linreg"), "nested loops over rows", dtypes=F64)
     k("python", "seed", ref("_seeds", "linreg_python"),
       "SEED: Real Python's list/generator gradient descent (d=2), as published",
       dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
     k("tensorflow", "default", ref("tensorflow_backend", "_linreg"), "XLA graph loop, two matmuls per epoch",
       devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_linreg", variant), f"{what}: X@w, X.T@r per epoch", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_linreg"), "fused tile kernel + update kernel per epoch",
-      devices=CUDA, max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
-    k("triton", "interpreter", ref("triton_backend", "_linreg"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=16, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "X@w, X.T@r per epoch")
+    triton_kernels(WORKLOAD, "fused tile kernel + update kernel per epoch", interpreter_max=16,
+                   max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
 
 
 _declare()

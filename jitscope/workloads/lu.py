@@ -16,15 +16,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 
 class NaiveLU(Workload):
@@ -76,6 +68,55 @@ WORKLOAD = NaiveLU()
 
 # ---- its kernels: the one list of what runs lu ---------------------------------------------
 # The code lives in the backend modules; this file says which kernels exist (see mcpi.py).
+def lu_inplace(a: Any) -> Any:
+    """Doolittle without pivoting, vectorised over the trailing block: one rank-1 update per k."""
+    n = a.shape[0]
+    for k in range(n - 1):
+        a[k + 1 :, k] /= a[k, k]
+        a[k + 1 :, k + 1 :] -= np.outer(a[k + 1 :, k], a[k, k + 1 :])
+    return a
+
+
+def slogdet_of_factor(lu: Any) -> tuple[float, float]:
+    """(sign, sum log|U_kk|) from a factorised matrix, accumulated in float64."""
+    diag = np.diagonal(lu).astype(np.float64)
+    return float(np.prod(np.sign(diag))), float(np.sum(np.log(np.abs(diag))))
+
+
+@WORKLOAD.kernel("numpy", "default", description="loop over k, rank-1 update of the trailing block",
+                 notes={"layout": "rank-1 update per column"})
+def _numpy_lu(A: Any) -> tuple[float, float]:
+    """A plain function, run by the numpy adapter as a user's kernel is: (sign, logdet) in
+    float64; the dtype that ran is read from A, the factor's own."""
+    return slogdet_of_factor(lu_inplace(A.copy()))
+
+
+@WORKLOAD.kernel("python", "default", lists=True, description="triple loop on lists",
+                 notes={"layout": "list of rows", "threads": 1})
+def _python_lu(A: list[list[float]]) -> tuple[float, float]:
+    """Lists and loops, run by the python adapter (A made a list of rows in the transfer)."""
+    a = [row[:] for row in A]
+    n = len(a)
+    for k in range(n - 1):
+        pivot_row = a[k]
+        pivot = pivot_row[k]
+        for i in range(k + 1, n):
+            row = a[i]
+            factor = row[k] / pivot
+            row[k] = factor
+            for j in range(k + 1, n):
+                row[j] -= factor * pivot_row[j]
+    sign = 1.0
+    logdet = 0.0
+    for k in range(n):
+        u = a[k][k]
+        if u < 0:
+            sign = -sign
+        logdet += math.log(abs(u))
+    return sign, logdet
+
+
+
 def _declare() -> None:
     k = WORKLOAD.kernel_build
     k("cupy", "default", ref("cupy_backend", "_lu"), "rank-1 update per k on the device", devices=CUDA)
@@ -88,19 +129,14 @@ def _declare() -> None:
       dtypes=F64)
     k("numba", "cuda", ref("numba_backend", "_cuda", "lu"), "numba.cuda: scale + rank-1 update kernels per k",
       devices=CUDA)
-    k("numpy", "default", ref("numpy_backend", "_lu"), "loop over k, rank-1 update of the trailing block")
     k("numpy", "seed", ref("_seeds", "lu_numpy"), "SEED: the Numba article's Python loop over NumPy row slices",
       dtypes=F64)
-    k("python", "default", ref("python_backend", "_lu"), "triple loop on lists", dtypes=F64)
     k("python", "seed", ref("_seeds", "lu_python"), "SEED: the LU comparison's element-by-element loop on a NumPy array",
       dtypes=F64)
     k("scipy", "default", ref("scipy_backend", "_lu"), "scipy.linalg.lu_factor = LAPACK getrf, blocked, with partial pivoting")
     k("tensorflow", "default", ref("tensorflow_backend", "_lu"), "XLA graph loop, masked rank-1 updates", devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_lu", variant), f"{what}: rank-1 update per k", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_lu"), "scale + rank-1 update kernels per k", devices=CUDA)
-    k("triton", "interpreter", ref("triton_backend", "_lu"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=64, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "rank-1 update per k")
+    triton_kernels(WORKLOAD, "scale + rank-1 update kernels per k", interpreter_max=64)
 
 
 _declare()

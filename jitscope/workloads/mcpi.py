@@ -10,19 +10,12 @@ counting at 2^24. Result form: the estimate as a float.
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import (
-    CPU,
-    CPU_CUDA,
-    CUDA,
-    F64,
-    TORCH_VARIANTS,
-    TRITON_INTERPRETER,
-    ref,
-)
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
@@ -73,6 +66,21 @@ WORKLOAD = MonteCarloPi()
 # ---- its kernels: the one list of what runs mcpi -------------------------------------------
 # Each backend module holds the code (it shares that backend's transfer, sync, watches and
 # probes); this file says which kernels exist, with their descriptions and limits.
+@WORKLOAD.kernel("python", "default", description="loop with random.random()",
+                 notes={"rng": "random.Random (Mersenne Twister)", "threads": 1})
+def _python_mcpi(n: int, seed: int) -> float:
+    """The textbook loop, run by the python adapter."""
+    rnd = random.Random(seed).random
+    inside = 0
+    for _ in range(n):
+        x = rnd()
+        y = rnd()
+        if x * x + y * y <= 1.0:
+            inside += 1
+    return 4.0 * inside / n
+
+
+
 def _declare() -> None:
     k = WORKLOAD.kernel_build
     k("cupy", "default", ref("cupy_backend", "_mcpi"), "chunked device RNG, test, count", devices=CUDA)
@@ -87,15 +95,11 @@ def _declare() -> None:
     k("numba", "cuda", ref("numba_backend", "_cuda", "mcpi"), "numba.cuda: xoroshiro128+ per thread, atomic count",
       devices=CUDA)
     k("numpy", "default", ref("numpy_backend", "_mcpi"), "chunked vectorised PCG64")
-    k("python", "default", ref("python_backend", "_mcpi"), "loop with random.random()", dtypes=F64)
     k("python", "seed", ref("_seeds", "mcpi_python"), "SEED: the textbook random.random() loop", dtypes=F64)
     k("tensorflow", "default", ref("tensorflow_backend", "_mcpi"), "XLA graph loop over chunks (stateless Philox)",
       devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_mcpi", variant), f"{what}: chunked rand, test, count", devices=CPU_CUDA)
-    k("triton", "default", ref("triton_backend", "_mcpi"), "Philox, count per program", devices=CUDA)
-    k("triton", "interpreter", ref("triton_backend", "_mcpi"), "INTERPRETER (CPU, NumPy emulation), not compiled",
-      devices=CPU, max_size=1_000_000, max_size_reason=TRITON_INTERPRETER)
+    torch_kernels(WORKLOAD, "chunked rand, test, count")
+    triton_kernels(WORKLOAD, "Philox, count per program", interpreter_max=1_000_000)
 
 
 _declare()

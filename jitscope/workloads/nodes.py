@@ -10,11 +10,14 @@ Result form: the checksum as a float.
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
+
+import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload, as_float
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, TORCH_VARIANTS, ref
+from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels
 
 Z_LIMIT = 4.0
 INITIAL_BIAS = 0.5
@@ -72,6 +75,45 @@ WORKLOAD = Nodes()
 
 # ---- its kernels: the one list of what runs nodes ------------------------------------------
 # The code lives in the backend modules; this file says which kernels exist (see mcpi.py).
+@WORKLOAD.kernel("numpy", "default", description="structure of arrays, boolean mask",
+                 notes={"rng": "numpy default_rng (PCG64)", "layout": "structure of arrays"})
+def _numpy_nodes(n: int, p: float, seed: int, dtype: str) -> Any:
+    """A plain function, run by the numpy adapter as a user's kernel is; ``dtype`` is the
+    cell's (the bias array is made here). bias.sum() is a NumPy scalar of the bias's dtype:
+    the output says what ran."""
+    dt: Any = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    keys = np.arange(n, dtype=np.int64)
+    bias = np.full(n, 0.5, dtype=dt)
+    mutate = rng.random(keys.shape[0]) < p
+    bias[mutate] += rng.random(int(np.count_nonzero(mutate)), dtype=dt)
+    return bias.sum()
+
+
+class Node:
+    """The object the ``nodes`` workload is about: a key and a bias."""
+
+    def __init__(self, key: int, bias: float) -> None:
+        self.key = key
+        self.bias = bias
+
+
+@WORKLOAD.kernel("python", "default", description="list of Node objects",
+                 notes={"rng": "random.Random (Mersenne Twister)", "layout": "list of objects", "threads": 1})
+def _python_nodes(n: int, p: float, seed: int) -> float:
+    """A list of objects, run by the python adapter."""
+    rnd = random.Random(seed).random
+    nodes = [Node(i, 0.5) for i in range(n)]
+    for node in nodes:
+        if rnd() < p:
+            node.bias += rnd()
+    total = 0.0
+    for node in nodes:
+        total += node.bias
+    return total
+
+
+
 def _declare() -> None:
     k = WORKLOAD.kernel_build
     k("cupy", "default", ref("cupy_backend", "_nodes"), "structure of arrays on the device", devices=CUDA)
@@ -85,12 +127,9 @@ def _declare() -> None:
       dtypes=F64)
     k("numba", "cuda", ref("numba_backend", "_cuda", "nodes"), "numba.cuda: structure of arrays, checksum kernel",
       devices=CUDA)
-    k("numpy", "default", ref("numpy_backend", "_nodes"), "structure of arrays, boolean mask")
-    k("python", "default", ref("python_backend", "_nodes"), "list of Node objects", dtypes=F64)
     k("python", "seed", ref("_seeds", "nodes_python"), "SEED: textbook Node class with a mutate method", dtypes=F64)
     k("tensorflow", "default", ref("tensorflow_backend", "_nodes"), "XLA, structure of arrays", devices=CPU_CUDA)
-    for variant, what in TORCH_VARIANTS:
-        k("torch", variant, ref("torch_backend", "_nodes", variant), f"{what}: structure of arrays", devices=CPU_CUDA)
+    torch_kernels(WORKLOAD, "structure of arrays")
 
 
 _declare()
