@@ -191,10 +191,10 @@ class Found:
 
 def running_ids(db_path: Path) -> list[int]:
     """Runs in the database that are ``running`` and whose owner process is alive on this
-    host (a dead owner's are marked abandoned by opening the store), newest first."""
+    host, newest first. Read-only: the app opening never writes to the store."""
     if not Path(db_path).exists():
         return []
-    with Store(db_path) as store:
+    with Store(db_path, create=False) as store:  # a dead owner's run reads as abandoned
         candidates = [run.id for run in store.runs() if run.state == "running"]
     return [run_id for run_id in candidates
             if owner_is_running(str(FollowedRun(db_path, run_id).read_header().get("owner", "")))]
