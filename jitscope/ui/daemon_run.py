@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from jitscope.runner.plan import Plan, Selection
 
 APP_COMMAND = "jitscope (app)"
+END_WAIT_S = 10.0  # after the run's last event, for its owner to write its final state and exit line
 
 
 class DaemonRun:
@@ -59,6 +60,8 @@ class DaemonRun:
         self._followed: FollowedRun | None = None
         self._cancel = False
         self._left = False
+        self._results: list[CellResult] = []
+        self._record: dict[str, Any] = {}
 
     def events(self) -> Iterator[ev.Event]:
         """(the driver thread) Launch if need be, then the run's events as recorded, ending
@@ -69,9 +72,22 @@ class DaemonRun:
             yield ev.RunFinished(cancelled=True)
             return
         yield from followed.events()
+        for _ in followed.lines(timeout_s=END_WAIT_S):  # to its exit line: the run's rows are final then
+            pass
+        if self._left:
+            return
+        self._read_final()  # here, in the driver thread: the UI thread never waits on the store
         if followed.abandoned:
             raise UserError(f"run {self.run_id}'s process died before the run ended; the cells it finished are "
                             "saved (History: R runs the rest)")
+
+    def _read_final(self) -> None:
+        assert self.run_id is not None
+        with Store(self.db_path, create=False) as store:
+            record = store.run(self.run_id)
+            self._results = store.cells(self.run_id)
+        self._record = {"id": record.id, "environment": record.environment, "command": record.command,
+                        "started": record.started}
 
     def _start(self) -> FollowedRun | None:
         with self._lock:
@@ -108,18 +124,11 @@ class DaemonRun:
             _ask_to_cancel(followed)
 
     def ordered_results(self) -> list[CellResult]:
-        if self.run_id is None:
-            return []
-        with Store(self.db_path, create=False) as store:
-            return store.cells(self.run_id)
+        """The run's cells as stored once it ended (read by :meth:`events`; none before)."""
+        return list(self._results)
 
     def run_record(self) -> dict[str, Any]:
-        if self.run_id is None:
-            return {}
-        with Store(self.db_path, create=False) as store:
-            record = store.run(self.run_id)
-        return {"id": record.id, "environment": record.environment, "command": record.command,
-                "started": record.started}
+        return dict(self._record)
 
 
 def _ask_to_cancel(followed: FollowedRun) -> None:
