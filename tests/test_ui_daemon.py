@@ -171,6 +171,24 @@ async def test_q_then_escape_stays_and_q_then_c_cancels_and_quits(daemons: Path)
     assert state == "cancelled"
 
 
+def test_the_daemon_plans_what_the_form_planned_with_a_size_preset() -> None:
+    """The form's presets plan each workload's own sizes, which the daemon's build_plan does
+    not know: the job's selection spells them out, so the daemon runs the cells shown."""
+    from jitscope.runner.plan import build_plan
+    from jitscope.ui.daemon_run import daemon_selection
+    from jitscope.ui.planning import compose_plan, preset_names
+
+    registry = load_registry()
+    sel = Selection(workloads=["mcpi", "lu", "linreg"], backends=[("numpy", None), ("python", None)])
+    presets = [p for p in preset_names(registry, sel.workloads) if p != "default"]
+    assert presets
+    for preset in presets:
+        plan = compose_plan(registry, sel, preset)
+        keys = [cell.key for cell in plan.cells]
+        assert [cell.key for cell in build_plan(registry, sel).cells] != keys  # as it was, another plan
+        assert [cell.key for cell in build_plan(registry, daemon_selection(registry, sel, plan)).cells] == keys
+
+
 # ---- runs found running when the app opens ---------------------------------------------------------
 @aio
 async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(daemons: Path) -> None:

@@ -211,7 +211,10 @@ def running_ids(db_path: Path) -> list[int]:
 
 def find_running(db_path: Path) -> Found:
     """(a worker thread) The newest running run, ready to be shown, and the others' count."""
-    ids = running_ids(db_path)
+    try:
+        ids = running_ids(db_path)
+    except UserError:  # a store that cannot be read: History says why when it is opened
+        return Found(None)
     if not ids:
         return Found(None)
     try:
