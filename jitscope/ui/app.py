@@ -385,9 +385,10 @@ class JitscopeApp(SessionApp):
                 from jitscope.ui.daemon_run import follow_words
 
                 job.leave()
-                run_id = job.progress.run_id
-                message = Text(f"jitscope: {f'run {run_id}' if run_id else 'the run'} goes on in the background; "
-                               + follow_words(self.session.db_path, run_id).replace(" · ", "; "))
+                run_id = job.progress.run_id or (job.runner.run_id if job.runner is not None else None)
+                message = Text(f"jitscope: run {run_id} goes on in the background; "
+                               + follow_words(self.session.db_path, run_id).replace(" · ", "; ") if run_id else
+                               "jitscope: the run was still starting; `jitscope history` says whether it runs")
             else:
                 job.cancel()
             await asyncio.to_thread(job.done.wait, 10.0)
