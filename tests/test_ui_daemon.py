@@ -110,11 +110,12 @@ def notes(app) -> str:
 
 # ---- a run started in the app ----------------------------------------------------------------------
 @aio
-async def test_q_then_k_quits_and_the_apps_run_goes_on_in_its_own_process(
+async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_reattaches_it(
         daemons: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from jitscope.ui.screens.dialogs import QuitRunDialog
+    from jitscope.ui.screens.run import RunScreen
 
-    app = real_app(daemons, slow_selection(5))
+    app = real_app(daemons, slow_selection(16))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
@@ -128,8 +129,15 @@ async def test_q_then_k_quits_and_the_apps_run_goes_on_in_its_own_process(
     header = record(daemons, 1)[0]
     assert header["pid"] != os.getpid() and header["command"] == "jitscope (app)"  # a daemon, not the app
     assert header["cancel_signal"] == "SIGUSR1"
-    assert cells_done(daemons, 1) < 5, "the run ended before the app quit: nothing was shown"
-    assert final(daemons, 1) == ("finished", ["ok"] * 5)
+    assert exit_line(daemons, 1) is None, "the run ended before the app quit: nothing was shown"
+    again = real_app(daemons)  # opening the app again: the run it left is back on Live run
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, RunScreen) and again.session.job is not None,
+                       timeout=30)
+        assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 16
+        await wait_for(pilot, lambda: not again.session.running, timeout=90)
+        assert [r.status.value for r in again.session.view.results] == ["ok"] * 16
+    assert final(daemons, 1) == ("finished", ["ok"] * 16)
     assert exit_line(daemons, 1) == {"type": "exit", "code": 0}
 
 
