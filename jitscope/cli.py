@@ -289,7 +289,7 @@ def main_callback(
 # ---- run --------------------------------------------------------------------------------------
 # What may come with --resume: where the run is, and how to show and export it; everything
 # else would change the run's selection, which a resumed run keeps.
-_RESUME_ALLOWS = frozenset({"resume", "db", "csv", "json_path", "md", "baseline", "plot", "no_plot"})
+_RESUME_ALLOWS = frozenset({"resume", "db", "csv", "json_path", "md", "baseline", "plot", "no_plot", "detach"})
 
 
 def _refuse_with_resume(ctx: typer.Context) -> None:
@@ -300,7 +300,7 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
         if name not in _RESUME_ALLOWS and source is not None and source.name != "DEFAULT":
             typed = "/".join(getattr(param, "opts", [name]))
             raise UserError(f"{typed} cannot be given with --resume: a resumed run keeps its own selection "
-                            "(with --resume: --db, --csv, --json, --md, --baseline, --plot, --no-plot)")
+                            "(with --resume: --db, --csv, --json, --md, --baseline, --plot, --no-plot, --detach)")
 
 
 @app.command()
@@ -346,6 +346,12 @@ def run(
         kind = _plot_kind(plot, no_plot)
         if resume is not None:
             _refuse_with_resume(ctx)
+            if detach:
+                from jitscope.cli_follow import start_detached_resume
+
+                raise typer.Exit(start_detached_resume(resume, _db(db), csv=csv, json_path=json_path, md=md,
+                                                       baseline=baseline, plot=kind, console=console,
+                                                       err_console=err_console))
             raise typer.Exit(execute_resume(resume, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline,
                                             plot=kind, console=console, err_console=err_console))
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)

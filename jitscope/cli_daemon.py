@@ -1,10 +1,11 @@
 """The process a detached run lives in: ``python -m jitscope.cli_daemon JOB FD LOG``.
 
 Started by ``runner.detach.launch_detached`` in a session of its own, its output already in
-a log. It runs ``cli_run.execute_run`` exactly as a foreground ``jitscope run`` does (the
-same signals: SIGTERM interrupts, SIGUSR1 cancels), tells the launcher the run's id on the
-pipe ``FD`` once the run is recorded (or ``error: ...`` for a refusal), renames its log to
-the run's own (``RunFiles.log``) and exits with the run's exit code.
+a log. It runs ``cli_run.execute_run`` (``execute_resume`` for a job with ``resume``) exactly
+as a foreground ``jitscope run`` does (the same signals: SIGTERM interrupts, SIGUSR1
+cancels), tells the launcher the run's id on the pipe ``FD`` once the run is recorded (or
+``error: ...`` for a refusal), renames its log to the run's own (``RunFiles.log``) and exits
+with the run's exit code. Runs started in the app are such daemons too.
 """
 
 from __future__ import annotations
@@ -48,14 +49,19 @@ class Launcher:
 
 
 def run_job(job: DetachJob, launcher: Launcher) -> int:
-    from jitscope.cli_run import execute_run
+    from jitscope.cli_run import execute_resume, execute_run
 
     console = Console(file=sys.stdout, highlight=False, markup=False, width=120)
+    plot = kind_named(job.plot) if job.plot else None
+    if job.resume is not None:  # `jitscope run --resume N --detach`, History's resume key
+        return execute_resume(str(job.resume), Path(job.db_path), csv=job.csv, json_path=job.json_path, md=job.md,
+                              baseline=job.baseline, plot=plot, console=console, err_console=console,
+                              on_start=launcher.started)
     sel = selection_from_record(job.selection)
     files = [str(f) for f in job.selection.get("workload_files", [])]
     return execute_run(
         sel, files, Path(job.db_path), csv=job.csv, json_path=job.json_path, md=job.md, baseline=job.baseline,
-        label=job.label, plot=kind_named(job.plot) if job.plot else None, command=job.command,
+        label=job.label, plot=plot, command=job.command,
         console=console, err_console=console, compare_to=job.compare_to, fail_if_slower=job.fail_if_slower,
         allow_unstable=job.allow_unstable, on_start=launcher.started,
     )

@@ -22,6 +22,7 @@ from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult, Status
 from jitscope.core.paths import RunFiles, default_db_path
 from jitscope.core.text import printable
+from jitscope.plotkinds import PlotKind
 from jitscope.results.store import Store, parse_run_id
 from jitscope.runner.detach import DetachJob, launch_detached
 from jitscope.runner.followed_run import FollowedRun
@@ -45,7 +46,32 @@ def start_detached(job: DetachJob, sel: Selection, files: list[str], console: Co
     prepare_run(sel, files, db_path, csv=job.csv, json_path=job.json_path, md=job.md, baseline=job.baseline,
                 compare_to=job.compare_to, fail_if_slower=job.fail_if_slower, console=console,
                 err_console=err_console)
-    run_id = launch_detached(job)
+    return _started(launch_detached(job), db_path, console)
+
+
+def start_detached_resume(run: str, db_path: Path, *, csv: str | None, json_path: str | None, md: str | None,
+                          baseline: str | None, plot: PlotKind | None, console: Console, err_console: Console) -> int:
+    """``jitscope run --resume RUN --detach``: what resuming would refuse is refused here,
+    before anything starts; the warnings are printed; then the resume runs in a daemon (a
+    run with nothing left is said and exported here, at once, as without --detach)."""
+    from jitscope.cli_run import execute_resume
+    from jitscope.runner.resume import prepare
+
+    if "-" in (csv, json_path, md):
+        raise UserError("--detach with an export to '-': a detached run has no standard output; give a file path")
+    ready = prepare(db_path, run)
+    if ready.registry is None or not ready.todo:
+        return execute_resume(str(ready.run_id), db_path, csv=csv, json_path=json_path, md=md, baseline=baseline,
+                              plot=plot, console=console, err_console=err_console)
+    for line in ready.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(printable(line)), soft_wrap=True)
+    job = DetachJob(selection={}, db_path=str(db_path.absolute()), command=ready.command, csv=csv,
+                    json_path=json_path, md=md, baseline=baseline, plot=plot.name if plot else None,
+                    resume=ready.run_id)
+    return _started(launch_detached(job), db_path, console)
+
+
+def _started(run_id: int, db_path: Path, console: Console) -> int:
     where = _db_words(db_path)
     console.print(Text(printable(f"run {run_id} started in the background (it goes on when this terminal closes)")))
     console.print(Text(printable(f"  follow it:  jitscope attach {run_id}{where}")), soft_wrap=True)

@@ -278,10 +278,11 @@ class CancelRequest:
 @detach_on_hangup()  # a resumed run in the foreground is a foreground run: a hang-up detaches it
 def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path: str | Path | None,
                    md: str | Path | None, baseline: str | None, plot: PlotKind | None, console: Console,
-                   err_console: Console) -> int:
+                   err_console: Console, on_start: Callable[[int], None] | None = None) -> int:
     """``jitscope run --resume RUN``: the run's unfinished cells, run again into the same run
     (runner/resume.py says which, and refuses what cannot be resumed), with the same live
-    progress, report and exports as a run; the report and exports hold the whole run."""
+    progress, report and exports as a run; the report and exports hold the whole run.
+    ``on_start(run_id)``: as for :func:`execute_run` (a detached resume's daemon)."""
     from jitscope.runner.resume import prepare
 
     exports = ExportTargets(csv=csv, json=json_path, md=md)
@@ -297,7 +298,8 @@ def execute_resume(run: str, db_path: Path, *, csv: str | Path | None, json_path
     baseline_label = check_baseline(baseline, ready.registry, [cell_label(c) for c in ready.full_plan.cells])
     exports.check(db_path, inputs=list(ready.files))
     rec = RecordedRun(ready.plan, ready.registry, db_path, selection=ready.selection, command=ready.command,
-                      resume=ready.continuation, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True)
+                      resume=ready.continuation, cancel_signal=CancelRequest.SIGNAL.name, exit_follows=True,
+                      on_start=on_start)
     return _drive(rec, exports, db_path, human, err_console, baseline_label, plot, Gate())
 
 

@@ -248,3 +248,24 @@ def test_followed_run_reads_a_run_as_the_app_runner_protocol_wants(db_path: Path
     assert followed.run_record()["id"] == 1
     with pytest.raises(UserError, match="not running"):
         followed.cancel()  # its process is gone: nothing is signalled
+
+
+def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons: Path) -> None:
+    """Issue 19 item 5 with item 1: `run --resume N --detach` refuses what a resume refuses,
+    then returns at once while the unfinished cells run in a daemon, into run N."""
+    run_id = start_detached(daemons, *slow(6))
+    wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
+    assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
+    proc = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"run {run_id} started in the background"), proc.stdout
+    assert f"jitscope attach {run_id}" in proc.stdout
+    viewer = jitscope("attach", str(run_id), "--db", str(daemons), timeout=120)
+    assert viewer.returncode == 0, viewer.stdout + viewer.stderr
+    assert f"6 ok; run {run_id} is finished" in viewer.stdout
+    headers = [line for line in record(daemons, run_id) if line["type"] == "run"]
+    assert len(headers) == 2 and headers[-1]["resumed"] is True  # one record, two parts
+    again = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot")
+    assert again.returncode == 0 and "has no unfinished cells" in again.stdout, again.stdout + again.stderr
+    refused = jitscope("run", "--resume", "99", "--detach", "--db", str(daemons))
+    assert refused.returncode == 2 and "99" in refused.stderr and "Traceback" not in refused.stderr

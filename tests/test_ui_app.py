@@ -223,13 +223,21 @@ async def test_failed_cell_is_shown_with_its_reason(tmp_path: Path) -> None:
 
 
 @aio
-async def test_quit_during_a_run_cancels_it_and_exits(tmp_path: Path) -> None:
+async def test_quit_during_a_run_asks_and_c_cancels_it_and_exits(tmp_path: Path) -> None:
+    """q during a run asks (issue 19 item 3); c: cancel it and quit (the real run, in its
+    daemon, is tested in test_ui_daemon.py)."""
+    from jitscope.ui.screens.dialogs import QuitRunDialog
+
     app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
     async with app.run_test(size=SIZE) as pilot:
         await run_until_held(app, pilot)
         await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        assert FakeRun.instances[-1].cancel_calls == 0
+        await pilot.press("c")
         await pilot.pause(0.2)
-    assert FakeRun.instances[-1].cancel_calls == 1
+    run = FakeRun.instances[-1]
+    assert run.cancel_calls == 1 and not run.interrupted
     assert app.return_value == 0
 
 

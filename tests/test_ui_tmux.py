@@ -4,6 +4,7 @@ exported to CSV and quit with keys alone, as a user would."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -91,58 +92,52 @@ def test_real_terminal_run_export_quit(tmux: Tmux, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stop", ["terminal closed", "SIGTERM"])
-def test_a_signal_mid_run_records_interrupted_and_kills_the_worker(tmux: Tmux, tmp_path: Path, stop: str) -> None:
-    """Issue 7 case 3, the app: a dropped SSH session is SIGHUP to the app in its terminal;
-    a job scheduler or `kill` sends SIGTERM. Either way the run in flight is cancelled, what
-    finished is kept, the run is recorded `interrupted` and no worker is left running."""
-    from cli_support import CHAOS, pids_alive, worker_pids
+def test_a_run_started_in_the_app_outlives_the_app_and_its_terminal(tmux: Tmux, tmp_path: Path, stop: str) -> None:
+    """Issue 19 item 3: a dropped SSH session is SIGHUP to the app in its terminal; `kill`
+    sends SIGTERM. Either way the app ends, and the run it started, which lives in a daemon
+    process of its own (the app only follows its record), goes on to its end: every cell
+    finished and recorded, the run `finished`."""
+    from cli_support import CHAOS, pids_alive
 
+    from jitscope.core.paths import RunFiles
     from jitscope.results.store import Store
 
     home, db = tmp_path / "home", tmp_path / "runs.sqlite"
-    env = {"JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env = {"JITSCOPE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C.UTF-8",
+           "JITSCOPE_TIMING_LOCK": str(tmp_path / "timing.lock")}
     env_args = " ".join(f"{k}={v}" for k, v in env.items())
-    command = (f"cd {tmp_path} && exec env {env_args} {JITSCOPE} -w mcpi -w {CHAOS} -b chaos:fine,chaos:hang "
-               f"-s 1000 --budget 0.05 --timeout 600 --db {db}")
+    command = (f"cd {tmp_path} && exec env {env_args} {JITSCOPE} -w mcpi -w {CHAOS} -b chaos:slow "
+               f"-s 1,2,3,4,5,6,7,8 --budget 0.05 --db {db}")
     tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
     tmux("set-option", "-t", "app", "remain-on-exit", "on")  # to read the app's exit status
-    tmux.wait_for(lambda s: "2 cells" in s, 30, "the setup screen")
+    tmux.wait_for(lambda s: "8 cells" in s, 30, "the setup screen")
     app_pid = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
     tmux.keys("r")
-    tmux.wait_for(lambda s: "1/2" in s or "50%" in s, 60, "the first cell to finish")
-    time.sleep(1.0)
-    old_home = os.environ.get("JITSCOPE_HOME")
-    os.environ["JITSCOPE_HOME"] = str(home)  # worker_pids() finds this app's workers by it
-    exit_status = ""
-    try:
-        workers = worker_pids()
-        assert workers, "the hanging cell's worker should be running"
-        if stop == "SIGTERM":
-            os.kill(app_pid, signal.SIGTERM)
-        else:
-            tmux("kill-server")  # the terminal goes away: SIGHUP
-        deadline = time.monotonic() + 60
-        state = "running"
-        while time.monotonic() < deadline:
-            with Store(db) as store:
-                state = store.runs()[0].state
-            if stop == "SIGTERM" and not exit_status:
-                exit_status = tmux("display-message", "-p", "-t", "app", "#{pane_dead_status}").strip()
-            if state != "running" and not pids_alive(workers) and (stop != "SIGTERM" or exit_status):
-                break
-            time.sleep(0.2)
-    finally:
-        if old_home is None:
-            os.environ.pop("JITSCOPE_HOME", None)
-        else:
-            os.environ["JITSCOPE_HOME"] = old_home
-    assert state == "interrupted"
-    assert pids_alive(workers) == []
-    if stop == "SIGTERM":  # issue 19 item 8: the app never stays up after a stop signal
-        assert exit_status == str(128 + signal.SIGTERM)
+    tmux.wait_for(lambda s: any(f"{n}/8" in s for n in range(1, 8)), 90, "a first cell to finish")
+    events = RunFiles.of(db, 1).events
+    header = json.loads(events.read_text().splitlines()[0])
+    assert header["pid"] != app_pid  # the run's own process, not the app
+    if stop == "SIGTERM":
+        os.kill(app_pid, signal.SIGTERM)
+    else:
+        tmux("kill-server")  # the terminal goes away: SIGHUP
+    deadline = time.monotonic() + 120
+    while '"type": "exit"' not in events.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
     with Store(db) as store:
-        statuses = [c.status.value for c in store.cells(store.runs()[0].id)]
-    assert statuses[0] == "ok"
+        run = store.runs()[0]
+        statuses = [c.status.value for c in store.cells(run.id)]
+    assert (run.state, statuses) == ("finished", ["ok"] * 8)
+    assert json.loads(events.read_text().splitlines()[-1]) == {"type": "exit", "code": 0}
+    deadline = time.monotonic() + 10
+    while pids_alive([app_pid]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    hung = pids_alive([app_pid])
+    if hung:  # never left behind by a test, whatever it finds
+        os.kill(app_pid, signal.SIGKILL)
+    assert not hung, "issue 19 item 8: the app must never outlive a stop signal"
+    if stop == "SIGTERM":
+        assert tmux("display-message", "-p", "-t", "app", "#{pane_dead_status}").strip() == str(128 + signal.SIGTERM)
 
 
 def test_issue_21_the_answer_at_80x24_without_colour(tmux: Tmux, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Starting a run that belongs to no terminal (``jitscope run --detach``; the app later).
+"""Starting a run that belongs to no terminal (``jitscope run --detach``, a run started in the app).
 
 The run goes to a daemon process: ``python -m jitscope.cli_daemon JOB FD``, in a session of
 its own (no controlling terminal, so no SIGHUP when the terminal or SSH connection goes),
@@ -17,6 +17,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class DetachJob:
     compare_to: str | None = None
     fail_if_slower: float | None = None
     allow_unstable: bool = False
+    resume: int | None = None  # run this run's unfinished cells into it (``jitscope run --resume``)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -76,15 +78,18 @@ def launch_detached(job: DetachJob, *, timeout_s: float = START_TIMEOUT_S) -> in
         raise UserError(f"cannot start a detached run beside {job.db_path}: {exc.strerror or exc}") from None
     read_end, write_end = os.pipe()
     try:
-        subprocess.Popen([sys.executable, "-m", DAEMON_MODULE, str(job_file), str(write_end), str(log)],
-                         stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, pass_fds=(write_end,),
-                         start_new_session=True, close_fds=True)
+        daemon = subprocess.Popen([sys.executable, "-m", DAEMON_MODULE, str(job_file), str(write_end), str(log)],
+                                  stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, pass_fds=(write_end,),
+                                  start_new_session=True, close_fds=True)
     except OSError as exc:
         os.close(read_end)
         raise UserError(f"cannot start a detached run: {exc.strerror or exc}") from None
     finally:
         os.close(write_end)
         os.close(log_fd)
+    # The daemon is our child until we exit: reap it when it ends, or it would stay a zombie
+    # that every reader takes for a live owner (the app follows its runs for hours).
+    threading.Thread(target=daemon.wait, name="jitscope-daemon-reaper", daemon=True).start()
     return _read_run_id(read_end, log, timeout_s)
 
 

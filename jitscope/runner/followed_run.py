@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ class FollowedRun:
     read; ``abandoned`` once the run's process was found dead without writing it."""
 
     def __init__(self, db_path: str | Path, run_id: int, *, poll_s: float = POLL_S,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], object] | None = None) -> None:
         self.db_path = Path(db_path).expanduser()
         self.run_id: int | None = run_id
         self.files = RunFiles.of(self.db_path, run_id)
@@ -40,7 +41,8 @@ class FollowedRun:
         self.exit_code: int | None = None
         self.abandoned = False
         self._poll_s = poll_s
-        self._sleep = sleep
+        self._stopped = threading.Event()
+        self._sleep = sleep or self._stopped.wait  # a stop wakes a follower at once
         self._offset = 0
         self._pending: deque[dict[str, Any]] = deque()
 
@@ -49,11 +51,12 @@ class FollowedRun:
         """Every line of the record, as parsed JSON, replayed and then followed. Ends after the
         ``exit`` line; after ``run_finished`` where the owner writes no exit line (the app);
         or when the owner died (``abandoned``) or no live process writes the record; or after
-        ``timeout_s`` without the end. Each call goes on where the last one stopped."""
+        ``timeout_s`` without the end; or once :meth:`stop` was called. Each call goes on
+        where the last one stopped."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         finished = False
         gone = False
-        while True:
+        while not self._stopped.is_set():
             if not self._pending:
                 batch, self._offset = read_new_lines(self.files.events, self._offset)
                 self._pending.extend(batch)
@@ -90,6 +93,21 @@ class FollowedRun:
             yield event
             if isinstance(event, RunFinished):
                 return
+
+    def stop(self) -> None:
+        """(any thread) Stop following: :meth:`lines` ends at once, the run goes on."""
+        self._stopped.set()
+
+    def skip_to_last_part(self) -> None:
+        """Follow only the record's last part: a resumed run's record holds the parts
+        before it (each ending in its own ``exit`` line), whose cells are indexed by their
+        own plans. What is there now is read, and every line before the last ``run``
+        header is dropped."""
+        batch, self._offset = read_new_lines(self.files.events, self._offset)
+        self._pending.extend(batch)
+        starts = [n for n, line in enumerate(self._pending) if line.get("type") == "run"]
+        for _ in range(starts[-1] if starts else 0):
+            self._pending.popleft()
 
     def _resumed_after(self) -> bool:
         """After an ``exit`` line: does another ``run`` header follow (``jitscope run

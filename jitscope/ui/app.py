@@ -32,7 +32,7 @@ from jitscope.core.text import printable
 from jitscope.ui import STYLES
 from jitscope.ui.background import RegistryLoader, availability_of, probe_in_worker
 from jitscope.ui.keys import next_in_cycle, palette_commands
-from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent
+from jitscope.ui.messages import BackendProbed, RegistryLoaded, RunEvent, RunningFound
 from jitscope.ui.shared_state import Probe, Session, SessionApp
 from jitscope.ui.themes import install_themes
 
@@ -88,7 +88,7 @@ class JitscopeApp(SessionApp):
         Binding("ctrl+o", "load_kernels", "Load kernels", show=False,
                 tooltip="Load or reload a file of your own kernels (jitscope.workload)"),
         Binding("question_mark", "help", "Keys", key_display="?", tooltip="Show every key"),
-        Binding("q", "quit", "Quit", tooltip="Quit (a running sweep is cancelled first)"),
+        Binding("q", "quit", "Quit", tooltip="Quit (during a run: cancel it, or keep it running in the background)"),
         Binding("s", "mode('setup')", "Setup screen", show=False),
         Binding("l", "mode('run')", "Live run screen", show=False),
         Binding("v", "mode('results')", "Results screen", show=False),
@@ -158,6 +158,7 @@ class JitscopeApp(SessionApp):
         # and the plugins, and would compete with the first frame for the interpreter.
         if self._registry_loader is not None:
             self._load_registry(self._registry_loader)
+        self._find_running()
 
     # ---- background work: the registry, version probes -------------------------------------
     def _load_registry(self, loader: RegistryLoader, reload: bool = False, added_file: str = "") -> None:
@@ -271,17 +272,47 @@ class JitscopeApp(SessionApp):
             return
         from jitscope.ui.job import RunJob
         from jitscope.ui.planning import cost_model
-        from jitscope.ui.runs import drive, recorded_run
+        from jitscope.ui.runs import recorded_run
         from jitscope.ui.state import RunProgress
 
         job = RunJob(request, RunProgress(list(request.plan.cells), session.clock, cost=cost_model(session.registry)))
+        await self.start_job(job, session.run_factory or recorded_run, session.registry)
+
+    async def start_job(self, job: RunJob, factory: RunFactory, registry: Registry) -> None:
+        """Make ``job`` the run in flight, show Live run, drive it in a thread."""
+        from jitscope.ui.runs import drive
+
+        session = self.session
         session.job = job
         self.refresh_bindings()
         await self.switch_mode("run")
-        factory = session.run_factory or recorded_run
-        self.run_worker(partial(drive, job, factory, session.registry, session.db_path, session.probes,
+        self.run_worker(partial(drive, job, factory, registry, session.db_path, session.probes,
                                 self.post_message), thread=True, group="run", exit_on_error=False)
         self._status_timer.resume()
+
+    # ---- runs already running when the app opens (in daemons: started here or by --detach) -----
+    def _find_running(self) -> None:
+        from jitscope.ui.daemon_run import find_running
+
+        def search() -> None:
+            self.post_message(RunningFound(find_running(self.session.db_path)))
+
+        self.run_worker(search, thread=True, group="store", exit_on_error=False)
+
+    async def on_running_found(self, message: RunningFound) -> None:
+        """Show the newest run found running on Live run, reattached (unless a run was
+        started here meanwhile), and say how many others run."""
+        from jitscope.ui.following import attach_job, found_notice
+
+        found = message.found
+        notice = found_notice(found, self.session.db_path)
+        if notice is not None:
+            self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout)
+        running = found.newest
+        if running is None or running.registry is None or self.session.running:
+            return
+        job, factory = attach_job(running, self.session.clock)
+        await self.start_job(job, factory, running.registry)
 
     def _show_status(self) -> None:
         """The run's state in the mode bar, whichever screen is shown."""
@@ -365,20 +396,48 @@ class JitscopeApp(SessionApp):
         self.exit(128 + signum, return_code=128 + signum)
 
     async def action_quit(self) -> None:
+        """Quit; during a run, ask first: cancel it, or keep it running in the background
+        (it lives in a daemon process: see ``ui.daemon_run``), or stay."""
+        from jitscope.ui.screens.dialogs import QuitRunDialog
+
         job = self.session.job
+        if isinstance(self.screen, QuitRunDialog):
+            return
+        if job is not None and self.session.running and not job.left:
+            self.push_screen(QuitRunDialog(job.progress.run_id), self._quit_answered)
+            return
+        await self._quit(keep=False)
+
+    async def _quit_answered(self, answer: str | None) -> None:
+        if answer is not None:
+            await self._quit(keep=answer == "keep")
+
+    async def _quit(self, *, keep: bool) -> None:
+        job = self.session.job
+        message: Text | None = None
         if job is not None and not job.done.is_set():
             import asyncio
 
-            job.cancel()
+            if keep:
+                from jitscope.ui.daemon_run import follow_words
+
+                job.leave()
+                run_id = job.progress.run_id or (job.runner.run_id if job.runner is not None else None)
+                message = Text(f"jitscope: run {run_id} goes on in the background; "
+                               + follow_words(self.session.db_path, run_id).replace(" · ", "; ") if run_id else
+                               "jitscope: the run was still starting; `jitscope history` says whether it runs")
+            else:
+                job.cancel()
             await asyncio.to_thread(job.done.wait, 10.0)
         self.session.probes.close()  # a version probe in flight is killed, not waited for
-        self.exit(0)
+        self.exit(0, message=message)
 
     def on_unmount(self) -> None:
-        # The app is closing (any way it can): never leave a worker process behind.
+        # The app is closing (any way it can): it lets go of a run in flight, which lives in
+        # a daemon of its own and goes on (a run in this process, a test's, is stopped).
         job = self.session.job
         if job is not None and not job.done.is_set():
-            job.cancel()
+            job.leave()
         self.session.probes.close()
 
     # ---- screens, export, themes, help --------------------------------------------------------

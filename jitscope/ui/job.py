@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 
 class Runner(Protocol):
-    """What the app needs from a run (``RecordedRun`` is one; tests pass a scripted fake)."""
+    """What the app needs from a run (``ui.daemon_run.DaemonRun`` is the real one, a run in a
+    daemon process; tests pass a scripted fake). ``cancel(interrupted=True)``: the app itself
+    is stopping (a signal, a closed terminal, quit with "keep it running"): a run in this
+    process stops and is recorded ``interrupted``; a run in a daemon goes on, unfollowed."""
 
     run_id: int | None
 
@@ -50,6 +53,7 @@ class RunJob:
         self.runner: Runner | None = None
         self.cancel_requested = False
         self.interrupted = False  # stopped by a signal / a closed terminal, not by the user
+        self.left = False  # the app let go of it (quit with "keep it running"): never cancelled
         self.done = threading.Event()  # set when the driver thread has let go of the runner
         self._lock = threading.Lock()
 
@@ -58,14 +62,27 @@ class RunJob:
         return self.progress.finished
 
     def attach(self, runner: Runner) -> bool:
-        """Remember the runner; True if a cancel came in before it existed."""
+        """Remember the runner; True if a cancel (or :meth:`leave`) came in before it existed:
+        then call ``runner.cancel(interrupted=job.interrupted or job.left)``."""
         with self._lock:
             self.runner = runner
-            return self.cancel_requested
+            return self.cancel_requested or self.left
+
+    def leave(self) -> None:
+        """(any thread) Let the run go on without the app: stop following it and never
+        cancel it after this (a run in this process cannot outlive it and is stopped)."""
+        with self._lock:
+            self.left = True
+            runner = self.runner
+        if runner is not None:
+            runner.cancel(interrupted=True)
 
     def cancel(self, *, interrupted: bool = False) -> None:
-        """Stop the run (any thread); ``interrupted``: recorded as such, not as cancelled."""
+        """Stop the run (any thread); ``interrupted``: recorded as such, not as cancelled.
+        Once the app has let go of the run (:meth:`leave`), it only stops following."""
         with self._lock:
+            if self.left:
+                interrupted = True
             self.cancel_requested = True
             self.interrupted = self.interrupted or interrupted
             runner = self.runner

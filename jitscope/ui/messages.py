@@ -62,3 +62,11 @@ class BackendProbed(Message):
 
     backend: str
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunningFound(Message):
+    """What the search for runs already running found when the app opened (``found`` is a
+    :class:`jitscope.ui.daemon_run.Found`)."""
+
+    found: Any

@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 
 
 def recorded_run(plan: Plan, registry: Registry, db_path: Path, selection: Selection) -> Runner:
-    """The real runner: worker processes, every finished cell committed to the store."""
-    from jitscope.runner.recorded_run import RecordedRun
+    """The real runner: the run in a daemon process of its own (as ``jitscope run --detach``
+    starts one; its workers commit every finished cell to the store), followed through its
+    event record, so it outlives the app (``ui.daemon_run``)."""
+    from jitscope.ui.daemon_run import launcher
 
-    return RecordedRun(plan, registry, db_path, selection=selection, command="jitscope (app)")
+    return launcher(plan, registry, db_path, selection)
 
 
 def drive(job: RunJob, factory: RunFactory, registry: Registry, db_path: Path, probes: ProbeGate,
@@ -43,7 +45,7 @@ def drive(job: RunJob, factory: RunFactory, registry: Registry, db_path: Path, p
         req = job.request
         runner = factory(req.plan, registry, db_path, req.selection)
         if job.attach(runner):
-            runner.cancel(interrupted=job.interrupted)
+            runner.cancel(interrupted=job.interrupted or job.left)
         for event in runner.events():
             if isinstance(event, ev.RunFinished):
                 cancelled = event.cancelled

@@ -97,6 +97,11 @@ class SessionApp(App[int]):
 
     session: Session
 
+    async def start_job(self, job: RunJob, factory: RunFactory, registry: Registry) -> None:
+        """Make ``job`` the run in flight, show Live run, and drive it in a thread (a run
+        that did not come from the Setup form: a resume from History)."""
+        raise NotImplementedError
+
 
 def session_of(node: DOMNode) -> Session:
     """The session of the app ``node`` runs in: the typed way in for screens and widgets."""

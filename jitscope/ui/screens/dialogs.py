@@ -1,5 +1,5 @@
 """Modal dialogs, each returning its answer through ``dismiss``: export path, a file path,
-a yes/no question, and the keys help. Text that came from a user (a run's label in a title)
+a yes/no question, what to do with a run on quitting, and the keys help. Text that came from a user (a run's label in a title)
 is shown as text, never parsed as markup."""
 
 from __future__ import annotations
@@ -115,6 +115,34 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class QuitRunDialog(ModalScreen[str | None]):
+    """Quitting while a run is in progress: ``cancel`` it and quit, ``keep`` it running in
+    the background and quit (it lives in a process of its own), or stay (None)."""
+
+    CSS_PATH = DIALOGS_CSS
+    BINDINGS = [
+        Binding("c", "answer('cancel')", "Cancel it and quit"),
+        Binding("k", "answer('keep')", "Keep it running and quit"),
+        Binding("escape", "answer(None)", "Stay"),
+    ]
+
+    def __init__(self, run_id: int | None) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        run = f"Run #{self.run_id}" if self.run_id is not None else "A run"
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Quit"
+            yield Label(f"{run} is in progress.", markup=False)
+            yield Label("c: cancel it and quit (finished cells are kept)", markup=False)
+            yield Label("k: keep it running in the background and quit", markup=False)
+            yield Label("escape: stay", classes="dialog-hint", markup=False)
+
+    def action_answer(self, answer: str | None) -> None:
+        self.dismiss(answer)
 
 
 class HelpScreen(ModalScreen[None]):

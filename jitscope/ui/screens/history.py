@@ -1,5 +1,6 @@
 """History: past runs from the store; open one, overlay two or more (e.g. a laptop run and a
-GPU-box run imported from CSV), compare two (did it get faster?), import a CSV, delete.
+GPU-box run imported from CSV), compare two (did it get faster?), resume a cut one (R), import
+a CSV, delete.
 
 Every store access runs in a thread worker: another jitscope writing to the same database
 may hold its lock for a while (SQLite waits up to its busy timeout), and the app must go on
@@ -27,13 +28,14 @@ from jitscope.core.text import printable
 from jitscope.results.store import RunRecord, Store
 from jitscope.ui import STYLES
 from jitscope.ui.screens.dialogs import ConfirmDialog, PathDialog
-from jitscope.ui.shared_state import SessionScreen
+from jitscope.ui.shared_state import SessionApp, SessionScreen
 from jitscope.ui.state import ResultSet, RunRef
 from jitscope.ui.widgets.footer import FitFooter
 from jitscope.ui.widgets.modebar import ModeBar
 
 if TYPE_CHECKING:
     from jitscope.results.compare import Comparison
+    from jitscope.runner.resume import ResumePlan
 
 TWO_RUNS = "mark two runs with space (or one, then highlight another), then press {key}"
 
@@ -73,6 +75,8 @@ class HistoryScreen(SessionScreen):
         Binding("o", "overlay", "Overlay", tooltip="Overlay the marked runs (or marked + highlighted)"),
         Binding("c", "compare", "Compare",
                 tooltip="Compare two runs (marked, or marked + highlighted): ratio, interval, p, verdict"),
+        Binding("R", "resume", "Resume", key_display="R", show=False,
+                tooltip="Run the highlighted run's unfinished cells again, into the same run (in the background)"),
         Binding("i", "import_csv", "Import", tooltip="Import a jitscope CSV (e.g. from another machine)"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run"),
     ]
@@ -105,6 +109,13 @@ class HistoryScreen(SessionScreen):
 
         comparison: Comparison | None
         names: tuple[str, str] = ("", "")
+        problem: str = ""
+
+    @dataclass
+    class ResumeReady(Message):
+        """What resuming a run will do (``ready``), or why it cannot (``problem``)."""
+
+        ready: ResumePlan | None
         problem: str = ""
 
     def __init__(self) -> None:
@@ -224,6 +235,42 @@ class HistoryScreen(SessionScreen):
         assert message.comparison is not None
         self.app.push_screen(CompareScreen(message.comparison, message.names))
 
+    @work(thread=True, group="resume", exclusive=True, exit_on_error=False)
+    def _prepare_resume(self, db_path: Path, run_id: int) -> None:
+        """What resuming asks of the store, the plugins and the environment: a thread."""
+        from jitscope.runner.resume import prepare
+
+        try:
+            ready = prepare(db_path, run_id)
+        except UserError as exc:
+            self.post_message(self.ResumeReady(None, str(exc)))
+            return
+        self.post_message(self.ResumeReady(ready))
+
+    async def on_history_screen_resume_ready(self, message: ResumeReady) -> None:
+        ready = message.ready
+        if ready is None:
+            self.notify(message.problem, title="Cannot resume", severity="error", timeout=10)
+            return
+        if ready.registry is None or not ready.todo:
+            self.notify(f"run #{ready.run_id} has no unfinished cells: nothing to resume", severity="warning")
+            return
+        if self.session.running:
+            self.notify("A run is in progress: resume once it is done (escape cancels it)", severity="warning")
+            return
+        if ready.warnings:
+            self.notify("\n".join(ready.warnings), title=f"Resuming run #{ready.run_id}", severity="warning",
+                        timeout=15)
+        from jitscope.ui.following import resume_job
+
+        job, factory = resume_job(ready, self.session.clock)
+        await self.app_session().start_job(job, factory, ready.registry)
+
+    def app_session(self) -> SessionApp:
+        app = self.app
+        assert isinstance(app, SessionApp)
+        return app
+
     @work(thread=True, group="store", exit_on_error=False)
     def _delete(self, db_path: Path, run_id: int) -> None:
         try:
@@ -337,6 +384,18 @@ class HistoryScreen(SessionScreen):
         older, newer = sorted(chosen, key=lambda r: r.id)  # ids grow with time, as latest~1 < latest
         self.notify(f"comparing #{older.id} (A) with #{newer.id} (B)…", timeout=3)
         self._compare(self.session.db_path, older, newer)
+
+    def action_resume(self) -> None:
+        """The highlighted run's unfinished cells (cancelled, interrupted, timeout, crashed,
+        never started), run again into it in the background and shown on Live run."""
+        run = self._highlighted()
+        if run is None:
+            return
+        if self.session.running:
+            self.notify("A run is in progress: resume once it is done (escape cancels it)", severity="warning")
+            return
+        self.notify(f"checking what run #{run.id} left unfinished…", timeout=3)
+        self._prepare_resume(self.session.db_path, run.id)
 
     def action_delete(self) -> None:
         run = self._highlighted()

@@ -1,0 +1,268 @@
+"""Issue 19 item 3 (and the app's side of item 5): a run started in the app lives in a daemon
+process and outlives the app; the app is a reader of its record. Through the real app
+(App.run_test) with real daemons, real worker processes and the real store; the slow cells
+come from the chaos plugin (~0.3 s each)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_ui_support import aio, wait_for
+
+from jitscope.core.paths import RunFiles
+from jitscope.core.processes import pid_alive
+from jitscope.core.registry import load_registry
+from jitscope.runner.plan import Selection
+from tests.cli_support import CHAOS, jitscope
+
+SIZE = (100, 30)
+
+
+def slow_selection(cells: int) -> Selection:
+    return Selection(workloads=["mcpi"], backends=[("chaos", "slow")], sizes=list(range(1, cells + 1)),
+                     budget_s=0.05)
+
+
+def slow_args(cells: int) -> tuple[str, ...]:
+    return ("-w", CHAOS, "-w", "mcpi", "-b", "chaos:slow", "-s", ",".join(str(i) for i in range(1, cells + 1)),
+            "--budget", "0.05", "--no-plot")
+
+
+def real_app(db: Path, selection: Selection | None = None):
+    """The app as ``jitscope`` opens it, but with the registry given (the chaos plugin's)."""
+    from jitscope.ui.app import JitscopeApp
+
+    return JitscopeApp(load_registry([CHAOS]), db, selection, probe=None, export_dir=db.parent,
+                       theme="jitscope-dark")
+
+
+def record(db: Path, run_id: int) -> list[dict[str, object]]:
+    path = RunFiles.of(db, run_id).events
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def cells_done(db: Path, run_id: int) -> int:
+    return sum(1 for line in record(db, run_id) if line["type"] == "cell_finished")
+
+
+def exit_line(db: Path, run_id: int) -> dict[str, object] | None:
+    ends = [line for line in record(db, run_id) if line["type"] == "exit"]
+    return ends[-1] if ends else None
+
+
+def poll(what: Callable[[], object], timeout: float = 60, message: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {message or what}")
+
+
+def stored(db: Path, run_id: int) -> tuple[str, list[str]]:
+    """The run's state and its cells' statuses, straight from the database."""
+    with sqlite3.connect(db) as conn:
+        state = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        statuses = [s for (s,) in conn.execute("SELECT status FROM cells WHERE run_id = ? ORDER BY seq", (run_id,))]
+    return state, statuses
+
+
+def final(db: Path, run_id: int) -> tuple[str, list[str]]:
+    """The run's state and statuses once its daemon has written its exit line."""
+    poll(lambda: exit_line(db, run_id), 90, f"run {run_id}'s end")
+    poll(lambda: stored(db, run_id)[0] != "running", 10, f"run {run_id}'s final state")
+    return stored(db, run_id)
+
+
+def start_detached(db: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    proc = jitscope("run", *args, "--db", str(db), "--detach", timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return int(proc.stdout.split()[1])
+
+
+@pytest.fixture
+def daemons(db_path: Path) -> Iterator[Path]:
+    """The database; after the test, every daemon still running a run in it is killed."""
+    yield db_path
+    folder = RunFiles.of(db_path, 0).folder
+    for events in folder.glob("*.events") if folder.exists() else []:
+        lines = record(db_path, int(events.stem))
+        starts = [n for n, line in enumerate(lines) if line["type"] == "run"]
+        if starts and not any(line["type"] == "exit" for line in lines[starts[-1]:]):  # its last part runs
+            pid = int(str(lines[starts[-1]]["pid"]))
+            if pid != os.getpid() and pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def notes(app) -> str:
+    return "\n".join(n.message for n in app._notifications)
+
+
+# ---- a run started in the app ----------------------------------------------------------------------
+@aio
+async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_reattaches_it(
+        daemons: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jitscope.ui.screens.dialogs import QuitRunDialog
+    from jitscope.ui.screens.run import RunScreen
+
+    app = real_app(daemons, slow_selection(16))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await pilot.press("k")
+        await wait_for(pilot, lambda: app._exit, timeout=15)
+    assert app.return_code == 0
+    said = " ".join(capsys.readouterr().err.split())  # the app's last words, after its screen is gone
+    assert "run 1 goes on in the background" in said and "jitscope attach 1" in said, said
+    header = record(daemons, 1)[0]
+    assert header["pid"] != os.getpid() and header["command"] == "jitscope (app)"  # a daemon, not the app
+    assert header["cancel_signal"] == "SIGUSR1"
+    assert exit_line(daemons, 1) is None, "the run ended before the app quit: nothing was shown"
+    again = real_app(daemons)  # opening the app again: the run it left is back on Live run
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, RunScreen) and again.session.job is not None,
+                       timeout=30)
+        assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 16
+        await wait_for(pilot, lambda: not again.session.running, timeout=90)
+        assert [r.status.value for r in again.session.view.results] == ["ok"] * 16
+    assert final(daemons, 1) == ("finished", ["ok"] * 16)
+    assert exit_line(daemons, 1) == {"type": "exit", "code": 0}
+
+
+@aio
+async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled(daemons: Path) -> None:
+    app = real_app(daemons, slow_selection(12))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.session.running, timeout=30)
+        assert "Cancelled" in notes(app)
+        view = app.session.view
+        assert view is not None and any(r.status.value == "ok" for r in view.results)
+    assert record(daemons, 1)[0]["pid"] != os.getpid()
+    state, statuses = final(daemons, 1)
+    assert state == "cancelled" and statuses[0] == "ok" and "cancelled" in statuses
+    assert exit_line(daemons, 1) == {"type": "exit", "code": 128 + signal.SIGUSR1}
+
+
+@aio
+async def test_q_then_escape_stays_and_q_then_c_cancels_and_quits(daemons: Path) -> None:
+    from jitscope.ui.screens.dialogs import QuitRunDialog
+
+    app = real_app(daemons, slow_selection(12))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, QuitRunDialog))
+        assert app.session.running and not app._exit
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app._exit, timeout=30)
+    state, _ = final(daemons, 1)
+    assert state == "cancelled"
+
+
+def test_the_daemon_plans_what_the_form_planned_with_a_size_preset() -> None:
+    """The form's presets plan each workload's own sizes, which the daemon's build_plan does
+    not know: the job's selection spells them out, so the daemon runs the cells shown."""
+    from jitscope.runner.plan import build_plan
+    from jitscope.ui.daemon_run import daemon_selection
+    from jitscope.ui.planning import compose_plan, preset_names
+
+    registry = load_registry()
+    sel = Selection(workloads=["mcpi", "lu", "linreg"], backends=[("numpy", None), ("python", None)])
+    presets = [p for p in preset_names(registry, sel.workloads) if p != "default"]
+    assert presets
+    for preset in presets:
+        plan = compose_plan(registry, sel, preset)
+        keys = [cell.key for cell in plan.cells]
+        assert [cell.key for cell in build_plan(registry, sel).cells] != keys  # as it was, another plan
+        assert [cell.key for cell in build_plan(registry, daemon_selection(registry, sel, plan)).cells] == keys
+
+
+# ---- runs found running when the app opens ---------------------------------------------------------
+@aio
+async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(daemons: Path) -> None:
+    """Two runs started with --detach: the newest is shown live (replayed, then followed),
+    the other is counted; escape cancels the one shown, the other goes on."""
+    from jitscope.ui.screens.run import RunScreen
+
+    # The older one times under a lock of its own: both run at once, neither waits for the other.
+    older = start_detached(daemons, *slow_args(40), env={"JITSCOPE_TIMING_LOCK": str(daemons.parent / "other.lock")})
+    newer = start_detached(daemons, *slow_args(30))
+    app = real_app(daemons)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=30)
+        job = app.session.job
+        assert job.progress.run_id == newer and job.progress.total == 30
+        await wait_for(pilot, lambda: f"run #{newer} is running" in notes(app))
+        assert "1 other run running" in notes(app)
+        await wait_for(pilot, lambda: job.progress.done >= 1, timeout=90)  # followed live
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.session.running, timeout=30)
+        assert "Cancelled" in notes(app)
+    assert final(daemons, newer)[0] == "cancelled"
+    assert stored(daemons, older)[0] == "running" and exit_line(daemons, older) is None  # untouched
+    assert jitscope("cancel", str(older), "--db", str(daemons), timeout=60).returncode == 0
+
+
+@aio
+async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_here(daemons: Path) -> None:
+    from jitscope.ui.screens.run import RunScreen
+
+    run_id = start_detached(daemons, *slow_args(4))
+    poll(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")  # replayed, then followed
+    app = real_app(daemons)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=30)
+        await wait_for(pilot, lambda: not app.session.running, timeout=90)
+        view = app.session.view
+        assert view is not None and [r.status.value for r in view.results] == ["ok"] * 4
+        assert f"Run #{run_id} finished" in [n.title for n in app._notifications]
+    assert final(daemons, run_id) == ("finished", ["ok"] * 4)
+
+
+# ---- History: resume ---------------------------------------------------------------------------------
+@aio
+async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(daemons: Path) -> None:
+    from jitscope.ui.screens.history import HistoryScreen
+    from jitscope.ui.screens.run import RunScreen
+
+    run_id = start_detached(daemons, *slow_args(6))
+    poll(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
+    assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
+    state, statuses = final(daemons, run_id)
+    assert state == "cancelled" and "cancelled" in statuses
+    finished = start_detached(daemons, *slow_args(1))
+    assert final(daemons, finished) == ("finished", ["ok"])
+    app = real_app(daemons)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen) and len(app.screen.runs) == 2)
+        await pilot.press("R")  # the highlighted run is the newest, which has nothing left
+        await wait_for(pilot, lambda: "nothing to resume" in notes(app), timeout=60)
+        await pilot.press("down", "R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=60)
+        job = app.session.job
+        assert job.progress.total == statuses.count("cancelled")
+        await wait_for(pilot, lambda: not app.session.running, timeout=90)
+        view = app.session.view
+        assert view is not None and [r.status.value for r in view.results] == ["ok"] * 6  # the whole run
+    assert final(daemons, run_id) == ("finished", ["ok"] * 6)
