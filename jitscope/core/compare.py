@@ -15,9 +15,9 @@ The method (README "Comparing runs and gating CI"):
 * **significant** only when both agree: p < 0.05 *and* the interval excludes 1.
 * **verdict**: ``slower`` / ``faster`` only when significant *and* the median moved by more
   than the threshold (default 5% of A's); everything else is ``no significant change``. A
-  threshold because a significant 1% change is usually the machine, not the code: one worker
-  process per cell sees only its own noise, and identical runs differ by several per cent
-  from process to process (docs/performance.md, "Comparing runs").
+  threshold because a significant 1% change is usually the machine, not the code: identical
+  runs differ by several per cent from process to process (docs/performance.md, "Comparing
+  runs"), and a cell measured in one process sees only its own noise.
 
 Samples may come grouped by the worker process that took them (:class:`Samples`). With one
 group on a side, the samples are the unit; with two or more groups on both sides, the
@@ -53,8 +53,8 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class Samples:
-    """One cell's seconds per call, grouped by the worker process that took them (today one
-    group per cell)."""
+    """One cell's seconds per call, grouped by the worker process that took them (one group
+    per process: ``CellResult.grouped_samples``, several with ``--processes``)."""
 
     groups: tuple[tuple[float, ...], ...]
 

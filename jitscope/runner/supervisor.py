@@ -57,6 +57,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Plan
 from jitscope.runner.protocol import ProtocolError, restore_floats
+from jitscope.runner.rounds import Rounds
 from jitscope.runner.timing_lock import MACHINE_WIDE, OFF, TimingLock
 from jitscope.runner.workdirs import worker_dir
 from jitscope.runner.worker_log import WorkerLog
@@ -253,29 +254,39 @@ class Supervisor:
             groups.setdefault((spec.backend, spec.device), []).append((index, spec))
         become_subreaper()  # orphans of our workers' children re-parent to us, not init
         guard = start_guard(self._run_token)  # ends them should we be SIGKILLed
+        # --processes N: the whole plan N times, a fresh worker per group each round
+        # (runner/rounds.py); each cell finishes once, its rounds merged.
+        rounds = Rounds.of(self.plan.cells, self.plan.processes)
         try:
-            for (backend_name, device), cells in groups.items():
-                runnable: list[tuple[int, CellSpec]] = []
-                backend = self.registry.backends.get(backend_name)
-                availability = backend.availability() if backend else None
-                for index, spec in cells:
-                    if self.cancelled:
-                        yield CellFinished(index, _cancelled(spec))
-                        continue
-                    reason = self._pre_skip(spec, availability)
-                    if reason:
-                        yield CellFinished(index, CellResult.skipped(spec, reason))
-                    else:
-                        runnable.append((index, spec))
-                if runnable and not self.cancelled:
-                    yield from self._run_group(backend_name, device, runnable)
-                elif runnable:
-                    for index, spec in runnable:
-                        yield CellFinished(index, _cancelled(spec))
+            for round_no in range(rounds.count):
+                for (backend_name, device), cells in groups.items():
+                    for event in self._run_cells(backend_name, device, rounds.open(cells)):
+                        yield from rounds.take(event, round_no)
         finally:
             self.lock.release()
             stop_guard(guard)
         yield RunFinished(cancelled=self.cancelled)
+
+    def _run_cells(self, backend_name: str, device: str, cells: list[tuple[int, CellSpec]]) -> Iterator[Event]:
+        """One group's cells in one worker (a fresh one where a cell ends its worker): each
+        skipped, cancelled or measured."""
+        runnable: list[tuple[int, CellSpec]] = []
+        backend = self.registry.backends.get(backend_name)
+        availability = backend.availability() if backend else None
+        for index, spec in cells:
+            if self.cancelled:
+                yield CellFinished(index, _cancelled(spec))
+                continue
+            reason = self._pre_skip(spec, availability)
+            if reason:
+                yield CellFinished(index, CellResult.skipped(spec, reason))
+            else:
+                runnable.append((index, spec))
+        if runnable and not self.cancelled:
+            yield from self._run_group(backend_name, device, runnable)
+        elif runnable:
+            for index, spec in runnable:
+                yield CellFinished(index, _cancelled(spec))
 
     def _pre_skip(self, spec: CellSpec, availability: Any) -> str | None:
         if availability is None:
