@@ -22,6 +22,7 @@ from jitscope.core.stats import summarize_groups
 from jitscope.core.timing import NEAR_FLOOR_WORDS, near_floor_note
 from jitscope.runner.events import CellFinished, CellProgressed, Event
 
+
 @dataclass
 class Rounds:
     """The rounds of one run: which cells each round runs, and their results until merged."""
