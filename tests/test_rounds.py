@@ -2,7 +2,7 @@
 real ``jitscope run``/``compare`` with a plugin kernel whose speed depends on the process
 (tests/plugins/process_kernels.py), plus the merging and the statistics on made-up samples.
 
-No assertion on how fast anything is: the process-dependent kernel sleeps 2, 4 and 6 ms in
+No assertion on how fast anything is: the process-dependent kernel sleeps 2, 8 and 32 ms in
 its first, second and third process, far apart whatever the machine's load adds.
 """
 
@@ -67,7 +67,7 @@ def test_processes_3_keeps_three_groups_of_samples_per_cell(two_runs: tuple[Path
 
 
 def test_the_interval_covers_the_spread_between_processes(two_runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
-    """Processes 2, 4 and 6 ms apart: the cell's interval is wider than any one process's
+    """Processes sleeping 2, 8 and 32 ms: the cell's interval is wider than any one process's
     own, reaches from the slowest to the fastest process's median, and the cell is flagged
     for it."""
     _, first, _ = two_runs

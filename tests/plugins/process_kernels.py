@@ -40,7 +40,7 @@ def _(x):
 
 @perprocess.kernel("python")
 def _(x):
-    time.sleep((_process_ordinal() + 1) * 0.002)
+    time.sleep(0.002 * 4 ** _process_ordinal())
     return x
 
 
