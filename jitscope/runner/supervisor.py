@@ -260,8 +260,10 @@ class Supervisor:
         try:
             for round_no in range(rounds.count):
                 for (backend_name, device), cells in groups.items():
-                    for event in self._run_cells(backend_name, device, rounds.open(cells)):
-                        yield from rounds.take(event, round_no)
+                    # closing: a consumer that stops iterating ends the worker now, as yield from did
+                    with contextlib.closing(self._run_cells(backend_name, device, rounds.open(cells))) as events:
+                        for event in events:
+                            yield from rounds.take(event, round_no)
         finally:
             self.lock.release()
             stop_guard(guard)
