@@ -269,7 +269,8 @@ class Supervisor:
             stop_guard(guard)
         yield RunFinished(cancelled=self.cancelled)
 
-    def _run_cells(self, backend_name: str, device: str, cells: list[tuple[int, CellSpec]]) -> Iterator[Event]:
+    def _run_cells(self, backend_name: str, device: str,
+                   cells: list[tuple[int, CellSpec]]) -> Generator[Event, None, None]:
         """One group's cells in one worker (a fresh one where a cell ends its worker): each
         skipped, cancelled or measured."""
         runnable: list[tuple[int, CellSpec]] = []
