@@ -110,6 +110,14 @@ def test_an_empty_kernel_is_said_to_be_near_the_harness_floor(tmp_path: Path) ->
     assert cell["sample_groups"] == []  # 0.05 s: one process by default
 
 
+def test_each_worker_says_its_harness_floor(tmp_path: Path) -> None:
+    proc = jitscope("run", "-w", KERNELS, "-w", "empty", "-b", "python", "--budget", "0.3", "--no-plot",
+                    "--db", str(tmp_path / "r.sqlite"), env={"JITSCOPE_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stdout.splitlines() if "ready on cpu" in line]
+    assert len(said) == 3 and all("; harness floor " in line for line in said), proc.stdout  # 3 processes
+
+
 @pytest.mark.parametrize("value", ["0", "x", "101"])
 def test_a_bad_processes_count_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
     proc = jitscope("run", "-w", "mcpi", "-b", "numpy", "--processes", value, "--db", str(tmp_path / "r.sqlite"))
