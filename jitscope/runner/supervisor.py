@@ -6,7 +6,9 @@ is /dev/null, its stdout and stderr go to a log file (a worker that writes to th
 would corrupt the TUI), and it speaks JSON lines on a pipe of its own. A cell that runs past
 its timeout, a worker that dies (signal, ``os._exit``, segfault) or writes garbage becomes a
 cell with status ``timeout``/``crashed``/``failed`` and a reason, and the remaining cells go on
-in a fresh worker. A machine-wide lock (:mod:`jitscope.runner.timing_lock`) makes sure that
+in a fresh worker. With ``--processes N`` the plan runs in N rounds, a fresh worker per
+backend x device each round, and each cell's results are merged once its last round is in
+(:mod:`jitscope.runner.rounds`). A machine-wide lock (:mod:`jitscope.runner.timing_lock`) makes sure that
 two jitscope processes never time at once.
 """
 
