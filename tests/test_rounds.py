@@ -118,6 +118,24 @@ def test_each_worker_says_its_harness_floor(tmp_path: Path) -> None:
     assert len(said) == 3 and all("; harness floor " in line for line in said), proc.stdout  # 3 processes
 
 
+def test_a_cell_that_dies_in_its_second_process_keeps_the_first_ones_samples(tmp_path: Path) -> None:
+    """The worker exits mid-cell in round 2: the cell is crashed, says which process, keeps
+    round 1's samples; the cell after it in the same worker still gets its three processes."""
+    folder = tmp_path / "ordinals"
+    folder.mkdir()
+    proc = jitscope("run", "-w", KERNELS, "-w", "crashes", "-w", "empty", "-b", "python", "--budget", "0.3",
+                    "--no-plot", "--db", str(tmp_path / "r.sqlite"), "--json", "-",
+                    env={"JITSCOPE_TEST_ROUNDS": str(folder), "JITSCOPE_HOME": str(tmp_path / "home")})
+    assert proc.returncode != 0  # a crashed cell is no success
+    export = json.loads(proc.stdout)
+    crashed, after = _cell(export, "crashes"), _cell(export, "empty")
+    assert crashed["status"] == "crashed"
+    assert crashed["reason"].startswith("process 2 of 3: worker exited with code 3")
+    assert crashed["raw_samples"] and crashed["stats"]["samples"] == len(crashed["raw_samples"])
+    assert "measured in 1 of 3 processes" in crashed["info"]["note"]
+    assert after["status"] == "ok" and len(after["sample_groups"]) == 3
+
+
 @pytest.mark.parametrize("value", ["0", "x", "101"])
 def test_a_bad_processes_count_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
     proc = jitscope("run", "-w", "mcpi", "-b", "numpy", "--processes", value, "--db", str(tmp_path / "r.sqlite"))

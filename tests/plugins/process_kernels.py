@@ -55,3 +55,20 @@ def _(x):
 @empty.kernel("python")
 def _(x):
     return x
+
+
+crashes = jitscope.workload("crashes", inputs=lambda n, rng: {"x": float(n)}, sizes=(1,))
+
+
+@crashes.reference
+def _(x):
+    return x
+
+
+@crashes.kernel("python")
+def _(x):
+    """Dies in the second process that runs it (k = 1), mid-cell: the worker exits."""
+    if _process_ordinal() == 1:
+        os._exit(3)
+    time.sleep(0.002)
+    return x
