@@ -15,7 +15,11 @@ comparable) and with ``--allow-unstable`` (every ok cell gets a verdict). The fa
 rate is faster+slower over A/A trials with a verdict; the detection rate is slower over A/B
 trials with a verdict. The machine's CPU pressure before and after says how quiet it was.
 
-    python benchmarks/compare_aa.py [--rounds 3] [--budget 0.3] [--threshold 5] [--threads 1]
+Each cell runs in ``--processes`` worker processes (jitscope's default: 3 from a 0.3 s budget
+on), and ``compare`` then takes the process as the unit; ``--processes 1`` gives the rates of
+one process per cell, as before issue 20 item 5.
+
+    python benchmarks/compare_aa.py [--rounds 3] [--budget 0.3] [--threshold 5] [--threads 1] [--processes N]
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ def tally(comparison: Comparison, trials: Trials) -> None:
 
 def one_round(folder: Path, args: argparse.Namespace, strict: Trials, allowed: Trials) -> None:
     db, home = folder / "runs.sqlite", folder / "home"
-    extra = ("--threads", str(args.threads)) if args.threads else ()
+    extra = (("--threads", str(args.threads)) if args.threads else ()) + (
+        ("--processes", str(args.processes)) if args.processes else ())
     a1 = jitscope_run(db, home, folder / "a1.json", args.budget, *extra)
     a2 = jitscope_run(db, home, folder / "a2.json", args.budget, *extra)
     b = jitscope_run(db, home, folder / "b.json", args.budget, *extra, *MORE_WORK)
@@ -126,11 +131,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.3, help="seconds of sampling per cell")
     parser.add_argument("--threshold", type=float, default=5.0, help="per cent, as compare --threshold")
     parser.add_argument("--threads", type=int, default=None, help="--threads for every run (default: the libraries')")
+    parser.add_argument("--processes", type=int, default=None, help="--processes for every run (default: jitscope's)")
     args = parser.parse_args()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; "
           f"CPU pressure {cpu_pressure()}")
     print(f"{args.rounds} rounds x (A1, A2, B=epochs 24) x 9 numpy cells, budget {args.budget} s, "
-          f"threshold {args.threshold:g}%, threads {args.threads or 'library default'}")
+          f"threshold {args.threshold:g}%, threads {args.threads or 'library default'}, "
+          f"processes {args.processes or 'jitscope default'}")
     strict, allowed = Trials(), Trials()
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="jitscope-aa-") as tmp:

@@ -37,6 +37,7 @@ from jitscope.runner.plan import (
     DEFAULT_TIMEOUT_S,
     Selection,
     check_options,
+    check_processes,
 )
 
 # What a symbol the terminal's encoding cannot show becomes (PYTHONIOENCODING=ascii, a C
@@ -198,11 +199,12 @@ def _fresh_default(db: Path | None) -> bool:
 def _selection(
     workload: list[str] | None, backend: list[str] | None, size: list[str] | None, device: list[str] | None,
     dtype: list[str] | None, budget: float, timeout: float, threads: list[str] | None, param: list[str] | None,
-    seed: int = DEFAULT_SEED,
+    seed: int = DEFAULT_SEED, processes: int | None = None,
 ) -> tuple[Selection, list[str]]:
     # What Typer's types let through but no run can use: refused before any file is loaded.
     counts = parse_threads(threads or [], "--threads")
     check_options(budget_s=budget, timeout_s=timeout, threads=counts, seed=seed, flag="--")
+    check_processes(processes, flag="--")
     names, files = select_workloads(workload)
     sizes, size_requests = select_sizes(size)
     sel = Selection(
@@ -217,6 +219,7 @@ def _selection(
         threads=list(counts),
         params=parse_params(param or []),
         seed=seed,
+        processes=processes,
     )
     return sel, files
 
@@ -321,6 +324,10 @@ def run(
     db: DbOpt = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant] (default: the fastest cell).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
+    processes: Annotated[int | None, typer.Option("--processes", help=(
+        "Worker processes per cell (1 to 100): the cells run in this many rounds, a fresh worker per backend each "
+        "round, and --budget is shared between them. Default: 3 when --budget is 0.3 s or more, else 1. The "
+        "interval then covers what changes from process to process."))] = None,
     label: Annotated[str, typer.Option("--label", help="A label stored with the run (shown in history).")] = "",
     plot: PlotOpt = DEFAULT_KIND.name,
     no_plot: NoPlotOpt = False,
@@ -354,7 +361,8 @@ def run(
                                                        err_console=err_console))
             raise typer.Exit(execute_resume(resume, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline,
                                             plot=kind, console=console, err_console=err_console))
-        sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed)
+        sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed,
+                                processes)
         command = shlex.join(["jitscope", *sys.argv[1:]])
         if detach:
             from jitscope.cli_follow import start_detached

@@ -494,13 +494,16 @@ def write_recovery(results: Sequence[CellResult], run: dict[str, Any]) -> Path |
 
 
 def worker_line(backend: str, device: str, info: dict[str, Any], threads: int | None = None) -> str:
-    """``numba 0.61.0 ready on cpu with 2 threads; start-up 0.47 s`` (start-up as the worker
-    measured it; the thread cap where one was set)."""
+    """``numba 0.61.0 ready on cpu with 2 threads; start-up 0.47 s; harness floor 85ns``
+    (start-up and floor as the worker measured them; the thread cap where one was set)."""
     shown = device_label(device, device in (info.get("simulated_devices") or ()))
     text = f"{backend} {info.get('version', '?')} ready on {shown}" + (f" with {threads} threads" if threads else "")
     startup = info.get("startup_s")
     if isinstance(startup, (int, float)):
         text += f"; start-up {fmt_seconds(float(startup))}"
+    floor = (info.get("harness_floor") or {}).get("resident_s")
+    if isinstance(floor, (int, float)):
+        text += f"; harness floor {fmt_seconds(float(floor))}"  # an empty kernel through the timing loop
     return printable(text)
 
 

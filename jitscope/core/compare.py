@@ -15,15 +15,15 @@ The method (README "Comparing runs and gating CI"):
 * **significant** only when both agree: p < 0.05 *and* the interval excludes 1.
 * **verdict**: ``slower`` / ``faster`` only when significant *and* the median moved by more
   than the threshold (default 5% of A's); everything else is ``no significant change``. A
-  threshold because a significant 1% change is usually the machine, not the code: one worker
-  process per cell sees only its own noise, and identical runs differ by several per cent
-  from process to process (docs/performance.md, "Comparing runs").
+  threshold because a significant 1% change is usually the machine, not the code: identical
+  runs differ by several per cent from process to process (docs/performance.md, "Comparing
+  runs"), and a cell measured in one process sees only its own noise.
 
 Samples may come grouped by the worker process that took them (:class:`Samples`). With one
 group on a side, the samples are the unit; with two or more groups on both sides, the
-process is the unit: Mann–Whitney on the per-process medians and a two-level bootstrap
-(processes, then samples within each), so the spread between processes widens the interval
-instead of being mistaken for a change.
+process is the unit: a two-level bootstrap (processes, then samples within each) gives the
+interval and the p-value, so the spread between processes widens the interval instead of
+being mistaken for a change.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class Samples:
-    """One cell's seconds per call, grouped by the worker process that took them (today one
-    group per cell)."""
+    """One cell's seconds per call, grouped by the worker process that took them (one group
+    per process: ``CellResult.grouped_samples``, several with ``--processes``)."""
 
     groups: tuple[tuple[float, ...], ...]
 
@@ -129,9 +129,7 @@ def compare_samples(a: Samples, b: Samples, threshold: float = DEFAULT_THRESHOLD
     if median_a <= 0:
         return compare_medians(median_a, median_b, "A's median is 0: no ratio")
     if a.grouped and b.grouped:
-        p_value = _mannwhitney([statistics.median(g) for g in a.groups if g],
-                               [statistics.median(g) for g in b.groups if g])
-        low, high = _grouped_bootstrap(a, b, resamples, seed)
+        low, high, p_value = _grouped_bootstrap(a, b, resamples, seed)
     else:
         p_value = _mannwhitney(a.values, b.values)
         low, high = _bootstrap(a.values, b.values, resamples, seed)
@@ -169,10 +167,14 @@ def _bootstrap(a: Sequence[float], b: Sequence[float], resamples: int, seed: int
     return float(interval.low), float(interval.high)
 
 
-def _grouped_bootstrap(a: Samples, b: Samples, resamples: int, seed: int) -> tuple[float, float]:
+def _grouped_bootstrap(a: Samples, b: Samples, resamples: int, seed: int) -> tuple[float, float, float]:
     """Two levels: draw processes with replacement, then samples within each drawn process;
     the statistic is the ratio of the pooled medians. SciPy's bootstrap has no hierarchical
-    mode, so this is NumPy, seeded."""
+    mode, so this is NumPy, seeded. Returns the percentile interval and the bootstrap's
+    two-sided p-value for "no change" (twice the share of resampled ratios on the far side of
+    1, at least 1/resamples): the smallest level at which the percentile interval excludes 1.
+    Not Mann–Whitney on the per-process medians: with 3 processes a side (``--processes``'
+    default) its smallest possible p is 0.1, so no change could ever be shown."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -181,7 +183,9 @@ def _grouped_bootstrap(a: Samples, b: Samples, resamples: int, seed: int) -> tup
         ratios[i] = np.median(_resample_groups(b, rng)) / np.median(_resample_groups(a, rng))
     tail = (1.0 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
-    return float(low), float(high)
+    far_side = min(float(np.mean(ratios <= 1.0)), float(np.mean(ratios >= 1.0)))
+    p_value = min(1.0, max(2.0 * far_side, 1.0 / resamples))
+    return float(low), float(high), p_value
 
 
 def _resample_groups(samples: Samples, rng: Any) -> Any:

@@ -195,8 +195,9 @@ OBSERVATION_FIELDS = tuple(f.name for f in dataclasses.fields(Observations))
 class CellResult:
     """Everything measured for one cell. ``observed`` holds what was seen (compile, cache,
     memory, parallelism, dtype); ``raw_samples`` the seconds per call of every sample in the
-    order taken; ``info`` the rest of the fairness record (RNG, sync method, layout,
-    backend version...)."""
+    order taken; ``sample_groups`` how many of them each worker process took, in order (a
+    cell measured in several processes, ``--processes``; empty: one process took them all);
+    ``info`` the rest of the fairness record (RNG, sync method, layout, backend version...)."""
 
     spec: CellSpec
     status: Status
@@ -211,6 +212,23 @@ class CellResult:
     info: dict[str, Any] = field(default_factory=dict)
     observed: Observations = field(default_factory=Observations)
     raw_samples: tuple[float, ...] = ()
+    sample_groups: tuple[int, ...] = ()
+
+    @property
+    def processes(self) -> int:
+        """How many worker processes took the samples (1 when not grouped)."""
+        return max(1, len(self.sample_groups))
+
+    def grouped_samples(self) -> tuple[tuple[float, ...], ...]:
+        """The raw samples split by the process that took them (one group when not grouped,
+        or when the sizes do not add up to the samples: a damaged record is one group)."""
+        if not self.sample_groups or sum(self.sample_groups) != len(self.raw_samples):
+            return (self.raw_samples,)
+        out, start = [], 0
+        for size in self.sample_groups:
+            out.append(self.raw_samples[start:start + size])
+            start += size
+        return tuple(out)
 
     @property
     def median_s(self) -> float | None:
@@ -238,6 +256,7 @@ class CellResult:
             "info": self.info,
             "observed": self.observed.to_json(),
             "raw_samples": list(self.raw_samples),
+            "sample_groups": list(self.sample_groups),
         }
 
     @classmethod
@@ -256,6 +275,7 @@ class CellResult:
             info=dict(data.get("info") or {}),
             observed=Observations.from_json(data.get("observed")),
             raw_samples=tuple(float(x) for x in data.get("raw_samples") or ()),
+            sample_groups=tuple(int(x) for x in data.get("sample_groups") or ()),
         )
 
     @classmethod

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jitscope.core.backend import CompileObservation, CompileWatch
+from jitscope.core.backend import CompileObservation, CompileWatch, FunctionKernel
 from jitscope.core.contention import ContentionWatch
 from jitscope.core.model import Phase
 
@@ -264,3 +264,56 @@ def _sample_until_spent(timer: _Timer, sampling: _Sampling, *, budget_s: float, 
         sampling.spent += elapsed
         sampling.samples.append(elapsed / sampling.loops)
         report(Phase.MEASURING, min(1.0, sampling.spent / budget_s))
+
+
+FLOOR_SAMPLE_S = 0.004  # one floor sample: long enough to share the machine the way a cell's
+#   samples do (a time slice is a few ms: shorter samples would miss what a loaded machine adds)
+FLOOR_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class HarnessFloor:
+    """What an empty kernel reads through this harness, per call: ``resident`` with the inputs
+    moved once (one clock reading per sample of many calls), ``fresh`` with a fresh copy of the
+    inputs before each call (a clock reading around every call). A cell's median near its
+    floor is mostly the harness, not the kernel."""
+
+    resident_s: float
+    fresh_s: float
+
+    def for_cell(self, fresh: bool) -> float:
+        return self.fresh_s if fresh else self.resident_s
+
+
+def harness_floor(clock: Clock = time.perf_counter) -> HarnessFloor:
+    """Time an empty kernel the way a cell is timed (the same :class:`_Timer`, samples of a
+    few milliseconds, the median of ``FLOOR_SAMPLES``), each way. The empty kernel is wrapped
+    the way a user's kernel is (the user-kernel contract's kernel around an adapter's, calling
+    a function with keyword arguments): jitscope's own layers, never the library's dispatch,
+    which is part of what a user's call costs. About 50 ms, once per worker."""
+
+    def empty(**_inputs: Any) -> None:
+        return None
+
+    inputs: dict[str, Any] = {}
+    kernel = FunctionKernel(FunctionKernel(lambda: empty(**inputs)).run)
+    floors = []
+    for timed in (_timed_resident, _fresh_timer(kernel.transfer)):
+        timer = _Timer(kernel.run, kernel.sync, timed, clock)
+        probe, _ = timer(200)
+        loops = max(200, int(FLOOR_SAMPLE_S / max(probe / 200, 1e-9)))
+        samples = sorted(timer(loops)[0] / loops for _ in range(FLOOR_SAMPLES))
+        floors.append(samples[len(samples) // 2])
+    return HarnessFloor(resident_s=floors[0], fresh_s=floors[1])
+
+
+NEAR_FLOOR_FACTOR = 5.0  # a median below this many floors is at least a fifth harness
+NEAR_FLOOR_WORDS = "near the harness floor"
+
+
+def near_floor_note(median_s: float, floor_s: float | None) -> str:
+    """The note a cell gets when its median is within ``NEAR_FLOOR_FACTOR`` of the harness
+    floor ("" otherwise, or when the floor is unknown)."""
+    if floor_s is None or floor_s <= 0 or median_s >= NEAR_FLOOR_FACTOR * floor_s:
+        return ""
+    return f"{NEAR_FLOOR_WORDS} ({floor_s * 1e9:.0f} ns: an empty kernel's time through the same timing loop)"

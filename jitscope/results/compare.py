@@ -205,7 +205,9 @@ def _change(ra: CellResult, rb: CellResult, a: Side, b: Side, threshold: float) 
     missing = [side.label for side, r in ((a, ra), (b, rb)) if not r.raw_samples]
     if missing:
         return compare_medians(ra.median_s, rb.median_s, f"no raw samples in {' and '.join(missing)}: medians only")
-    return compare_samples(Samples.single(ra.raw_samples), Samples.single(rb.raw_samples), threshold)
+    # Grouped by worker process where the run kept the groups (--processes): then, with two
+    # or more processes on both sides, the process is the unit (core/compare.py).
+    return compare_samples(Samples(ra.grouped_samples()), Samples(rb.grouped_samples()), threshold)
 
 
 def _differences(ra: CellResult, rb: CellResult, a: Side, b: Side) -> list[str]:
@@ -233,7 +235,7 @@ def _unfit(ra: CellResult, rb: CellResult, allow_unstable: bool) -> list[str]:
 COLUMNS = (
     "workload", "backend", "variant", "device", "dtype", "size", "threads", "params",
     "a", "b", "status_a", "status_b", "median_a_s", "median_b_s", "samples_a", "samples_b",
-    "ratio", "ci_low", "ci_high", "p_value", "significant", "verdict", "note",
+    "processes_a", "processes_b", "ratio", "ci_low", "ci_high", "p_value", "significant", "verdict", "note",
 )
 
 
@@ -249,6 +251,7 @@ def _row(p: Pair, label_a: str, label_b: str) -> dict[str, Any]:
         "status_a": p.a.status.value if p.a else None, "status_b": p.b.status.value if p.b else None,
         "median_a_s": p.a.median_s if p.a else None, "median_b_s": p.b.median_s if p.b else None,
         "samples_a": len(p.a.raw_samples) if p.a else None, "samples_b": len(p.b.raw_samples) if p.b else None,
+        "processes_a": p.a.processes if p.a else None, "processes_b": p.b.processes if p.b else None,
         "ratio": c.ratio if c else None, "ci_low": c.ci_low if c else None, "ci_high": c.ci_high if c else None,
         "p_value": c.p_value if c else None, "significant": c.significant if c else None,
         "verdict": p.verdict, "note": p.note,

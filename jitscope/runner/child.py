@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     import_s = time.time() - t_main  # the registry, the backend import (in info) and thread setup
     init_s = _start_runtime(backend, job, info)
     _record_startup(info, job.get("spawned_at"), t_main, import_s, init_s)
+    _record_floor(info)
     channel.send(
         {"type": "hello", "pid": os.getpid(), "backend": backend.name, "device": job["device"], "info": info}
     )
@@ -129,6 +130,16 @@ def _record_startup(info: dict[str, Any], spawned_at: Any, t_main: float, import
     interpreter_s = max(0.0, t_main - float(spawned_at)) if isinstance(spawned_at, (int, float)) else None
     info["startup"] = {"interpreter_s": interpreter_s, "import_s": import_s, "init_s": init_s}
     info["startup_s"] = (interpreter_s or 0.0) + import_s + init_s
+
+
+def _record_floor(info: dict[str, Any]) -> None:
+    """The harness floor (core/timing.harness_floor: an empty kernel through the same timing
+    loop), measured once per worker after start-up, in milliseconds; cells compare their
+    median with it (a note when near)."""
+    from jitscope.core.timing import harness_floor
+
+    floor = harness_floor()
+    info["harness_floor"] = {"resident_s": floor.resident_s, "fresh_s": floor.fresh_s}
 
 
 def _run_cell(channel: ChannelWriter, item: dict[str, Any], registry: Registry, backend: Backend,

@@ -20,7 +20,7 @@ from jitscope.core.memory import PeakWatch
 from jitscope.core.model import Accuracy, CellResult, CellSpec, Observations, Phase, Stats, Status
 from jitscope.core.registry import Registry
 from jitscope.core.stats import summarize
-from jitscope.core.timing import Measurement, measure
+from jitscope.core.timing import Measurement, measure, near_floor_note
 from jitscope.core.workload import Workload
 
 PhaseCallback = Callable[[Phase, float], None]
@@ -66,7 +66,8 @@ def _execute(
     reason = registry.missing_implementation(spec) if impl is None else _refusal(spec, impl, backend_info)
     if impl is None or reason:
         return CellResult.skipped(spec, reason, **info)
-    return _run_cell(spec, registry.workload(spec.workload), impl, info, startup_s, report)
+    return _run_cell(spec, registry.workload(spec.workload), impl, info, (startup_s, backend_info.get("harness_floor")),
+                     report)
 
 
 def _configured_info(spec: CellSpec, backend_info: dict[str, Any]) -> dict[str, Any]:
@@ -103,12 +104,15 @@ class _Measured:
     fell_back: str | None
     peak_host: int | None
     peak_device: int | None
+    fresh: bool  # a fresh copy of the inputs before each call (each call timed on its own)
 
 
 def _run_cell(spec: CellSpec, workload: Workload, impl: Implementation, info: dict[str, Any],
-              startup_s: float | None, report: PhaseCallback) -> CellResult:
+              worker: tuple[float | None, Any], report: PhaseCallback) -> CellResult:
     """Inputs, reference, build, transfer, measure, check; a failure inside is the cell's
-    status (with the kernel's own explanation when it has one), and the kernel is always closed."""
+    status (with the kernel's own explanation when it has one), and the kernel is always closed.
+    ``worker``: its start-up seconds and its harness floor (child._record_floor)."""
+    startup_s, worker_floor = worker
     kernel = None
     try:
         params = workload.resolve_params(spec.params_dict)
@@ -126,6 +130,7 @@ def _run_cell(spec: CellSpec, workload: Workload, impl: Implementation, info: di
         accuracy = workload.check(fetched, reference, inputs, spec.size, params, spec.dtype)
         stats = summarize(run.m.samples, run.m.loops, run.m.cpu_contention)
         _note_what_was_seen(info, kernel, run.m, accuracy)
+        _note_floor(info, backend_floor(worker_floor, run.fresh), stats.median)
         flops = workload.flops(spec.size, params)
         moved = workload.bytes_moved(spec.size, params, _ITEMSIZE.get(dtype_used, _ITEMSIZE[spec.dtype]))
         return _measured_result(spec, run, stats, accuracy, dtype_used, (flops, moved), info, startup_s)
@@ -154,12 +159,13 @@ def _transfer_and_measure(spec: CellSpec, kernel: Kernel, report: PhaseCallback)
     transfer_s = time.perf_counter() - t0
 
     watch = kernel.compile_watch()
+    before_call = kernel.before_each_call()
     m = measure(kernel.run, kernel.sync, budget_s=spec.budget_s, progress=report, first_call_watch=watch,
-                before_call=kernel.before_each_call())
+                before_call=before_call)
     fell_back = watch.fell_back()
     peak_host = host_peak.peak_above_baseline()
     peak_device = kernel.device_peak_bytes() if on_device else None
-    return _Measured(m, transfer_s, fell_back, peak_host, peak_device)
+    return _Measured(m, transfer_s, fell_back, peak_host, peak_device, before_call is not None)
 
 
 def _note_what_was_seen(info: dict[str, Any], kernel: Kernel, m: Measurement, accuracy: Accuracy) -> None:
@@ -174,6 +180,28 @@ def _note_what_was_seen(info: dict[str, Any], kernel: Kernel, m: Measurement, ac
         info["note"] = m.note
     if accuracy.detail:
         info["accuracy_detail"] = accuracy.detail
+
+
+def backend_floor(worker_floor: Any, fresh: bool) -> float | None:
+    """The worker's harness floor for this cell's way of timing (None: not measured)."""
+    if not isinstance(worker_floor, dict):
+        return None
+    value = worker_floor.get("fresh_s" if fresh else "resident_s")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _note_floor(info: dict[str, Any], floor_s: float | None, median_s: float) -> None:
+    """Record the floor with the cell, and say so where the median comes near it."""
+    if floor_s is None:
+        return
+    info["harness_floor_s"] = floor_s
+    add_note(info, near_floor_note(median_s, floor_s))
+
+
+def add_note(info: dict[str, Any], text: str) -> None:
+    """Append ``text`` to the cell's ``note`` ("; " between notes)."""
+    if text:
+        info["note"] = "; ".join(str(n) for n in (info.get("note"), text) if n)
 
 
 def _failure_reasons(fell_back: str | None, accuracy: Accuracy) -> list[str]:

@@ -50,6 +50,7 @@ class Selection:
     threads: list[int | None] = field(default_factory=lambda: [None])
     params: dict[str, str] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+    processes: int | None = None  # worker processes per cell; None: default_processes(budget_s)
 
     def __post_init__(self) -> None:
         self.device = as_axis(self.device, "cpu")
@@ -65,6 +66,7 @@ class Selection:
 class Plan:
     cells: list[CellSpec]
     workload_files: tuple[str, ...] = ()
+    processes: int = 1  # worker processes per cell (--processes): the plan runs in this many rounds
 
     @property
     def groups(self) -> list[WorkerKey]:
@@ -209,6 +211,24 @@ def check_options(*, budget_s: float, timeout_s: float, threads: int | None | Se
         raise UserError(f"{flag}seed {seed} must be a whole number from 0 to 2**63-1")
 
 
+MAX_PROCESSES = 100
+DEFAULT_PROCESSES = 3
+MIN_BUDGET_PER_PROCESS_S = 0.1  # the default takes several processes only where each gets this
+
+
+def default_processes(budget_s: float) -> int:
+    """The rule for ``--processes`` left out: 3 when each process still gets at least 0.1 s
+    of sampling (a budget of 0.3 s or more), else 1 (runner/rounds.py: the budget is shared)."""
+    return DEFAULT_PROCESSES if budget_s >= DEFAULT_PROCESSES * MIN_BUDGET_PER_PROCESS_S - 1e-12 else 1
+
+
+def check_processes(processes: int | None, flag: str = "") -> None:
+    """``--processes``: a whole number of worker processes per cell, 1 to ``MAX_PROCESSES``."""
+    if processes is not None and not 1 <= processes <= MAX_PROCESSES:
+        raise UserError(f"{flag}processes {processes} must be a whole number from 1 to {MAX_PROCESSES} "
+                        f"(worker processes per cell, e.g. {flag}processes 3)")
+
+
 def _check_selection(sel: Selection) -> None:
     """What needs no registry: something picked, a known device and dtype, usable numbers."""
     if not sel.workloads:
@@ -222,6 +242,7 @@ def _check_selection(sel: Selection) -> None:
         if dtype not in DTYPES:
             raise UserError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     check_options(budget_s=sel.budget_s, timeout_s=sel.timeout_s, threads=sel.threads, seed=sel.seed)
+    check_processes(sel.processes)
 
 
 def _check_params_and_size_names(workloads: list[Workload], sel: Selection) -> None:
@@ -256,4 +277,6 @@ def build_plan(registry: Registry, sel: Selection, memory_limit: int | None = No
                                   dtype=dtype, size=size, params=params, budget_s=sel.budget_s,
                                   timeout_s=sel.timeout_s, threads=threads, seed=sel.seed)
                          for device, dtype, threads in sel.axes() for backend, variant in pairs)
-    return plan_of(registry, cells)
+    plan = plan_of(registry, cells)
+    plan.processes = sel.processes if sel.processes is not None else default_processes(sel.budget_s)
+    return plan

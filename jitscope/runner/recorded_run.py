@@ -51,6 +51,7 @@ def selection_record(sel: Selection, plan: Plan | None = None, *, workload_files
         "threads": _one_or_list(sel.threads),
         "params": sel.params,
         "seed": sel.seed,
+        "processes": sel.processes,  # None: the default rule (plan.default_processes)
         "workload_files": list(workload_files),  # the -w files, as typed
     }
     if plan is not None:
@@ -77,6 +78,7 @@ def selection_from_record(record: Mapping[str, Any]) -> Selection:
             threads=[int(t) if t is not None else None for t in as_axis(record.get("threads"), None)],
             params={str(k): str(v) for k, v in (record.get("params") or {}).items()},
             seed=int(record.get("seed", DEFAULT_SEED)),
+            processes=int(record["processes"]) if record.get("processes") is not None else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"the stored selection cannot be read back ({type(exc).__name__}: {exc})") from None

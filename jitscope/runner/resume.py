@@ -92,7 +92,7 @@ def prepare(db_path: str | Path, run: int | str) -> ResumePlan:
                               modules=[m for b in registry.backends.values() for m in b.requires])
     differences = environment_differences(record.environment, now, _modules(registry, selection))
     continuation = _continuation(record, stored, todo, differences, now)
-    subplan = Plan(cells=[plan.cells[seq] for seq in todo], workload_files=plan.workload_files)
+    subplan = Plan(cells=[plan.cells[seq] for seq in todo], workload_files=plan.workload_files, processes=plan.processes)
     warnings = (*registry.problems, *differences)
     return ResumePlan(run_id, selection, files, subplan, todo, warnings, plan, record.command, registry, continuation)
 

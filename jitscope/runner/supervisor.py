@@ -6,7 +6,9 @@ is /dev/null, its stdout and stderr go to a log file (a worker that writes to th
 would corrupt the TUI), and it speaks JSON lines on a pipe of its own. A cell that runs past
 its timeout, a worker that dies (signal, ``os._exit``, segfault) or writes garbage becomes a
 cell with status ``timeout``/``crashed``/``failed`` and a reason, and the remaining cells go on
-in a fresh worker. A machine-wide lock (:mod:`jitscope.runner.timing_lock`) makes sure that
+in a fresh worker. With ``--processes N`` the plan runs in N rounds, a fresh worker per
+backend x device each round, and each cell's results are merged once its last round is in
+(:mod:`jitscope.runner.rounds`). A machine-wide lock (:mod:`jitscope.runner.timing_lock`) makes sure that
 two jitscope processes never time at once.
 """
 
@@ -57,6 +59,7 @@ from jitscope.runner.events import (
 )
 from jitscope.runner.plan import Plan, WorkerKey, worker_key
 from jitscope.runner.protocol import ProtocolError, restore_floats
+from jitscope.runner.rounds import Rounds
 from jitscope.runner.timing_lock import MACHINE_WIDE, OFF, TimingLock
 from jitscope.runner.workdirs import worker_dir
 from jitscope.runner.worker_log import WorkerLog
@@ -257,29 +260,42 @@ class Supervisor:
             groups.setdefault(worker_key(spec), []).append((index, spec))
         become_subreaper()  # orphans of our workers' children re-parent to us, not init
         guard = start_guard(self._run_token)  # ends them should we be SIGKILLed
+        # --processes N: the whole plan N times, a fresh worker per group each round
+        # (runner/rounds.py); each cell finishes once, its rounds merged.
+        rounds = Rounds.of(self.plan.cells, self.plan.processes)
         try:
-            for (backend_name, device, _threads), cells in groups.items():
-                runnable: list[tuple[int, CellSpec]] = []
-                backend = self.registry.backends.get(backend_name)
-                availability = backend.availability() if backend else None
-                for index, spec in cells:
-                    if self.cancelled:
-                        yield CellFinished(index, _cancelled(spec, self._cancel_reason))
-                        continue
-                    reason = self._pre_skip(spec, availability)
-                    if reason:
-                        yield CellFinished(index, CellResult.skipped(spec, reason))
-                    else:
-                        runnable.append((index, spec))
-                if runnable and not self.cancelled:
-                    yield from self._run_group(backend_name, device, runnable)
-                elif runnable:
-                    for index, spec in runnable:
-                        yield CellFinished(index, _cancelled(spec, self._cancel_reason))
+            for round_no in range(rounds.count):
+                for (backend_name, device, _threads), cells in groups.items():
+                    # closing: a consumer that stops iterating ends the worker now, as yield from did
+                    with contextlib.closing(self._run_cells(backend_name, device, rounds.open(cells))) as events:
+                        for event in events:
+                            yield from rounds.take(event, round_no)
         finally:
             self.lock.release()
             stop_guard(guard)
         yield RunFinished(cancelled=self.cancelled)
+
+    def _run_cells(self, backend_name: str, device: str,
+                   cells: list[tuple[int, CellSpec]]) -> Generator[Event, None, None]:
+        """One group's cells in one worker (a fresh one where a cell ends its worker): each
+        skipped, cancelled or measured."""
+        runnable: list[tuple[int, CellSpec]] = []
+        backend = self.registry.backends.get(backend_name)
+        availability = backend.availability() if backend else None
+        for index, spec in cells:
+            if self.cancelled:
+                yield CellFinished(index, _cancelled(spec, self._cancel_reason))
+                continue
+            reason = self._pre_skip(spec, availability)
+            if reason:
+                yield CellFinished(index, CellResult.skipped(spec, reason))
+            else:
+                runnable.append((index, spec))
+        if runnable and not self.cancelled:
+            yield from self._run_group(backend_name, device, runnable)
+        elif runnable:
+            for index, spec in runnable:
+                yield CellFinished(index, _cancelled(spec, self._cancel_reason))
 
     def _pre_skip(self, spec: CellSpec, availability: Any) -> str | None:
         if availability is None:
