@@ -18,7 +18,7 @@ from cli_support import TESTS, assert_clean_error, jitscope
 from jitscope.core.compare import Samples, compare_samples
 from jitscope.core.model import CellResult, CellSpec, Status
 from jitscope.core.stats import median_ci, summarize, summarize_groups
-from jitscope.runner.events import CellFinished
+from jitscope.runner.events import CellFinished, CellMeasuredSoFar
 from jitscope.runner.plan import default_processes
 from jitscope.runner.rounds import Rounds, merge_rounds
 
@@ -163,9 +163,12 @@ def test_rounds_finish_a_cell_once_with_its_rounds_merged() -> None:
     events = []
     for r, samples in enumerate(((1.0, 1.1, 1.0), (2.0, 2.1, 2.0), (3.0, 3.1, 3.0))):
         events += list(rounds.take(CellFinished(0, _ok(samples)), r))
-    assert len(events) == 1
-    result = events[0].result
-    assert isinstance(events[0], CellFinished) and result.spec.budget_s == 0.3
+    finished = [e for e in events if isinstance(e, CellFinished)]
+    assert len(finished) == 1 and events[-1] is finished[0]  # finished once, after its last round
+    so_far = [e for e in events if isinstance(e, CellMeasuredSoFar)]  # each earlier round, saved as it came
+    assert [e.result.sample_groups or (len(e.result.raw_samples),) for e in so_far] == [(3,), (3, 3)]
+    result = finished[0].result
+    assert result.spec.budget_s == 0.3 and "the run ended before the others" not in str(result.info.get("note"))
     assert result.sample_groups == (3, 3, 3) and len(result.raw_samples) == 9
     assert result.first_call_s == 0.1
 
@@ -207,3 +210,52 @@ def test_processes_that_disagree_widen_the_interval_and_flag_the_cell() -> None:
     grouped = summarize_groups(groups, 1)
     assert grouped.ci_low < 1.1 and grouped.ci_high > 1.5
     assert "processes' medians span" in grouped.unstable_reason
+
+
+def test_a_run_killed_between_rounds_keeps_what_its_first_processes_measured(tmp_path: Path) -> None:
+    """Nothing measured is lost (README "What jitscope guarantees"): each round a cell gets is
+    committed as it comes (CellMeasuredSoFar), so a run SIGKILLed before a cell's last round
+    keeps that cell, ok, saying how many of its processes measured it; fails where the rounds
+    were held in memory until the last one."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "r.db"
+    proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", "-w", "mcpi", "-b", "python", "-s",
+                             "1000,2000", "--budget", "0.9", "--processes", "3", "--no-plot", "--db", str(db)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 120
+    try:
+        while not rows and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if db.exists():
+                try:
+                    with sqlite3.connect(db) as conn:
+                        rows = conn.execute("SELECT status, data FROM cells").fetchall()
+                except sqlite3.Error:
+                    rows = []
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert rows, "no round was ever committed"
+    status, data = rows[0]
+    note = str(json.loads(data).get("info", {}).get("note", ""))
+    assert status == "ok"
+    assert "of 3 processes: the run ended before the others" in note, note
+    shown = jitscope("export", "1", "--db", str(db), "--json", "-")
+    assert shown.returncode == 0, shown.stderr
+    assert "of 3 processes" in shown.stdout
+
+
+def test_a_finished_run_keeps_no_so_far_note(tmp_path: Path) -> None:
+    proc = jitscope("run", "-w", "mcpi", "-b", "python", "-s", "1000", "--budget", "0.3", "--processes", "2",
+                    "--no-plot", "--db", str(tmp_path / "r.db"), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    cell = _cell(json.loads(proc.stdout), "mcpi")
+    assert "the run ended before the others" not in json.dumps(cell)
+    assert len(_groups(cell)) == 2

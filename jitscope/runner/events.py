@@ -46,6 +46,17 @@ class CellFinished:
 
 
 @dataclass(frozen=True)
+class CellMeasuredSoFar:
+    """A cell measured in some, not yet all, of its worker processes (``--processes N``):
+    what those processes measured, merged. Not a finished cell (viewers wait for its
+    :class:`CellFinished`); it is committed to the store as it comes, so a run cut between
+    rounds (a signal, a SIGKILL, a power loss) keeps every round it measured."""
+
+    index: int
+    result: CellResult
+
+
+@dataclass(frozen=True)
 class RunWaited:
     """A line about waiting to time: another jitscope holds the timing lock (we wait rather
     than time two things at once), or something else must finish first."""
@@ -68,7 +79,7 @@ class RunFinished:
     cancelled: bool
 
 
-Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited | LockFallback | RunFinished
+Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | CellMeasuredSoFar | RunWaited | LockFallback | RunFinished
 
 
 # ---- the event record: each event as one JSON object (one line of ``<run>.events``) ----------
@@ -76,7 +87,7 @@ Event = WorkerStarted | WorkerReady | CellProgressed | CellFinished | RunWaited 
 # another process, so the form is stable: a "type" key and plain JSON values.
 _TYPES: dict[type, str] = {
     WorkerStarted: "worker_started", WorkerReady: "worker_ready", CellProgressed: "cell_progressed",
-    CellFinished: "cell_finished", LockFallback: "lock_fallback", RunWaited: "run_waited",
+    CellFinished: "cell_finished", CellMeasuredSoFar: "cell_measured_so_far", LockFallback: "lock_fallback", RunWaited: "run_waited",
     RunFinished: "run_finished",
 }
 
@@ -86,7 +97,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
     data: dict[str, Any] = {"type": _TYPES[type(event)]}
     if isinstance(event, CellProgressed):
         data.update(index=event.index, spec=event.spec.to_json(), phase=event.phase.value, fraction=event.fraction)
-    elif isinstance(event, CellFinished):
+    elif isinstance(event, (CellFinished, CellMeasuredSoFar)):
         data.update(index=event.index, result=event.result.to_json())
     else:
         data.update(vars(event))
@@ -102,8 +113,9 @@ def event_from_json(data: dict[str, Any]) -> Event:
         if kind == "cell_progressed":
             return CellProgressed(index=int(fields["index"]), spec=CellSpec.from_json(fields["spec"]),
                                   phase=Phase(fields["phase"]), fraction=float(fields["fraction"]))
-        if kind == "cell_finished":
-            return CellFinished(index=int(fields["index"]), result=CellResult.from_json(fields["result"]))
+        if kind in ("cell_finished", "cell_measured_so_far"):
+            cell = CellFinished if kind == "cell_finished" else CellMeasuredSoFar
+            return cell(index=int(fields["index"]), result=CellResult.from_json(fields["result"]))
         cls = next((c for c, name in _TYPES.items() if name == kind), None)
         if cls is None:
             raise ValueError(f"not an event: {kind!r}")

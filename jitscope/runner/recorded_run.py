@@ -28,7 +28,14 @@ from jitscope.core.processes import pid_alive
 from jitscope.core.registry import Registry
 from jitscope.results.store import TIMING_LOCK_KEY, Store, current_owner, describe_sqlite_error
 from jitscope.runner.event_record import EventWriter
-from jitscope.runner.events import CellFinished, Event, LockFallback, RunFinished, WorkerReady
+from jitscope.runner.events import (
+    CellFinished,
+    CellMeasuredSoFar,
+    Event,
+    LockFallback,
+    RunFinished,
+    WorkerReady,
+)
 from jitscope.runner.plan import DEFAULT_BUDGET_S, DEFAULT_SEED, DEFAULT_TIMEOUT_S, Plan, Selection
 from jitscope.runner.supervisor import Supervisor
 
@@ -280,7 +287,7 @@ class RecordedRun:
             source = self.supervisor.run()
             try:
                 for event in source:
-                    if isinstance(event, CellFinished):
+                    if isinstance(event, (CellFinished, CellMeasuredSoFar)):  # so far: replaced when the cell ends
                         # Commit before anyone else sees it: nothing measured can be lost, also
                         # when a signal interrupts the commit itself (see _record_unfinished).
                         self._uncommitted[event.index] = event.result

@@ -8,7 +8,9 @@ rounds: round r starts a fresh worker per backend x device that runs every cell 
 :class:`Rounds` sits between the supervisor's conversation and its consumers: it hands each
 round the cells still open, holds each cell's per-round results, and lets a cell finish once,
 when its last round is in (or earlier, when a round did not measure it), with the rounds
-merged by :func:`merge_rounds`.
+merged by :func:`merge_rounds`. After each of a cell's rounds but the last, what it measured so
+far goes out as :class:`CellMeasuredSoFar` and is committed: the rounds of a cut run are never
+lost, and the note on such a row says how many processes it got.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.stats import summarize_groups
 from jitscope.core.timing import NEAR_FLOOR_WORDS, near_floor_note
-from jitscope.runner.events import CellFinished, CellProgressed, Event
+from jitscope.runner.events import CellFinished, CellMeasuredSoFar, CellProgressed, Event
 
 
 @dataclass
@@ -59,6 +61,11 @@ class Rounds:
                 del self.taken[event.index]
                 spec = self.specs.get(event.index, event.result.spec)
                 yield CellFinished(event.index, merge_rounds(spec, results, self.count))
+            else:  # saved now, so a run cut before the cell's last round keeps what it measured
+                spec = self.specs.get(event.index, event.result.spec)
+                so_far = merge_rounds(spec, results, self.count)
+                yield CellMeasuredSoFar(event.index, _with_note(
+                    so_far, f"measured in {len(results)} of {self.count} processes: the run ended before the others"))
         else:
             yield event
 
