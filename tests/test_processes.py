@@ -51,3 +51,22 @@ def test_the_command_survives_a_worker_folder_with_an_impossible_pid(tmp_path: P
     (tmp_path / f"{PREFIX}{10**30}-abcd").mkdir()
     proc = jitscope("history", env={"TMPDIR": str(tmp_path), "JITSCOPE_HOME": str(tmp_path / "home")})
     assert proc.returncode == 0 and "no runs yet" in proc.stdout, proc.stderr
+
+
+def test_an_unreaped_child_that_exited_is_dead() -> None:
+    """A zombie answers kill(pid, 0) but is dead: a run whose process was SIGKILLed and left
+    unreaped (its new parent a subreaper that never waits for it) must read as abandoned, not
+    as running for ever (``jitscope attach`` waited on one for ever before this)."""
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # exited, not reaped (no wait(): the zombie stays)
+        with open(f"/proc/{child.pid}/stat", encoding="ascii") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.02)
+    try:
+        assert not pid_alive(child.pid)
+    finally:
+        child.wait()

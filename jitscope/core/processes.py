@@ -17,4 +17,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except OSError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but that its parent has not reaped yet still answers
+    ``kill(pid, 0)``: it is dead all the same (it holds no lock, writes nothing, will never
+    finish a run). Its parent may never reap it — a subreaper that does not know it, an init
+    that never waits — so asking the kernel's state (Linux /proc) is the only way to tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
