@@ -101,3 +101,15 @@ def test_one_value_is_recorded_as_before_and_several_as_a_list(tmp_path: Path) -
     history = jitscope("history", "--db", str(db))
     assert history.returncode == 0, history.stderr
     assert jitscope("show", "1", "--db", str(db), "--no-plot").returncode == 0
+
+
+def test_a_run_without_threads_is_no_thread_sweep_whatever_backends_note(tmp_path: Path) -> None:
+    """Pure Python notes the 1 thread it runs on and numpy notes none: that is not a sweep
+    over threads (no --threads given), so no threads column and no `threads=` in labels;
+    a CSV import of a real sweep still reads its thread counts (test above)."""
+    proc = jitscope("run", "-w", "mcpi", "-b", "numpy,python", "-s", "1000", "--budget", "0.05",
+                    "--db", str(tmp_path / "r.db"), "--plot", "time")
+    assert proc.returncode == 0, proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if "workload" in line and "backend" in line)
+    assert "threads" not in header.split(), header
+    assert "threads=" not in proc.stdout

@@ -50,12 +50,11 @@ def result_label(result: CellResult, default_variant: str = DEFAULT_VARIANT) -> 
 
 
 def cell_threads(result: CellResult) -> int | None:
-    """The thread cap a cell ran with: its spec's, or (a run imported from CSV, where the
-    count is a column of the row) the row's; None: the libraries' own choice."""
-    if result.spec.threads is not None:
-        return result.spec.threads
-    text = str(result.info.get("threads") or "")
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    """The thread cap a cell ran with (``--threads``; a CSV import reads its threads column
+    into it); None: the libraries' own choice. Never ``info["threads"]`` of a live run: that
+    is what a backend noted of its runtime (1 for pure Python, torch's pool), which would make
+    a run without any ``--threads`` look like a thread sweep."""
+    return result.spec.threads
 
 
 def split_device_label(text: str) -> tuple[str, bool]:

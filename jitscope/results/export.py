@@ -377,8 +377,14 @@ def _result_of(row: dict[str, str]) -> CellResult:
     column is the field's default; a value a field refuses (``compiled=maybe``) is a
     ValueError: an invalid row."""
     parts = _parts_of(row)
+    spec = dict(parts[SPEC])
+    threads = str(parts[INFO].get("threads") or "")
+    if spec.get("threads") is None and threads.isdigit() and int(threads) > 0:
+        # A CSV has one threads column (the thread setting the cell ran with): read back as the
+        # cell's thread count, so an imported sweep keeps its axis for labels and plots.
+        spec["threads"] = int(threads)
     return CellResult(
-        spec=CellSpec(**parts[SPEC]),
+        spec=CellSpec(**spec),
         stats=Stats(**parts[STATS]) if parts[STATS] else None,
         accuracy=Accuracy(**parts[ACCURACY]) if parts[ACCURACY] else None,
         info={k: v for k, v in parts[INFO].items() if v is not None},
