@@ -66,11 +66,6 @@ def installed_versions(modules: Iterable[str] = ()) -> dict[str, str]:
     return {module: version for module, version in versions.items() if version is not None}
 
 
-def installed_version(module: str) -> str | None:
-    """The version of the distribution that provides ``module``, without importing it."""
-    return _version_of(module, distribution_owners([module]))
-
-
 def distribution_owners(modules: Iterable[str]) -> dict[str, list[str]]:
     """For the top-level package of each module, the installed distributions that provide it,
     in the order ``importlib.metadata`` finds them: what ``metadata.packages_distributions()``
