@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TESTS, jitscope
+from cli_support import TESTS, jitscope, pids_alive
 
 from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
@@ -276,3 +276,21 @@ def test_followed_run_reads_a_run_as_the_app_runner_protocol_wants(db_path: Path
     assert followed.run_record()["id"] == 1
     with pytest.raises(UserError, match="not running"):
         followed.cancel()  # its process is gone: nothing is signalled
+
+
+def test_a_run_whose_process_exited_but_was_not_reaped_is_abandoned() -> None:
+    """A killed run's process stays a zombie until its parent reaps it, forever where that
+    parent is a subreaper that never does (an in-process supervisor, a container's init): the
+    viewer must count it dead, or ``attach`` waits for a process that will never write."""
+    from jitscope.results.store import owner_is_dead
+
+    child = subprocess.Popen([sys.executable, "-c", "from jitscope.results.store import current_owner; "
+                              "print(current_owner())"], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    owner = child.stdout.readline().strip()
+    child.stdout.close()
+    wait_for(lambda: pids_alive([child.pid]) == [], message="the child exited (a zombie: not reaped yet)")
+    try:
+        assert owner_is_dead(owner)
+    finally:
+        child.wait()
