@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
-from jitscope.core.environment import installed_version
+from jitscope.core.environment import installed_versions
 from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
@@ -46,13 +46,15 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
                 ThreadPoolExecutor(max_workers=2) as pool:
             for name, info in zip(names, pool.map(lambda n: probe_backend(n, "cpu", tuple(registry.workload_files)), names), strict=True):
                 infos[name] = info
+    # One pass over the installed packages' metadata for every backend, not one per backend.
+    versions = installed_versions([b.requires[0] for b in registry.backends.values() if b.requires])
     table = Table(title="backends", title_justify="left")
     for col in ("backend", "status", "version", "devices", "variants", "notes"):
         table.add_column(col, overflow="fold")
     for name, backend in sorted(registry.backends.items()):
         avail = available[name]
         info = infos.get(name, {})
-        version = str(info.get("version") or (installed_version(backend.requires[0]) if backend.requires else "") or "")
+        version = str(info.get("version") or (versions.get(backend.requires[0]) if backend.requires else "") or "")
         if not avail.available:
             status, notes, devices = "unavailable", avail.reason, ""
         elif "error" in info:

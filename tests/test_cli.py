@@ -133,7 +133,8 @@ def test_listings() -> None:
     matrix = jitscope("workloads", "--matrix", "--markdown")
     assert matrix.stdout.startswith("| backend:variant | linreg | lu | mcpi | nodes |")
     assert "| numpy:default | ✓ | ✓ | ✓ | ✓ |" in matrix.stdout
-    assert jitscope("--help").returncode == 0 and "jitscope run" in jitscope("--help").stdout
+    usage = jitscope("--help")
+    assert usage.returncode == 0 and "jitscope run" in usage.stdout
 
 
 def test_two_concurrent_runs_share_one_database(tmp_path: Path) -> None:

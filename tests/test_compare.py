@@ -39,6 +39,7 @@ class Runs:
         self.json_a = root / "a.json"
         self.csv_a = root / "a.csv"
         self.json_b = root / "b.json"
+        self.compares = 0
 
     def cmd(self, *args: str) -> Any:
         return jitscope(*args, "--db", str(self.db), env=self.env)
@@ -48,6 +49,16 @@ class Runs:
         proc = self.cmd("compare", *args, "--json", "-")
         assert proc.returncode in (0, 1), proc.stderr
         return list(json.loads(proc.stdout)["pairs"])
+
+    def compared(self, *args: str) -> tuple[Any, list[dict[str, Any]]]:
+        """``compare ARGS --json FILE``, one process: what it printed and its exit code, and
+        the pairs as the JSON export gives them (the export depends on no gate option). Each
+        ``compare`` start imports SciPy's stats (over a second of CPU): one, not two."""
+        self.compares += 1
+        out = self.root / f"compared-{self.compares}.json"
+        proc = self.cmd("compare", *args, "--json", str(out))
+        assert proc.returncode in (0, 1), proc.stderr
+        return proc, list(json.loads(out.read_text())["pairs"])
 
 
 # Under xdist every test that reads `runs` shares one worker, so its two runs happen once
@@ -83,10 +94,9 @@ def _by_size(pairs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 # ---- matching ---------------------------------------------------------------------------------
 @RUNS_GROUP
 def test_cells_on_one_side_are_listed_never_dropped(runs: Runs) -> None:
-    proc = runs.cmd("compare", "1", "2")
+    proc, pairs = runs.compared("1", "2")
     assert proc.returncode == 0, proc.stderr
     assert "only in A" in proc.stdout and "only in B" in proc.stdout
-    pairs = runs.pairs("1", "2")
     # epochs=200 is another measurement: nothing pairs, all three cells are listed
     assert sorted((p["size"], p["params"], p["verdict"]) for p in pairs) == [
         (2, "", "only in A"), (2, "epochs=200", "only in B"), (10, "", "only in A")]
@@ -101,11 +111,11 @@ def test_latest_and_latest_tilde_name_the_runs(runs: Runs) -> None:
 # ---- the gate and every exit code ------------------------------------------------------------------
 @RUNS_GROUP
 def test_fail_if_slower_exits_1_and_names_the_slower_cell(runs: Runs) -> None:
-    proc = runs.cmd("compare", "1", "2", "--ignore-param", "epochs", "--allow-unstable", "--fail-if-slower", "10")
+    proc, listed = runs.compared("1", "2", "--ignore-param", "epochs", "--allow-unstable", "--fail-if-slower", "10")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "linreg numpy cpu float64 size=2" in proc.stderr and "slower by" in proc.stderr
     assert "size=10" not in proc.stderr  # only in A: listed in the table, never a failure
-    pairs = _by_size(runs.pairs("1", "2", "--ignore-param", "epochs", "--allow-unstable"))
+    pairs = _by_size(listed)
     slower = pairs[2][0]
     assert slower["verdict"] == "slower" and slower["significant"] is True
     assert slower["ci_low"] > 1.0 and slower["p_value"] < 0.05
@@ -176,9 +186,9 @@ def test_differing_versions_or_host_are_not_comparable_and_do_not_gate(runs: Run
                                ("h.json", other_host, "host differs")):
         b = _edited(runs.json_b, tmp_path / name, edit)
         args = ("1", str(b), "--ignore-param", "epochs", "--allow-unstable", "--fail-if-slower", "10")
-        proc = runs.cmd("compare", *args)
+        proc, pairs = runs.compared(*args)
         assert proc.returncode == 0, proc.stdout + proc.stderr  # 10x slower, but not comparable
-        pair = _by_size(runs.pairs(*args))[2][0]
+        pair = _by_size(pairs)[2][0]
         assert pair["verdict"] == "not comparable" and needle in pair["note"]
         assert pair["ratio"] > 1.0  # the numbers are still shown
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, jitscope
+from cli_support import TESTS, jitscope, pids_alive
 
 from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
@@ -36,10 +36,21 @@ from jitscope.runner.recorded_run import selection_from_record, selection_record
 FAST = ("-w", "mcpi", "-b", "python", "-s", "100,200", "--budget", "0.05")
 
 
-def slow(cells: int) -> tuple[str, ...]:
-    """A plan whose cells take ~0.3 s each (chaos:slow sleeps in every call)."""
-    return ("-w", CHAOS, "-w", "mcpi", "-b", "chaos:slow", "-s", ",".join(str(i) for i in range(1, cells + 1)),
+GATE = str(TESTS / "plugins" / "gate_backend.py")
+
+
+def held(gate: Path, sizes: int, backends: str = "gate:gated") -> tuple[str, ...]:
+    """A plan of the gate plugin's cells at ``sizes`` sizes: ``gate:gated`` cells wait while
+    the file ``gate`` exists (``gate:fine`` ones finish at once), so the run is still running
+    for as long as the test needs, whatever the machine's load, and ends once the test
+    removes the file. Run with ``gate_env(gate)``."""
+    gate.touch()
+    return ("-w", GATE, "-w", "mcpi", "-b", backends, "-s", ",".join(str(i) for i in range(1, sizes + 1)),
             "--budget", "0.05")
+
+
+def gate_env(gate: Path) -> dict[str, str]:
+    return {"JITSCOPE_TEST_GATE": str(gate)}
 
 
 def wait_for(what: Callable[[], object], timeout: float = 60, message: str = "") -> object:
@@ -63,9 +74,9 @@ def cells_done(db: Path, run_id: int) -> int:
     return sum(1 for line in record(db, run_id) if line["type"] == "cell_finished")
 
 
-def start_detached(db: Path, *args: str) -> int:
+def start_detached(db: Path, *args: str, env: dict[str, str] | None = None) -> int:
     t0 = time.monotonic()
-    proc = jitscope("run", *args, "--db", str(db), "--no-plot", "--detach", timeout=120)
+    proc = jitscope("run", *args, "--db", str(db), "--no-plot", "--detach", timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first = proc.stdout.splitlines()[0]
     assert first.startswith("run ") and "background" in first, proc.stdout
@@ -148,29 +159,40 @@ def test_detach_returns_with_the_id_and_the_run_matches_a_foreground_one(daemons
     assert RunFiles.of(daemons, run_id).log.exists()
 
 
-def test_detach_returns_before_the_run_ends_and_two_viewers_follow_it(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow(6))
+def test_detach_returns_before_the_run_ends_and_two_viewers_follow_it(daemons: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    run_id = start_detached(daemons, *held(gate, 3), env=gate_env(gate))
     assert not any(line["type"] == "exit" for line in record(daemons, run_id)), "detach waited for the run"
     viewers = [attach("--db", str(daemons)) for _ in range(2)]  # latest: the running one
     for viewer in viewers:
+        assert viewer.stdout is not None
+        assert f"attached to run {run_id}" in viewer.stdout.readline()  # both follow the running run
+    gate.unlink()
+    for viewer in viewers:
         out, err = viewer.communicate(timeout=120)
         assert viewer.returncode == 0, out + err
-        assert out.count("       ok mcpi chaos:slow") == 6, out  # each finished cell, as `run` prints it
-        assert f"6 ok; run {run_id} is finished" in out
+        assert out.count("       ok mcpi gate:gated") == 3, out  # each finished cell, as `run` prints it
+        assert f"3 ok; run {run_id} is finished" in out
 
 
-def test_attach_events_prints_the_record_as_json_lines_ending_in_exit(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow(2))
-    proc = jitscope("attach", str(run_id), "--db", str(daemons), "--events", timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+def test_attach_events_prints_the_record_as_json_lines_ending_in_exit(daemons: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    run_id = start_detached(daemons, *held(gate, 2), env=gate_env(gate))
+    viewer = attach(str(run_id), "--db", str(daemons), "--events")
+    assert viewer.stdout is not None
+    first = viewer.stdout.readline()  # printed while the run still runs: the record is followed
+    gate.unlink()
+    out, err = viewer.communicate(timeout=120)
+    assert viewer.returncode == 0, err
+    lines = [json.loads(line) for line in (first + out).splitlines()]
     assert lines[0]["type"] == "run" and lines[0]["run_id"] == run_id
     assert lines[-1] == {"type": "exit", "code": 0}
     assert sum(1 for line in lines if line["type"] == "cell_finished") == 2
 
 
-def test_ctrl_c_leaves_the_viewer_and_the_run_goes_on(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow(4))
+def test_ctrl_c_leaves_the_viewer_and_the_run_goes_on(daemons: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    run_id = start_detached(daemons, *held(gate, 4), env=gate_env(gate))
     viewer = attach(str(run_id), "--db", str(daemons))
     assert viewer.stdout is not None
     assert f"attached to run {run_id}" in viewer.stdout.readline()  # it follows the run now
@@ -178,13 +200,16 @@ def test_ctrl_c_leaves_the_viewer_and_the_run_goes_on(daemons: Path) -> None:
     out, err = viewer.communicate(timeout=30)
     assert viewer.returncode == 130, out + err
     assert f"jitscope attach {run_id}" in err
+    assert not any(line["type"] == "exit" for line in record(daemons, run_id))
+    gate.unlink()
     wait_for(lambda: any(line["type"] == "exit" for line in record(daemons, run_id)), message="the run's end")
     assert cells_done(daemons, run_id) == 4
 
 
 # ---- history, cancel, abandoned ------------------------------------------------------------------
-def test_history_shows_a_running_run_with_cells_done_of_planned(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow(6))
+def test_history_shows_a_running_run_with_cells_done_of_planned(daemons: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # 3 cells that finish, then 3 held until the test ends
+    run_id = start_detached(daemons, *held(gate, 3, "gate:fine,gate:gated"), env=gate_env(gate))
     wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
     proc = jitscope("history", "--db", str(daemons))
     assert proc.returncode == 0, proc.stderr
@@ -193,7 +218,9 @@ def test_history_shows_a_running_run_with_cells_done_of_planned(daemons: Path) -
 
 
 def test_cancel_stops_a_detached_run_keeping_its_finished_cells(daemons: Path, tmp_path: Path) -> None:
-    run_id = start_detached(daemons, *slow(12), "--csv", str(tmp_path / "out.csv"))
+    gate = tmp_path / "gate"  # 6 cells that finish, then 6 held: cancelled while one of them runs
+    run_id = start_detached(daemons, *held(gate, 6, "gate:fine,gate:gated"), "--csv", str(tmp_path / "out.csv"),
+                            env=gate_env(gate))
     wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
     proc = jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -210,8 +237,9 @@ def test_cancel_stops_a_detached_run_keeping_its_finished_cells(daemons: Path, t
     assert viewer.returncode == 128 + signal.SIGUSR1, viewer.stdout + viewer.stderr
 
 
-def test_attach_to_a_run_whose_process_was_killed_says_it_was_abandoned(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow(8))
+def test_attach_to_a_run_whose_process_was_killed_says_it_was_abandoned(daemons: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # 4 cells that finish, then 4 held: killed while one of them runs
+    run_id = start_detached(daemons, *held(gate, 4, "gate:fine,gate:gated"), env=gate_env(gate))
     wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
     os.kill(int(str(record(daemons, run_id)[0]["pid"])), signal.SIGKILL)
     proc = jitscope("attach", str(run_id), "--db", str(daemons), timeout=60)
@@ -250,13 +278,16 @@ def test_followed_run_reads_a_run_as_the_app_runner_protocol_wants(db_path: Path
         followed.cancel()  # its process is gone: nothing is signalled
 
 
-def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons: Path) -> None:
+def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons: Path, tmp_path: Path) -> None:
     """Issue 19 item 5 with item 1: `run --resume N --detach` refuses what a resume refuses,
     then returns at once while the unfinished cells run in a daemon, into run N."""
-    run_id = start_detached(daemons, *slow(6))
+    gate = tmp_path / "gate"
+    run_id = start_detached(daemons, *held(gate, 3, "gate:fine,gate:gated"), env=gate_env(gate))
     wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
     assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
-    proc = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot", timeout=120)
+    gate.unlink()  # the resumed gated cells now finish at once
+    proc = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot", timeout=120,
+                    env=gate_env(gate))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith(f"run {run_id} started in the background"), proc.stdout
     assert f"jitscope attach {run_id}" in proc.stdout
@@ -269,3 +300,21 @@ def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons
     assert again.returncode == 0 and "has no unfinished cells" in again.stdout, again.stdout + again.stderr
     refused = jitscope("run", "--resume", "99", "--detach", "--db", str(daemons))
     assert refused.returncode == 2 and "99" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_run_whose_process_exited_but_was_not_reaped_is_abandoned() -> None:
+    """A killed run's process stays a zombie until its parent reaps it, forever where that
+    parent is a subreaper that never does (an in-process supervisor, a container's init): the
+    viewer must count it dead, or ``attach`` waits for a process that will never write."""
+    from jitscope.results.store import owner_is_dead
+
+    child = subprocess.Popen([sys.executable, "-c", "from jitscope.results.store import current_owner; "
+                              "print(current_owner())"], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    owner = child.stdout.readline().strip()
+    child.stdout.close()
+    wait_for(lambda: pids_alive([child.pid]) == [], message="the child exited (a zombie: not reaped yet)")
+    try:
+        assert owner_is_dead(owner)
+    finally:
+        child.wait()

@@ -55,10 +55,28 @@ def two_runs(db: Path) -> tuple[int, int]:
     return ids
 
 
-def cli_pairs(db: Path, a: int, b: int) -> list[dict[str, Any]]:
-    proc = jitscope("compare", str(a), str(b), "--json", "-", "--db", str(db))
+@dataclasses.dataclass(frozen=True)
+class CliCompare:
+    """What ``jitscope compare A B --json FILE`` printed (its table) and exported (its pairs)."""
+
+    table: str
+    pairs: list[dict[str, Any]]
+
+
+# The tests that read the CLI's comparison of the two runs share one process on one xdist
+# worker: each ``compare`` start imports SciPy's stats (over a second of CPU).
+CLI_GROUP = pytest.mark.xdist_group("ui-compare-cli")
+
+
+@pytest.fixture(scope="module")
+def cli_compare(tmp_path_factory: pytest.TempPathFactory) -> CliCompare:
+    """The CLI's comparison of :func:`two_runs` (fixed samples: the same in any database)."""
+    root = tmp_path_factory.mktemp("cli-compare")
+    db, out = root / "results.sqlite", root / "pairs.json"
+    older, newer = two_runs(db)
+    proc = jitscope("compare", str(older), str(newer), "--json", str(out), "--db", str(db))
     assert proc.returncode == 0, proc.stderr
-    return list(json.loads(proc.stdout)["pairs"])
+    return CliCompare(proc.stdout, list(json.loads(out.read_text())["pairs"]))
 
 
 def table_rows(screen: CompareScreen) -> list[dict[str, str]]:
@@ -78,11 +96,12 @@ async def open_compare(app: Any, pilot: Any, *keys: str) -> CompareScreen:
     return screen
 
 
+@CLI_GROUP
 @aio
-async def test_c_with_two_marked_shows_the_rows_jitscope_compare_prints(tmp_path: Path) -> None:
+async def test_c_with_two_marked_shows_the_rows_jitscope_compare_prints(tmp_path: Path, cli_compare: CliCompare) -> None:
     db = tmp_path / "results.sqlite"
     older, newer = two_runs(db)
-    expected = cli_pairs(db, older, newer)
+    expected = cli_compare.pairs
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_compare(app, pilot, "space", "space", "c")  # newest first: marks B, then A
@@ -132,13 +151,10 @@ async def test_c_without_two_runs_says_what_to_do(tmp_path: Path) -> None:
         assert any("mark two runs" in n.message and "press c" in n.message for n in app._notifications)
 
 
-def test_the_cli_table_shows_the_same_symbols(tmp_path: Path) -> None:
-    db = tmp_path / "results.sqlite"
-    older, newer = two_runs(db)
-    proc = jitscope("compare", str(older), str(newer), "--db", str(db))
-    assert proc.returncode == 0, proc.stderr
+@CLI_GROUP
+def test_the_cli_table_shows_the_same_symbols(cli_compare: CliCompare) -> None:
     for words in SYMBOLS.values():
-        assert words in proc.stdout
+        assert words in cli_compare.table
 
 
 @aio

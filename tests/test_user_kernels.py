@@ -157,11 +157,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, s
     pytest.importorskip("numba")
     tmp = tmp_path_factory.mktemp("user")
     path = _write(tmp, "kernels.py", KERNELS)
-    # float32 is read only for the adapters' dtypes and the upcast: no python or numba:parallel
-    # worker for it (their float64 cells are what the tests read).
-    backends = {"float64": "python,numpy,numba,numba:parallel,jax,tensorflow,torch",
-                "float32": "numpy,numba,jax,tensorflow,torch"}
-    return {dtype: _rows(tmp, path, b, "--dtype", dtype, home=tmp / "home") for dtype, b in backends.items()}
+    # Both dtypes in one run (a dtype sweep): one worker per backend does float64 and then
+    # float32, instead of a second run starting jax, TensorFlow and torch again.
+    rows = _rows(tmp, path, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", "--dtype", "float64,float32",
+                 home=tmp / "home")
+    return {dtype: [r for r in rows if r["dtype"] == dtype] for dtype in ("float64", "float32")}
 
 
 @RUNS_GROUP

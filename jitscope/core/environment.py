@@ -6,6 +6,7 @@ devices and runtime details come from each worker's hello message and are merged
 
 from __future__ import annotations
 
+import csv
 import os
 import platform
 import shutil
@@ -59,21 +60,47 @@ def installed_versions(modules: Iterable[str] = ()) -> dict[str, str]:
         from jitscope.core.registry import load_registry
 
         modules = [m for b in load_registry().backends.values() for m in b.requires]
-    owners = _distribution_owners()
-    versions = {module: _version_of(module, owners) for module in dict.fromkeys(modules)}
+    modules = list(dict.fromkeys(modules))
+    owners = distribution_owners(modules)
+    versions = {module: _version_of(module, owners) for module in modules}
     return {module: version for module, version in versions.items() if version is not None}
 
 
-def installed_version(module: str) -> str | None:
-    """The version of the distribution that provides ``module``, without importing it."""
-    return _version_of(module, _distribution_owners())
-
-
-def _distribution_owners() -> Mapping[str, list[str]]:
+def distribution_owners(modules: Iterable[str]) -> dict[str, list[str]]:
+    """For the top-level package of each module, the installed distributions that provide it,
+    in the order ``importlib.metadata`` finds them: what ``metadata.packages_distributions()``
+    says for these names, without its cost. That one parses every distribution's metadata and
+    file list (about 0.15 s of CPU with the ML stacks installed, in every ``jitscope run``);
+    this reads each one's ``top_level.txt`` (else its ``RECORD``) as text and the metadata of
+    the owners only."""
+    wanted = {module.split(".")[0] for module in modules}
+    owners: dict[str, list[str]] = {}
     try:
-        return metadata.packages_distributions()
+        for dist in metadata.distributions():
+            for top in sorted(wanted & _top_level_names(dist)):
+                owners.setdefault(top, []).append(dist.metadata["Name"])
     except Exception:  # a corrupt metadata folder: versions unknown, never a crash
         return {}
+    return owners
+
+
+def _top_level_names(dist: metadata.Distribution) -> set[str]:
+    """The top-level packages a distribution installs: its declared ``top_level.txt``, else
+    inferred from the Python files its ``RECORD`` lists (the rule of ``importlib.metadata``)."""
+    declared = (dist.read_text("top_level.txt") or "").split()
+    if declared:
+        return set(declared)
+    record = dist.read_text("RECORD")
+    if record is None:  # an egg-info install: its own file list
+        return {f.parts[0] if len(f.parts) > 1 else f.with_suffix("").name
+                for f in dist.files or () if f.suffix == ".py"}
+    names = set()
+    for row in csv.reader(record.splitlines()):
+        path = row[0] if row else ""
+        if path.endswith(".py"):
+            top, _, rest = path.partition("/")
+            names.add(top if rest else top[:-3])
+    return names
 
 
 def _version_of(module: str, owners: Mapping[str, list[str]]) -> str | None:

@@ -25,8 +25,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from jitscope.core.errors import UserError
 from jitscope.core.implementation import UserKernel
 from jitscope.core.model import Accuracy
@@ -69,6 +67,8 @@ def _part_error(i: int, got: Any, want: Any) -> tuple[float, str]:
     """One part's error: exact for an integer or boolean reference (a checksum off by 5 is
     wrong, whatever a float tolerance says), else norm-wise relative; a NaN or inf where the
     reference has the same value counts as equal."""
+    import numpy as np  # here: importing this module (every command does) must not load NumPy
+
     try:
         a = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -303,6 +303,8 @@ class FunctionWorkload(Workload):
         return {"n": size, **named}
 
     def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
+        import numpy as np
+
         rng = np.random.default_rng(seed)
         made = call_with(self.user.inputs, {**self._available(size, params), "rng": rng}, (size, rng))
         if not isinstance(made, Mapping):
@@ -322,6 +324,8 @@ class FunctionWorkload(Workload):
         fn = self.user.reference_fn
         if fn is None:
             raise TypeError(f"workload {self.name} has no @{self.name}.reference: nothing to check kernels against")
+        import numpy as np
+
         own = {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)) for k, v in inputs.items()}
         result = fn(**self.arguments_for(fn, own, params))
         if result is None:
@@ -338,6 +342,8 @@ class FunctionWorkload(Workload):
         return DEFAULT_TOLERANCE.get(dtype, 1e-4)
 
     def check(self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str) -> Accuracy:
+        import numpy as np
+
         tolerance = self.tolerance(dtype)
         if self.user.check is not None:
             verdict = self.user.check(result, reference)

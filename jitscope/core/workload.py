@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from jitscope.core.errors import UserError
 from jitscope.core.implementation import Implementation, UserKernel
 from jitscope.core.model import DTYPES, Accuracy
@@ -271,4 +269,6 @@ class Workload(ABC):
 
 def as_float(value: Any) -> float:
     """A backend scalar (NumPy, 0-d array, Python float) as a Python float."""
+    import numpy as np  # here, not at the top: the commands that only read results never load NumPy
+
     return float(np.asarray(value, dtype=np.float64).reshape(()))

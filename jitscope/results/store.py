@@ -489,12 +489,17 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
 def _process_start(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (tells a process from a later one reusing its pid);
     None when there is no such process (or no /proc to ask)."""
+    fields = _stat_fields(pid)
+    return fields[19] if len(fields) > 19 else None  # field 22 of stat: starttime
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (field 3, the state, first); [] when unknown."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return fields[19]  # field 22 of stat: starttime
+            return fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return None
+        return []
 
 
 def current_owner() -> str:
@@ -528,7 +533,7 @@ def _owner_is_dead(owner: str) -> bool:
         return False  # an old run with no owner recorded: we cannot know, so we do not guess
     if host != socket.gethostname():
         return False
-    if not pid_alive(pid):
+    if not pid_alive(pid):  # also a zombie: exited, its parent has not reaped it (yet, or ever)
         return True
     now = _process_start(pid)
     return bool(start) and now is not None and now != start  # the pid was reused
