@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -99,3 +103,60 @@ def run_json_cells(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     return list(json.loads(out.read_text())["cells"])
+
+
+# ---- waiting on a real run, from outside it (one copy for every test file) ----------------------
+def wait_until(check: Callable[[], object], timeout: float = 60, what: str = "") -> object:
+    """Poll ``check`` until it returns something true (returned), or fail after ``timeout``
+    seconds naming ``what``: a bounded wait on a condition, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def cells_in(db: Path) -> int:
+    """How many cells the database holds (0 while it does not exist or is busy)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM cells").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
+    """Until ``count`` cells are committed to ``db`` (a run started elsewhere got that far)."""
+    wait_until(lambda: cells_in(db) >= count, timeout, f"{count} cells in {db}")
+
+
+def run_record(db: Path, run_id: int) -> list[dict[str, object]]:
+    """The run's event record (``<db>.runs/<id>.events``) as parsed lines; whole lines only."""
+    from jitscope.core.paths import RunFiles
+
+    path = RunFiles.of(db, run_id).events
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def cells_done(db: Path, run_id: int) -> int:
+    """Cells the run's record says finished."""
+    return sum(1 for line in run_record(db, run_id) if line["type"] == "cell_finished")
+
+
+def read_into(fd: int, chunks: list[bytes]) -> None:
+    """Read a pty's master until every writer closed it (EIO) or EOF, then close it."""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: every writer closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(fd)

@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TESTS, jitscope, pids_alive
+from cli_support import TESTS, cells_done, jitscope, pids_alive, run_record, wait_until
 
 from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
@@ -53,27 +53,6 @@ def gate_env(gate: Path) -> dict[str, str]:
     return {"JITSCOPE_TEST_GATE": str(gate)}
 
 
-def wait_for(what: Callable[[], object], timeout: float = 60, message: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message or what}")
-
-
-def record(db: Path, run_id: int) -> list[dict[str, object]]:
-    path = RunFiles.of(db, run_id).events
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
-def cells_done(db: Path, run_id: int) -> int:
-    return sum(1 for line in record(db, run_id) if line["type"] == "cell_finished")
-
-
 def start_detached(db: Path, *args: str, env: dict[str, str] | None = None) -> int:
     t0 = time.monotonic()
     proc = jitscope("run", *args, "--db", str(db), "--no-plot", "--detach", timeout=120, env=env)
@@ -98,7 +77,7 @@ def daemons(db_path: Path) -> Iterator[Path]:
     yield db_path
     folder = RunFiles.of(db_path, 0).folder
     for events in folder.glob("*.events") if folder.exists() else []:
-        lines = record(db_path, int(events.stem))
+        lines = run_record(db_path, int(events.stem))
         if lines and not any(line["type"] == "exit" for line in lines):
             pid = int(str(lines[0]["pid"]))
             if pid != os.getpid() and pid_alive(pid):
@@ -133,7 +112,7 @@ def test_selection_round_trips_through_its_record() -> None:
 def test_a_foreground_run_writes_its_record_ending_in_its_exit_code(db_path: Path) -> None:
     proc = jitscope("run", *FAST, "--db", str(db_path), "--no-plot")
     assert proc.returncode == 0, proc.stderr
-    lines = record(db_path, 1)
+    lines = run_record(db_path, 1)
     assert lines[0]["type"] == "run" and lines[0]["planned"] == 2
     assert [line["type"] for line in lines[-2:]] == ["run_finished", "exit"]
     assert lines[-1]["code"] == 0
@@ -162,7 +141,7 @@ def test_detach_returns_with_the_id_and_the_run_matches_a_foreground_one(daemons
 def test_detach_returns_before_the_run_ends_and_two_viewers_follow_it(daemons: Path, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     run_id = start_detached(daemons, *held(gate, 3), env=gate_env(gate))
-    assert not any(line["type"] == "exit" for line in record(daemons, run_id)), "detach waited for the run"
+    assert not any(line["type"] == "exit" for line in run_record(daemons, run_id)), "detach waited for the run"
     viewers = [attach("--db", str(daemons)) for _ in range(2)]  # latest: the running one
     for viewer in viewers:
         assert viewer.stdout is not None
@@ -200,9 +179,9 @@ def test_ctrl_c_leaves_the_viewer_and_the_run_goes_on(daemons: Path, tmp_path: P
     out, err = viewer.communicate(timeout=30)
     assert viewer.returncode == 130, out + err
     assert f"jitscope attach {run_id}" in err
-    assert not any(line["type"] == "exit" for line in record(daemons, run_id))
+    assert not any(line["type"] == "exit" for line in run_record(daemons, run_id))
     gate.unlink()
-    wait_for(lambda: any(line["type"] == "exit" for line in record(daemons, run_id)), message="the run's end")
+    wait_until(lambda: any(line["type"] == "exit" for line in run_record(daemons, run_id)), what="the run's end")
     assert cells_done(daemons, run_id) == 4
 
 
@@ -210,7 +189,7 @@ def test_ctrl_c_leaves_the_viewer_and_the_run_goes_on(daemons: Path, tmp_path: P
 def test_history_shows_a_running_run_with_cells_done_of_planned(daemons: Path, tmp_path: Path) -> None:
     gate = tmp_path / "gate"  # 3 cells that finish, then 3 held until the test ends
     run_id = start_detached(daemons, *held(gate, 3, "gate:fine,gate:gated"), env=gate_env(gate))
-    wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, what="a first cell")
     proc = jitscope("history", "--db", str(daemons))
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.strip().startswith(str(run_id)))
@@ -221,11 +200,11 @@ def test_cancel_stops_a_detached_run_keeping_its_finished_cells(daemons: Path, t
     gate = tmp_path / "gate"  # 6 cells that finish, then 6 held: cancelled while one of them runs
     run_id = start_detached(daemons, *held(gate, 6, "gate:fine,gate:gated"), "--csv", str(tmp_path / "out.csv"),
                             env=gate_env(gate))
-    wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, what="a first cell")
     proc = jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"run {run_id} is cancelled: kept" in proc.stdout
-    lines = record(daemons, run_id)
+    lines = run_record(daemons, run_id)
     assert lines[-1] == {"type": "exit", "code": 128 + signal.SIGUSR1}
     kept = cells_done(daemons, run_id)
     assert 1 <= kept <= 12
@@ -240,8 +219,8 @@ def test_cancel_stops_a_detached_run_keeping_its_finished_cells(daemons: Path, t
 def test_attach_to_a_run_whose_process_was_killed_says_it_was_abandoned(daemons: Path, tmp_path: Path) -> None:
     gate = tmp_path / "gate"  # 4 cells that finish, then 4 held: killed while one of them runs
     run_id = start_detached(daemons, *held(gate, 4, "gate:fine,gate:gated"), env=gate_env(gate))
-    wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
-    os.kill(int(str(record(daemons, run_id)[0]["pid"])), signal.SIGKILL)
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, what="a first cell")
+    os.kill(int(str(run_record(daemons, run_id)[0]["pid"])), signal.SIGKILL)
     proc = jitscope("attach", str(run_id), "--db", str(daemons), timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"run {run_id} was abandoned: its process" in proc.stderr
@@ -283,7 +262,7 @@ def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons
     then returns at once while the unfinished cells run in a daemon, into run N."""
     gate = tmp_path / "gate"
     run_id = start_detached(daemons, *held(gate, 3, "gate:fine,gate:gated"), env=gate_env(gate))
-    wait_for(lambda: cells_done(daemons, run_id) >= 1, message="a first cell")
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, what="a first cell")
     assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
     gate.unlink()  # the resumed gated cells now finish at once
     proc = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot", timeout=120,
@@ -294,7 +273,7 @@ def test_resume_detach_runs_the_rest_in_the_background_into_the_same_run(daemons
     viewer = jitscope("attach", str(run_id), "--db", str(daemons), timeout=120)
     assert viewer.returncode == 0, viewer.stdout + viewer.stderr
     assert f"6 ok; run {run_id} is finished" in viewer.stdout
-    headers = [line for line in record(daemons, run_id) if line["type"] == "run"]
+    headers = [line for line in run_record(daemons, run_id) if line["type"] == "run"]
     assert len(headers) == 2 and headers[-1]["resumed"] is True  # one record, two parts
     again = jitscope("run", "--resume", str(run_id), "--detach", "--db", str(daemons), "--no-plot")
     assert again.returncode == 0 and "has no unfinished cells" in again.stdout, again.stdout + again.stderr
@@ -313,7 +292,7 @@ def test_a_run_whose_process_exited_but_was_not_reaped_is_abandoned() -> None:
     assert child.stdout is not None
     owner = child.stdout.readline().strip()
     child.stdout.close()
-    wait_for(lambda: pids_alive([child.pid]) == [], message="the child exited (a zombie: not reaped yet)")
+    wait_until(lambda: pids_alive([child.pid]) == [], what="the child exited (a zombie: not reaped yet)")
     try:
         assert owner_is_dead(owner)
     finally:

@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, assert_clean_error, jitscope, pids_alive, start_jitscope, worker_pids
+from cli_support import (
+    CHAOS,
+    assert_clean_error,
+    jitscope,
+    pids_alive,
+    start_jitscope,
+    wait_for_cells,
+    worker_pids,
+)
 
 from jitscope.results.store import Store
 
@@ -62,26 +70,12 @@ def test_non_finite_parameters_are_refused(value: str, tmp_path: Path) -> None:
 
 
 # ---- 3. signals -------------------------------------------------------------------------------
-def _wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT count(*) FROM cells").fetchone()[0] >= count:
-                        return
-            except sqlite3.Error:
-                pass
-        time.sleep(0.1)
-    raise AssertionError(f"{count} cells never reached {db}")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # SIGHUP detaches: test_signals_meaning
 def test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig: int, tmp_path: Path) -> None:
     db, out = tmp_path / "X.db", tmp_path / "out.csv"
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
                           "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     time.sleep(0.5)
     workers = worker_pids()
     assert workers, "the hanging worker should be running"
@@ -105,7 +99,7 @@ def test_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandoned(tmp_
     before = set(os.listdir(tempfile.gettempdir()))
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
                           "--timeout", "600", "--db", str(db), "--no-plot")
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     time.sleep(0.5)
     workers = worker_pids()
     assert workers
@@ -431,7 +425,7 @@ def test_chaos_sweep_then_sigterm_keeps_every_finished_cell(tmp_path: Path) -> N
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", ",".join(f"chaos:{v}" for v in variants), "-s", "1000",
                           "--budget", "0.02", "--timeout", "4", "--db", str(db), "--csv", str(out_csv),
                           "--json", str(out_json), "--no-plot")
-    _wait_for_cells(db, len(variants) - 1, timeout=180)
+    wait_for_cells(db, len(variants) - 1, timeout=180)
     time.sleep(1.0)  # the hang is running now
     workers = worker_pids()
     proc.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import assert_clean_error, jitscope
+from cli_support import assert_clean_error, jitscope, read_into
 
 from jitscope.results.store import Store
 
@@ -103,16 +103,8 @@ def test_item_13_a_terminal_zero_columns_wide_still_gets_the_report(tmp_path: Pa
 
 
 def _read_all(fd: int) -> str:
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:  # EIO: every writer closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(fd)
+    chunks: list[bytes] = []
+    read_into(fd, chunks)
     return b"".join(chunks).decode("utf-8", "replace")
 
 

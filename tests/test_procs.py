@@ -18,22 +18,12 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from cli_support import TESTS, pids_alive, start_jitscope, worker_pids
+from cli_support import TESTS, pids_alive, read_into, start_jitscope, wait_until, worker_pids
 
 SLOW = str(TESTS / "plugins" / "slow_kernels.py")
 FORKING = str(TESTS / "plugins" / "forking_kernels.py")
-
-
-def _wait_until(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def _state(pid: int) -> str:
@@ -96,11 +86,11 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
     proc = start_jitscope("run", "-w", SLOW, "-b", "python", "-s", "1", "--budget", "1.5", "--no-plot",
                           "--db", str(db), "--json", str(out), env={"JITSCOPE_TEST_PIDS": str(marks)})
     try:
-        _wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
+        wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
         worker = int((marks / "measuring.1").read_text())
         os.kill(proc.pid, signal.SIGTSTP)
-        _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
-        _wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
+        wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
+        wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
         lock = Path(os.environ["JITSCOPE_TIMING_LOCK"])
         assert _lock_is_free(lock), "a paused run holds the timing lock"
         paused_at = time.monotonic()
@@ -111,7 +101,7 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
         other = _hold_lock(lock)  # another run took the lock meanwhile: ours waits for it after fg
         try:
             os.kill(proc.pid, signal.SIGCONT)
-            _wait_until(lambda: _state(worker) == "", 10, "the paused worker was replaced")
+            wait_until(lambda: _state(worker) == "", 10, "the paused worker was replaced")
             waited_from = time.monotonic()
             while time.monotonic() - waited_from < 1.0:
                 assert not (marks / "measuring.1").exists(), "measured again while another run held the lock"
@@ -152,14 +142,14 @@ def test_ctrl_z_typed_in_the_terminal_pauses_the_worker_too(tmp_path: Path) -> N
                             preexec_fn=_controlling_terminal)
     os.close(sub)
     seen: list[bytes] = []
-    reader = threading.Thread(target=_read_into, args=(main, seen), daemon=True)
+    reader = threading.Thread(target=read_into, args=(main, seen), daemon=True)
     reader.start()
     try:
-        _wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
+        wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
         worker = int((marks / "measuring.1").read_text())
         os.write(main, b"\x1a")  # Ctrl-Z
-        _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
-        _wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
+        wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
+        wait_until(lambda: _state(worker) == "T", 10, "the worker stopped with it")
         os.kill(proc.pid, signal.SIGCONT)  # what the shell's fg sends
         assert proc.wait(timeout=120) == 0
     finally:
@@ -170,18 +160,6 @@ def test_ctrl_z_typed_in_the_terminal_pauses_the_worker_too(tmp_path: Path) -> N
     assert "is measured again" in output and "1 ok" in output, output
 
 
-def _read_into(fd: int, chunks: list[bytes]) -> None:
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:  # EIO: every writer closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(fd)
-
-
 def test_a_stalled_supervisor_keeps_the_result_its_worker_already_sent(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -189,10 +167,10 @@ def test_a_stalled_supervisor_keeps_the_result_its_worker_already_sent(tmp_path:
     proc = start_jitscope("run", "-w", SLOW, "-b", "python", "--budget", "0.3", "--timeout", "5", "--no-plot",
                           "--db", str(db), env={"JITSCOPE_TEST_PIDS": str(marks)})
     try:
-        _wait_until(lambda: _cells_in(db) >= 1, what="the first cell saved")
+        wait_until(lambda: _cells_in(db) >= 1, what="the first cell saved")
         os.kill(proc.pid, signal.SIGSTOP)  # cannot be caught: the worker goes on alone
         stopped_at = time.monotonic()
-        _wait_until(lambda: worker_pids() == [], 30, "the worker sent its last result and exited")
+        wait_until(lambda: worker_pids() == [], 30, "the worker sent its last result and exited")
         while time.monotonic() - stopped_at < 6.0:  # a stall longer than --timeout
             time.sleep(0.1)
         os.kill(proc.pid, signal.SIGCONT)
@@ -228,14 +206,14 @@ def test_sigkill_of_the_run_ends_the_worker_and_everything_it_started(tmp_path: 
                           env={"JITSCOPE_TEST_PIDS": str(pids), "JITSCOPE_TEST_SLOW": "0.05"})
     written: dict[str, int] = {}
     try:
-        _wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
+        wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
         written = _pids_written(pids)
         workers = worker_pids()
         assert workers, "no worker found"
         proc.kill()
         proc.wait(timeout=10)
         everything = workers + list(written.values())
-        _wait_until(lambda: pids_alive(everything) == [], 5, f"worker and grandchildren gone: {everything}")
+        wait_until(lambda: pids_alive(everything) == [], 5, f"worker and grandchildren gone: {everything}")
     finally:
         _kill_left_overs(list(written.values()))
         proc.stdout and proc.stdout.close()
@@ -270,21 +248,21 @@ def test_ctrl_z_also_stops_what_the_kernel_started_and_fg_ends_it(tmp_path: Path
                           env={"JITSCOPE_TEST_PIDS": str(pids), "JITSCOPE_TEST_SLOW": "0.05"})
     written: dict[str, int] = {}
     try:
-        _wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
+        wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
         written = _pids_written(pids)
         os.kill(proc.pid, signal.SIGTSTP)
-        _wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
-        _wait_until(lambda: all(_state(p) == "T" for p in written.values()), 10, f"stopped: {written}")
+        wait_until(lambda: _state(proc.pid) == "T", 10, "jitscope run stopped")
+        wait_until(lambda: all(_state(p) == "T" for p in written.values()), 10, f"stopped: {written}")
         for path in pids.iterdir():
             path.unlink()
         os.kill(proc.pid, signal.SIGCONT)
-        _wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"the paused worker's children gone: {written}")
-        _wait_until(lambda: len(_pids_written(pids)) == 2, what="the cell measured again in a fresh worker")
+        wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"the paused worker's children gone: {written}")
+        wait_until(lambda: len(_pids_written(pids)) == 2, what="the cell measured again in a fresh worker")
         os.kill(proc.pid, signal.SIGTERM)
         _finish(proc)
         assert proc.returncode == 128 + signal.SIGTERM
         written.update({f"{k}2": v for k, v in _pids_written(pids).items()})
-        _wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"all gone after the stop: {written}")
+        wait_until(lambda: pids_alive(list(written.values())) == [], 10, f"all gone after the stop: {written}")
     finally:
         with contextlib.suppress(OSError):
             os.kill(proc.pid, signal.SIGCONT)

@@ -17,26 +17,20 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import TESTS, assert_clean_error, jitscope, pids_alive, start_jitscope, worker_pids
+from cli_support import (
+    TESTS,
+    assert_clean_error,
+    jitscope,
+    pids_alive,
+    start_jitscope,
+    wait_for_cells,
+    worker_pids,
+)
 
 from jitscope.results.store import Store
 
 GATE = str(TESTS / "plugins" / "gate_backend.py")
 FAST = ["--budget", "0.05", "--no-plot"]
-
-
-def _wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT count(*) FROM cells").fetchone()[0] >= count:
-                        return
-            except sqlite3.Error:
-                pass
-        time.sleep(0.05)
-    raise AssertionError(f"{count} cells never reached {db}")
 
 
 def _rows(db: Path) -> dict[int, tuple[str, float | None, str]]:
@@ -71,7 +65,7 @@ def test_a_cut_run_resumed_is_one_complete_sweep_in_the_same_run(sig: int, cut_s
     env = {"JITSCOPE_TEST_GATE": str(gate)}
     proc = start_jitscope("run", "-w", "mcpi", "-w", GATE, "-b", "gate:fine,gate:gated", "-s", "1000,2000",
                           *FAST, "--db", str(db), env=env)
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     workers = worker_pids()
     proc.send_signal(sig)
     proc.communicate(timeout=30)
@@ -114,7 +108,7 @@ def test_a_resume_cut_in_turn_is_resumed_again_and_never_touches_the_kept_cells(
     env = {"JITSCOPE_TEST_GATE": str(gate)}
     proc = start_jitscope("run", "-w", "mcpi", "-w", GATE, "-b", "gate:fine,gate:gated", "-s", "1000,2000",
                           *FAST, "--db", str(db), env=env)
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     kept = _rows(db)[0]

@@ -10,11 +10,10 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, start_jitscope, worker_pids
+from cli_support import CHAOS, cells_in, start_jitscope, wait_until, worker_pids
 
 from jitscope.core.model import CellResult, Status
 from jitscope.core.registry import load_registry
@@ -23,23 +22,6 @@ from jitscope.runner.events import CellFinished
 from jitscope.runner.plan import Selection, build_plan
 from jitscope.runner.recorded_run import RecordedRun
 from jitscope.runner.supervisor import Supervisor
-
-
-def _wait_until(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
-def _cells_in(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            return int(conn.execute("SELECT count(*) FROM cells").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 def _run_state(db: Path) -> str:
@@ -54,7 +36,7 @@ def test_ctrl_c_while_an_export_waits_finishes_every_export_and_exits_130(tmp_pa
     os.mkfifo(fifo)
     proc = start_jitscope("run", "-w", "mcpi", "-b", "numpy", "-s", "1000", "--budget", "0.02", "--no-plot",
                           "--db", str(db), "--json", str(fifo), "--md", str(md))
-    _wait_until(lambda: db.exists() and _cells_in(db) == 1 and _run_state(db) == "finished", what="the run finished")
+    wait_until(lambda: db.exists() and cells_in(db) == 1 and _run_state(db) == "finished", what="the run finished")
     time.sleep(0.3)  # now blocked opening the FIFO
     proc.send_signal(signal.SIGINT)
     exported: list[str] = []
@@ -78,7 +60,7 @@ def test_a_second_signal_during_cleanup_does_not_cut_it_short(tmp_path: Path) ->
     db, out_csv = tmp_path / "X.db", tmp_path / "out.csv"
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000",
                           "--budget", "0.02", "--timeout", "600", "--db", str(db), "--csv", str(out_csv), "--no-plot")
-    _wait_until(lambda: db.exists() and _cells_in(db) == 1, what="the first cell")
+    wait_until(lambda: db.exists() and cells_in(db) == 1, what="the first cell")
     time.sleep(0.5)  # the hanging cell runs
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # jitscope's next write waits for us
@@ -115,7 +97,7 @@ def test_ctrl_c_before_any_cell_exits_130_and_blames_no_plugin(tmp_path: Path) -
     plugin = tmp_path / "slow.py"
     plugin.write_text(SLOW_PLUGIN.format(marker=str(marker)))
     proc = start_jitscope("run", "-w", str(plugin), "-b", "numpy", "--db", str(tmp_path / "X.db"))
-    _wait_until(marker.exists, what="the plugin's import")
+    wait_until(marker.exists, what="the plugin's import")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err

@@ -15,7 +15,6 @@ import io
 import os
 import pty
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, jitscope, start_jitscope
+from cli_support import CHAOS, jitscope, start_jitscope, wait_for_cells
 
 from jitscope.core.paths import RunFiles
 from jitscope.results.store import Store
@@ -103,20 +102,6 @@ def test_a_terminal_gone_without_a_signal_switches_the_output_to_the_log(tmp_pat
     _assert_finished_with_its_log(proc, db, out, "the terminal is gone", shown)
 
 
-def _wait_for_cells(db: Path, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT count(*) FROM cells").fetchone()[0] >= count:
-                        return
-            except sqlite3.Error:
-                pass
-        time.sleep(0.1)
-    raise AssertionError(f"{count} cells never reached {db}")
-
-
 def test_an_inherited_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
     """`nohup jitscope run ...`: jitscope must not install its own handler over SIG_IGN."""
     db, out = tmp_path / "r.db", tmp_path / "out.csv"
@@ -124,7 +109,7 @@ def test_an_inherited_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", *SIX, "--db", str(db), "--csv", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -139,7 +124,7 @@ def test_a_cell_cut_by_a_signal_names_it_not_cancelled_by_the_user(sig: int, rea
     db, out = tmp_path / "X.db", tmp_path / "out.csv"
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
                           "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
-    _wait_for_cells(db, 1)
+    wait_for_cells(db, 1)
     time.sleep(0.5)  # the hanging cell is running
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)

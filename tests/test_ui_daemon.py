@@ -5,15 +5,14 @@ come from the chaos plugin (~0.3 s each)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import cells_done, run_record, wait_until
 from test_ui_support import aio, wait_for
 
 from jitscope.core.paths import RunFiles
@@ -43,30 +42,9 @@ def real_app(db: Path, selection: Selection | None = None):
                        theme="jitscope-dark")
 
 
-def record(db: Path, run_id: int) -> list[dict[str, object]]:
-    path = RunFiles.of(db, run_id).events
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
-def cells_done(db: Path, run_id: int) -> int:
-    return sum(1 for line in record(db, run_id) if line["type"] == "cell_finished")
-
-
 def exit_line(db: Path, run_id: int) -> dict[str, object] | None:
-    ends = [line for line in record(db, run_id) if line["type"] == "exit"]
+    ends = [line for line in run_record(db, run_id) if line["type"] == "exit"]
     return ends[-1] if ends else None
-
-
-def poll(what: Callable[[], object], timeout: float = 60, message: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message or what}")
 
 
 def stored(db: Path, run_id: int) -> tuple[str, list[str]]:
@@ -79,8 +57,8 @@ def stored(db: Path, run_id: int) -> tuple[str, list[str]]:
 
 def final(db: Path, run_id: int) -> tuple[str, list[str]]:
     """The run's state and statuses once its daemon has written its exit line."""
-    poll(lambda: exit_line(db, run_id), 90, f"run {run_id}'s end")
-    poll(lambda: stored(db, run_id)[0] != "running", 10, f"run {run_id}'s final state")
+    wait_until(lambda: exit_line(db, run_id), 90, f"run {run_id}'s end")
+    wait_until(lambda: stored(db, run_id)[0] != "running", 10, f"run {run_id}'s final state")
     return stored(db, run_id)
 
 
@@ -96,7 +74,7 @@ def daemons(db_path: Path) -> Iterator[Path]:
     yield db_path
     folder = RunFiles.of(db_path, 0).folder
     for events in folder.glob("*.events") if folder.exists() else []:
-        lines = record(db_path, int(events.stem))
+        lines = run_record(db_path, int(events.stem))
         starts = [n for n, line in enumerate(lines) if line["type"] == "run"]
         if starts and not any(line["type"] == "exit" for line in lines[starts[-1]:]):  # its last part runs
             pid = int(str(lines[starts[-1]]["pid"]))
@@ -126,7 +104,7 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
     assert app.return_code == 0
     said = " ".join(capsys.readouterr().err.split())  # the app's last words, after its screen is gone
     assert "run 1 goes on in the background" in said and "jitscope attach 1" in said, said
-    header = record(daemons, 1)[0]
+    header = run_record(daemons, 1)[0]
     assert header["pid"] != os.getpid() and header["command"] == "jitscope (app)"  # a daemon, not the app
     assert header["cancel_signal"] == "SIGUSR1"
     assert exit_line(daemons, 1) is None, "the run ended before the app quit: nothing was shown"
@@ -152,7 +130,7 @@ async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled
         assert "Cancelled" in notes(app)
         view = app.session.view
         assert view is not None and any(r.status.value == "ok" for r in view.results)
-    assert record(daemons, 1)[0]["pid"] != os.getpid()
+    assert run_record(daemons, 1)[0]["pid"] != os.getpid()
     state, statuses = final(daemons, 1)
     assert state == "cancelled" and statuses[0] == "ok" and "cancelled" in statuses
     assert exit_line(daemons, 1) == {"type": "exit", "code": 128 + signal.SIGUSR1}
@@ -228,7 +206,7 @@ async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_h
     from jitscope.ui.screens.run import RunScreen
 
     run_id = start_detached(daemons, *slow_args(4))
-    poll(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")  # replayed, then followed
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")  # replayed, then followed
     app = real_app(daemons)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=30)
@@ -246,7 +224,7 @@ async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(
     from jitscope.ui.screens.run import RunScreen
 
     run_id = start_detached(daemons, *slow_args(6))
-    poll(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
+    wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
     assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
     state, statuses = final(daemons, run_id)
     assert state == "cancelled" and "cancelled" in statuses

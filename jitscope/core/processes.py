@@ -25,9 +25,15 @@ def _zombie(pid: int) -> bool:
     ``kill(pid, 0)``: it is dead all the same (it holds no lock, writes nothing, will never
     finish a run). Its parent may never reap it — a subreaper that does not know it, an init
     that never waits — so asking the kernel's state (Linux /proc) is the only way to tell."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
+def stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (field 3, the state, first; field 22, the start
+    time, at index 19); [] when unknown (no such process, no /proc)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
+            return fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False
-    return state in ("Z", "X")
+        return []

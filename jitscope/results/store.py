@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
-from jitscope.core.processes import pid_alive
+from jitscope.core.processes import pid_alive, stat_fields
 
 APPLICATION_ID = 0x4A495453  # "JITS"
 SCHEMA_VERSION = 2  # 2: runs.owner (who is running it, to tell a live run from an abandoned one)
@@ -489,17 +489,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
 def _process_start(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (tells a process from a later one reusing its pid);
     None when there is no such process (or no /proc to ask)."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return fields[19] if len(fields) > 19 else None  # field 22 of stat: starttime
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """/proc/PID/stat after the command name (field 3, the state, first); [] when unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
 
 
 def current_owner() -> str:

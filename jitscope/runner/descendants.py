@@ -28,6 +28,8 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from jitscope.core.processes import stat_fields
+
 TOKEN_ENV = "JITSCOPE_WORKER_TOKEN"
 PR_SET_CHILD_SUBREAPER = 36
 REAP_WAIT_S = 2.0
@@ -179,19 +181,11 @@ def _environ(entry: str) -> bytes:
         return b""
 
 
-def _stat_fields(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
 def _state(pid: int) -> str:
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return fields[0] if fields else ""
 
 
 def _parent(pid: int) -> int | None:
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return int(fields[1]) if len(fields) > 1 else None
