@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import cells_done, run_record, wait_until
+from cli_support import CHAOS, cells_done, jitscope, run_record, wait_until
 from test_ui_support import aio, wait_for
 
 from jitscope.core.paths import RunFiles
 from jitscope.core.processes import pid_alive
 from jitscope.core.registry import load_registry
 from jitscope.runner.plan import Selection
-from tests.cli_support import CHAOS, jitscope
 
 SIZE = (100, 30)
 
