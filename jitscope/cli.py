@@ -446,10 +446,9 @@ def show(
 ) -> None:
     """Print a stored run's table (and plot) again."""
     _need_stdout("the table")
-    from jitscope.cli_info import resolve_run_id
     from jitscope.cli_run import print_report
     from jitscope.core.registry import load_registry
-    from jitscope.results.store import Store
+    from jitscope.results.store import Store, resolve_run_id
 
     try:
         kind = _plot_kind(plot, no_plot)
@@ -485,9 +484,8 @@ def export(
     db: DbOpt = None,
 ) -> None:
     """Write a stored run as CSV, JSON and/or Markdown."""
-    from jitscope.cli_info import resolve_run_id
     from jitscope.results.export import ExportTargets
-    from jitscope.results.store import Store
+    from jitscope.results.store import Store, resolve_run_id
 
     if not (csv or json_path or md):
         raise _fail("say where to write: --csv PATH, --json PATH and/or --md PATH")

@@ -14,12 +14,11 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.environment import installed_versions
-from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
 from jitscope.core.units import fmt_size
-from jitscope.results.store import RunRecord, Store, parse_run_id
+from jitscope.results.store import RunRecord, Store
 
 
 def plain(*parts: object, style: str = "") -> Text:
@@ -135,15 +134,6 @@ def print_matrix(console: Console, *, markdown: bool, files: Sequence[str]) -> N
     for label in labels:
         table.add_row(Text(printable(label)), *(Text(marks[(label, w)]) if (label, w) in marks else Text("–", style="dim") for w in workloads))
     console.print(table)
-
-
-def resolve_run_id(store: Store, text: str) -> int:
-    if text == "latest":
-        rid = store.latest_run_id()
-        if rid is None:
-            raise UserError(f"no runs in {store.path} yet")
-        return rid
-    return parse_run_id(text)
 
 
 MIN_COMMAND_WIDTH = 16

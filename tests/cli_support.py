@@ -160,3 +160,21 @@ def read_into(fd: int, chunks: list[bytes]) -> None:
             break
         chunks.append(data)
     os.close(fd)
+
+
+def kill_running_daemons(db: Path) -> None:
+    """After a test: kill every process still running a run recorded in ``db`` (the owner
+    named by the last part of each record that has no ``exit`` line yet), never ourselves."""
+    import signal
+
+    from jitscope.core.paths import RunFiles
+    from jitscope.core.processes import pid_alive
+
+    folder = RunFiles.of(db, 0).folder
+    for events in folder.glob("*.events") if folder.exists() else []:
+        lines = run_record(db, int(events.stem))
+        starts = [n for n, line in enumerate(lines) if line["type"] == "run"]
+        if starts and not any(line["type"] == "exit" for line in lines[starts[-1]:]):  # its last part runs
+            pid = int(str(lines[starts[-1]]["pid"]))
+            if pid != os.getpid() and pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)

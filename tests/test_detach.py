@@ -14,11 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TESTS, cells_done, jitscope, pids_alive, run_record, wait_until
+from cli_support import (
+    TESTS,
+    cells_done,
+    jitscope,
+    kill_running_daemons,
+    pids_alive,
+    run_record,
+    wait_until,
+)
 
 from jitscope.core.errors import UserError
 from jitscope.core.paths import RunFiles
-from jitscope.core.processes import pid_alive
 from jitscope.runner.events import (
     CellFinished,
     CellProgressed,
@@ -75,13 +82,7 @@ def attach(*args: str) -> subprocess.Popen[str]:
 def daemons(db_path: Path) -> Iterator[Path]:
     """The database; after the test, every daemon still running a run in it is killed."""
     yield db_path
-    folder = RunFiles.of(db_path, 0).folder
-    for events in folder.glob("*.events") if folder.exists() else []:
-        lines = run_record(db_path, int(events.stem))
-        if lines and not any(line["type"] == "exit" for line in lines):
-            pid = int(str(lines[0]["pid"]))
-            if pid != os.getpid() and pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    kill_running_daemons(db_path)
 
 
 # ---- the record's form ------------------------------------------------------------------------

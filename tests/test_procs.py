@@ -198,12 +198,19 @@ def test_a_forked_and_a_setsid_grandchild_end_with_a_successful_run(tmp_path: Pa
         _kill_left_overs(list(written.values()))
 
 
-def test_sigkill_of_the_run_ends_the_worker_and_everything_it_started(tmp_path: Path) -> None:
+def _start_forking_run(tmp_path: Path) -> tuple[Path, subprocess.Popen[str]]:
+    """A run of the forking kernel (a forked child and a setsid'd spinner, each writing its
+    pid into the folder returned) that goes on until the test stops it."""
     pids = tmp_path / "pids"
     pids.mkdir()
     proc = start_jitscope("run", "-w", FORKING, "-b", "python", "--budget", "60", "--no-plot",
                           "--db", str(tmp_path / "db.sqlite"),
                           env={"JITSCOPE_TEST_PIDS": str(pids), "JITSCOPE_TEST_SLOW": "0.05"})
+    return pids, proc
+
+
+def test_sigkill_of_the_run_ends_the_worker_and_everything_it_started(tmp_path: Path) -> None:
+    pids, proc = _start_forking_run(tmp_path)
     written: dict[str, int] = {}
     try:
         wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")
@@ -241,11 +248,7 @@ def test_a_workers_sweep_ends_its_own_descendants_only() -> None:
 def test_ctrl_z_also_stops_what_the_kernel_started_and_fg_ends_it(tmp_path: Path) -> None:
     """A paused run must not keep a core busy: the kernel's setsid'd spinner is stopped too;
     after fg the paused worker and everything it started are gone (the cell starts afresh)."""
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    proc = start_jitscope("run", "-w", FORKING, "-b", "python", "--budget", "60", "--no-plot",
-                          "--db", str(tmp_path / "db.sqlite"),
-                          env={"JITSCOPE_TEST_PIDS": str(pids), "JITSCOPE_TEST_SLOW": "0.05"})
+    pids, proc = _start_forking_run(tmp_path)
     written: dict[str, int] = {}
     try:
         wait_until(lambda: len(_pids_written(pids)) == 2, what="the kernel started its children")

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, cells_done, jitscope, run_record, wait_until
+from cli_support import CHAOS, cells_done, jitscope, kill_running_daemons, run_record, wait_until
 from test_ui_support import aio, wait_for
 
-from jitscope.core.paths import RunFiles
-from jitscope.core.processes import pid_alive
 from jitscope.core.registry import load_registry
 from jitscope.runner.plan import Selection
 
@@ -71,14 +69,7 @@ def start_detached(db: Path, *args: str, env: dict[str, str] | None = None) -> i
 def daemons(db_path: Path) -> Iterator[Path]:
     """The database; after the test, every daemon still running a run in it is killed."""
     yield db_path
-    folder = RunFiles.of(db_path, 0).folder
-    for events in folder.glob("*.events") if folder.exists() else []:
-        lines = run_record(db_path, int(events.stem))
-        starts = [n for n, line in enumerate(lines) if line["type"] == "run"]
-        if starts and not any(line["type"] == "exit" for line in lines[starts[-1]:]):  # its last part runs
-            pid = int(str(lines[starts[-1]]["pid"]))
-            if pid != os.getpid() and pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    kill_running_daemons(db_path)
 
 
 def notes(app) -> str:

@@ -547,6 +547,17 @@ def describe_sqlite_error(exc: BaseException, path: Path, *, opening: bool = Fal
     return f"database {path}: {text}"
 
 
+def resolve_run_id(store: Store, text: str, *, empty: str = "") -> int:
+    """``latest`` (the newest run; a UserError naming the database when it has none, plus
+    ``empty``, e.g. ": nothing to resume") or a run id typed by a user."""
+    if text == "latest":
+        latest = store.latest_run_id()
+        if latest is None:
+            raise UserError(f"no runs in {store.path} yet{empty}")
+        return latest
+    return parse_run_id(text)
+
+
 def parse_run_id(text: str) -> int:
     """A run id typed by a user: a positive integer SQLite can hold."""
     if not text.isdigit():

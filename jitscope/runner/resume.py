@@ -33,7 +33,7 @@ from jitscope.core.environment import collect_environment
 from jitscope.core.errors import UserError
 from jitscope.core.model import CellResult
 from jitscope.core.registry import Registry, load_registry
-from jitscope.results.store import RunRecord, Store, StoredCell, parse_run_id
+from jitscope.results.store import RunRecord, Store, StoredCell, resolve_run_id
 from jitscope.runner.plan import Plan, Selection, build_plan
 from jitscope.runner.recorded_run import Continuation, selection_from_record
 
@@ -98,14 +98,7 @@ def prepare(db_path: str | Path, run: int | str) -> ResumePlan:
 
 
 def _run_id(store: Store, run: int | str) -> int:
-    if isinstance(run, int):
-        return run
-    if run == "latest":
-        latest = store.latest_run_id()
-        if latest is None:
-            raise UserError(f"no runs in {store.path} yet: nothing to resume")
-        return latest
-    return parse_run_id(run)
+    return run if isinstance(run, int) else resolve_run_id(store, run, empty=": nothing to resume")
 
 
 def _check_resumable(record: RunRecord) -> None:
