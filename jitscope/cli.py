@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -248,35 +248,11 @@ def main_callback(
 
     sweep_stale()  # worker folders a killed jitscope could not remove
     if ctx.invoked_subcommand is not None:
-        # Ctrl-C or SIGTERM before a run's cells start (loading plugins, planning), or a stop
-        # signal in another command: stop there, exit 128 + signal (see main), and never let
-        # a plugin loader take the Ctrl-C for the plugin's own KeyboardInterrupt. `jitscope
-        # run` handles them itself while cells run; for it SIGHUP is no stop at all, from
-        # here on: a hang-up detaches the run (cli_streams). The app has its own handling.
-        from jitscope.runner.signals import STOP_SIGNALS, on_signals, raise_interrupted
-
-        run = ctx.invoked_subcommand == "run"
-        stops = tuple(s for s in STOP_SIGNALS if not (run and s == signal.SIGHUP))
-        ctx.with_resource(on_signals(raise_interrupted, (signal.SIGINT, *stops)))
-        if run:
-            ctx.with_resource(detach_on_hangup())
+        _guard_subcommand(ctx)
         return
     try:
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param)
-        from jitscope.results.store import Store
-
-        if files or sel.workloads or sel.backends:
-            # Names and files the user typed are checked now (one line, exit 2); a bare
-            # `jitscope` has nothing to check and the app loads the registry after its first
-            # frame, so the command's first frame costs no NumPy, backends or entry points.
-            from jitscope.core.registry import load_registry
-
-            registry = load_registry(files)
-            for name in sel.workloads:
-                registry.workload(name)
-            for name, _variant in sel.backends:
-                registry.backend(name)
-        Store(_db(db)).close()  # refuse a foreign or unreadable database before the UI starts
+        _check_preselection(sel, files, _db(db))
     except UserError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -287,6 +263,39 @@ def main_callback(
         raise typer.Exit(2) from None
     preselect = sel if (sel.workloads or sel.backends or sel.sizes) else None
     raise typer.Exit(run_app(preselect, _db(db), files))
+
+
+def _guard_subcommand(ctx: typer.Context) -> None:
+    """Ctrl-C or SIGTERM before a run's cells start (loading plugins, planning), or a stop
+    signal in another command: stop there, exit 128 + signal (see main), and never let a
+    plugin loader take the Ctrl-C for the plugin's own KeyboardInterrupt. `jitscope run`
+    handles them itself while cells run; for it SIGHUP is no stop at all, from here on: a
+    hang-up detaches the run (cli_streams). The app has its own handling."""
+    from jitscope.runner.signals import STOP_SIGNALS, on_signals, raise_interrupted
+
+    run = ctx.invoked_subcommand == "run"
+    stops = tuple(s for s in STOP_SIGNALS if not (run and s == signal.SIGHUP))
+    ctx.with_resource(on_signals(raise_interrupted, (signal.SIGINT, *stops)))
+    if run:
+        ctx.with_resource(detach_on_hangup())
+
+
+def _check_preselection(sel: Selection, files: list[str], db_path: Path) -> None:
+    """Names and files the user typed are checked now (one line, exit 2); a bare `jitscope`
+    has nothing to check and the app loads the registry after its first frame, so the
+    command's first frame costs no NumPy, backends or entry points. A foreign or unreadable
+    database is refused before the UI starts."""
+    from jitscope.results.store import Store
+
+    if files or sel.workloads or sel.backends:
+        from jitscope.core.registry import load_registry
+
+        registry = load_registry(files)
+        for name in sel.workloads:
+            registry.workload(name)
+        for name, _variant in sel.backends:
+            registry.backend(name)
+    Store(db_path).close()
 
 
 # ---- run --------------------------------------------------------------------------------------
@@ -304,6 +313,18 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
             typed = "/".join(getattr(param, "opts", [name]))
             raise UserError(f"{typed} cannot be given with --resume: a resumed run keeps its own selection "
                             "(with --resume: --db, --csv, --json, --md, --baseline, --plot, --no-plot, --detach)")
+
+
+ProcessesOpt = Annotated[int | None, typer.Option("--processes", help=(
+    "Worker processes per cell (1 to 100): the cells run in this many rounds, a fresh worker per backend each "
+    "round, and --budget is shared between them. Default: 3 when --budget is 0.3 s or more, else 1. The "
+    "interval then covers what changes from process to process."))]
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Run in the background, in no terminal (its output in a log): print the run id and return at once. Follow it with `jitscope attach`, stop it with `jitscope cancel`.")]
+ResumeOpt = Annotated[str | None, typer.Option("--resume", metavar="RUN", help=(
+    "Run again only the cells of run RUN (an id or 'latest') that did not finish: cancelled, interrupted, "
+    "timeout, crashed, never started. They join the same run, with its own selection (no -w, -b, -s... "
+    "with it). ok, skipped and failed cells are kept: failed is a final answer (the kernel raised or "
+    "answered wrong). Exports hold the whole run."))]
 
 
 @app.command()
@@ -324,28 +345,21 @@ def run(
     db: DbOpt = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Speed-ups relative to this backend[:variant] (default: the fastest cell).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every input.")] = DEFAULT_SEED,
-    processes: Annotated[int | None, typer.Option("--processes", help=(
-        "Worker processes per cell (1 to 100): the cells run in this many rounds, a fresh worker per backend each "
-        "round, and --budget is shared between them. Default: 3 when --budget is 0.3 s or more, else 1. The "
-        "interval then covers what changes from process to process."))] = None,
+    processes: ProcessesOpt = None,
     label: Annotated[str, typer.Option("--label", help="A label stored with the run (shown in history).")] = "",
     plot: PlotOpt = DEFAULT_KIND.name,
     no_plot: NoPlotOpt = False,
     compare_to: CompareToOpt = None,
     fail_if_slower: FailIfSlowerOpt = None,
     allow_unstable: AllowUnstableOpt = False,
-    detach: Annotated[bool, typer.Option("--detach", help="Run in the background, in no terminal (its output in a log): print the run id and return at once. Follow it with `jitscope attach`, stop it with `jitscope cancel`.")] = False,
-    resume: Annotated[str | None, typer.Option("--resume", metavar="RUN", help=(
-        "Run again only the cells of run RUN (an id or 'latest') that did not finish: cancelled, interrupted, "
-        "timeout, crashed, never started. They join the same run, with its own selection (no -w, -b, -s... "
-        "with it). ok, skipped and failed cells are kept: failed is a final answer (the kernel raised or "
-        "answered wrong). Exports hold the whole run."))] = None,
+    detach: DetachOpt = False,
+    resume: ResumeOpt = None,
 ) -> None:
     """Measure workloads x backends x sizes, save every cell, print a table and a plot.
 
     Example: [bold]jitscope run -w linreg -w mcpi -w lu -w nodes -b python,numpy[/bold]
     """
-    from jitscope.cli_run import execute_resume, execute_run
+    from jitscope.cli_run import execute_run
 
     if STDOUT_CLOSED and "-" in (csv, json_path, md):
         _need_stdout("the export to '-'")
@@ -353,27 +367,16 @@ def run(
         kind = _plot_kind(plot, no_plot)
         if resume is not None:
             _refuse_with_resume(ctx)
-            if detach:
-                from jitscope.cli_follow import start_detached_resume
-
-                raise typer.Exit(start_detached_resume(resume, _db(db), csv=csv, json_path=json_path, md=md,
-                                                       baseline=baseline, plot=kind, console=console,
-                                                       err_console=err_console))
-            raise typer.Exit(execute_resume(resume, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline,
-                                            plot=kind, console=console, err_console=err_console))
+            raise typer.Exit(_resume(resume, _db(db), detach, csv=csv, json_path=json_path, md=md,
+                                     baseline=baseline, plot=kind))
         sel, files = _selection(workload, backend, size, device, dtype, budget, timeout, threads, param, seed,
                                 processes)
         command = shlex.join(["jitscope", *sys.argv[1:]])
         if detach:
-            from jitscope.cli_follow import start_detached
-            from jitscope.runner.detach import DetachJob
-            from jitscope.runner.recorded_run import selection_record
-
-            job = DetachJob(selection=selection_record(sel, workload_files=files), db_path=str(_db(db).absolute()),
-                            command=command, label=label, csv=csv, json_path=json_path, md=md, baseline=baseline,
-                            plot=kind.name if kind else None, compare_to=compare_to, fail_if_slower=fail_if_slower,
-                            allow_unstable=allow_unstable)
-            raise typer.Exit(start_detached(job, sel, files, console, err_console))
+            raise typer.Exit(_detached(sel, files, dict(
+                db_path=str(_db(db).absolute()), command=command, label=label, csv=csv, json_path=json_path, md=md,
+                baseline=baseline, plot=kind.name if kind else None, compare_to=compare_to,
+                fail_if_slower=fail_if_slower, allow_unstable=allow_unstable)))
         code = execute_run(
             sel, files, _db(db), csv=csv, json_path=json_path, md=md, baseline=baseline, label=label, plot=kind,
             command=command, console=console, err_console=err_console,
@@ -382,6 +385,31 @@ def run(
     except UserError as exc:
         raise _fail(str(exc)) from None
     raise typer.Exit(code)
+
+
+def _resume(resume: str, db_path: Path, detach: bool, *, csv: str | None, json_path: str | None, md: str | None,
+            baseline: str | None, plot: PlotKind | None) -> int:
+    """``run --resume RUN`` here, or (``--detach``) in a run of its own in the background."""
+    if detach:
+        from jitscope.cli_follow import start_detached_resume
+
+        return start_detached_resume(resume, db_path, csv=csv, json_path=json_path, md=md, baseline=baseline,
+                                     plot=plot, console=console, err_console=err_console)
+    from jitscope.cli_run import execute_resume
+
+    return execute_resume(resume, db_path, csv=csv, json_path=json_path, md=md, baseline=baseline, plot=plot,
+                          console=console, err_console=err_console)
+
+
+def _detached(sel: Selection, files: list[str], options: dict[str, Any]) -> int:
+    """``run --detach``: the same checks as a run here, then the run in the background
+    (``options``: the rest of the DetachJob, as ``jitscope run`` was given it)."""
+    from jitscope.cli_follow import start_detached
+    from jitscope.runner.detach import DetachJob
+    from jitscope.runner.recorded_run import selection_record
+
+    job = DetachJob(selection=selection_record(sel, workload_files=files), **options)
+    return start_detached(job, sel, files, console, err_console)
 
 
 # ---- listings -------------------------------------------------------------------------------
