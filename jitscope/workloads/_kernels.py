@@ -33,6 +33,37 @@ def torch_kernels(workload: Any, what: str) -> None:
                               f"{words}: {what}", devices=CPU_CUDA)
 
 
+def common_kernels(workload: Any, *, cupy: str, cython: str, jax: str, julia: str, numba_cuda: str,
+                   tensorflow: str, torch: str) -> None:
+    """The kernels every built-in workload has, each argument its description: one build per
+    backend named after the workload (``cupy_backend._<workload>``...; numba's CUDA kernel
+    ``numba_backend._cuda(<workload>)``; julia's one ``_build``), on the same devices for every
+    workload. Called after a workload's own numba variants, so ``numba:cuda`` stays last."""
+    name = workload.name
+    k = workload.kernel_build
+    k("cupy", "default", ref("cupy_backend", f"_{name}"), cupy, devices=CUDA)
+    k("cython", "default", ref("cython_backend", f"_{name}"), cython)
+    k("jax", "default", ref("jax_backend", f"_{name}"), jax, devices=CPU_CUDA)
+    k("julia", "default", ref("julia_backend", "_build"), julia)
+    k("numba", "cuda", ref("numba_backend", "_cuda", name), numba_cuda, devices=CUDA)
+    k("tensorflow", "default", ref("tensorflow_backend", f"_{name}"), tensorflow, devices=CPU_CUDA)
+    torch_kernels(workload, torch)
+
+
+def seed_kernels(workload: Any, *, python: str, numpy: str = "", numba: str = "", **limits: Any) -> None:
+    """The SEED kernels, each argument its description (numpy's and numba's only where the
+    workload has one): published code run as written, so float64 only, with ``limits`` where
+    the published code is narrower still. The code is ``_seeds.<workload>_<backend>``, numba's
+    ``numba_backend._seed(<workload>)`` (the published code under ``@njit``)."""
+    name = workload.name
+    k = workload.kernel_build
+    if numba:
+        k("numba", "seed", ref("numba_backend", "_seed", name), numba, dtypes=F64, **limits)
+    if numpy:
+        k("numpy", "seed", ref("_seeds", f"{name}_numpy"), numpy, dtypes=F64, **limits)
+    k("python", "seed", ref("_seeds", f"{name}_python"), python, dtypes=F64, **limits)
+
+
 def triton_kernels(workload: Any, description: str, interpreter_max: int, **limits: Any) -> None:
     """Triton's compiled kernel (CUDA) and the same build under the interpreter (the CPU, to
     check it, at sizes up to ``interpreter_max``: it emulates every program in NumPy)."""

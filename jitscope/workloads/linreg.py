@@ -15,7 +15,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
+from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 DEFAULT_SAMPLES = 10_000
 
@@ -148,22 +148,15 @@ def _python_linreg(X: list[list[float]], y: list[float], mu: float, epochs: int)
 
 def _declare() -> None:
     k = WORKLOAD.kernel_build
-    k("cupy", "default", ref("cupy_backend", "_linreg"), "cuBLAS mat-vecs per epoch", devices=CUDA)
-    k("cython", "default", ref("cython_backend", "_linreg"), "fused pass over X per epoch (C loops)")
-    k("jax", "default", ref("jax_backend", "_linreg"), "jit + fori_loop, two mat-vecs per epoch", devices=CPU_CUDA)
-    k("julia", "default", ref("julia_backend", "_build"), "fused loop over samples, @simd")
     k("numba", "default", ref("numba_backend", "_linreg", False), "one fused pass over X per epoch (fastmath)")
     k("numba", "parallel", ref("numba_backend", "_linreg", True), "fused pass, rows split across threads (prange)")
-    k("numba", "cuda", ref("numba_backend", "_cuda", "linreg"), "numba.cuda: residual, atomic gradient, update kernels",
-      devices=CUDA)
-    k("numpy", "seed", ref("_seeds", "linreg_numpy"), "SEED: Real Python's NumPy gradient descent (d=2), as published",
-      dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
-    k("python", "seed", ref("_seeds", "linreg_python"),
-      "SEED: Real Python's list/generator gradient descent (d=2), as published",
-      dtypes=F64, max_size=2, max_size_reason=PUBLISHED_D)
-    k("tensorflow", "default", ref("tensorflow_backend", "_linreg"), "XLA graph loop, two matmuls per epoch",
-      devices=CPU_CUDA)
-    torch_kernels(WORKLOAD, "X@w, X.T@r per epoch")
+    seed_kernels(WORKLOAD, numpy="SEED: Real Python's NumPy gradient descent (d=2), as published",
+                 python="SEED: Real Python's list/generator gradient descent (d=2), as published",
+                 max_size=2, max_size_reason=PUBLISHED_D)
+    common_kernels(WORKLOAD, cupy="cuBLAS mat-vecs per epoch", cython="fused pass over X per epoch (C loops)",
+                   jax="jit + fori_loop, two mat-vecs per epoch", julia="fused loop over samples, @simd",
+                   numba_cuda="numba.cuda: residual, atomic gradient, update kernels",
+                   tensorflow="XLA graph loop, two matmuls per epoch", torch="X@w, X.T@r per epoch")
     triton_kernels(WORKLOAD, "fused tile kernel + update kernel per epoch", interpreter_max=16,
                    max_size=TRITON_MAX_D, max_size_reason="the fused kernel keeps a whole row of X in one program")
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
+from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 
 class NaiveLU(Workload):
@@ -119,23 +119,16 @@ def _python_lu(A: list[list[float]]) -> tuple[float, float]:
 
 def _declare() -> None:
     k = WORKLOAD.kernel_build
-    k("cupy", "default", ref("cupy_backend", "_lu"), "rank-1 update per k on the device", devices=CUDA)
-    k("cython", "default", ref("cython_backend", "_lu"), "naive Doolittle on a copy (C loops)")
-    k("jax", "default", ref("jax_backend", "_lu"), "jit + fori_loop, masked rank-1 updates", devices=CPU_CUDA)
-    k("julia", "default", ref("julia_backend", "_build"), "naive Doolittle, column-oriented")
     k("numba", "default", ref("numba_backend", "_lu", False), "naive in-place Doolittle on a copy (fastmath)")
     k("numba", "parallel", ref("numba_backend", "_lu", True), "naive Doolittle, trailing-update rows in prange")
-    k("numba", "seed", ref("numba_backend", "_seed", "lu"), "SEED: the Numba article's row-slice loop under @jit",
-      dtypes=F64)
-    k("numba", "cuda", ref("numba_backend", "_cuda", "lu"), "numba.cuda: scale + rank-1 update kernels per k",
-      devices=CUDA)
-    k("numpy", "seed", ref("_seeds", "lu_numpy"), "SEED: the Numba article's Python loop over NumPy row slices",
-      dtypes=F64)
-    k("python", "seed", ref("_seeds", "lu_python"), "SEED: the LU comparison's element-by-element loop on a NumPy array",
-      dtypes=F64)
     k("scipy", "default", ref("scipy_backend", "_lu"), "scipy.linalg.lu_factor = LAPACK getrf, blocked, with partial pivoting")
-    k("tensorflow", "default", ref("tensorflow_backend", "_lu"), "XLA graph loop, masked rank-1 updates", devices=CPU_CUDA)
-    torch_kernels(WORKLOAD, "rank-1 update per k")
+    seed_kernels(WORKLOAD, numba="SEED: the Numba article's row-slice loop under @jit",
+                 numpy="SEED: the Numba article's Python loop over NumPy row slices",
+                 python="SEED: the LU comparison's element-by-element loop on a NumPy array")
+    common_kernels(WORKLOAD, cupy="rank-1 update per k on the device", cython="naive Doolittle on a copy (C loops)",
+                   jax="jit + fori_loop, masked rank-1 updates", julia="naive Doolittle, column-oriented",
+                   numba_cuda="numba.cuda: scale + rank-1 update kernels per k",
+                   tensorflow="XLA graph loop, masked rank-1 updates", torch="rank-1 update per k")
     triton_kernels(WORKLOAD, "scale + rank-1 update kernels per k", interpreter_max=64)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels, triton_kernels
+from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
@@ -83,22 +83,16 @@ def _python_mcpi(n: int, seed: int) -> float:
 
 def _declare() -> None:
     k = WORKLOAD.kernel_build
-    k("cupy", "default", ref("cupy_backend", "_mcpi"), "chunked device RNG, test, count", devices=CUDA)
-    k("cython", "default", ref("cython_backend", "_mcpi"), "fused loop, counter-based splitmix64")
-    k("jax", "default", ref("jax_backend", "_mcpi"), "jit + fori_loop over chunks (threefry)", devices=CPU_CUDA)
-    k("julia", "default", ref("julia_backend", "_build"), "fused loop, Xoshiro RNG")
     k("numba", "default", ref("numba_backend", "_mcpi", "default"), "fused loop, numba's Mersenne Twister seeded in-kernel")
     k("numba", "parallel", ref("numba_backend", "_mcpi", "parallel"), "fused prange loop, counter-based splitmix64")
     k("numba", "vectorize", ref("numba_backend", "_mcpi", "vectorize"), "@vectorize ufunc over index chunks")
-    k("numba", "seed", ref("numba_backend", "_seed", "mcpi"), "SEED: the textbook random.random() loop under @njit",
-      dtypes=F64)
-    k("numba", "cuda", ref("numba_backend", "_cuda", "mcpi"), "numba.cuda: xoroshiro128+ per thread, atomic count",
-      devices=CUDA)
     k("numpy", "default", ref("numpy_backend", "_mcpi"), "chunked vectorised PCG64")
-    k("python", "seed", ref("_seeds", "mcpi_python"), "SEED: the textbook random.random() loop", dtypes=F64)
-    k("tensorflow", "default", ref("tensorflow_backend", "_mcpi"), "XLA graph loop over chunks (stateless Philox)",
-      devices=CPU_CUDA)
-    torch_kernels(WORKLOAD, "chunked rand, test, count")
+    seed_kernels(WORKLOAD, numba="SEED: the textbook random.random() loop under @njit",
+                 python="SEED: the textbook random.random() loop")
+    common_kernels(WORKLOAD, cupy="chunked device RNG, test, count", cython="fused loop, counter-based splitmix64",
+                   jax="jit + fori_loop over chunks (threefry)", julia="fused loop, Xoshiro RNG",
+                   numba_cuda="numba.cuda: xoroshiro128+ per thread, atomic count",
+                   tensorflow="XLA graph loop over chunks (stateless Philox)", torch="chunked rand, test, count")
     triton_kernels(WORKLOAD, "Philox, count per program", interpreter_max=1_000_000)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload, as_float
-from jitscope.workloads._kernels import CPU_CUDA, CUDA, F64, ref, torch_kernels
+from jitscope.workloads._kernels import common_kernels, ref, seed_kernels
 
 Z_LIMIT = 4.0
 INITIAL_BIAS = 0.5
@@ -116,20 +116,15 @@ def _python_nodes(n: int, p: float, seed: int) -> float:
 
 def _declare() -> None:
     k = WORKLOAD.kernel_build
-    k("cupy", "default", ref("cupy_backend", "_nodes"), "structure of arrays on the device", devices=CUDA)
-    k("cython", "default", ref("cython_backend", "_nodes"), "structure of arrays in C memory")
-    k("jax", "default", ref("jax_backend", "_nodes"), "jit, structure of arrays", devices=CPU_CUDA)
-    k("julia", "default", ref("julia_backend", "_build"), "Vector of mutable structs")
     k("numba", "default", ref("numba_backend", "_nodes", "default"), "structure of arrays, in-kernel RNG")
     k("numba", "parallel", ref("numba_backend", "_nodes", "parallel"), "structure of arrays, prange, counter RNG")
     k("numba", "jitclass", ref("numba_backend", "_nodes", "jitclass"), "list of @jitclass Node objects")
-    k("numba", "seed", ref("numba_backend", "_seed", "nodes"), "SEED: textbook @jitclass Node with a mutate method",
-      dtypes=F64)
-    k("numba", "cuda", ref("numba_backend", "_cuda", "nodes"), "numba.cuda: structure of arrays, checksum kernel",
-      devices=CUDA)
-    k("python", "seed", ref("_seeds", "nodes_python"), "SEED: textbook Node class with a mutate method", dtypes=F64)
-    k("tensorflow", "default", ref("tensorflow_backend", "_nodes"), "XLA, structure of arrays", devices=CPU_CUDA)
-    torch_kernels(WORKLOAD, "structure of arrays")
+    seed_kernels(WORKLOAD, numba="SEED: textbook @jitclass Node with a mutate method",
+                 python="SEED: textbook Node class with a mutate method")
+    common_kernels(WORKLOAD, cupy="structure of arrays on the device", cython="structure of arrays in C memory",
+                   jax="jit, structure of arrays", julia="Vector of mutable structs",
+                   numba_cuda="numba.cuda: structure of arrays, checksum kernel",
+                   tensorflow="XLA, structure of arrays", torch="structure of arrays")
 
 
 _declare()
