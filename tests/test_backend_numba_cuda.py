@@ -10,7 +10,6 @@ import csv
 import importlib.util
 import json
 import shutil
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from backend_support import run_cells
 from cli_support import jitscope
 from conftest import ROOT
+from kernel_files import doubling_file
 
 from jitscope.core.model import CellResult, CellSpec, Status
 
@@ -119,16 +119,7 @@ def test_the_cuda_example_runs_in_the_simulator(tmp_path: Path) -> None:
 def test_a_backend_wide_numba_kernel_does_not_serve_cuda(tmp_path: Path) -> None:
     """@w.kernel("numba") is an njit function: numba:cuda needs a launcher, named as such."""
     path = tmp_path / "k.py"
-    path.write_text(textwrap.dedent("""
-        import jitscope
-        w = jitscope.workload("twice", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
-        @w.reference
-        def _(x):
-            return 2 * x
-        @w.kernel("numba")
-        def _(x):
-            return 2 * x
-    """))
+    path.write_text(doubling_file("twice", "numba", size=8))
     _, rows = _run(tmp_path, "-w", str(path), "-b", "numba:cuda", "--device", "cuda", "-s", "8", env=SIM)
     (row,) = rows
     assert row["status"] == "skipped" and "@twice.kernel('numba', 'cuda')" in row["reason"], row

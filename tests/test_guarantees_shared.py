@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_clean_error, jitscope, read_into
+from kernel_files import doubling_file
 
 from jitscope.results.store import Store
 
@@ -185,19 +186,7 @@ def test_item_11_re_exporting_keeps_a_shared_files_mode(tmp_path: Path) -> None:
 
 
 # ---- 16. an export path that is one of the run's inputs -----------------------------------------
-KERNEL = """
-import jitscope
-
-double = jitscope.workload("double", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(10,))
-
-@double.reference
-def _(x):
-    return 2.0 * x
-
-@double.kernel("numpy")
-def _(x):
-    return 2.0 * x
-"""
+KERNEL = doubling_file()
 
 
 def test_item_16_export_over_the_kernel_file_is_refused(tmp_path: Path) -> None:

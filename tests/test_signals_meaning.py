@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import CHAOS, jitscope, start_jitscope, wait_for_cells
+from kernel_files import doubling_file
 
 from jitscope.core.paths import RunFiles
 from jitscope.results.store import Store
@@ -160,23 +161,12 @@ def test_a_hang_up_leaves_an_export_to_a_pipe_where_it_was(tmp_path: Path) -> No
     assert "SIGHUP" in text and "saved as run 1" in text, text
 
 
-SLOW_TO_LOAD = '''
+SLOW_TO_LOAD = doubling_file("saxpy", size=1000, before='''
 import pathlib, time
-import jitscope
 
 pathlib.Path(__file__).with_suffix(".loading").touch()
 time.sleep(3)  # a plugin that takes its time: a hang-up arrives while it loads
-
-saxpy = jitscope.workload("saxpy", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(1000,))
-
-@saxpy.reference
-def _(x):
-    return 2.0 * x
-
-@saxpy.kernel("numpy")
-def _(x):
-    return 2.0 * x
-'''
+''')
 
 
 def test_a_hang_up_while_plugins_load_does_not_stop_the_run(tmp_path: Path) -> None:
