@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jitscope.core.model import CellResult, CellSpec
@@ -12,6 +13,13 @@ from jitscope.runner.supervisor import Supervisor
 
 Results = dict[int, CellResult]
 Infos = dict[tuple[str, str], dict[str, Any]]
+DTYPES = ("float64", "float32")
+
+
+def in_both_dtypes(spec: Callable[[str, int, str], CellSpec], **sizes: int) -> list[CellSpec]:
+    """``spec(workload, size, dtype)`` for each workload at its size, float64 then float32:
+    the cells a backend's test checks for accuracy and the dtype that ran."""
+    return [spec(workload, size, dtype) for workload, size in sizes.items() for dtype in DTYPES]
 
 
 def run_cells(cells: list[CellSpec]) -> tuple[Results, Infos]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from backend_support import in_both_dtypes
 
 from jitscope.backends.cython_backend import find_compiler
 from jitscope.core.model import CellResult, CellSpec, Status
@@ -28,16 +29,7 @@ def spec(workload: str, size: int, dtype: str = "float64") -> CellSpec:
     return CellSpec(workload, "cython", "default", "cpu", dtype, size, budget_s=0.05, timeout_s=300)
 
 
-CELLS = [
-    spec("linreg", 10),
-    spec("linreg", 10, "float32"),
-    spec("mcpi", 100_000),
-    spec("mcpi", 100_000, "float32"),
-    spec("lu", 24),
-    spec("lu", 24, "float32"),
-    spec("nodes", 20_000),
-    spec("nodes", 20_000, "float32"),
-]
+CELLS = in_both_dtypes(spec, linreg=10, mcpi=100_000, lu=24, nodes=20_000)
 
 
 def run_cells(cells: list[CellSpec]) -> list[CellResult]:

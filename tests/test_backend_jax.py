@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from backend_support import run_cells
+from backend_support import in_both_dtypes, run_cells
 from cli_support import run_json_cells
 
 from jitscope.core.model import CellResult, CellSpec, Status
@@ -30,16 +30,7 @@ def spec(workload: str, size: int, dtype: str = "float64", device: str = "cpu", 
                     budget_s=budget, timeout_s=180)
 
 
-CELLS = [
-    spec("linreg", 10),
-    spec("linreg", 10, "float32"),
-    spec("mcpi", 50_000),
-    spec("mcpi", 50_000, "float32"),
-    spec("lu", 24),
-    spec("lu", 24, "float32"),
-    spec("nodes", 20_000),
-    spec("nodes", 20_000, "float32"),
-]
+CELLS = in_both_dtypes(spec, linreg=10, mcpi=50_000, lu=24, nodes=20_000)
 SYNC_CELLS = [spec("linreg", 32, budget=0.2, epochs=FEW), spec("linreg", 32, budget=0.2, epochs=MANY)]
 CUDA_CELLS = [spec("mcpi", 1000, device="cuda")]
 
