@@ -76,19 +76,35 @@ def notes(app) -> str:
     return "\n".join(n.message for n in app._notifications)
 
 
+async def run_until_a_cell_is_done(pilot, db: Path) -> None:
+    """``r``: the form's run starts (in its daemon); back once its first cell is recorded."""
+    await pilot.press("r")
+    await wait_for(pilot, lambda: cells_done(db, 1) >= 1, timeout=90)
+
+
+async def ask_to_quit(pilot, app) -> None:
+    """``q`` during a run: back once the dialog that asks what becomes of the run is shown."""
+    from jitscope.ui.screens.dialogs import QuitRunDialog
+
+    await pilot.press("q")
+    await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+
+
+def shows_a_run(app) -> bool:
+    """The app is on Live run with a run attached (started here, reattached or resumed)."""
+    from jitscope.ui.screens.run import RunScreen
+
+    return isinstance(app.screen, RunScreen) and app.session.job is not None
+
+
 # ---- a run started in the app ----------------------------------------------------------------------
 @aio
 async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_reattaches_it(
         daemons: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from jitscope.ui.screens.dialogs import QuitRunDialog
-    from jitscope.ui.screens.run import RunScreen
-
     app = real_app(daemons, slow_selection(16))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
-        await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await run_until_a_cell_is_done(pilot, daemons)
+        await ask_to_quit(pilot, app)
         await pilot.press("k")
         await wait_for(pilot, lambda: app._exit, timeout=15)
     assert app.return_code == 0
@@ -100,8 +116,7 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
     assert exit_line(daemons, 1) is None, "the run ended before the app quit: nothing was shown"
     again = real_app(daemons)  # opening the app again: the run it left is back on Live run
     async with again.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(again.screen, RunScreen) and again.session.job is not None,
-                       timeout=30)
+        await wait_for(pilot, lambda: shows_a_run(again), timeout=30)
         assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 16
         await wait_for(pilot, lambda: not again.session.running, timeout=90)
         assert [r.status.value for r in again.session.view.results] == ["ok"] * 16
@@ -113,8 +128,7 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
 async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled(daemons: Path) -> None:
     app = real_app(daemons, slow_selection(12))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
+        await run_until_a_cell_is_done(pilot, daemons)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.session.running, timeout=30)
         assert "Cancelled" in notes(app)
@@ -132,15 +146,12 @@ async def test_q_then_escape_stays_and_q_then_c_cancels_and_quits(daemons: Path)
 
     app = real_app(daemons, slow_selection(12))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r")
-        await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
-        await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await run_until_a_cell_is_done(pilot, daemons)
+        await ask_to_quit(pilot, app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, QuitRunDialog))
         assert app.session.running and not app._exit
-        await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitRunDialog))
+        await ask_to_quit(pilot, app)
         await pilot.press("c")
         await wait_for(pilot, lambda: app._exit, timeout=30)
     state, _ = final(daemons, 1)
@@ -170,14 +181,12 @@ def test_the_daemon_plans_what_the_form_planned_with_a_size_preset() -> None:
 async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(daemons: Path) -> None:
     """Two runs started with --detach: the newest is shown live (replayed, then followed),
     the other is counted; escape cancels the one shown, the other goes on."""
-    from jitscope.ui.screens.run import RunScreen
-
     # The older one times under a lock of its own: both run at once, neither waits for the other.
     older = start_detached(daemons, *slow_args(40), env={"JITSCOPE_TIMING_LOCK": str(daemons.parent / "other.lock")})
     newer = start_detached(daemons, *slow_args(30))
     app = real_app(daemons)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=30)
+        await wait_for(pilot, lambda: shows_a_run(app), timeout=30)
         job = app.session.job
         assert job.progress.run_id == newer and job.progress.total == 30
         await wait_for(pilot, lambda: f"run #{newer} is running" in notes(app))
@@ -193,13 +202,11 @@ async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(
 
 @aio
 async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_here(daemons: Path) -> None:
-    from jitscope.ui.screens.run import RunScreen
-
     run_id = start_detached(daemons, *slow_args(4))
     wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")  # replayed, then followed
     app = real_app(daemons)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=30)
+        await wait_for(pilot, lambda: shows_a_run(app), timeout=30)
         await wait_for(pilot, lambda: not app.session.running, timeout=90)
         view = app.session.view
         assert view is not None and [r.status.value for r in view.results] == ["ok"] * 4
@@ -211,7 +218,6 @@ async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_h
 @aio
 async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(daemons: Path) -> None:
     from jitscope.ui.screens.history import HistoryScreen
-    from jitscope.ui.screens.run import RunScreen
 
     run_id = start_detached(daemons, *slow_args(6))
     wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
@@ -227,7 +233,7 @@ async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(
         await pilot.press("R")  # the highlighted run is the newest, which has nothing left
         await wait_for(pilot, lambda: "nothing to resume" in notes(app), timeout=60)
         await pilot.press("down", "R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.job is not None, timeout=60)
+        await wait_for(pilot, lambda: shows_a_run(app), timeout=60)
         job = app.session.job
         assert job.progress.total == statuses.count("cancelled")
         await wait_for(pilot, lambda: not app.session.running, timeout=90)
