@@ -30,12 +30,19 @@ def _process_ordinal() -> int:
     return _ordinal[0]
 
 
-perprocess = jitscope.workload("perprocess", inputs=lambda n, rng: {"x": float(n)}, sizes=(1,))
+def _number_workload(name):
+    """A workload of one number ``x`` whose reference is ``x``: the three below differ only in
+    their python kernel."""
+    made = jitscope.workload(name, inputs=lambda n, rng: {"x": float(n)}, sizes=(1,))
+
+    @made.reference
+    def _(x):
+        return x
+
+    return made
 
 
-@perprocess.reference
-def _(x):
-    return x
+perprocess = _number_workload("perprocess")
 
 
 @perprocess.kernel("python")
@@ -44,12 +51,7 @@ def _(x):
     return x
 
 
-empty = jitscope.workload("empty", inputs=lambda n, rng: {"x": float(n)}, sizes=(1,))
-
-
-@empty.reference
-def _(x):
-    return x
+empty = _number_workload("empty")
 
 
 @empty.kernel("python")
@@ -57,12 +59,7 @@ def _(x):
     return x
 
 
-crashes = jitscope.workload("crashes", inputs=lambda n, rng: {"x": float(n)}, sizes=(1,))
-
-
-@crashes.reference
-def _(x):
-    return x
+crashes = _number_workload("crashes")
 
 
 @crashes.kernel("python")
