@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from jitscope.core.errors import StopRequested
@@ -41,15 +41,24 @@ def on_signals(handler: Callable[[int], None], signals: tuple[int, ...] = STOP_S
     handlers come back afterwards. A signal already ignored stays ignored: whoever started
     jitscope asked for that (``nohup``: SIGHUP; a script's background job: SIGINT). Outside
     the main thread (where Python refuses signal handlers) nothing is installed."""
-    previous: dict[int, Any] = {}
 
     def dispatch(signum: int, frame: object) -> None:
         handler(signum)
 
-    for sig in signals:
+    with _installed([(sig, dispatch) for sig in signals], keep_ignored=True):
+        yield
+
+
+@contextlib.contextmanager
+def _installed(handlers: Iterable[tuple[int, Callable[[int, Any], None]]], keep_ignored: bool) -> Iterator[None]:
+    """Each ``(signal, handler)`` installed while the block runs, the previous handlers back
+    afterwards, also when the block raises. ``keep_ignored``: a signal already ignored
+    (SIG_IGN) is left ignored. A signal Python refuses (outside the main thread) is skipped."""
+    previous: dict[int, Any] = {}
+    for sig, handler in handlers:
         with contextlib.suppress(ValueError, OSError):
-            if signal.getsignal(sig) is not signal.SIG_IGN:
-                previous[sig] = signal.signal(sig, dispatch)
+            if not (keep_ignored and signal.getsignal(sig) is signal.SIG_IGN):
+                previous[sig] = signal.signal(sig, handler)
     try:
         yield
     finally:
@@ -85,18 +94,10 @@ def pause_on_stop(target: Pausable) -> Iterator[None]:
     def on_continue(signum: int, frame: object) -> None:
         target.woke()
 
-    previous: dict[int, Any] = {}
-    for name, handler in (("SIGTSTP", on_stop), ("SIGCONT", on_continue)):
-        sig = getattr(signal, name, None)  # none on Windows
-        if sig is not None:
-            with contextlib.suppress(ValueError, OSError):
-                previous[sig] = signal.signal(sig, handler)
-    try:
+    wanted = {"SIGTSTP": on_stop, "SIGCONT": on_continue}  # neither exists on Windows
+    with _installed([(getattr(signal, name), h) for name, h in wanted.items() if hasattr(signal, name)],
+                    keep_ignored=False):
         yield
-    finally:
-        for stop_sig, old in previous.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(stop_sig, old)
 
 
 def stop_reason(signum: int) -> str:
