@@ -23,7 +23,7 @@ from jitscope.runner.supervisor import Supervisor
 FAKE = r'''
 import sys, time, math
 import numpy as np
-from jitscope.backends.numpy_backend import estimate_pi
+from jitscope.workloads.mcpi import estimate_pi
 from jitscope.workloads.linreg import gradient_descent
 from jitscope.workloads.lu import lu_inplace, slogdet_of_factor
 assert sys.argv[-1].endswith("_julia_server.jl"), sys.argv

@@ -1,5 +1,6 @@
-"""NumPy: vectorised, two BLAS-2 calls per gradient-descent epoch. Also the home of
-``threads_info``, used by every CPU backend to record the BLAS pools it really got."""
+"""NumPy: vectorised. Its built-in kernels are plain functions in the workloads' own files,
+run by this module's adapter as a user's are. Also the home of ``threads_info``, used by
+every CPU backend to record the BLAS pools it really got."""
 
 from __future__ import annotations
 
@@ -7,48 +8,11 @@ from typing import Any
 
 from jitscope.core.backend import Adapter, Backend, CellContext, FunctionKernel, Kernel, UserKernel
 
-RNG_NOTE = "numpy default_rng (PCG64)"
-MCPI_CHUNK = 1 << 20
-
 
 def _np() -> Any:
     import numpy
 
     return numpy
-
-
-def _dtype(ctx: CellContext) -> Any:
-    return _np().dtype(ctx.dtype)
-
-
-def estimate_pi(n: int, seed: int, dtype: Any) -> tuple[float, Any]:
-    """Chunked estimate (memory stays bounded whatever n is), PCG64 stream. Returns the
-    estimate and a probe: the first x coordinate of the last chunk, an array in the dtype the
-    points really had."""
-    np = _np()
-    rng = np.random.default_rng(seed)
-    inside = 0
-    remaining = n
-    x = np.empty(0, dtype=dtype)
-    while remaining > 0:
-        m = min(remaining, MCPI_CHUNK)
-        x = rng.random(m, dtype=dtype)
-        y = rng.random(m, dtype=dtype)
-        inside += int(np.count_nonzero(x * x + y * y <= 1.0))
-        remaining -= m
-    return 4.0 * inside / n, x[:1].copy()
-
-
-def _mcpi(ctx: CellContext) -> Kernel:
-    dt = _dtype(ctx).type
-
-    def run() -> tuple[float, Any]:
-        return estimate_pi(ctx.inputs["n"], ctx.inputs["seed"], dt)
-
-    return FunctionKernel(
-        run, compiler=False, fetch=lambda out: out[0], ran_with=lambda out: out[1],
-        notes={"rng": RNG_NOTE, "layout": f"chunks of {MCPI_CHUNK}"},
-    )
 
 
 def threads_info() -> dict[str, Any]:

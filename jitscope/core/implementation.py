@@ -70,9 +70,11 @@ class BuildRef:
 
 
 # Options of ``@w.kernel(...)`` every backend takes, jitscope's own (never passed to a
-# library): ``description=`` (what ``jitscope workloads --matrix`` says of the kernel) and
-# ``notes=`` (a dict added to the cell's notes: the RNG, the layout... the fairness record).
-KERNEL_OPTIONS = ("description", "notes")
+# library): ``description=`` (what ``jitscope workloads --matrix`` says of the kernel),
+# ``notes=`` (a dict added to the cell's notes: the RNG, the layout... the fairness record)
+# and ``probe=True`` (the function returns ``(result, probe)``: the result is checked, the
+# probe, data the kernel computed, is what ``dtype_used`` is read from; core/userrun.py).
+KERNEL_OPTIONS = ("description", "notes", "probe")
 
 
 @dataclass(frozen=True)

@@ -445,7 +445,8 @@ def function_implementation(adapter: Adapter, workload: Workload, kernel: UserKe
         called = dataclasses.replace(ctx, inputs=workload.arguments_for(kernel.fn, ctx.inputs, ctx.params, ctx.dtype))
         inner = adapter.build(called, kernel, variant)
         inner.notes.update(notes)
-        return UserKernelRun(inner, ctx, fresh=fresh, name=which, options=options, modes=has_modes)
+        return UserKernelRun(inner, ctx, fresh=fresh, name=which, options=options, modes=has_modes,
+                             probe=bool(kernel.option("probe")))
 
     description = kernel.option("description") or f"user kernel ({kernel.source})"
     return Implementation(kernel.workload, kernel.backend, variant, build, description,

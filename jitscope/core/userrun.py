@@ -11,6 +11,11 @@ every backend alike (docs/design.md §10):
   compared, untimed, with the inputs they were made from: a change is a failed cell that says so.
 * ``fresh`` inputs are made again (the adapter's own transfer) before every timed call,
   outside the clock, for kernels that work in place.
+* ``probe=True``: the function returns ``(result, probe)``. The result is what is checked
+  and fetched; the probe (data the kernel computed, in the precision it ran in) stands in
+  for the result where the adapter reads ``dtype_used``, with the inputs as always. A
+  float64 accumulator or a count says nothing of what ran; a slice of the points it drew
+  does. Here rather than in each adapter: every backend's kernel is split the same way.
 """
 
 from __future__ import annotations
@@ -40,10 +45,11 @@ def _host(value: Any) -> np.ndarray | None:
 class UserKernelRun(Kernel):
     """An adapter's :class:`Kernel` under the user-kernel contract (see the module doc)."""
 
-    def __init__(self, inner: Kernel, ctx: CellContext, *, fresh: bool, name: str, options: str,
-                 modes: bool = True) -> None:
+    def __init__(self, inner: Kernel, ctx: CellContext, *, fresh: bool, name: str, options: str,  # noqa: PLR0913
+                 modes: bool = True, probe: bool = False) -> None:
         """``modes``: the workload has the ``inputs`` parameter (a user's always; a built-in
-        whose inputs are always resident has none, and no note of it)."""
+        whose inputs are always resident has none, and no note of it). ``probe``: the
+        kernel returns ``(result, probe)`` (see the module doc)."""
         super().__init__()
         self.inner = inner
         self.notes = inner.notes
@@ -55,6 +61,7 @@ class UserKernelRun(Kernel):
         self._ctx = ctx
         self._fresh = fresh
         self._name = name
+        self._probe = probe
 
     def transfer(self) -> None:
         self.inner.transfer()
@@ -90,6 +97,7 @@ class UserKernelRun(Kernel):
         # and no timed call pays for the comparison.
         if not self._fresh:
             self._check_unchanged()
+        out = self._split(out)[0]
         if out is None:
             raise UserKernelError(
                 f"the {self._name} kernel returned None: return the result (a kernel that updates an array in "
@@ -112,4 +120,19 @@ class UserKernelRun(Kernel):
         return str(exc) if isinstance(exc, UserKernelError) else self.inner.explain(exc)
 
     def ran_with(self, out: Any) -> Any:
-        return self.inner.ran_with(out)
+        """What ran: the probe in place of the result, where the kernel returns one."""
+        return self.inner.ran_with(self._split(out)[1])
+
+    def _split(self, out: Any) -> tuple[Any, Any]:
+        """``(result, what dtype_used is read from)``: the pair a probed kernel returned, or
+        the output twice. A probed kernel that returned no pair fails its cell, saying so
+        (read before the fetch: the first place that meets it)."""
+        if not self._probe:
+            return out, out
+        if isinstance(out, tuple) and len(out) == 2:
+            return out[0], out[1]
+        what = f"a {len(out)}-tuple" if isinstance(out, tuple) else ("None" if out is None else
+                                                                     f"a {type(out).__name__}")
+        raise UserKernelError(f"the {self._name} kernel is declared probe=True but returned {what}: return "
+                              "(result, probe), the probe being an array or scalar it computed in the "
+                              "precision it ran in")

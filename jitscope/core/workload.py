@@ -120,13 +120,17 @@ class Workload(ABC):
         """``@w.kernel("numpy")``: a plain function of the inputs, run by the backend's
         adapter exactly as a user's ``@w.kernel`` function is (the public API; see
         ``jitscope.workload``); ``variant`` None serves every variant the adapter runs a plain
-        function with. ``description=`` and ``notes=`` are taken by every backend."""
+        function with. ``description=``, ``notes=`` and ``probe=`` are taken by every backend
+        (``probe=True``: the function returns ``(result, probe)``, see core/userrun.py)."""
         if not isinstance(backend, str) or (variant is not None and not isinstance(variant, str)):
             raise TypeError(f"@{self.name}.kernel(backend, variant=None): names are strings, got {backend!r}, {variant!r}")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             if not callable(fn):
                 raise TypeError(f"@{self.name}.kernel({backend!r}) decorates a function")
+            if not isinstance(options.get("probe", False), bool):
+                raise TypeError(f"@{self.name}.kernel({backend!r}) at {where(fn)}: probe= is True or False "
+                                f"(the function returns (result, probe)), got {options['probe']!r}")
             for k in self.function_kernels:
                 if (k.backend, k.variant) == (backend, variant):
                     which = f"{backend}:{variant}" if variant else backend

@@ -13,12 +13,15 @@ import math
 import random
 from typing import Any
 
+import numpy as np
+
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
+MCPI_CHUNK = 1 << 20  # numpy's points per chunk: memory stays bounded whatever n is
 
 
 class MonteCarloPi(Workload):
@@ -80,13 +83,30 @@ def _python_mcpi(n: int, seed: int) -> float:
     return 4.0 * inside / n
 
 
+@WORKLOAD.kernel("numpy", "default", probe=True, description="chunked vectorised PCG64",
+                 notes={"rng": "numpy default_rng (PCG64)", "layout": f"chunks of {MCPI_CHUNK}"})
+def estimate_pi(n: int, seed: int, dtype: Any) -> tuple[float, Any]:
+    """Chunked estimate, PCG64 stream, points drawn in the cell's dtype. Returns the estimate
+    and a probe: the first x coordinate of the last chunk, an array in the dtype the points
+    really had (the estimate, a Python float, would say nothing of it)."""
+    rng = np.random.default_rng(seed)
+    inside = 0
+    remaining = n
+    x = np.empty(0, dtype=dtype)
+    while remaining > 0:
+        m = min(remaining, MCPI_CHUNK)
+        x = rng.random(m, dtype=dtype)
+        y = rng.random(m, dtype=dtype)
+        inside += int(np.count_nonzero(x * x + y * y <= 1.0))
+        remaining -= m
+    return 4.0 * inside / n, x[:1].copy()
+
 
 def _declare() -> None:
     k = WORKLOAD.kernel_build
     k("numba", "default", ref("numba_backend", "_mcpi", "default"), "fused loop, numba's Mersenne Twister seeded in-kernel")
     k("numba", "parallel", ref("numba_backend", "_mcpi", "parallel"), "fused prange loop, counter-based splitmix64")
     k("numba", "vectorize", ref("numba_backend", "_mcpi", "vectorize"), "@vectorize ufunc over index chunks")
-    k("numpy", "default", ref("numpy_backend", "_mcpi"), "chunked vectorised PCG64")
     seed_kernels(WORKLOAD, numba="SEED: the textbook random.random() loop under @njit",
                  python="SEED: the textbook random.random() loop")
     common_kernels(WORKLOAD, cupy="chunked device RNG, test, count", cython="fused loop, counter-based splitmix64",
