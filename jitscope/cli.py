@@ -415,6 +415,7 @@ def _detached(sel: Selection, files: list[str], options: dict[str, Any]) -> int:
 # ---- listings -------------------------------------------------------------------------------
 @app.command()
 def backends(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these backends (e.g. `jitscope backends numba torch`): only they are probed.", show_default=False)] = None,
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Start each installed backend in a worker to report its runtime version and devices (slower).")] = True,
     workload_file: Annotated[list[str] | None, typer.Option("-w", "--workload-file", help="Also load this workload/backend plugin file.")] = None,
 ) -> None:
@@ -423,7 +424,7 @@ def backends(
     from jitscope.cli_info import print_backends
 
     try:
-        print_backends(console, probe=probe, files=workload_file or [])
+        print_backends(console, probe=probe, files=workload_file or [], only=names or [])
     except UserError as exc:
         raise _fail(str(exc)) from None
 

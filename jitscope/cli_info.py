@@ -14,6 +14,7 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.environment import installed_versions
+from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
@@ -31,12 +32,22 @@ def warning(problem: str) -> Text:
     return Text("warning: ", style="yellow") + plain(problem)
 
 
-def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> None:
+def _only(backends: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    unknown = [n for n in names if n not in backends]
+    if unknown:
+        raise UserError(f"unknown backend {unknown[0]!r} (known: {', '.join(sorted(backends))})")
+    return {n: b for n, b in backends.items() if not names or n in names}
+
+
+def print_backends(console: Console, *, probe: bool, files: Sequence[str], only: Sequence[str] = ()) -> None:
+    """The backends table; ``only``: these backends alone (each probe starts a worker that
+    imports its library: TensorFlow's alone costs seconds), a name nobody declares refused."""
     registry = load_registry(files)
     for problem in registry.problems:
         console.print(warning(problem), soft_wrap=True)
+    listed = _only(registry.backends, only)
     infos: dict[str, dict[str, Any]] = {}
-    available = {name: b.availability() for name, b in registry.backends.items()}
+    available = {name: b.availability() for name, b in listed.items()}
     if probe:
         from jitscope.runner.probe import probe_backend
 
@@ -46,11 +57,11 @@ def print_backends(console: Console, *, probe: bool, files: Sequence[str]) -> No
             for name, info in zip(names, pool.map(lambda n: probe_backend(n, "cpu", tuple(registry.workload_files)), names), strict=True):
                 infos[name] = info
     # One pass over the installed packages' metadata for every backend, not one per backend.
-    versions = installed_versions([b.requires[0] for b in registry.backends.values() if b.requires])
+    versions = installed_versions([b.requires[0] for b in listed.values() if b.requires])
     table = Table(title="backends", title_justify="left")
     for col in ("backend", "status", "version", "devices", "variants", "notes"):
         table.add_column(col, overflow="fold")
-    for name, backend in sorted(registry.backends.items()):
+    for name, backend in sorted(listed.items()):
         avail = available[name]
         info = infos.get(name, {})
         version = str(info.get("version") or (versions.get(backend.requires[0]) if backend.requires else "") or "")

@@ -99,7 +99,7 @@ def test_without_the_simulator_or_a_gpu_every_cell_is_skipped_with_its_reason(tm
 
 @pytest.mark.slow
 def test_backends_says_numba_has_a_simulated_cuda(tmp_path: Path) -> None:
-    proc = jitscope("backends", env={**SIM, "JITSCOPE_HOME": str(tmp_path)}, columns=250, timeout=300)
+    proc = jitscope("backends", "numba", env={**SIM, "JITSCOPE_HOME": str(tmp_path)}, columns=250, timeout=300)
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith("│ numba "))
     assert "cpu, cuda (simulated)" in line, line
