@@ -16,11 +16,12 @@ every backend alike (docs/design.md §10):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from jitscope.core.backend import CellContext, CompileWatch, Kernel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class UserKernelError(Exception):
@@ -31,6 +32,8 @@ class UserKernelError(Exception):
 def _host(value: Any) -> np.ndarray | None:
     """A kernel argument as a NumPy array, if it lives in host memory; None otherwise (a
     GPU array, which the check then leaves alone rather than copying it back)."""
+    import numpy as np  # here, not at the top: the parent plans user kernels without NumPy
+
     try:
         return np.asarray(value)
     except Exception:  # a device tensor refuses; that is "unknown", not a failure
@@ -66,6 +69,8 @@ class UserKernelRun(Kernel):
         return self.inner.run()
 
     def _check_unchanged(self) -> None:
+        import numpy as np  # untimed, after the samples (see fetch)
+
         given = self.inner.arguments
         if given is None:
             return
