@@ -6,8 +6,9 @@ the process and every process it waited for) of a few commands and of a bare wor
 CPU, not wall time: on a shared box wall time measures the neighbours. Each command runs
 ``--repeats`` times in a fresh interpreter (``python -m ...``, as the test suite and the
 supervisor start them) on a fresh database in a temporary folder; the median, min and max are
-printed. The workers run a job with no cells: the interpreter, the registry, the backend's
-import and the harness floor, which is what every worker pays before its first cell.
+printed. A worker with no cells pays what every worker pays before its first cell (the
+interpreter, the registry, the backend's import and the harness floor); with one small mcpi
+cell, what a light worker of the test suite costs.
 Compile the bytecode first (``python -m compileall -q jitscope``) where
 ``PYTHONDONTWRITEBYTECODE`` is set, or every process compiles jitscope from source.
 """
@@ -48,13 +49,17 @@ def jitscope(*args: str) -> Callable[[dict[str, str], Path], float]:
     return measure
 
 
-def worker(backend: str) -> Callable[[dict[str, str], Path], float]:
-    """A worker as the supervisor starts it (runner/supervisor.py spawn_worker), on a job
-    with no cells; its protocol channel is read after it exits (hello and bye fit a pipe)."""
+def worker(backend: str, cells: int) -> Callable[[dict[str, str], Path], float]:
+    """A worker as the supervisor starts it (runner/supervisor.py spawn_worker), on a job of
+    ``cells`` mcpi cells (size 1000, 0.05 s budget) or none; its protocol channel is read
+    after it exits (a few small messages fit a pipe)."""
     def measure(env: dict[str, str], folder: Path) -> float:
+        spec = {"workload": "mcpi", "backend": backend, "variant": "default", "device": "cpu", "dtype": "float64",
+                "size": 1000, "params": {}, "budget_s": 0.05, "timeout_s": 120.0, "threads": None, "seed": 12345}
         job = folder / "job.json"
         job.write_text(json.dumps({"parent_pid": os.getpid(), "spawned_at": time.time(), "backend": backend,
-                                   "device": "cpu", "threads": None, "workload_files": [], "cells": []}))
+                                   "device": "cpu", "threads": None, "workload_files": [],
+                                   "cells": [{"index": i, "spec": spec} for i in range(cells)]}))
         read_fd, write_fd = os.pipe()
         try:
             seconds = cpu_of([sys.executable, "-m", "jitscope.runner.child", str(job), "--channel-fd", str(write_fd)],
@@ -73,8 +78,10 @@ COMMANDS: dict[str, Callable[[dict[str, str], Path], float]] = {
     "jitscope --help": jitscope("--help"),
     "jitscope run ... -b python (parent + worker)": jitscope(*RUN, "-b", "python"),
     "jitscope run ... -b python,numpy (parent + 2 workers)": jitscope(*RUN, "-b", "python,numpy"),
-    "worker python (no cells)": worker("python"),
-    "worker numpy (no cells)": worker("numpy"),
+    "worker python (no cells)": worker("python", 0),
+    "worker python (one mcpi cell)": worker("python", 1),
+    "worker numpy (no cells)": worker("numpy", 0),
+    "worker numpy (one mcpi cell)": worker("numpy", 1),
 }
 
 
