@@ -36,13 +36,15 @@ def loaded_by(*args: str) -> set[str]:
     return names
 
 
+def imported_modules(importtime: str) -> set[str]:
+    """The modules named in ``-X importtime`` output."""
+    return {line.rsplit("|", 1)[1].strip() for line in importtime.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
 def imported_names(importtime: str) -> set[str]:
     """The top-level modules named in ``-X importtime`` output."""
-    names = set()
-    for line in importtime.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
+    return {name.split(".")[0] for name in imported_modules(importtime)}
 
 
 @pytest.fixture
@@ -77,7 +79,8 @@ def test_a_pure_python_run_loads_no_numpy_and_no_command_loads_pydantic(tmp_path
 
 def test_a_pure_python_worker_loads_no_numpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker started as the supervisor starts it runs a pure-Python cell of each
-    built-in workload whose inputs are numbers, without importing NumPy."""
+    built-in workload whose inputs are numbers, without importing NumPy, and loads the
+    entry points its parent found without importing importlib.metadata."""
     monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # the worker's imports, on its stderr (its log)
     cells = [(i, CellSpec(w, "python", "default", "cpu", "float64", 1000, budget_s=0.05))
              for i, w in enumerate(("mcpi", "nodes"))]
@@ -102,6 +105,7 @@ def test_a_pure_python_worker_loads_no_numpy(tmp_path: Path, monkeypatch: pytest
     names = imported_names(log.text())
     assert "jitscope" in names, log.text()[-2000:]  # the profile was read
     assert "numpy" not in names
+    assert "importlib.metadata" not in imported_modules(log.text())
 
 
 def test_distribution_owners_agree_with_importlib_metadata() -> None:
