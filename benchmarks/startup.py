@@ -16,13 +16,11 @@ Compile the bytecode first (``python -m compileall -q jitscope``) where
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,26 +48,34 @@ def jitscope(*args: str) -> Callable[[dict[str, str], Path], float]:
 
 
 def worker(backend: str, cells: int) -> Callable[[dict[str, str], Path], float]:
-    """A worker as the supervisor starts it (runner/supervisor.py spawn_worker), on a job of
-    ``cells`` mcpi cells (size 1000, 0.05 s budget) or none; its protocol channel is read
-    after it exits (a few small messages fit a pipe)."""
+    """A worker started by the supervisor's own ``spawn_worker`` (its job file, environment
+    and protocol pipe as in a run), on ``cells`` mcpi cells (size 1000, 0.05 s budget) or
+    none; its channel is read until it closes, then the worker is reaped with its CPU."""
     def measure(env: dict[str, str], folder: Path) -> float:
-        spec = {"workload": "mcpi", "backend": backend, "variant": "default", "device": "cpu", "dtype": "float64",
-                "size": 1000, "params": {}, "budget_s": 0.05, "timeout_s": 120.0, "threads": None, "seed": 12345}
-        job = folder / "job.json"
-        job.write_text(json.dumps({"parent_pid": os.getpid(), "spawned_at": time.time(), "backend": backend,
-                                   "device": "cpu", "threads": None, "workload_files": [],
-                                   "cells": [{"index": i, "spec": spec} for i in range(cells)]}))
-        read_fd, write_fd = os.pipe()
+        from jitscope.core.model import CellSpec
+        from jitscope.runner.channel import ChannelReader
+        from jitscope.runner.supervisor import spawn_worker
+
+        spec = CellSpec("mcpi", backend, "default", "cpu", "float64", 1000, budget_s=0.05)
+        saved = dict(os.environ)
+        os.environ.update(env)  # spawn_worker gives the worker our environment
         try:
-            seconds = cpu_of([sys.executable, "-m", "jitscope.runner.child", str(job), "--channel-fd", str(write_fd)],
-                             env, folder, pass_fds=(write_fd,))
+            proc, read_fd, log = spawn_worker(sys.executable, backend, "cpu", [(i, spec) for i in range(cells)], (),
+                                              folder)
         finally:
-            os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as channel:
-            if b'"bye"' not in channel.read():
-                raise RuntimeError(f"the {backend} worker said no bye")
-        return seconds
+            os.environ.clear()
+            os.environ.update(saved)
+        reader = ChannelReader(read_fd)
+        messages: list[dict[str, object]] = []
+        while not reader.closed:
+            messages += reader.poll(1.0)
+        reader.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.close()
+        if proc.returncode != 0 or not any(m["type"] == "bye" for m in messages):
+            raise RuntimeError(f"the {backend} worker exited {proc.returncode}: {log.tail()}")
+        return usage.ru_utime + usage.ru_stime
     return measure
 
 
