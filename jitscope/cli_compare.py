@@ -176,12 +176,14 @@ def side_before_run(compare_to: str | None, fail_if_slower: float | None, db_pat
     """Checked and loaded before any cell runs (``latest`` is then the run before this one):
     an unknown run or unreadable file costs no sweep."""
     from jitscope.core.errors import UserError
-    from jitscope.results.compare import load_side, require_scipy
 
     if compare_to is None:
         if fail_if_slower is not None:
             raise UserError("--fail-if-slower needs --compare-to RUN|FILE: what would the run be slower than?")
         return None
+    # Only now: a plain run needs none of the comparison code.
+    from jitscope.results.compare import load_side, require_scipy
+
     check_percent(fail_if_slower, "--fail-if-slower")
     side = load_side(compare_to, db_path)
     require_scipy()

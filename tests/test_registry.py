@@ -10,7 +10,7 @@ from cli_support import jitscope
 from conftest import BROKEN, EXAMPLE, ROOT
 
 from jitscope.core import registry as registry_module
-from jitscope.core.errors import PluginError
+from jitscope.core.errors import PluginError, UserError
 from jitscope.core.registry import BUILTIN_BACKENDS, BUILTIN_WORKLOADS, load_registry
 
 
@@ -49,6 +49,33 @@ def test_broken_entry_point_is_reported_and_the_rest_works(monkeypatch: pytest.M
     reg = load_registry()
     assert any("brokenthing" in p and "no_such_pkg" in p for p in reg.problems)
     assert "numpy" in reg.backends and "mcpi" in reg.workloads
+
+
+def test_a_worker_loads_the_entry_points_its_parent_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handed the entry points (as the supervisor hands its worker the parent's), the registry
+    loads exactly those, reads no installed metadata, and reports a broken one as usual."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins" / "toy_backend_pkg"))
+    found = registry_module.entry_point_refs()
+    assert ("mcpi", BUILTIN_WORKLOADS["mcpi"]) in found[registry_module.WORKLOAD_GROUP]
+    assert ("toy", "toybackend:BACKEND") in found[registry_module.BACKEND_GROUP]
+    here = load_registry()
+
+    def no_metadata(group: str) -> list[object]:
+        raise AssertionError(f"read the installed metadata for {group}")
+
+    monkeypatch.setattr(registry_module, "_entry_points", no_metadata)
+    handed = load_registry(entry_points=found)
+    assert (list(handed.backends), list(handed.workloads)) == (list(here.backends), list(here.workloads))
+    broken = {registry_module.BACKEND_GROUP: [("brokenthing", "no_such_pkg.mod:BACKEND [extra]")]}
+    reg = load_registry(entry_points=broken)
+    assert any("brokenthing" in p and "no_such_pkg" in p for p in reg.problems), reg.problems
+    assert "toy" not in reg.backends and "numpy" in reg.backends  # the built-ins still load
+
+
+def test_entry_point_values_load_as_importlib_metadata_reads_them() -> None:
+    assert registry_module._load_object("jitscope.core.errors:UserError") is UserError
+    assert registry_module._load_object("jitscope.core:errors.UserError [extra]") is UserError
+    assert registry_module._load_object("jitscope.core.errors") is sys.modules["jitscope.core.errors"]
 
 
 def test_file_plugins() -> None:

@@ -8,6 +8,7 @@ own message. Light at import: NumPy is imported inside the functions.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +39,9 @@ def cast_inputs(ctx: CellContext, convert_float: Callable[[Any], Any],
     Arrays are always copies: the kernel never shares memory with the workload's inputs, so
     a kernel that writes to them cannot change the reference, the in-place check or the
     next fresh copy."""
-    import numpy as np
-
+    np = sys.modules.get("numpy")
+    if np is None:  # no input can be an array before NumPy is imported (mcpi's, nodes': numbers)
+        return dict(ctx.inputs)
     out: dict[str, Any] = {}
     for name, value in ctx.inputs.items():
         if isinstance(value, np.ndarray):
@@ -68,11 +70,12 @@ def closure_note(fn: Callable[..., Any]) -> str:
 
 def to_numpy(value: Any) -> Any:
     """A host result as NumPy (arrays and lists as arrays, scalars as they are)."""
-    import numpy as np
 
     def leaf(v: Any) -> Any:
         if isinstance(v, (int, float, complex, bool)):
-            return v
+            return v  # a pure-Python kernel's number: no NumPy loaded for it
+        import numpy as np
+
         return np.asarray(v)
 
     return tree_map(leaf, value)

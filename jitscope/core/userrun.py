@@ -20,12 +20,14 @@ every backend alike (docs/design.md §10):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from jitscope.core.backend import CellContext, CompileWatch, Kernel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class UserKernelError(Exception):
@@ -36,6 +38,8 @@ class UserKernelError(Exception):
 def _host(value: Any) -> np.ndarray | None:
     """A kernel argument as a NumPy array, if it lives in host memory; None otherwise (a
     GPU array, which the check then leaves alone rather than copying it back)."""
+    import numpy as np  # here, not at the top: the parent plans user kernels without NumPy
+
     try:
         return np.asarray(value)
     except Exception:  # a device tensor refuses; that is "unknown", not a failure
@@ -74,7 +78,8 @@ class UserKernelRun(Kernel):
 
     def _check_unchanged(self) -> None:
         given = self.inner.arguments
-        if given is None:
+        np = sys.modules.get("numpy")  # no input can be an array before NumPy is imported
+        if given is None or np is None:
             return
         for name, original in self._ctx.inputs.items():
             if not isinstance(original, np.ndarray) or name not in given:

@@ -273,6 +273,8 @@ class Workload(ABC):
 
 def as_float(value: Any) -> float:
     """A backend scalar (NumPy, 0-d array, Python float) as a Python float."""
+    if type(value) is float:  # a pure-Python kernel's answer: itself, without loading NumPy
+        return value
     import numpy as np  # here, not at the top: the commands that only read results never load NumPy
 
     return float(np.asarray(value, dtype=np.float64).reshape(()))

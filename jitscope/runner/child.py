@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     # interpreter start until now, the backend's import (info() imports it), and its runtime
     # initialisation (Backend.startup: a trivial jitted call, a device context).
     t_main = time.time()
-    registry = load_registry(job.get("workload_files", []))
+    registry = load_registry(job.get("workload_files", []), job.get("entry_points"))
     backend = registry.backend(job["backend"])
     for key, value in backend.env.items():
         os.environ.setdefault(key, value)

@@ -34,7 +34,7 @@ from jitscope.core.environment import THREAD_VARS
 from jitscope.core.labels import cell_label
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.paths import timing_lock_address
-from jitscope.core.registry import Registry
+from jitscope.core.registry import Registry, entry_point_refs
 from jitscope.runner.channel import ChannelReader
 from jitscope.runner.descendants import (
     TOKEN_ENV,
@@ -128,6 +128,9 @@ def spawn_worker(
         "device": device,
         "threads": threads,
         "workload_files": list(workload_files),
+        # The plugins installed, as this process finds them now: the worker loads these
+        # instead of reading every distribution's metadata itself (core/registry.py).
+        "entry_points": entry_point_refs(),
         "cells": [{"index": i, "spec": s.to_json()} for i, s in cells],
     }
     job_path = workdir / "job.json"

@@ -9,13 +9,17 @@ float32 either. Result form: the final weight vector w (length d).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from jitscope.core.lazy import LazyModule
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Param, Workload
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported at first use: planning a run needs no NumPy (core/lazy.py)
+    np = LazyModule("numpy", globals(), "np")
 
 DEFAULT_SAMPLES = 10_000
 
