@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from jitscope.core.lazy import LazyModule
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import Inputs, Workload, as_float
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported at first use: planning a run needs no NumPy (core/lazy.py)
+    np = LazyModule("numpy", globals(), "np")
 
 SIGMA_PER_SQRT_N = 4.0 * math.sqrt((math.pi / 4.0) * (1.0 - math.pi / 4.0))  # 1.6422...
 Z_LIMIT = 4.0
