@@ -83,7 +83,7 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
     from jitscope.ui.screens.dialogs import QuitRunDialog
     from jitscope.ui.screens.run import RunScreen
 
-    app = real_app(daemons, slow_selection(16))
+    app = real_app(daemons, slow_selection(8))  # ~0.6 s a cell: seconds left after the first, to quit in
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: cells_done(daemons, 1) >= 1, timeout=90)
@@ -102,10 +102,10 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
     async with again.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(again.screen, RunScreen) and again.session.job is not None,
                        timeout=30)
-        assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 16
+        assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 8
         await wait_for(pilot, lambda: not again.session.running, timeout=90)
-        assert [r.status.value for r in again.session.view.results] == ["ok"] * 16
-    assert final(daemons, 1) == ("finished", ["ok"] * 16)
+        assert [r.status.value for r in again.session.view.results] == ["ok"] * 8
+    assert final(daemons, 1) == ("finished", ["ok"] * 8)
     assert exit_line(daemons, 1) == {"type": "exit", "code": 0}
 
 
@@ -213,7 +213,7 @@ async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(
     from jitscope.ui.screens.history import HistoryScreen
     from jitscope.ui.screens.run import RunScreen
 
-    run_id = start_detached(daemons, *slow_args(6))
+    run_id = start_detached(daemons, *slow_args(4))
     wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
     assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
     state, statuses = final(daemons, run_id)
@@ -232,5 +232,5 @@ async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(
         assert job.progress.total == statuses.count("cancelled")
         await wait_for(pilot, lambda: not app.session.running, timeout=90)
         view = app.session.view
-        assert view is not None and [r.status.value for r in view.results] == ["ok"] * 6  # the whole run
-    assert final(daemons, run_id) == ("finished", ["ok"] * 6)
+        assert view is not None and [r.status.value for r in view.results] == ["ok"] * 4  # the whole run
+    assert final(daemons, run_id) == ("finished", ["ok"] * 4)
