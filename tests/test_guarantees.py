@@ -85,8 +85,11 @@ def test_non_finite_parameters_are_refused(value: str, tmp_path: Path) -> None:
 
 
 # ---- 3. signals -------------------------------------------------------------------------------
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # SIGHUP detaches: test_signals_meaning
-def test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "reason"), [(signal.SIGTERM, "interrupted by SIGTERM"),
+                                             (signal.SIGINT, "interrupted by SIGINT (Ctrl-C)")])  # SIGHUP detaches
+def test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig: int, reason: str, tmp_path: Path) -> None:
+    """Also issue 19 item 6 (the rest of it in test_signals_meaning.py): the cell the signal
+    cut names the signal, never "cancelled by the user", in the export and in ``show``."""
     db, out = tmp_path / "X.db", tmp_path / "out.csv"
     proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
                           "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
@@ -103,7 +106,11 @@ def test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports(sig:
     assert [c.status.value for c in cells] == ["ok", "cancelled"]
     rows = list(csv.DictReader(out.open()))
     assert [r["status"] for r in rows] == ["ok", "cancelled"]
+    assert rows[1]["reason"] == reason
     wait_until(lambda: pids_alive(workers) == [], 5, "the run's workers gone with it")
+    shown = jitscope("show", "1", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert reason in shown.stdout and "by the user" not in shown.stdout
 
 
 def test_sigkill_of_the_parent_kills_the_worker_and_the_run_reads_abandoned(tmp_path: Path) -> None:

@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from cli_support import CHAOS, jitscope, live_workers, start_jitscope, wait_for_cells
+from cli_support import start_jitscope, wait_for_cells
 
 from jitscope.core.paths import RunFiles
 from jitscope.results.store import Store
@@ -120,23 +119,10 @@ def test_an_inherited_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
     assert not RunFiles.of(db, 1).log.exists()  # not even taken for a hang-up: it was ignored
 
 
-@pytest.mark.parametrize(("sig", "reason"), [(signal.SIGTERM, "interrupted by SIGTERM"),
-                                             (signal.SIGINT, "interrupted by SIGINT (Ctrl-C)")])
-def test_a_cell_cut_by_a_signal_names_it_not_cancelled_by_the_user(sig: int, reason: str, tmp_path: Path) -> None:
-    db, out = tmp_path / "X.db", tmp_path / "out.csv"
-    proc = start_jitscope("run", "-w", "mcpi", "-w", CHAOS, "-b", "chaos:fine,chaos:hang", "-s", "1000", "--budget", "0.02",
-                          "--timeout", "600", "--db", str(db), "--csv", str(out), "--no-plot")
-    wait_for_cells(db, 1)
-    live_workers()  # the hanging cell's worker is up
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + sig, err
-    rows = _csv_rows(out)
-    assert [r["status"] for r in rows] == ["ok", "cancelled"]
-    assert rows[1]["reason"] == reason
-    shown = jitscope("show", "1", "--db", str(db))
-    assert shown.returncode == 0, shown.stderr
-    assert reason in shown.stdout and "by the user" not in shown.stdout
+# A cell cut by SIGINT or SIGTERM names the signal, never "cancelled by the user": checked on
+# the same run as the rest of what a stop signal keeps, in
+# test_guarantees.py::test_a_signal_keeps_finished_cells_marks_interrupted_and_writes_exports
+# (one run each signal, not two).
 
 
 def test_a_hang_up_leaves_an_export_to_a_pipe_where_it_was(tmp_path: Path) -> None:
