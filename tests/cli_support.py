@@ -44,6 +44,24 @@ def _drop_permission_overrides() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
+def copy_database(source: Path, target: Path) -> Path:
+    """A copy of a closed database ``source`` at ``target``, as the run left it: the file,
+    its ``-wal`` and ``-shm`` files where they exist, and its runs' event records
+    (``<db>.runs/``). A test that only needs *a* database holding a real run gets its own
+    copy of one made once per module, instead of running ``jitscope run`` again for it."""
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    for suffix in ("-wal", "-shm"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    runs = source.parent / f"{source.name}.runs"
+    if runs.exists():
+        shutil.copytree(runs, target.parent / f"{target.name}.runs")
+    return target
+
+
 def start_jitscope(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """The command in the background (for signals); its own session, like a terminal job."""
     full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
@@ -116,6 +134,19 @@ def wait_until(check: Callable[[], object], timeout: float = 60, what: str = "")
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def live_workers(timeout: float = 30) -> list[int]:
+    """:func:`worker_pids` once there is at least one (a bounded wait, returning at once
+    when a worker already runs)."""
+    found: list[int] = []
+
+    def seen() -> bool:
+        found[:] = worker_pids()
+        return bool(found)
+
+    wait_until(seen, timeout, "a live worker")
+    return found
 
 
 def cells_in(db: Path) -> int:

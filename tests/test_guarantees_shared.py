@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import assert_clean_error, jitscope, read_into
+from cli_support import assert_clean_error, copy_database, jitscope, read_into
 from kernel_files import doubling_file
 
 from jitscope.results.store import Store
@@ -34,6 +34,22 @@ def _with_closed(redirect: str, *args: str, cwd: Path | None = None) -> subproce
 def _runs(db: Path) -> list[tuple[str, int]]:
     with Store(db, create=False) as store:
         return [(r.state, r.cell_count) for r in store.runs()]
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding one real ``jitscope run`` (MCPI), made once for the module."""
+    db = tmp_path_factory.mktemp("one-run") / "r.db"
+    proc = jitscope("run", *MCPI, "--db", str(db))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return db
+
+
+@pytest.fixture
+def db(one_run: Path, tmp_path: Path) -> Path:
+    """``tmp_path/r.db``: this test's own copy of :func:`one_run`'s database, for a test that
+    needs a database holding a real run but does not test the run itself."""
+    return copy_database(one_run, tmp_path / "r.db")
 
 
 # ---- 7. a closed stdout or stderr ---------------------------------------------------------------
@@ -55,9 +71,7 @@ def test_item_7_run_with_stdout_closed_still_measures_and_never_writes_into_the_
     assert len(list(csv.DictReader(io.StringIO(out.read_text())))) == 1
 
 
-def test_item_7_a_command_that_only_prints_refuses_a_closed_stdout(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
-    assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
+def test_item_7_a_command_that_only_prints_refuses_a_closed_stdout(db: Path) -> None:
     for args in (["history", "--db", str(db)], ["show", "1", "--db", str(db)],
                  ["export", "1", "--db", str(db), "--csv", "-"], ["run", *MCPI, "--db", str(db), "--csv", "-"]):
         assert_clean_error(_with_closed(">&-", *args), "standard output is closed")
@@ -118,9 +132,9 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
 
 
-def test_item_9_formulas_are_neutralised_and_the_round_trip_is_exact(tmp_path: Path) -> None:
-    db, first = tmp_path / "r.db", tmp_path / "first.csv"
-    assert jitscope("run", *MCPI, "--db", str(db), "--csv", str(first)).returncode == 0
+def test_item_9_formulas_are_neutralised_and_the_round_trip_is_exact(db: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first.csv"
+    assert jitscope("export", "1", "--db", str(db), "--csv", str(first)).returncode == 0
     rows = _csv_rows(first)
     rows[0].update(HOSTILE)  # a host named by someone else, a reason from a plugin...
     hostile = tmp_path / "hostile.csv"
@@ -143,9 +157,9 @@ def test_item_9_formulas_are_neutralised_and_the_round_trip_is_exact(tmp_path: P
     assert '"reason": "+cmd|' in json_out.stdout  # stored as it was, not with the quote
 
 
-def test_item_9_negative_numbers_stay_numbers(tmp_path: Path) -> None:
-    db, out = tmp_path / "r.db", tmp_path / "o.csv"
-    assert jitscope("run", *MCPI, "--db", str(db), "--csv", str(out)).returncode == 0
+def test_item_9_negative_numbers_stay_numbers(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.csv"
+    assert jitscope("export", "1", "--db", str(db), "--csv", str(out)).returncode == 0
     rows = _csv_rows(out)
     rows[0]["backend_version"] = "-5"
     with out.open("w", encoding="utf-8", newline="") as fh:
@@ -174,9 +188,8 @@ def test_item_11_new_exports_honour_the_umask(umask: int, tmp_path: Path) -> Non
     assert [_mode(p) for p in outs] == [0o666 & ~umask] * 3
 
 
-def test_item_11_re_exporting_keeps_a_shared_files_mode(tmp_path: Path) -> None:
-    db, out = tmp_path / "r.db", tmp_path / "shared.csv"
-    assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
+def test_item_11_re_exporting_keeps_a_shared_files_mode(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shared.csv"
     out.write_text("old\n")
     out.chmod(0o664)
     assert jitscope("export", "1", "--db", str(db), "--csv", str(out)).returncode == 0
@@ -195,11 +208,11 @@ def test_item_16_export_over_the_kernel_file_is_refused(tmp_path: Path) -> None:
     link = tmp_path / "link.py"
     link.symlink_to(kern)
     db = tmp_path / "r.db"
-    for target in (kern, link, tmp_path / "." / "mykern.py"):
-        for flag in ("--csv", "--json", "--md"):
-            proc = jitscope("run", "-w", str(kern), "-b", "numpy", "-s", "10", "--budget", "0.02", "--no-plot",
-                            "--db", str(db), flag, str(target))
-            assert_clean_error(proc, "input of this run")
+    # each spelling of the kernel file once, each export flag once (one command apiece)
+    for target, flag in ((kern, "--csv"), (link, "--json"), (tmp_path / "." / "mykern.py", "--md")):
+        proc = jitscope("run", "-w", str(kern), "-b", "numpy", "-s", "10", "--budget", "0.02", "--no-plot",
+                        "--db", str(db), flag, str(target))
+        assert_clean_error(proc, "input of this run")
     assert kern.read_text() == KERNEL
     assert not db.exists() or _runs(db) == []
 
@@ -214,11 +227,9 @@ def test_item_10_an_empty_file_is_never_turned_into_a_database(tmp_path: Path) -
     assert not (tmp_path / "empty.db-wal").exists()
 
 
-def test_item_10_a_database_in_a_read_only_folder_can_be_read(tmp_path: Path) -> None:
+def test_item_10_a_database_in_a_read_only_folder_can_be_read(one_run: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ro"
-    folder.mkdir()
-    db = folder / "r.db"
-    assert jitscope("run", *MCPI, "--db", str(db)).returncode == 0
+    db = copy_database(one_run, folder / "r.db")
     before = sorted(p.name for p in folder.iterdir())  # the database, and the run's event record beside it
     db.chmod(0o444)
     folder.chmod(0o555)
@@ -280,7 +291,10 @@ def test_item_8_a_plugin_that_exits_at_its_top_level_is_never_success(top_level:
 
 
 # ---- 12. the output goes away mid-run ------------------------------------------------------------
-SIX = ["-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000,4000,5000,6000", "--budget", "0.3", "--no-plot"]
+# Six cells of ~0.2 s each: after the first, about a second of run left to close the output
+# in. (Under 0.3 s a cell is measured in one worker process, not three: less work, and each
+# cell's line comes as soon as it is measured.)
+SIX = ["-w", "mcpi", "-b", "numpy", "-s", "1000,2000,3000,4000,5000,6000", "--budget", "0.2", "--no-plot"]
 
 
 def _on_own_terminal(sub: int) -> None:

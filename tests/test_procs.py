@@ -83,8 +83,9 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
     marks = tmp_path / "marks"
     marks.mkdir()
     db, out = tmp_path / "db.sqlite", tmp_path / "out.json"
-    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "-s", "1", "--budget", "1.5", "--no-plot",
-                          "--db", str(db), "--json", str(out), env={"JITSCOPE_TEST_PIDS": str(marks)})
+    # one process timing for 0.5 s (the window to stop it in), then again after fg
+    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "-s", "1", "--budget", "0.5", "--processes", "1",
+                          "--no-plot", "--db", str(db), "--json", str(out), env={"JITSCOPE_TEST_PIDS": str(marks)})
     try:
         wait_until(lambda: (marks / "measuring.1").exists(), what="the cell's timing started")
         worker = int((marks / "measuring.1").read_text())
@@ -94,7 +95,7 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
         lock = Path(os.environ["JITSCOPE_TIMING_LOCK"])
         assert _lock_is_free(lock), "a paused run holds the timing lock"
         paused_at = time.monotonic()
-        while time.monotonic() - paused_at < 3.0:  # the pause itself (what the samples must not contain)
+        while time.monotonic() - paused_at < 1.5:  # the pause itself (what the samples must not contain)
             assert _state(worker) == "T" and _state(proc.pid) == "T"
             time.sleep(0.1)
         (marks / "measuring.1").unlink()
@@ -118,7 +119,7 @@ def test_ctrl_z_pauses_the_worker_and_fg_measures_the_paused_cell_again(tmp_path
     assert (marks / "measuring.1").exists(), "the cell was measured again"
     (cell,) = json.loads(out.read_text())["cells"]
     assert cell["status"] == "ok"
-    assert cell["raw_samples"] and max(cell["raw_samples"]) < 1.0, "a sample spans the pause"
+    assert cell["raw_samples"] and max(cell["raw_samples"]) < 1.0, "a sample spans the pause"  # 0.05 s each
 
 
 def _controlling_terminal() -> None:
@@ -137,7 +138,7 @@ def test_ctrl_z_typed_in_the_terminal_pauses_the_worker_too(tmp_path: Path) -> N
     env = {**os.environ, "JITSCOPE_TEST_PIDS": str(marks)}
     env.pop("COLUMNS", None)
     proc = subprocess.Popen([sys.executable, "-m", "jitscope.cli", "run", "-w", SLOW, "-b", "python", "-s", "1",
-                             "--budget", "1.5", "--no-plot", "--db", str(tmp_path / "db.sqlite")],
+                             "--budget", "0.5", "--processes", "1", "--no-plot", "--db", str(tmp_path / "db.sqlite")],
                             stdin=sub, stdout=sub, stderr=sub, env=env, start_new_session=True,
                             preexec_fn=_controlling_terminal)
     os.close(sub)
@@ -164,14 +165,14 @@ def test_a_stalled_supervisor_keeps_the_result_its_worker_already_sent(tmp_path:
     marks = tmp_path / "marks"
     marks.mkdir()
     db = tmp_path / "db.sqlite"
-    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "--budget", "0.3", "--timeout", "5", "--no-plot",
+    proc = start_jitscope("run", "-w", SLOW, "-b", "python", "--budget", "0.2", "--timeout", "5", "--no-plot",
                           "--db", str(db), env={"JITSCOPE_TEST_PIDS": str(marks)})
     try:
         wait_until(lambda: _cells_in(db) >= 1, what="the first cell saved")
         os.kill(proc.pid, signal.SIGSTOP)  # cannot be caught: the worker goes on alone
         stopped_at = time.monotonic()
         wait_until(lambda: worker_pids() == [], 30, "the worker sent its last result and exited")
-        while time.monotonic() - stopped_at < 6.0:  # a stall longer than --timeout
+        while time.monotonic() - stopped_at < 5.5:  # a stall longer than --timeout
             time.sleep(0.1)
         os.kill(proc.pid, signal.SIGCONT)
         stdout, stderr = _finish(proc)

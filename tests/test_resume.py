@@ -20,6 +20,7 @@ import pytest
 from cli_support import (
     TESTS,
     assert_clean_error,
+    copy_database,
     jitscope,
     pids_alive,
     start_jitscope,
@@ -138,8 +139,10 @@ def test_only_timeout_cells_run_again_and_a_failed_cell_is_kept(tmp_path: Path) 
     db, gate = tmp_path / "X.db", tmp_path / "gate"
     gate.touch()
     env = {"JITSCOPE_TEST_GATE": str(gate)}
+    # --timeout: what the held cell waits before it is called a timeout (the whole wait), and
+    # also the bound on its worker's start-up: 5 s, not less, for a loaded machine
     first = jitscope("run", "-w", "mcpi", "-w", GATE, "-b", "gate:fine,gate:gated,gate:fails", "-s", "1000",
-                     "--timeout", "8", *FAST, "--db", str(db), env=env)
+                     "--timeout", "5", *FAST, "--db", str(db), env=env)
     assert first.returncode == 1, first.stdout + first.stderr
     before = _rows(db)
     assert [status for status, _, _ in before.values()] == ["ok", "timeout", "failed"]
@@ -156,9 +159,8 @@ def test_only_timeout_cells_run_again_and_a_failed_cell_is_kept(tmp_path: Path) 
 
 
 # ---- nothing to do, refusals -------------------------------------------------------------------
-def test_a_finished_run_has_nothing_to_resume(tmp_path: Path) -> None:
-    db = tmp_path / "X.db"
-    assert jitscope("run", "-w", "mcpi", "-b", "python", "-s", "1e4", *FAST, "--db", str(db)).returncode == 0
+def test_a_finished_run_has_nothing_to_resume(python_run: Path, tmp_path: Path) -> None:
+    db = copy_database(python_run, tmp_path / "X.db")
     before = _rows(db)
     proc = jitscope("run", "--resume", "1", "--db", str(db))
     assert proc.returncode == 0, proc.stderr
@@ -168,7 +170,7 @@ def test_a_finished_run_has_nothing_to_resume(tmp_path: Path) -> None:
     proc = jitscope("run", "--resume", "latest", "--db", str(db), "--csv", str(out))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "run 1 has no unfinished cells", proc.stdout
-    assert [r["status"] for r in csv.DictReader(out.open())] == ["ok"]
+    assert [r["status"] for r in csv.DictReader(out.open())] == ["ok", "ok"]
 
 
 def test_a_run_still_running_is_not_resumed(tmp_path: Path) -> None:
@@ -216,13 +218,33 @@ def _cut_run(tmp_path: Path, *args: str) -> Path:
     db = tmp_path / "X.db"
     first = jitscope("run", *args, "-s", "1000,2000", *FAST, "--db", str(db))
     assert first.returncode == 0, first.stdout + first.stderr
+    return _as_cut(db)
+
+
+def _as_cut(db: Path) -> Path:
     _edit(db, "UPDATE cells SET status = 'cancelled' WHERE seq = 1")
     _edit(db, "UPDATE runs SET state = 'interrupted'")
     return db
 
 
-def test_a_run_of_another_host_is_refused(tmp_path: Path) -> None:
-    db = _cut_run(tmp_path, "-w", "mcpi", "-b", "python")
+@pytest.fixture(scope="module")
+def python_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real two-cell run of ``-w mcpi -b python`` for the module; each test that only
+    edits and resumes it takes :func:`cut_python_run`, its own copy."""
+    db = tmp_path_factory.mktemp("python-run") / "X.db"
+    first = jitscope("run", "-w", "mcpi", "-b", "python", "-s", "1000,2000", *FAST, "--db", str(db))
+    assert first.returncode == 0, first.stdout + first.stderr
+    return db
+
+
+@pytest.fixture
+def cut_python_run(python_run: Path, tmp_path: Path) -> Path:
+    """``_cut_run(tmp_path, "-w", "mcpi", "-b", "python")``, from a copy of one module run."""
+    return _as_cut(copy_database(python_run, tmp_path / "X.db"))
+
+
+def test_a_run_of_another_host_is_refused(cut_python_run: Path) -> None:
+    db = cut_python_run
     _edit_environment(db, {"host": "elsewhere.example"})
     proc = jitscope("run", "--resume", "1", "--db", str(db))
     assert_clean_error(proc, "elsewhere.example")
@@ -268,10 +290,10 @@ def test_changed_versions_are_said_and_recorded(tmp_path: Path) -> None:
     assert [status for status, _, _ in _rows(db).values()] == ["ok", "ok"]
 
 
-def test_prepare_names_the_cells_to_run_for_the_app(tmp_path: Path) -> None:
+def test_prepare_names_the_cells_to_run_for_the_app(cut_python_run: Path) -> None:
     from jitscope.runner.resume import prepare
 
-    db = _cut_run(tmp_path, "-w", "mcpi", "-b", "python")
+    db = cut_python_run
     _edit(db, "DELETE FROM cells WHERE seq = 1")  # never recorded, as after a SIGKILL
     plan = prepare(db, "latest")
     assert plan.run_id == 1 and plan.todo == (1,) and plan.warnings == ()

@@ -48,6 +48,11 @@ def _groups(cell: dict[str, Any]) -> list[list[float]]:
     return out
 
 
+# Under xdist every test that reads `two_runs` shares one worker, so its two runs happen once
+# (ungrouped, each worker that drew one of these tests made them again).
+RUNS_GROUP = pytest.mark.xdist_group("rounds-two-runs")
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     root = tmp_path_factory.mktemp("rounds")
@@ -56,6 +61,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return root, first, second
 
 
+@RUNS_GROUP
 def test_processes_3_keeps_three_groups_of_samples_per_cell(two_runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     _, first, _ = two_runs
     cell = _cell(first, "perprocess")
@@ -66,6 +72,7 @@ def test_processes_3_keeps_three_groups_of_samples_per_cell(two_runs: tuple[Path
     assert cell["spec"]["budget_s"] == 0.3  # the cell as planned; each process had a third of it
 
 
+@RUNS_GROUP
 def test_the_interval_covers_the_spread_between_processes(two_runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     """Processes sleeping 2, 8 and 32 ms: the cell's interval is wider than any one process's
     own, reaches from the slowest to the fastest process's median, and the cell is flagged
@@ -83,6 +90,7 @@ def test_the_interval_covers_the_spread_between_processes(two_runs: tuple[Path, 
     assert "3 processes' medians span" in cell["stats"]["unstable_reason"]
 
 
+@RUNS_GROUP
 def test_compare_of_two_runs_uses_the_groups(two_runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     """``jitscope compare 1 2`` on two --processes 3 runs: the process is the unit (its interval
     is the grouped one, computed here from the exported samples) and identical runs whose

@@ -66,7 +66,8 @@ async def test_a_run_opened_from_history_has_its_table_focused(tmp_path: Path) -
         await pilot.press("v")  # Results seen once, empty: it is resumed, not mounted, below
         await pilot.pause()
         await pilot.press("h")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: bool(app.screen.query(DataTable)) and app.screen.query_one(DataTable).row_count == 2,
+                       timeout=30)  # History's runs, read in a thread
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.view is not None)
         await pilot.pause()
@@ -142,13 +143,12 @@ async def test_setup_says_custom_while_sizes_come_from_the_command_line(tmp_path
 
     app = make_app(tmp_path, mcpi_selection(sizes=[1000, 3000, 10000]))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: bool(app.screen.query("#preset")) and app.session.request is not None)
         assert str(app.screen.query_one("#preset", Select).value) == "custom"
         assert app.screen.query_one("#sizes", Input).value == "1e3,3e3,1e4"
         assert app.session.request is not None and [c.size for c in app.session.request.plan.cells][:3] == [1000, 3000, 10000]
         await pilot.press("p")
-        await pilot.pause(0.3)
-        assert str(app.screen.query_one("#preset", Select).value) == "default"
+        await wait_for(pilot, lambda: str(app.screen.query_one("#preset", Select).value) == "default")
         assert app.screen.query_one("#sizes", Input).value == ""
 
 

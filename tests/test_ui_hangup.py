@@ -182,10 +182,10 @@ SCENARIOS = ["starting", "first bytes", "first screen", "mid probe"]
 
 
 def test_a_hang_up_at_any_moment_of_start_up_ends_the_app_and_its_workers(tmp_path: Path) -> None:
-    """12 apps (4 at a time), hung up while the interpreter starts, at the first bytes the app
-    writes, as the first screen appears, and while a version probe's worker runs: each one
-    exits within the bound and leaves no worker."""
-    runs = [SCENARIOS[i % len(SCENARIOS)] for i in range(12)]
+    """8 apps (4 at a time: each moment twice), hung up while the interpreter starts, at the
+    first bytes the app writes, as the first screen appears, and while a version probe's
+    worker runs: each one exits within the bound and leaves no worker."""
+    runs = [SCENARIOS[i % len(SCENARIOS)] for i in range(2 * len(SCENARIOS))]
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(lambda ix: _hang_up_when(ix[1], tmp_path / f"home{ix[0]}"), enumerate(runs)))
     stuck = [o for o in outcomes if not o.exited]
