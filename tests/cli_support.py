@@ -13,6 +13,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 CHAOS = str(TESTS / "plugins" / "chaos_backend.py")
+GATE = str(TESTS / "plugins" / "gate_backend.py")
 
 
 def jitscope(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
@@ -209,3 +210,17 @@ def kill_running_daemons(db: Path) -> None:
             pid = int(str(lines[starts[-1]]["pid"]))
             if pid != os.getpid() and pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def held(gate: Path, sizes: int, backends: str = "gate:gated") -> tuple[str, ...]:
+    """A plan of the gate plugin's cells at ``sizes`` sizes: ``gate:gated`` cells wait while
+    the file ``gate`` exists (``gate:fine`` ones finish at once), so the run is still running
+    for as long as the test needs, whatever the machine's load, and ends once the test
+    removes the file. Run with ``gate_env(gate)``."""
+    gate.touch()
+    return ("-w", GATE, "-w", "mcpi", "-b", backends, "-s", ",".join(str(i) for i in range(1, sizes + 1)),
+            "--budget", "0.05")
+
+
+def gate_env(gate: Path) -> dict[str, str]:
+    return {"JITSCOPE_TEST_GATE": str(gate)}

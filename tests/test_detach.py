@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from cli_support import (
-    TESTS,
     cells_done,
+    gate_env,
+    held,
     jitscope,
     kill_running_daemons,
     pids_alive,
@@ -43,21 +44,6 @@ from jitscope.runner.recorded_run import selection_from_record, selection_record
 FAST = ("-w", "mcpi", "-b", "python", "-s", "100,200", "--budget", "0.05")
 
 
-GATE = str(TESTS / "plugins" / "gate_backend.py")
-
-
-def held(gate: Path, sizes: int, backends: str = "gate:gated") -> tuple[str, ...]:
-    """A plan of the gate plugin's cells at ``sizes`` sizes: ``gate:gated`` cells wait while
-    the file ``gate`` exists (``gate:fine`` ones finish at once), so the run is still running
-    for as long as the test needs, whatever the machine's load, and ends once the test
-    removes the file. Run with ``gate_env(gate)``."""
-    gate.touch()
-    return ("-w", GATE, "-w", "mcpi", "-b", backends, "-s", ",".join(str(i) for i in range(1, sizes + 1)),
-            "--budget", "0.05")
-
-
-def gate_env(gate: Path) -> dict[str, str]:
-    return {"JITSCOPE_TEST_GATE": str(gate)}
 
 
 def start_detached(db: Path, *args: str, env: dict[str, str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """Issue 19 item 3 (and the app's side of item 5): a run started in the app lives in a daemon
 process and outlives the app; the app is a reader of its record. Through the real app
-(App.run_test) with real daemons, real worker processes and the real store; the slow cells
-come from the chaos plugin (~0.3 s each)."""
+(App.run_test) with real daemons, real worker processes and the real store. A run that must
+still be running when the test acts is held by the gate plugin (its cells wait while a file
+exists), never by slow cells that a loaded machine may outlast."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import CHAOS, cells_done, jitscope, kill_running_daemons, run_record, wait_until
+from cli_support import (
+    CHAOS,
+    GATE,
+    cells_done,
+    held,
+    jitscope,
+    kill_running_daemons,
+    run_record,
+    wait_until,
+)
 from test_ui_support import aio, wait_for
 
 from jitscope.core.registry import load_registry
@@ -21,9 +31,21 @@ from jitscope.runner.plan import Selection
 SIZE = (100, 30)
 
 
-def slow_selection(cells: int) -> Selection:
-    return Selection(workloads=["mcpi"], backends=[("chaos", "slow")], sizes=list(range(1, cells + 1)),
-                     budget_s=0.05)
+def held_selection(gate: Path, sizes: int) -> Selection:
+    """``held``'s plan for the app: at each size a ``gate:fine`` cell that finishes at once, then
+    a ``gate:gated`` one that waits while ``gate`` exists. The first cell finishes and the run
+    then stays running, however loaded the machine, until the test removes the file."""
+    gate.touch()
+    return Selection(workloads=["mcpi"], backends=[("gate", "fine"), ("gate", "gated")],
+                     sizes=list(range(1, sizes + 1)), budget_s=0.05)
+
+
+@pytest.fixture
+def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The gate file the app's daemons (started from this process) and their workers obey."""
+    path = tmp_path / "gate"
+    monkeypatch.setenv("JITSCOPE_TEST_GATE", str(path))
+    return path
 
 
 def slow_args(cells: int) -> tuple[str, ...]:
@@ -35,7 +57,7 @@ def real_app(db: Path, selection: Selection | None = None):
     """The app as ``jitscope`` opens it, but with the registry given (the chaos plugin's)."""
     from jitscope.ui.app import JitscopeApp
 
-    return JitscopeApp(load_registry([CHAOS]), db, selection, probe=None, export_dir=db.parent,
+    return JitscopeApp(load_registry([CHAOS, GATE]), db, selection, probe=None, export_dir=db.parent,
                        theme="jitscope-dark")
 
 
@@ -100,8 +122,8 @@ def shows_a_run(app) -> bool:
 # ---- a run started in the app ----------------------------------------------------------------------
 @aio
 async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_reattaches_it(
-        daemons: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    app = real_app(daemons, slow_selection(16))
+        daemons: Path, gate: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = real_app(daemons, held_selection(gate, 8))  # 16 cells, held at the second
     async with app.run_test(size=SIZE) as pilot:
         await run_until_a_cell_is_done(pilot, daemons)
         await ask_to_quit(pilot, app)
@@ -118,6 +140,7 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
     async with again.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: shows_a_run(again), timeout=30)
         assert again.session.job.progress.run_id == 1 and again.session.job.progress.total == 16
+        gate.unlink()  # the rest of the run, followed here
         await wait_for(pilot, lambda: not again.session.running, timeout=90)
         assert [r.status.value for r in again.session.view.results] == ["ok"] * 16
     assert final(daemons, 1) == ("finished", ["ok"] * 16)
@@ -125,8 +148,8 @@ async def test_q_then_k_quits_the_run_goes_on_in_its_own_process_and_the_app_rea
 
 
 @aio
-async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled(daemons: Path) -> None:
-    app = real_app(daemons, slow_selection(12))
+async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled(daemons: Path, gate: Path) -> None:
+    app = real_app(daemons, held_selection(gate, 6))
     async with app.run_test(size=SIZE) as pilot:
         await run_until_a_cell_is_done(pilot, daemons)
         await pilot.press("escape")
@@ -141,10 +164,10 @@ async def test_escape_cancels_the_apps_run_through_its_daemon_recorded_cancelled
 
 
 @aio
-async def test_q_then_escape_stays_and_q_then_c_cancels_and_quits(daemons: Path) -> None:
+async def test_q_then_escape_stays_and_q_then_c_cancels_and_quits(daemons: Path, gate: Path) -> None:
     from jitscope.ui.screens.dialogs import QuitRunDialog
 
-    app = real_app(daemons, slow_selection(12))
+    app = real_app(daemons, held_selection(gate, 6))
     async with app.run_test(size=SIZE) as pilot:
         await run_until_a_cell_is_done(pilot, daemons)
         await ask_to_quit(pilot, app)
@@ -178,12 +201,13 @@ def test_the_daemon_plans_what_the_form_planned_with_a_size_preset() -> None:
 
 # ---- runs found running when the app opens ---------------------------------------------------------
 @aio
-async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(daemons: Path) -> None:
+async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(daemons: Path, gate: Path) -> None:
     """Two runs started with --detach: the newest is shown live (replayed, then followed),
     the other is counted; escape cancels the one shown, the other goes on."""
     # The older one times under a lock of its own: both run at once, neither waits for the other.
-    older = start_detached(daemons, *slow_args(40), env={"JITSCOPE_TIMING_LOCK": str(daemons.parent / "other.lock")})
-    newer = start_detached(daemons, *slow_args(30))
+    both = "gate:fine,gate:gated"  # held at their second cells until the test ends
+    older = start_detached(daemons, *held(gate, 20, both), env={"JITSCOPE_TIMING_LOCK": str(daemons.parent / "other.lock")})
+    newer = start_detached(daemons, *held(gate, 15, both))
     app = real_app(daemons)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: shows_a_run(app), timeout=30)
@@ -201,12 +225,13 @@ async def test_opening_the_app_reattaches_the_newest_running_run_and_cancels_it(
 
 
 @aio
-async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_here(daemons: Path) -> None:
-    run_id = start_detached(daemons, *slow_args(4))
+async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_here(daemons: Path, gate: Path) -> None:
+    run_id = start_detached(daemons, *held(gate, 2, "gate:fine,gate:gated"))
     wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")  # replayed, then followed
     app = real_app(daemons)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: shows_a_run(app), timeout=30)
+        gate.unlink()
         await wait_for(pilot, lambda: not app.session.running, timeout=90)
         view = app.session.view
         assert view is not None and [r.status.value for r in view.results] == ["ok"] * 4
@@ -216,14 +241,15 @@ async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_h
 
 # ---- History: resume ---------------------------------------------------------------------------------
 @aio
-async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(daemons: Path) -> None:
+async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(daemons: Path, gate: Path) -> None:
     from jitscope.ui.screens.history import HistoryScreen
 
-    run_id = start_detached(daemons, *slow_args(6))
+    run_id = start_detached(daemons, *held(gate, 3, "gate:fine,gate:gated"))
     wait_until(lambda: cells_done(daemons, run_id) >= 1, 90, "a first cell")
     assert jitscope("cancel", str(run_id), "--db", str(daemons), timeout=60).returncode == 0
     state, statuses = final(daemons, run_id)
     assert state == "cancelled" and "cancelled" in statuses
+    gate.unlink()  # what the resume runs finishes
     finished = start_detached(daemons, *slow_args(1))
     assert final(daemons, finished) == ("finished", ["ok"])
     app = real_app(daemons)
