@@ -283,12 +283,14 @@ def _assert_failed_not_a_steady_state(cell: dict, reason: str) -> None:
 
 @pytest.mark.slow
 @needs_cxx
-def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_at_the_limit(tmp_path: Path) -> None:
+def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_at_the_limit(
+        tmp_path: Path, warm_inductor_cache: dict[str, str]) -> None:
     """Limit 1: the second call meets the limit at once, every timed call after the first ran
-    eagerly. (Its own worker: the limit is Dynamo's, for the whole process.)"""
+    eagerly. (Its own worker: the limit is Dynamo's, for the whole process.) Dynamo's counters
+    say compiled and limit hit whether Inductor's cache is warm or cold: a shared warm one."""
     kernels = tmp_path / "kernels.py"
     kernels.write_text(recompiles_every_call("plus_one", 1))
-    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8", env=warm_inductor_cache)
     _assert_failed_not_a_steady_state(cell, "torch.compile ran eager code: Dynamo hit its recompile limit "
                                             "(torch._dynamo.config.recompile_limit = 1) and stopped compiling this function")
 

@@ -57,10 +57,10 @@ def float32_fresh(tmp_path_factory: pytest.TempPathFactory, home: Path) -> list[
                 "--dtype", "float32", "-s", "checksum=1e4", "-s", "softmax=S", "-p", "inputs=fresh")
 
 
-def _run(tmp_path: Path, home: Path, *args: str) -> list[dict[str, str]]:
+def _run(tmp_path: Path, home: Path, *args: str, env: dict[str, str] | None = None) -> list[dict[str, str]]:
     out = tmp_path / f"out-{len(list(tmp_path.glob('out-*.csv')))}.csv"
     proc = jitscope("run", *args, "--budget", "0.05", "--no-plot", "--db", str(tmp_path / "db.sqlite"),
-                    "--csv", str(out), env={"JITSCOPE_HOME": str(home)}, timeout=600)
+                    "--csv", str(out), env={"JITSCOPE_HOME": str(home), **(env or {})}, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr
     with out.open() as f:
         return list(csv.DictReader(f))
@@ -271,7 +271,9 @@ CLOSURE_KERNEL = """
 """
 
 
-def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path) -> None:
+def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path,
+                                                                         warm_inductor_cache: dict[str, str]) -> None:
+    """Options and status only, nothing about compiling: a shared warm Inductor cache."""
     pytest.importorskip("torch")
     kernels = _write(tmp_path, """
         import jitscope
@@ -286,7 +288,7 @@ def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_pa
         def _(x):
             return 2.0 * x + 1.0
     """)
-    eager, compiled = _run(tmp_path, home, "-w", str(kernels), "-b", "torch:eager,torch:compile")
+    eager, compiled = _run(tmp_path, home, "-w", str(kernels), "-b", "torch:eager,torch:compile", env=warm_inductor_cache)
     assert eager["status"] == "ok" and eager["kernel_options"] == "", eager
     if compiled["status"] == "skipped":  # no C++ compiler here: said, not hidden
         assert "C++ compiler" in compiled["reason"]

@@ -255,16 +255,6 @@ def test_a_parallel_kernel_never_loads_the_serial_one_from_numbas_disk_cache(tmp
     assert _cell(again, "total", "numba", "parallel")["cache"] == "hit"
 
 
-def test_cuda_cells_are_a_clear_skip_without_a_gpu(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present: the CUDA path runs for real elsewhere")
-    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", "torch", "--device", "cuda", "-s", "1e4")
-    assert rows[0]["status"] == "skipped" and "cuda" in rows[0]["reason"].lower()
-
-
 @pytest.mark.parametrize("body,needle", [
     ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
      "@w.reference\ndef _(x): return x\n@w.kernel('numbaa')\ndef _(x): return x\n", "unknown backend 'numbaa'"),
