@@ -3,6 +3,7 @@ touches the user's real database, caches or machine-wide lock."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,3 +45,18 @@ def jitscope_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results.sqlite"
+
+
+@pytest.fixture(scope="session")
+def warm_inductor_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for a run whose test checks nothing about compiling or caching: an Inductor
+    cache shared by the whole session (every xdist worker), so the trivial function each
+    torch.compile worker warms up with is compiled once, not once per run. Only for tests
+    whose outcome is the same with a cold or a warm cache (a cell's ``cache`` column, its
+    compile time or a first-call label would depend on which test ran first): the compile and
+    cache tests keep a cold cache of their own."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: gw0, gw1... share the parent
+    path = root / "shared-torchinductor"
+    path.mkdir(exist_ok=True)
+    return {"TORCHINDUCTOR_CACHE_DIR": str(path)}

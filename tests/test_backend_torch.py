@@ -129,15 +129,22 @@ def test_threads_setting_reaches_torch() -> None:
 
 
 # ---- past Dynamo's recompile limit (issue 17, item 18) ---------------------------------------
-# Dynamo keeps at most ``recompile_limit`` (8) compiled variants of one function; a 9th shape in
-# the same worker used to run eager code published as torch:compile "compiled earlier". Nine
-# sizes each (one past the limit) are what the tests need to fail on that.
-NINE_LINREG_SIZES = "2,3,4,5,6,7,8,9,10"
-NINE_OWN_SIZES = "10,20,30,40,50,60,70,80,90"
+# Dynamo keeps at most ``recompile_limit`` (8 by default) compiled variants of one function; one
+# size past it in the same worker used to run eager code published as torch:compile "compiled
+# earlier". The sweep's own file lowers the limit to 1 for its worker (a user's file may set it),
+# so two sizes each go past it: the same failure as nine sizes past 8, with a quarter of the
+# compiles.
+RECOMPILE_LIMIT = 1
+LINREG_SIZES = "2,3"
+OWN_SIZES = "10,20"
+assert len(LINREG_SIZES.split(",")) == len(OWN_SIZES.split(",")) == RECOMPILE_LIMIT + 1
 
 
 OWN_KERNEL = '''
+import torch
 import jitscope
+
+torch._dynamo.config.recompile_limit = LIMIT  # for the whole worker: linreg's cells too
 
 scale = jitscope.workload("scale", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(10,))
 
@@ -174,15 +181,17 @@ def _(x):
 @pytest.fixture(scope="module")
 def compile_sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     """One ``jitscope run -b torch:compile`` (one worker) for the built-in linreg and an own
-    kernel, each at nine sizes, and a kernel Dynamo cannot compile: the tests below read their
-    workload's cells. Sharing the worker takes nothing from them (each function has its own
+    kernel, each at one size past the recompile limit its file sets, a kernel Dynamo cannot
+    compile and one that recompiles on every call: the tests below read their workload's cells. Sharing the worker takes nothing from them (each function has its own
     recompile count, Dynamo is reset before every cell) and saves a torch start and an Inductor
     warm-up per test."""
     tmp = tmp_path_factory.mktemp("compile-sweep")
-    (tmp / "own.py").write_text(OWN_KERNEL)
+    (tmp / "own.py").write_text(OWN_KERNEL.replace("LIMIT", str(RECOMPILE_LIMIT)))
     (tmp / "nothing.py").write_text(NOTHING_TO_COMPILE)
+    (tmp / "every_call.py").write_text(recompiles_every_call("every_call", RECOMPILE_LIMIT))
     cells = run_json_cells(tmp, "-w", "linreg", "-w", str(tmp / "own.py"), "-w", str(tmp / "nothing.py"),
-                           "-b", "torch:compile", "-s", f"linreg={NINE_LINREG_SIZES}", "-s", f"scale={NINE_OWN_SIZES}",
+                           "-w", str(tmp / "every_call.py"),
+                           "-b", "torch:compile", "-s", f"linreg={LINREG_SIZES}", "-s", f"scale={OWN_SIZES}",
                            env={"JITSCOPE_HOME": str(tmp / "home")})
     by_workload: dict[str, list[dict]] = {}
     for c in cells:
@@ -207,7 +216,7 @@ def _assert_each_cell_compiled_or_truly_failed(cells: list[dict], sizes: str) ->
 @needs_cxx
 def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(compile_sweep: dict) -> None:
     cells = compile_sweep["linreg"]
-    _assert_each_cell_compiled_or_truly_failed(cells, NINE_LINREG_SIZES)
+    _assert_each_cell_compiled_or_truly_failed(cells, LINREG_SIZES)
     assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
 
 
@@ -215,7 +224,7 @@ def test_every_linreg_compile_cell_past_the_recompile_limit_is_compiled(compile_
 @needs_cxx
 def test_an_own_kernel_past_the_recompile_limit_compiles_every_cell(compile_sweep: dict) -> None:
     cells = compile_sweep["scale"]
-    _assert_each_cell_compiled_or_truly_failed(cells, NINE_OWN_SIZES)
+    _assert_each_cell_compiled_or_truly_failed(cells, OWN_SIZES)
     assert all(c["status"] == "ok" for c in cells), [c["reason"] for c in cells]
 
 
@@ -249,34 +258,47 @@ import jitscope
 torch._dynamo.config.recompile_limit = LIMIT
 
 calls = {"n": 0}
-plus_one = jitscope.workload("plus_one", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
+NAME = jitscope.workload("NAME", inputs=lambda n, rng: {"x": rng.standard_normal(n)}, sizes=(8,))
 
-@plus_one.reference
+@NAME.reference
 def _(x):
     return x + 1.0
 
-@plus_one.kernel("torch")
+@NAME.kernel("torch")
 def _(x):
     calls["n"] += 1  # a Python int Dynamo guards on: every call is a new variant
     return x + 1.0 + 0.0 * calls["n"]
 '''
 
 
-@pytest.mark.slow
-@needs_cxx
-@pytest.mark.parametrize(("limit", "reason"), ids=["limit-hit", "recompiled"], argvalues=[
-    # The second call meets the limit at once: every timed call after the first ran eagerly.
-    (1, "torch.compile ran eager code: Dynamo hit its recompile limit (torch._dynamo.config.recompile_limit = 1)"
-        " and stopped compiling this function"),
-    # The second call compiles a second graph (slower than the budget: it is the one sample).
-    (2, "torch.compile recompiled 1 graph(s) after the first call: compile time fell inside the warm-up or"
-        " the samples"),
-])
-def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state(tmp_path: Path, limit: int,
-                                                                           reason: str) -> None:
-    kernels = tmp_path / "kernels.py"
-    kernels.write_text(RECOMPILES_EVERY_CALL.replace("LIMIT", str(limit)))
-    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+def recompiles_every_call(name: str, limit: int) -> str:
+    return RECOMPILES_EVERY_CALL.replace("NAME", name).replace("LIMIT", str(limit))
+
+
+def _assert_failed_not_a_steady_state(cell: dict, reason: str) -> None:
     assert cell["observed"]["compiled"] == "yes", cell  # the first call did compile
     assert (cell["status"], cell["reason"]) == ("failed", reason), cell
     assert cell["stats"]["median"] > 0, cell
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_at_the_limit(compile_sweep: dict) -> None:
+    """Limit 1 (the sweep's): the second call meets the limit at once, every timed call after
+    the first ran eagerly."""
+    (cell,) = compile_sweep["every_call"]
+    _assert_failed_not_a_steady_state(cell, "torch.compile ran eager code: Dynamo hit its recompile limit "
+                                            "(torch._dynamo.config.recompile_limit = 1) and stopped compiling this function")
+
+
+@pytest.mark.slow
+@needs_cxx
+def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_recompiled(tmp_path: Path) -> None:
+    """Limit 2: the second call compiles a second graph (slower than the budget: it is the one
+    sample). Its own worker (the limit is Dynamo's, for the whole process) and its own cold
+    Inductor cache (a warm one would make that compile faster)."""
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text(recompiles_every_call("plus_one", 2))
+    (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
+    _assert_failed_not_a_steady_state(cell, "torch.compile recompiled 1 graph(s) after the first call: compile time "
+                                            "fell inside the warm-up or the samples")

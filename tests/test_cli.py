@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sqlite3
@@ -124,15 +125,18 @@ def test_listings() -> None:
     assert backends.returncode == 0
     for name in ("python", "numpy"):
         assert name in backends.stdout
-    probed = jitscope("backends")
+    # The one probe of every installed backend in the suite (each in a worker: TensorFlow,
+    # torch, jax... started once here), with numba's CUDA simulator on so that it also shows a
+    # simulated device; wide, so no row folds.
+    probed = jitscope("backends", env={"NUMBA_ENABLE_CUDASIM": "1", "COLUMNS": "250"})
     assert probed.returncode == 0, probed.stderr
     numpy_row = next(line for line in probed.stdout.splitlines() if line.lstrip("│ ").startswith("numpy"))
     assert "available" in numpy_row and "blas" in numpy_row.lower()  # the worker reported its BLAS
+    if importlib.util.find_spec("numba") is not None:
+        numba_row = next(line for line in probed.stdout.splitlines() if line.startswith("│ numba "))
+        assert "cpu, cuda (simulated)" in numba_row, numba_row
     workloads = jitscope("workloads")
     assert all(w in workloads.stdout for w in ("linreg", "mcpi", "lu", "nodes"))
-    matrix = jitscope("workloads", "--matrix", "--markdown")
-    assert matrix.stdout.startswith("| backend:variant | linreg | lu | mcpi | nodes |")
-    assert "| numpy:default | ✓ | ✓ | ✓ | ✓ |" in matrix.stdout
     usage = jitscope("--help")
     assert usage.returncode == 0 and "jitscope run" in usage.stdout
 
@@ -170,6 +174,8 @@ def test_readme_matrix_is_the_generated_one() -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- matrix:start -->\n", 1)[1].split("<!-- matrix:end -->", 1)[0].strip()
     generated = jitscope("workloads", "--matrix", "--markdown").stdout.strip()
+    assert generated.startswith("| backend:variant | linreg | lu | mcpi | nodes |")
+    assert "| numpy:default | ✓ | ✓ | ✓ | ✓ |" in generated
     assert block == generated, "README matrix is stale: paste `jitscope workloads --matrix --markdown`"
 
 

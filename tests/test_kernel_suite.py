@@ -29,24 +29,45 @@ HEAT_GROUP = pytest.mark.xdist_group("kernel-suite-heat")
 
 @pytest.fixture(scope="module")
 def heat_fresh(tmp_path_factory: pytest.TempPathFactory, home: Path) -> list[dict[str, str]]:
-    """heat at S on numpy, numba and jax with fresh inputs, in the module's home: one run read
-    by three tests below (each worker start imports numba or jax)."""
+    """heat at S on numpy, numba and jax with fresh inputs, in the module's home, with two
+    small files of own kernels (a jax option misspelt, a numba helper reached through a
+    closure): one run read by five tests below (each worker start imports numba or jax). The
+    files' workloads have their own functions and their own cells: sharing the workers
+    changes nothing they check."""
     pytest.importorskip("numba")
     pytest.importorskip("jax")
-    return _run(tmp_path_factory.mktemp("heat"), home, "-w", f"{SUITE}:heat", "-b", "numpy,numba,jax", "-s", "S")
+    tmp = tmp_path_factory.mktemp("heat")
+    typo = _write(tmp, TYPO_KERNEL, "typo.py")
+    closure = _write(tmp, CLOSURE_KERNEL, "closure.py")
+    return _run(tmp, home, "-w", f"{SUITE}:heat", "-w", str(typo), "-w", str(closure), "-b", "numpy,numba,jax",
+                "-s", "heat=S")
 
 
-def _run(tmp_path: Path, home: Path, *args: str) -> list[dict[str, str]]:
+# Under xdist the tests that read `float32_fresh` share one worker, so it runs once.
+F32_GROUP = pytest.mark.xdist_group("kernel-suite-f32")
+
+
+@pytest.fixture(scope="module")
+def float32_fresh(tmp_path_factory: pytest.TempPathFactory, home: Path) -> list[dict[str, str]]:
+    """checksum and softmax in float32 with fresh inputs on numpy, numba and jax: one run read
+    by three tests below (fresh inputs do not change an exact or a NaN-aware comparison)."""
+    pytest.importorskip("numba")
+    pytest.importorskip("jax")
+    return _run(tmp_path_factory.mktemp("f32"), home, "-w", f"{SUITE}:checksum,{SUITE}:softmax", "-b", "numpy,numba,jax",
+                "--dtype", "float32", "-s", "checksum=1e4", "-s", "softmax=S", "-p", "inputs=fresh")
+
+
+def _run(tmp_path: Path, home: Path, *args: str, env: dict[str, str] | None = None) -> list[dict[str, str]]:
     out = tmp_path / f"out-{len(list(tmp_path.glob('out-*.csv')))}.csv"
     proc = jitscope("run", *args, "--budget", "0.05", "--no-plot", "--db", str(tmp_path / "db.sqlite"),
-                    "--csv", str(out), env={"JITSCOPE_HOME": str(home)}, timeout=600)
+                    "--csv", str(out), env={"JITSCOPE_HOME": str(home), **(env or {})}, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr
     with out.open() as f:
         return list(csv.DictReader(f))
 
 
-def _write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "kernels.py"
+def _write(tmp_path: Path, body: str, name: str = "kernels.py") -> Path:
+    path = tmp_path / name
     path.write_text(textwrap.dedent(body))
     return path
 
@@ -57,6 +78,10 @@ def _params(row: dict[str, str]) -> dict[str, str]:
 
 def _by(rows: list[dict[str, str]], workload: str, backend: str) -> list[dict[str, str]]:
     return [r for r in rows if r["workload"] == workload and r["backend"] == backend]
+
+
+def _heat(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [r for r in rows if r["workload"] == "heat"]
 
 
 # ---- 1. picking workloads from a file; sizes meant for one workload; memory refused up front --
@@ -98,7 +123,7 @@ def test_presets_and_parameters_are_recorded_with_every_cell(tmp_path: Path, hom
 @HEAT_GROUP
 def test_in_place_kernels_run_on_fresh_inputs_and_resident_ones_are_caught(tmp_path: Path, home: Path,
                                                                           heat_fresh: list[dict[str, str]]) -> None:
-    rows = heat_fresh
+    rows = _heat(heat_fresh)
     assert [(r["backend"], r["status"]) for r in rows] == [("numpy", "ok"), ("numba", "ok"), ("jax", "ok")], rows
     assert all(float(r["error"]) < 1e-12 for r in rows)
     resident = _run(tmp_path, home, "-w", f"{SUITE}:heat", "-b", "numpy,numba,jax", "-s", "S", "-p", "inputs=resident")
@@ -133,9 +158,9 @@ def test_undeclared_in_place_kernel_and_none_have_their_own_reasons(tmp_path: Pa
     assert python_row["status"] == "failed" and "returned None" in python_row["reason"], python_row
 
 
-def test_fresh_inputs_are_a_user_choice_on_record(tmp_path: Path, home: Path) -> None:
-    pytest.importorskip("jax")
-    rows = _run(tmp_path, home, "-w", f"{SUITE}:softmax", "-b", "jax", "--dtype", "float32", "-p", "inputs=fresh")
+@F32_GROUP
+def test_fresh_inputs_are_a_user_choice_on_record(float32_fresh: list[dict[str, str]]) -> None:
+    rows = _by(float32_fresh, "softmax", "jax")
     assert rows[0]["status"] == "ok" and _params(rows[0])["inputs"] == "fresh", rows
     assert_clean_error(jitscope("run", "-w", f"{SUITE}:softmax", "-b", "jax", "-p", "inputs=sometimes"),
                        "inputs='sometimes' is not one of resident, fresh")
@@ -143,41 +168,45 @@ def test_fresh_inputs_are_a_user_choice_on_record(tmp_path: Path, home: Path) ->
 
 # ---- 5. library options pass through, on record ---------------------------------------------------
 @HEAT_GROUP
-def test_library_options_reach_the_library_and_the_record(tmp_path: Path, home: Path,
-                                                          heat_fresh: list[dict[str, str]]) -> None:
-    rows = [r for r in heat_fresh if r["backend"] in ("numba", "jax")]
+def test_library_options_reach_the_library_and_the_record(heat_fresh: list[dict[str, str]]) -> None:
+    rows = [r for r in _heat(heat_fresh) if r["backend"] in ("numba", "jax")]
     assert [r["status"] for r in rows] == ["ok", "ok"], rows
     assert [r["kernel_options"] for r in rows] == ["fastmath=True", "static_argnames=('steps',)"]
-    kernels = _write(tmp_path, """
-        import jitscope
-
-        w = jitscope.workload("w", inputs=lambda n, rng: {"x": rng.random(n)}, sizes=(100,))
-
-        @w.reference
-        def _(x):
-            return 2.0 * x
-
-        @w.kernel("jax", static_argnums_typo=(0,))
-        def _(x):
-            return 2.0 * x
-    """)
-    (row,) = _run(tmp_path, home, "-w", str(kernels), "-b", "jax")
+    (row,) = _by(heat_fresh, "w", "jax")
     assert row["status"] == "failed" and "static_argnums_typo" in row["reason"], row  # the library's words
 
 
+TYPO_KERNEL = """
+    import jitscope
+
+    w = jitscope.workload("w", inputs=lambda n, rng: {"x": rng.random(n)}, sizes=(100,))
+
+    @w.reference
+    def _(x):
+        return 2.0 * x
+
+    @w.kernel("jax", static_argnums_typo=(0,))
+    def _(x):
+        return 2.0 * x
+"""
+
+
 # ---- 6. dtypes per workload ---------------------------------------------------------------------
-def test_a_float32_only_workload_skips_float64_with_that_reason(tmp_path: Path, home: Path) -> None:
+@F32_GROUP
+def test_a_float32_only_workload_skips_float64_with_that_reason(tmp_path: Path, home: Path,
+                                                                 float32_fresh: list[dict[str, str]]) -> None:
     rows = _run(tmp_path, home, "-w", f"{SUITE}:softmax", "-b", "numpy")
     assert rows[0]["status"] == "skipped" and "declared for float32 only" in rows[0]["reason"], rows
-    rows = _run(tmp_path, home, "-w", f"{SUITE}:softmax", "-b", "numpy", "--dtype", "float32", "-s", "M")
+    rows = _by(float32_fresh, "softmax", "numpy")
     assert rows[0]["status"] == "ok" and rows[0]["dtype_used"] == "float32", rows
 
 
 # ---- 7. exact integer checks; NaN where the reference has NaN ------------------------------------
-def test_integers_are_compared_exactly_and_nan_matches_nan(tmp_path: Path, home: Path) -> None:
-    pytest.importorskip("numba")
-    rows = _run(tmp_path, home, "-w", f"{SUITE}:checksum,{SUITE}:softmax", "-b", "numpy,numba",
-                "--dtype", "float32", "-s", "checksum=1e4", "-s", "S")
+@F32_GROUP
+def test_integers_are_compared_exactly_and_nan_matches_nan(tmp_path: Path, home: Path,
+                                                           float32_fresh: list[dict[str, str]]) -> None:
+    rows = [r for r in float32_fresh if r["backend"] in ("numpy", "numba")]
+    assert len(rows) == 4, float32_fresh
     for r in rows:
         assert r["status"] == "ok", r  # softmax's first row is NaN in the reference and the kernels
     assert {r["error_metric"] for r in _by(rows, "checksum", "numpy")} == {"exact"}
@@ -210,37 +239,41 @@ def test_module_level_cached_helpers_keep_the_kernel_cached(tmp_path: Path, home
     assert again["cache"] == "hit" and again["compiled"] == "no", again
 
 
-def test_a_kernel_reaching_its_helper_through_a_closure_says_why_it_recompiles(tmp_path: Path, home: Path) -> None:
-    pytest.importorskip("numba")
-    kernels = _write(tmp_path, """
-        import numba
-        import jitscope
-
-        w = jitscope.workload("twice", inputs=lambda n, rng: {"x": rng.random(n)}, sizes=(100,))
-
-        @w.reference
-        def _(x):
-            return 2.0 * x.sum()
-
-        @numba.njit
-        def helper(v):
-            return 2.0 * v
-
-        def make(h):
-            def kernel(x):
-                t = 0.0
-                for v in x:
-                    t += h(v)
-                return t
-            return kernel
-
-        w.kernel("numba")(make(helper))
-    """)
-    (row,) = _run(tmp_path, home, "-w", str(kernels), "-b", "numba")
+@HEAT_GROUP
+def test_a_kernel_reaching_its_helper_through_a_closure_says_why_it_recompiles(heat_fresh: list[dict[str, str]]) -> None:
+    (row,) = _by(heat_fresh, "twice", "numba")
     assert row["status"] == "ok" and "reads h from a closure" in row["note"], row
 
 
-def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path) -> None:
+CLOSURE_KERNEL = """
+    import numba
+    import jitscope
+
+    w = jitscope.workload("twice", inputs=lambda n, rng: {"x": rng.random(n)}, sizes=(100,))
+
+    @w.reference
+    def _(x):
+        return 2.0 * x.sum()
+
+    @numba.njit
+    def helper(v):
+        return 2.0 * v
+
+    def make(h):
+        def kernel(x):
+            t = 0.0
+            for v in x:
+                t += h(v)
+            return t
+        return kernel
+
+    w.kernel("numba")(make(helper))
+"""
+
+
+def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path,
+                                                                         warm_inductor_cache: dict[str, str]) -> None:
+    """Options and status only, nothing about compiling: a shared warm Inductor cache."""
     pytest.importorskip("torch")
     kernels = _write(tmp_path, """
         import jitscope
@@ -255,7 +288,7 @@ def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_pa
         def _(x):
             return 2.0 * x + 1.0
     """)
-    eager, compiled = _run(tmp_path, home, "-w", str(kernels), "-b", "torch:eager,torch:compile")
+    eager, compiled = _run(tmp_path, home, "-w", str(kernels), "-b", "torch:eager,torch:compile", env=warm_inductor_cache)
     assert eager["status"] == "ok" and eager["kernel_options"] == "", eager
     if compiled["status"] == "skipped":  # no C++ compiler here: said, not hidden
         assert "C++ compiler" in compiled["reason"]

@@ -48,7 +48,9 @@ def test_the_readme_file_runs_on_every_backend(tmp_path: Path) -> None:
     a reason, compile apart from the steady state, errors within tolerance."""
     pytest.importorskip("numba")
     pytest.importorskip("torch")
-    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", EVERY_BACKEND, "-s", "1e4,1e5")
+    # One size: a second one only adds a recompile per compiler (a sweep past torch.compile's
+    # recompile limit is test_backend_torch's compile_sweep).
+    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", EVERY_BACKEND, "-s", "1e4")
     for r in rows:
         assert r["status"] in ("ok", "skipped"), r
         if r["status"] == "skipped":
@@ -150,17 +152,25 @@ KERNELS = """
 # Under xdist the tests that read `runs` share one worker, so it runs once; the file's other
 # tests spread over the workers.
 RUNS_GROUP = pytest.mark.xdist_group("user-kernel-runs")
+CPU_BACKENDS = "python,numpy,numba,numba:parallel,jax,tensorflow,torch"
+# The example files a user would bring, and the workloads each defines (all of them get a size
+# below: a workload left at its default sizes would run at 1e6).
+EXAMPLES = {"logsumexp.py": ("logsumexp", "logsumexp_naive"), "pairwise.py": ("pairwise",), "ema.py": ("ema",)}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, str]]]:
+    """KERNELS above and the example files in one run, both dtypes (a dtype sweep): one worker
+    per backend does all of it, instead of one run per file and dtype each starting jax,
+    TensorFlow and torch again. The files' workloads are independent cells (their own
+    functions, compiled and checked on their own), so sharing the workers takes nothing from
+    the tests that read them; the examples run at one small size."""
     pytest.importorskip("numba")
     tmp = tmp_path_factory.mktemp("user")
     path = _write(tmp, "kernels.py", KERNELS)
-    # Both dtypes in one run (a dtype sweep): one worker per backend does float64 and then
-    # float32, instead of a second run starting jax, TensorFlow and torch again.
-    rows = _rows(tmp, path, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", "--dtype", "float64,float32",
-                 home=tmp / "home")
+    examples = [arg for name in EXAMPLES for arg in ("-w", str(ROOT / "examples" / name))]
+    sizes = [arg for names in EXAMPLES.values() for name in names for arg in ("-s", f"{name}=64")]
+    rows = _rows(tmp, path, CPU_BACKENDS, *examples, *sizes, "--dtype", "float64,float32", home=tmp / "home")
     return {dtype: [r for r in rows if r["dtype"] == dtype] for dtype in ("float64", "float32")}
 
 
@@ -245,16 +255,6 @@ def test_a_parallel_kernel_never_loads_the_serial_one_from_numbas_disk_cache(tmp
     assert _cell(again, "total", "numba", "parallel")["cache"] == "hit"
 
 
-def test_cuda_cells_are_a_clear_skip_without_a_gpu(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present: the CUDA path runs for real elsewhere")
-    rows = _rows(tmp_path, ROOT / "examples" / "saxpy.py", "torch", "--device", "cuda", "-s", "1e4")
-    assert rows[0]["status"] == "skipped" and "cuda" in rows[0]["reason"].lower()
-
-
 @pytest.mark.parametrize("body,needle", [
     ("w = jitscope.workload('w', inputs=lambda n, rng: {'x': rng.random(n)})\n"
      "@w.reference\ndef _(x): return x\n@w.kernel('numbaa')\ndef _(x): return x\n", "unknown backend 'numbaa'"),
@@ -330,34 +330,22 @@ def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_oth
     assert plain[0]["status"] == "skipped" and "TRITON_INTERPRET=1" in plain[0]["reason"]
 
 
-EXAMPLES = {"logsumexp.py": ("logsumexp",), "pairwise.py": ("pairwise",), "ema.py": ("ema",)}
-
-
-@pytest.fixture(scope="module")
-def example_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
-    """The example files in one run: one worker per backend for all of them, not one per
-    file and backend (each worker start imports jax, TensorFlow or torch)."""
-    pytest.importorskip("numba")
-    tmp = tmp_path_factory.mktemp("examples")
-    first, *others = (ROOT / "examples" / name for name in EXAMPLES)
-    more = [arg for path in others for arg in ("-w", str(path))]
-    return _rows(tmp, first, "python,numpy,numba,numba:parallel,jax,tensorflow,torch", *more, "-s", "64")
-
-
-@pytest.mark.xdist_group("user-kernel-examples")  # one worker: example_rows runs once
+@RUNS_GROUP
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_each_example_runs_accurately_on_five_or_more_backends(example_rows: list[dict[str, str]], example: str) -> None:
-    """The examples a user would bring, on every CPU backend with a kernel in the file, at
-    small sizes: each cell accurate (the file's other workloads may be skipped)."""
-    rows = example_rows
-    for name in EXAMPLES[example]:
-        ok = [r for r in rows if r["workload"] == name and r["status"] == "ok"]
-        installed = [r for r in rows if r["workload"] == name and "not installed" not in r["reason"]]
-        assert len(ok) == len(installed) >= 5, [(r["backend"], r["reason"]) for r in rows if r["workload"] == name]
+def test_each_example_runs_accurately_on_five_or_more_backends(runs: dict, example: str) -> None:
+    """The examples a user would bring, on every CPU backend with a kernel in the file, at a
+    small size, in float64: each cell of the file's main workload accurate (its naive
+    companion is the next test's)."""
+    name = EXAMPLES[example][0]
+    rows = [r for r in runs["float64"] if r["workload"] == name]
+    ok = [r for r in rows if r["status"] == "ok"]
+    installed = [r for r in rows if "not installed" not in r["reason"]]
+    assert len(ok) == len(installed) >= 5, [(r["backend"], r["reason"]) for r in rows]
 
 
-def test_the_naive_logsumexp_is_reported_inaccurate_in_float32_not_fast(tmp_path: Path) -> None:
-    rows = _rows(tmp_path, ROOT / "examples" / "logsumexp.py", "numpy,torch", "-s", "1000", "--dtype", "float32")
-    naive = _cell(rows, "logsumexp_naive", "numpy", "default")
+@RUNS_GROUP
+def test_the_naive_logsumexp_is_reported_inaccurate_in_float32_not_fast(runs: dict) -> None:
+    """The example's inputs reach 200, so exp() overflows float32 at any size."""
+    naive = _cell(runs["float32"], "logsumexp_naive", "numpy", "default")
     assert naive["status"] == "failed" and "inaccurate" in naive["reason"]
-    assert _cell(rows, "logsumexp", "numpy", "default")["status"] == "ok"
+    assert _cell(runs["float32"], "logsumexp", "numpy", "default")["status"] == "ok"
