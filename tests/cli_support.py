@@ -45,6 +45,15 @@ def _drop_permission_overrides() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
+def module_run(folder: Path, name: str, *args: str) -> Path:
+    """The database ``folder/name`` holding one real ``jitscope run *args``: made once by a
+    module fixture, read by its tests through :func:`copy_database`."""
+    db = folder / name
+    proc = jitscope("run", *args, "--db", str(db))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return db
+
+
 def copy_database(source: Path, target: Path) -> Path:
     """A copy of a closed database ``source`` at ``target``, as the run left it: the file,
     its ``-wal`` and ``-shm`` files where they exist, and its runs' event records

@@ -26,6 +26,7 @@ from cli_support import (
     copy_database,
     jitscope,
     live_workers,
+    module_run,
     pids_alive,
     start_jitscope,
     wait_for_cells,
@@ -46,10 +47,7 @@ def _db_ok(path: Path) -> int:
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database holding one real ``jitscope run`` (MCPI), made once for the module."""
-    db = tmp_path_factory.mktemp("one-run") / "X.db"
-    proc = jitscope("run", *MCPI, "--db", str(db))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return db
+    return module_run(tmp_path_factory.mktemp("one-run"), "X.db", *MCPI)
 
 
 @pytest.fixture

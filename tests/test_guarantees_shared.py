@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import assert_clean_error, copy_database, jitscope, read_into
+from cli_support import assert_clean_error, copy_database, jitscope, module_run, read_into
 from kernel_files import doubling_file
 
 from jitscope.results.store import Store
@@ -39,10 +39,7 @@ def _runs(db: Path) -> list[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database holding one real ``jitscope run`` (MCPI), made once for the module."""
-    db = tmp_path_factory.mktemp("one-run") / "r.db"
-    proc = jitscope("run", *MCPI, "--db", str(db))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return db
+    return module_run(tmp_path_factory.mktemp("one-run"), "r.db", *MCPI)
 
 
 @pytest.fixture
