@@ -27,17 +27,24 @@ from pathlib import Path
 RUN = ["run", "-w", "mcpi", "-s", "1000", "--budget", "0.05", "--no-plot"]
 
 
+def reap(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for ``proc``; its user + sys CPU seconds and those of the children it reaped
+    (``os.wait4``), its return code set as ``wait()`` would."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cpu_of(argv: list[str], env: dict[str, str], cwd: Path, pass_fds: tuple[int, ...] = ()) -> float:
     """User + sys CPU seconds of one process and the children it reaped (``os.wait4``)."""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=env, cwd=cwd, pass_fds=pass_fds)
     assert proc.stderr is not None
     err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = reap(proc)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}")
-    return usage.ru_utime + usage.ru_stime
+    return cpu
 
 
 def jitscope(*args: str) -> Callable[[dict[str, str], Path], float]:
@@ -70,12 +77,11 @@ def worker(backend: str, cells: int) -> Callable[[dict[str, str], Path], float]:
         while not reader.closed:
             messages += reader.poll(1.0)
         reader.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu = reap(proc)
         log.close()
         if proc.returncode != 0 or not any(m["type"] == "bye" for m in messages):
             raise RuntimeError(f"the {backend} worker exited {proc.returncode}: {log.tail()}")
-        return usage.ru_utime + usage.ru_stime
+        return cpu
     return measure
 
 

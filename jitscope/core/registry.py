@@ -12,6 +12,7 @@ broken ``-w`` file is a :class:`PluginError` because the user asked for it by na
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -263,8 +264,14 @@ EntryPointRefs = Mapping[str, Sequence[Sequence[str]]]  # group -> [(name, value
 
 
 def entry_point_refs() -> dict[str, list[tuple[str, str]]]:
-    """The jitscope entry points installed now, by group, as names and values."""
-    return {group: [(ep.name, ep.value) for ep in _entry_points(group)] for group in (BACKEND_GROUP, WORKLOAD_GROUP)}
+    """The jitscope entry points installed, by group, as names and values: read once per
+    process (every worker a run spawns is handed the same ones, as its registry found them)."""
+    return {group: list(refs) for group, refs in _installed_refs().items()}
+
+
+@functools.cache
+def _installed_refs() -> dict[str, tuple[tuple[str, str], ...]]:
+    return {group: tuple((ep.name, ep.value) for ep in _entry_points(group)) for group in (BACKEND_GROUP, WORKLOAD_GROUP)}
 
 
 def _found(group: str, refs: EntryPointRefs | None) -> Iterable[Any]:

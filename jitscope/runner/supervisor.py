@@ -101,6 +101,26 @@ def describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode} mid-cell"
 
 
+def _write_job(workdir: Path, backend: str, device: str, threads: int | None,
+               cells: list[tuple[int, CellSpec]], workload_files: tuple[str, ...]) -> Path:
+    """The worker's job file: what it runs, and what it needs to know to run it."""
+    job = {
+        "parent_pid": os.getpid(),  # the worker dies with us (see child._die_with_parent)
+        "spawned_at": time.time(),  # the worker's start-up is measured from here
+        "backend": backend,
+        "device": device,
+        "threads": threads,
+        "workload_files": list(workload_files),
+        # The plugins installed, as this process found them: the worker loads these instead
+        # of reading every distribution's metadata itself (core/registry.py).
+        "entry_points": entry_point_refs(),
+        "cells": [{"index": i, "spec": s.to_json()} for i, s in cells],
+    }
+    job_path = workdir / "job.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    return job_path
+
+
 def spawn_worker(
     python: str,
     backend: str,
@@ -121,20 +141,7 @@ def spawn_worker(
     token = token or worker_token(new_run_token(), 0)
     env = worker_env(threads)
     env[TOKEN_ENV] = token.split("=", 1)[1]
-    job = {
-        "parent_pid": os.getpid(),  # the worker dies with us (see child._die_with_parent)
-        "spawned_at": time.time(),  # the worker's start-up is measured from here
-        "backend": backend,
-        "device": device,
-        "threads": threads,
-        "workload_files": list(workload_files),
-        # The plugins installed, as this process finds them now: the worker loads these
-        # instead of reading every distribution's metadata itself (core/registry.py).
-        "entry_points": entry_point_refs(),
-        "cells": [{"index": i, "spec": s.to_json()} for i, s in cells],
-    }
-    job_path = workdir / "job.json"
-    job_path.write_text(json.dumps(job), encoding="utf-8")
+    job_path = _write_job(workdir, backend, device, threads, cells, workload_files)
     read_fd, write_fd = os.pipe()
     try:
         log = WorkerLog.open()
