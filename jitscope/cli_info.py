@@ -14,7 +14,6 @@ from rich.text import Text
 
 from jitscope.cli_tables import choose_columns
 from jitscope.core.environment import installed_versions
-from jitscope.core.errors import UserError
 from jitscope.core.labels import device_label
 from jitscope.core.registry import Registry, load_registry
 from jitscope.core.text import printable
@@ -32,20 +31,13 @@ def warning(problem: str) -> Text:
     return Text("warning: ", style="yellow") + plain(problem)
 
 
-def _only(backends: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    unknown = [n for n in names if n not in backends]
-    if unknown:
-        raise UserError(f"unknown backend {unknown[0]!r} (known: {', '.join(sorted(backends))})")
-    return {n: b for n, b in backends.items() if not names or n in names}
-
-
 def print_backends(console: Console, *, probe: bool, files: Sequence[str], only: Sequence[str] = ()) -> None:
     """The backends table; ``only``: these backends alone (each probe starts a worker that
     imports its library: TensorFlow's alone costs seconds), a name nobody declares refused."""
     registry = load_registry(files)
     for problem in registry.problems:
         console.print(warning(problem), soft_wrap=True)
-    listed = _only(registry.backends, only)
+    listed = {name: registry.backend(name) for name in only} if only else registry.backends  # unknown: UserError
     infos: dict[str, dict[str, Any]] = {}
     available = {name: b.availability() for name, b in listed.items()}
     if probe:
