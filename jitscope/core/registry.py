@@ -12,7 +12,6 @@ broken ``-w`` file is a :class:`PluginError` because the user asked for it by na
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import importlib
 import importlib.util
@@ -79,6 +78,10 @@ class Registry:
     # Each ``-w`` file loaded (its resolved path, in load order) -> the workloads it defined:
     # the one record of files, from which the paths and each file's names are read.
     workloads_by_file: dict[str, list[str]] = field(default_factory=dict)
+    # The entry points it was loaded from, by group (names and values; None: not loaded from
+    # any): what its workers are handed, so they load the same plugins without reading the
+    # installed metadata again.
+    entry_points: dict[str, list[tuple[str, str]]] | None = None
 
     def declared(self) -> list[Implementation]:
         """Every kernel not listed by its backend: the workloads' own (however they came:
@@ -264,14 +267,8 @@ EntryPointRefs = Mapping[str, Sequence[Sequence[str]]]  # group -> [(name, value
 
 
 def entry_point_refs() -> dict[str, list[tuple[str, str]]]:
-    """The jitscope entry points installed, by group, as names and values: read once per
-    process (every worker a run spawns is handed the same ones, as its registry found them)."""
-    return {group: list(refs) for group, refs in _installed_refs().items()}
-
-
-@functools.cache
-def _installed_refs() -> dict[str, tuple[tuple[str, str], ...]]:
-    return {group: tuple((ep.name, ep.value) for ep in _entry_points(group)) for group in (BACKEND_GROUP, WORKLOAD_GROUP)}
+    """The jitscope entry points installed now, by group, as names and values."""
+    return {group: [(ep.name, ep.value) for ep in _entry_points(group)] for group in (BACKEND_GROUP, WORKLOAD_GROUP)}
 
 
 def _found(group: str, refs: EntryPointRefs | None) -> Iterable[Any]:
@@ -527,14 +524,17 @@ def load_registry(workload_files: Sequence[str | Path] = (), entry_points: Entry
     """Every workload and backend: entry points first, then built-ins, then ``-w`` files.
     ``entry_points``: the ones another process found (:func:`entry_point_refs`), instead of
     reading the installed metadata."""
-    reg = Registry()
+    loaded_from: dict[str, list[tuple[str, str]]] = {}
+    reg = Registry(entry_points=loaded_from)
     # Backends first: a workload's function kernels are checked against their adapters.
     for group, adder, builtins in (
         (BACKEND_GROUP, _add_backend, BUILTIN_BACKENDS),
         (WORKLOAD_GROUP, _add_workload, BUILTIN_WORKLOADS),
     ):
         seen: set[str] = set()
-        for ep in _found(group, entry_points):
+        found = list(_found(group, entry_points))
+        loaded_from[group] = [(ep.name, ep.value) for ep in found]
+        for ep in found:
             seen.add(ep.name)
             try:
                 adder(reg, ep.load(), f"entry point {ep.name} ({ep.value})")

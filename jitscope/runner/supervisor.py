@@ -34,7 +34,7 @@ from jitscope.core.environment import THREAD_VARS
 from jitscope.core.labels import cell_label
 from jitscope.core.model import CellResult, CellSpec, Phase, Status
 from jitscope.core.paths import timing_lock_address
-from jitscope.core.registry import Registry, entry_point_refs
+from jitscope.core.registry import EntryPointRefs, Registry, entry_point_refs
 from jitscope.runner.channel import ChannelReader
 from jitscope.runner.descendants import (
     TOKEN_ENV,
@@ -102,7 +102,8 @@ def describe_exit(returncode: int) -> str:
 
 
 def _write_job(workdir: Path, backend: str, device: str, threads: int | None,
-               cells: list[tuple[int, CellSpec]], workload_files: tuple[str, ...]) -> Path:
+               cells: list[tuple[int, CellSpec]], workload_files: tuple[str, ...],
+               entry_points: EntryPointRefs | None) -> Path:
     """The worker's job file: what it runs, and what it needs to know to run it."""
     job = {
         "parent_pid": os.getpid(),  # the worker dies with us (see child._die_with_parent)
@@ -111,9 +112,9 @@ def _write_job(workdir: Path, backend: str, device: str, threads: int | None,
         "device": device,
         "threads": threads,
         "workload_files": list(workload_files),
-        # The plugins installed, as this process found them: the worker loads these instead
-        # of reading every distribution's metadata itself (core/registry.py).
-        "entry_points": entry_point_refs(),
+        # The plugins as the parent's registry found them (else as installed now): the worker
+        # loads these instead of reading every distribution's metadata itself (core/registry.py).
+        "entry_points": entry_point_refs() if entry_points is None else entry_points,
         "cells": [{"index": i, "spec": s.to_json()} for i, s in cells],
     }
     job_path = workdir / "job.json"
@@ -130,18 +131,21 @@ def spawn_worker(
     workdir: Path,
     threads: int | None = None,
     token: str | None = None,
+    entry_points: EntryPointRefs | None = None,
 ) -> tuple[subprocess.Popen[bytes], int, WorkerLog]:
     """Start ``python -m jitscope.runner.child`` on a job file; returns (process, read fd of
     the protocol pipe, its output log). The caller owns closing the fd and the log and
     reaping the process. Raises OSError when it cannot (no fds left, a full temp folder...).
     ``token``: the worker's ``NAME=VALUE`` in :mod:`jitscope.runner.descendants` (a fresh
-    one by default), inherited by all it starts, so that :func:`kill_worker` ends them all."""
+    one by default), inherited by all it starts, so that :func:`kill_worker` ends them all.
+    ``entry_points``: the plugins the caller's registry was loaded from (:attr:`Registry.entry_points`);
+    None: those installed now."""
     if cells:
         threads = cells[0][1].threads
     token = token or worker_token(new_run_token(), 0)
     env = worker_env(threads)
     env[TOKEN_ENV] = token.split("=", 1)[1]
-    job_path = _write_job(workdir, backend, device, threads, cells, workload_files)
+    job_path = _write_job(workdir, backend, device, threads, cells, workload_files, entry_points)
     read_fd, write_fd = os.pipe()
     try:
         log = WorkerLog.open()
@@ -360,7 +364,7 @@ class Supervisor:
                 self._workers += 1
                 token = worker_token(self._run_token, self._workers)
                 proc, read_fd, log = spawn_worker(self.python, backend, device, pending, self.plan.workload_files,
-                                                  workdir, token=token)
+                                                  workdir, token=token, entry_points=self.registry.entry_points)
             except OSError as exc:
                 yield from _fail_all(pending, f"could not start a worker: {describe_os_error(exc)}")
                 return
