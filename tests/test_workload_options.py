@@ -130,7 +130,7 @@ def test_a_packaged_workload_records_only_the_parameters_given_and_has_no_input_
     assert default.returncode == 0, default.stderr
     assert [r["params"] for r in csv.DictReader(out.open())] == [""]
     refused = jitscope("run", "-w", str(path), "-b", "python", "-p", "inputs=fresh", "--db", str(tmp_path / "db.sqlite"))
-    assert_clean_error(refused, "no parameter 'inputs'")
+    assert_clean_error(refused, "parameter 'inputs'")
 
 
 def test_a_check_in_the_old_form_still_returns_a_verdict(tmp_path: Path) -> None:

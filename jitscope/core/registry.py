@@ -159,26 +159,37 @@ class Registry:
         return list(self.workloads_by_file.get(str(Path(path).expanduser().resolve()), ()))
 
     def missing_implementation(self, spec: CellSpec) -> str:
-        """Why a cell has no implementation, in the words that help: a user workload names
-        the decorator to write, a backend without an adapter says it runs no user kernels."""
+        """Why a cell has no implementation, in the words that help: a workload from a ``-w``
+        file names the decorator its author could write (or says the backend runs no plain
+        functions); any other (the built-ins, an installed plugin) says what is missing."""
         workload = self.workloads.get(spec.workload)
         backend = self.backends.get(spec.backend)
-        if isinstance(workload, FunctionWorkload) and backend is not None and backend.adapter is None:
-            return f"{spec.backend} runs no user kernels (it has no adapter): {spec.workload} cannot run there"
-        if isinstance(workload, FunctionWorkload) and backend is not None and backend.adapter is not None \
-                and spec.variant in backend.adapter.named_only:
-            return (f"{spec.workload} has no {spec.backend}:{spec.variant} kernel (no "
-                    f"@{spec.workload}.kernel({spec.backend!r}, {spec.variant!r}) in its file; the "
-                    f"backend-wide @{spec.workload}.kernel({spec.backend!r}) does not serve it)")
+        if isinstance(workload, FunctionWorkload) and self._from_file(spec.workload):
+            return _author_hint(workload, backend, spec)
         if workload is not None:
             return workload.missing_implementation(spec.backend, spec.variant)
         return f"{spec.backend}:{spec.variant} has no implementation of {spec.workload}"
+
+    def _from_file(self, workload: str) -> bool:
+        return any(workload in names for names in self.workloads_by_file.values())
 
     def workload(self, name: str) -> Workload:
         return _named(self.workloads, name, "workload")
 
     def backend(self, name: str) -> Backend:
         return _named(self.backends, name, "backend")
+
+
+def _author_hint(workload: FunctionWorkload, backend: Backend | None, spec: CellSpec) -> str:
+    """A ``-w`` file's missing kernel, as its author can fix it."""
+    adapter = backend.adapter if backend is not None else None
+    if backend is not None and adapter is None:
+        return f"{spec.backend} runs no user kernels (it has no adapter): {spec.workload} cannot run there"
+    if adapter is not None and spec.variant in adapter.named_only:
+        return (f"{spec.workload} has no {spec.backend}:{spec.variant} kernel (no "
+                f"@{spec.workload}.kernel({spec.backend!r}, {spec.variant!r}) in its file; the "
+                f"backend-wide @{spec.workload}.kernel({spec.backend!r}) does not serve it)")
+    return workload.author_hint(spec.backend)
 
 
 def _named(known: dict[str, T], name: str, kind: str) -> T:
@@ -495,6 +506,8 @@ def _add_user_workload(reg: Registry, user: UserWorkload, path: str | Path) -> N
     serve; a kernel for an unknown backend, a variant the adapter lacks, or an option it does
     not take is refused now, with the file and line, rather than at run time."""
     check_name(user.name, "workload")
+    for impl in user.workload.kernel_builds:  # the built-ins' compiled kernels, read from it (Registry.declared)
+        _check_implementation(impl)
     if user.reference_fn is None:
         raise ValueError(f"workload {user.name} has no @{user.name}.reference (the float64 truth kernels are checked against)")
     for kernel in user.kernels:

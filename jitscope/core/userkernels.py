@@ -22,13 +22,18 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jitscope.core.declaration import ParamSpec as ParamSpec
+from jitscope.core.declaration import check_dtypes, check_presets, param_of
+from jitscope.core.declaration import param as param
 from jitscope.core.errors import UserError
 from jitscope.core.implementation import UserKernel
 from jitscope.core.model import Accuracy
 from jitscope.core.workload import INPUTS_PARAM as INPUTS_PARAM
+from jitscope.core.units import fmt_size
 from jitscope.core.workload import Inputs, Param, Workload
 from jitscope.core.workload import takes as takes
 
@@ -36,7 +41,7 @@ from jitscope.core.workload import takes as takes
 # reduction over n elements loses about log2(n) bits more, fastmath reorders sums.
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 
-Check = Callable[[Any, Any], Any]
+Check = Callable[..., Any]
 
 
 def _parts(value: Any) -> list[Any]:
@@ -120,25 +125,20 @@ def _named_parameters(fn: Callable[..., Any]) -> list[str] | None:
     return [p.name for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
 
 
-def _param_of(workload: str, name: str, default: Any) -> Param:
-    """A declared parameter as the ``-p`` machinery knows it (its kind from the default)."""
-    if not isinstance(name, str) or not name.isidentifier() or name in (INPUTS_PARAM, "n", "rng"):
-        raise ValueError(f"workload {workload}: parameter name {name!r} is not usable "
-                         f"(a Python identifier other than {INPUTS_PARAM}, n, rng)")
-    if isinstance(default, bool) or not isinstance(default, (int, float, str)):
-        raise TypeError(f"workload {workload}: parameter {name}={default!r} must default to an int, float or str")
-    return Param(name, default, f"{workload}'s parameter", kind=type(default))
-
-
 class UserWorkload:
-    """What ``jitscope.workload(...)`` returns: the declaration of a user's workload, its
-    float64 reference and its kernels. :attr:`workload` is the engine's view of it.
+    """What ``jitscope.workload(...)`` returns: the declaration of a workload, its float64
+    reference and its kernels; the built-in workloads are declared with it too.
+    :attr:`workload` is the engine's view of it.
 
-    ``params`` are named values with defaults (set with ``-p``, recorded with every cell,
-    passed to ``inputs`` and to any kernel or reference whose signature names them);
-    ``presets`` name several of them at once (``-s S``); ``dtypes`` the float dtypes the
-    kernels are meant for; ``fresh_inputs`` asks for a new copy of the inputs before every
-    timed call (in-place kernels), outside the timed region."""
+    ``params`` are named values with defaults, or :func:`jitscope.param` with help text and
+    bounds (set with ``-p``, passed to ``inputs`` and to any kernel, reference, check or cost
+    function whose signature names them); ``presets`` name several of them at once, or a list
+    of sizes (``-s S``); ``dtypes`` the float dtypes the kernels are meant for;
+    ``fresh_inputs`` asks for a new copy of the inputs before every timed call (in-place
+    kernels), outside the timed region. ``record_defaults=False``: a cell records only the
+    parameters given (the built-ins: their defaults are the installed version's);
+    ``input_modes=False``: no ``-p inputs=resident|fresh`` (kernels that move their own
+    inputs, as the built-ins' compiled ones do)."""
 
     def __init__(  # noqa: PLR0913 - the public keywords
         self,
@@ -147,40 +147,45 @@ class UserWorkload:
         inputs: Callable[..., Mapping[str, Any]],
         sizes: tuple[int, ...] | list[int] = (),
         params: Mapping[str, Any] | None = None,
-        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        presets: Mapping[str, Mapping[str, Any] | Sequence[int]] | None = None,
         size: Callable[..., int] | None = None,
         flops: Callable[..., float] | None = None,
         bytes: Callable[..., float] | None = None,  # noqa: A002 - the public keyword
         memory: Callable[..., float] | None = None,
         tolerance: float | Mapping[str, float] | None = None,
         check: Check | None = None,
+        expected_error: Callable[..., float] | None = None,
         dtypes: tuple[str, ...] | list[str] | None = None,
         fresh_inputs: bool = False,
         description: str = "",
         size_label: str = "n",
+        result_form: str = "",
+        record_defaults: bool = True,
+        input_modes: bool = True,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"jitscope.workload needs a name, got {name!r}")
-        if not callable(inputs):
-            raise TypeError(f"workload {name}: inputs= must be a function (n, rng) -> dict of arrays")
-        for what, fn in (("flops", flops), ("bytes", bytes), ("memory", memory), ("size", size), ("check", check)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"workload {name}: {what}= must be a function")
+        _check_functions(name, inputs=inputs, flops=flops, bytes=bytes, memory=memory, size=size, check=check,
+                         expected_error=expected_error)
+        if fresh_inputs and not input_modes:
+            raise ValueError(f"workload {name}: fresh_inputs=True needs the inputs= modes (input_modes=False)")
         self.name = name
         self.inputs = inputs
         self.sizes = tuple(int(s) for s in sizes)
-        self.params = tuple(_param_of(name, k, v) for k, v in (params or {}).items())
-        self.presets = _check_presets(name, presets or {}, {p.name for p in self.params})
+        self.params = tuple(param_of(name, k, v) for k, v in (params or {}).items())
+        self.presets = check_presets(name, presets or {}, {p.name for p in self.params})
         self.size = size
         self.flops = flops
         self.bytes = bytes
         self.memory = memory
         self.tolerance = tolerance
         self.check = check
-        self.dtypes = _check_dtypes(name, dtypes)
+        self.expected_error = expected_error
+        self.dtypes = check_dtypes(name, dtypes)
         self.fresh_inputs = bool(fresh_inputs)
         self.description = description
         self.size_label = size_label
+        self.result_form = result_form
+        self.record_defaults = bool(record_defaults)
+        self.input_modes = bool(input_modes)
         self.reference_fn: Callable[..., Any] | None = None
         self.workload = FunctionWorkload(self)
 
@@ -198,6 +203,12 @@ class UserWorkload:
         The same decorator as a built-in workload's (:meth:`Workload.kernel`)."""
         return self.workload.kernel(backend, variant, **options)
 
+    def kernel_build(self, backend: str, variant: str, build: Callable[..., Any], description: str = "",
+                     **limits: Any) -> None:
+        """A kernel that needs more than a plain function (:meth:`Workload.kernel_build`):
+        the built-ins' compiled kernels, each with its own transfer."""
+        self.workload.kernel_build(backend, variant, build, description, **limits)
+
     @property
     def kernels(self) -> list[UserKernel]:
         return list(self.workload.function_kernels)
@@ -210,29 +221,15 @@ class UserWorkload:
         return f"<jitscope workload {self.name!r}: {len(self.kernels)} kernel(s)>"
 
 
-def _check_presets(name: str, presets: Mapping[str, Mapping[str, Any]], known: set[str]) -> dict[str, dict[str, Any]]:
-    """Presets name parameter values (and ``n``, a size): refused at load when they name
-    anything the workload does not declare."""
-    out: dict[str, dict[str, Any]] = {}
-    for preset, values in presets.items():
-        if not isinstance(values, Mapping):
-            raise TypeError(f"workload {name}: preset {preset!r} must be a dict of parameter values")
-        unknown = [k for k in values if k not in known and k != "n"]
-        if unknown:
-            raise ValueError(f"workload {name}: preset {preset!r} sets {', '.join(map(str, unknown))}, "
-                             f"not a declared parameter (params: {', '.join(sorted(known)) or 'none'})")
-        out[str(preset)] = dict(values)
-    return out
-
-
-def _check_dtypes(name: str, dtypes: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
-    from jitscope.core.model import DTYPES
-
-    chosen = tuple(dtypes) if dtypes is not None else DTYPES
-    bad = [d for d in chosen if d not in DTYPES]
-    if bad or not chosen:
-        raise ValueError(f"workload {name}: dtypes={chosen!r}: each must be one of {', '.join(DTYPES)}")
-    return chosen
+def _check_functions(name: object, **functions: Any) -> None:
+    """The name is a non-empty string and each function keyword given is callable."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"jitscope.workload needs a name, got {name!r}")
+    if not callable(functions.pop("inputs")):
+        raise TypeError(f"workload {name}: inputs= must be a function (n, rng) -> dict of arrays")
+    for what, fn in functions.items():
+        if fn is not None and not callable(fn):
+            raise TypeError(f"workload {name}: {what}= must be a function")
 
 
 def workload(name: str, **kwargs: Any) -> UserWorkload:
@@ -240,10 +237,14 @@ def workload(name: str, **kwargs: Any) -> UserWorkload:
     return UserWorkload(name, **kwargs)
 
 
+def _numpy() -> Any:
+    """NumPy if something already loaded it, else None: no value can be a NumPy array or
+    scalar before NumPy is imported, so a pure-Python cell never loads it to ask."""
+    return sys.modules.get("numpy")
+
+
 class FunctionWorkload(Workload):
     """The engine's view of a :class:`UserWorkload` (inputs, reference, check, cost model)."""
-
-    record_all_params = True  # every cell carries every parameter, defaults included
 
     def __init__(self, user: UserWorkload) -> None:
         self.user = user
@@ -251,25 +252,31 @@ class FunctionWorkload(Workload):
         self.description = user.description or f"user kernel {user.name}"
         self.size_label = user.size_label
         self.default_sizes = user.sizes
-        self.presets = {"default": user.sizes} if user.sizes else {}
-        mode = "fresh" if user.fresh_inputs else "resident"
-        self.params = (*user.params, Param(INPUTS_PARAM, mode, "resident: moved in once, reused by every call; "
-                                           "fresh: a new copy before each timed call (untimed)",
-                                           kind=str, choices=INPUT_MODES))
-        self.result_form = "what the reference returns (array, scalar or tuple)"
+        sized = {k: v for k, v in user.presets.items() if isinstance(v, tuple)}
+        self.presets = {"default": user.sizes, **sized} if user.sizes and "default" not in sized else sized
+        self.params = user.params
+        if user.input_modes:
+            mode = "fresh" if user.fresh_inputs else "resident"
+            self.params += (Param(INPUTS_PARAM, mode, "resident: moved in once, reused by every call; "
+                                  "fresh: a new copy before each timed call (untimed)", kind=str, choices=INPUT_MODES),)
+        self.result_form = user.result_form or "what the reference returns (array, scalar or tuple)"
         self.dtypes = user.dtypes
+        # Every cell carries every parameter, defaults included, unless the declaration says
+        # the defaults go without saying (record_defaults=False: the built-ins).
+        self.record_all_params = user.record_defaults
 
     # ---- sizes, presets and parameters --------------------------------------------------
     def preset_names(self) -> tuple[str, ...]:
         return tuple(self.user.presets)
 
     def describe_presets(self) -> list[str]:
-        return [f"{k} {' '.join(f'{p}={v}' for p, v in values.items())}" for k, values in self.user.presets.items()]
+        """``small 1e3,1e4`` for a list of sizes, ``fine nx=200 steps=50`` for parameter values."""
+        return [f"{k} {_describe_preset(values)}" for k, values in self.user.presets.items()]
 
     def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
-        """``-s 1e6`` sizes ``n``; ``-s S`` the preset's parameters (and ``n`` if it sets one);
-        nothing: the declared sizes, else one cell at the parameters' defaults (a workload
-        with neither has no default cells, as before: ``-s`` must say)."""
+        """``-s 1e6`` sizes ``n``; ``-s S`` the preset's sizes, or its parameters (and ``n``
+        if it sets one); nothing: the declared sizes, else one cell at the parameters'
+        defaults (a workload with neither has no default cells, as before: ``-s`` must say)."""
         if not requested:
             declared: list[tuple[int, dict[str, Any]]] = [(s, {}) for s in self.user.sizes]
             return declared or ([(0, {})] if self.user.params else [])
@@ -277,15 +284,21 @@ class FunctionWorkload(Workload):
         for token in requested:
             if isinstance(token, int):
                 out.append((token, {}))
-                continue
-            if token not in self.user.presets:
-                names = ", ".join(self.user.presets) or "none"
-                raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
-                                f"(presets: {names})")
-            values = dict(self.user.presets[token])
-            n = values.pop("n", 0)
-            out.append((int(n), values))
+            else:
+                out.extend(self._preset_points(token))
         return out
+
+    def _preset_points(self, token: str) -> list[tuple[int, dict[str, Any]]]:
+        if token not in self.user.presets:
+            names = ", ".join(self.user.presets) or "none"
+            raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
+                            f"(presets: {names})")
+        preset = self.user.presets[token]
+        if isinstance(preset, tuple):
+            return [(size, {}) for size in preset]
+        values = dict(preset)
+        n = values.pop("n", 0)
+        return [(int(n), values)]
 
     def cell_size(self, size: int, params: dict[str, Any]) -> int:
         """The number in the size column: ``n`` where the workload is sized by it, else
@@ -302,18 +315,32 @@ class FunctionWorkload(Workload):
         named = {k: v for k, v in params.items() if k != INPUTS_PARAM}
         return {"n": size, **named}
 
+    # ---- inputs, reference, check ---------------------------------------------------------
     def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
-        import numpy as np
+        """``inputs=`` called with what its signature names (``n``, ``rng``, ``seed``, the
+        parameters); the NumPy generator made only for a function that takes it, so inputs
+        of plain numbers load no NumPy."""
+        fn = self.user.inputs
+        available = {"seed": seed, **self._available(size, params)}
+        wanted = _named_parameters(fn)
+        if wanted is not None and all(name in available for name in wanted):
+            made = call_with(fn, available)
+        else:
+            import numpy as np
 
-        rng = np.random.default_rng(seed)
-        made = call_with(self.user.inputs, {**self._available(size, params), "rng": rng}, (size, rng))
+            rng = np.random.default_rng(seed)
+            made = call_with(fn, {**available, "rng": rng}, (size, rng))
         if not isinstance(made, Mapping):
             raise TypeError(f"{self.name}: inputs(n, rng) returned a {type(made).__name__}, not a dict of named arrays")
+        return self._as_inputs(made)
+
+    def _as_inputs(self, made: Mapping[Any, Any]) -> Inputs:
+        np = _numpy()
         out: Inputs = {}
         for key, value in made.items():
             if not isinstance(key, str) or not key.isidentifier():
                 raise TypeError(f"{self.name}: input name {key!r} is not a valid keyword argument")
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            if np is not None and isinstance(value, np.ndarray) and value.dtype.kind == "f":
                 value = np.ascontiguousarray(value, dtype=np.float64)  # float64 truth; backends cast
             out[key] = value
         return out
@@ -324,9 +351,9 @@ class FunctionWorkload(Workload):
         fn = self.user.reference_fn
         if fn is None:
             raise TypeError(f"workload {self.name} has no @{self.name}.reference: nothing to check kernels against")
-        import numpy as np
-
-        own = {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)) for k, v in inputs.items()}
+        np = _numpy()
+        own = {k: (v.copy() if np is not None and isinstance(v, np.ndarray) else copy.deepcopy(v))
+               for k, v in inputs.items()}
         result = fn(**self.arguments_for(fn, own, params))
         if result is None:
             raise TypeError(f"the @{self.name}.reference returned None: return the result (an in-place "
@@ -342,31 +369,40 @@ class FunctionWorkload(Workload):
         return DEFAULT_TOLERANCE.get(dtype, 1e-4)
 
     def check(self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str) -> Accuracy:
-        import numpy as np
-
+        """``check=`` called with what its signature names (``result``, ``reference``, ``n``,
+        ``dtype``, ``inputs``, the parameters; else positionally with the first two): an
+        :class:`Accuracy` as it is, a bool or an error against the tolerance; without
+        ``check=``, the norm-wise relative error."""
         tolerance = self.tolerance(dtype)
         if self.user.check is not None:
-            verdict = self.user.check(result, reference)
-            if isinstance(verdict, (bool, np.bool_)):
-                return Accuracy(0.0 if verdict else math.inf, "check", tolerance, bool(verdict),
-                                "" if verdict else "the workload's check= returned False")
-            error = float(verdict)
-            return Accuracy(error, "check", tolerance, bool(math.isfinite(error) and error <= tolerance))
+            available = {**self._available(size, params), "dtype": dtype, "inputs": inputs,
+                         "result": result, "reference": reference}
+            return _verdict(call_with(self.user.check, available, (result, reference)), tolerance)
+        import numpy as np
+
         error, detail = relative_error(result, reference)
         exact = all(np.asarray(part).dtype.kind in "biu" for part in _parts(reference))
         if exact:
             return Accuracy(error, "exact", 0.0, error == 0.0, detail)
         return Accuracy(error, "rel_error_norm", tolerance, bool(math.isfinite(error) and error <= tolerance), detail)
 
+    # ---- the cost model -------------------------------------------------------------------
     def _cost(self, fn: Callable[..., Any] | None, size: int, params: dict[str, Any]) -> float | None:
         return float(call_with(fn, self._available(size, params), (size,))) if fn is not None else None
 
     def flops(self, size: int, params: dict[str, Any]) -> float | None:
         return self._cost(self.user.flops, size, params)
 
+    def expected_error(self, size: int, params: dict[str, Any]) -> float | None:
+        return self._cost(self.user.expected_error, size, params)
+
     def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float | None:
-        # bytes= counts float64 traffic (as the inputs are made); float32 moves half of it.
-        moved = self._cost(self.user.bytes, size, params)
+        """``bytes=`` at this itemsize: a function naming ``itemsize`` counts it itself;
+        any other counts float64 traffic (as the inputs are made), float32 moving half."""
+        fn = self.user.bytes
+        if fn is not None and takes(fn, "itemsize", keywords=False):
+            return float(call_with(fn, {**self._available(size, params), "itemsize": itemsize}, (size, itemsize)))
+        moved = self._cost(fn, size, params)
         return moved * itemsize / 8 if moved is not None else None
 
     def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
@@ -375,7 +411,7 @@ class FunctionWorkload(Workload):
         declared = self._cost(self.user.memory, size, params)
         if declared is not None:
             return int(declared)
-        moved = self._cost(self.user.bytes, size, params)
+        moved = self.bytes_moved(size, params, 8)
         return int(3 * moved) if moved is not None else 0
 
     def validate_size(self, size: int) -> None:
@@ -383,6 +419,26 @@ class FunctionWorkload(Workload):
         if size < 0:
             raise UserError(f"size {size} for {self.name} must be a positive integer")
 
-    def missing_implementation(self, backend: str, variant: str) -> str:
-        """Why a cell of a backend the file wrote no kernel for is skipped."""
+    def author_hint(self, backend: str) -> str:
+        """Why a cell of a backend the file wrote no kernel for is skipped, in the words its
+        author needs (the registry says it for a ``-w`` file's workload)."""
         return f"{self.name} has no {backend} kernel (no @{self.name}.kernel({backend!r}) in its file)"
+
+
+def _describe_preset(values: Any) -> str:
+    if isinstance(values, tuple):
+        return ",".join(fmt_size(v) for v in values)
+    return " ".join(f"{p}={v}" for p, v in values.items())
+
+
+def _verdict(verdict: Any, tolerance: float) -> Accuracy:
+    """What a ``check=`` returned, as the record's accuracy: an :class:`Accuracy` as it is;
+    a bool a pass or a fail; a number an error held against the tolerance."""
+    if isinstance(verdict, Accuracy):
+        return verdict
+    np = _numpy()
+    if isinstance(verdict, bool) or (np is not None and isinstance(verdict, np.bool_)):
+        return Accuracy(0.0 if verdict else math.inf, "check", tolerance, bool(verdict),
+                        "" if verdict else "the workload's check= returned False")
+    error = float(verdict)
+    return Accuracy(error, "check", tolerance, bool(math.isfinite(error) and error <= tolerance))
