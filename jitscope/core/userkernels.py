@@ -303,7 +303,9 @@ class FunctionWorkload(Workload):
     def cell_size(self, size: int, params: dict[str, Any]) -> int:
         """The number in the size column: ``n`` where the workload is sized by it, else
         ``size=(params)``, else the product of the whole-number parameters (a grid's
-        points times its steps: the work a call does)."""
+        points times its steps: the work a call does). A point's 0 ("sized by its
+        parameters") ends here: the cell's size is then checked as any other
+        (:meth:`Workload.validate_size`, at least 1)."""
         if size:
             return size
         if self.user.size is not None:
@@ -413,11 +415,6 @@ class FunctionWorkload(Workload):
             return int(declared)
         moved = self.bytes_moved(size, params, 8)
         return int(3 * moved) if moved is not None else 0
-
-    def validate_size(self, size: int) -> None:
-        """0 stands for "sized by its parameters" (no ``n``)."""
-        if size < 0:
-            raise UserError(f"size {size} for {self.name} must be a positive integer")
 
     def author_hint(self, backend: str) -> str:
         """Why a cell of a backend the file wrote no kernel for is skipped, in the words its

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import jitscope
 from jitscope.core.lazy import LazyModule
-from jitscope.core.model import Accuracy
-from jitscope.core.workload import Inputs, Param, Workload
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 if TYPE_CHECKING:
@@ -43,65 +42,62 @@ def reference_weights(X: np.ndarray, y: np.ndarray, mu: float, epochs: int) -> n
     return w
 
 
-class Linreg(Workload):
-    name = "linreg"
-    description = "linear regression by batch gradient descent (two mat-vecs per epoch)"
-    size_label = "d (features incl. intercept)"
-    default_sizes = (2, 10, 100)
-    presets = {"small": (2, 10), "default": (2, 10, 100), "large": (2, 10, 100, 1000)}
-    params = (
-        Param("epochs", 20, "gradient-descent epochs per call (the classic study used 10000)", int, 1),
-        Param("samples", DEFAULT_SAMPLES, "N, rows of X", int, 2),
-    )
-    result_form = "1-D array w of length d"
-
-    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
-        n = int(params["samples"])
-        rng = np.random.default_rng(seed)
-        features = rng.standard_normal((n, size - 1))
-        if size > 1:
-            features -= features.mean(axis=0)
-            features /= features.std(axis=0)
-        X = np.empty((n, size), dtype=np.float64)
-        X[:, 0] = 1.0
-        X[:, 1:] = features
-        w_true = rng.standard_normal(size)
-        y = X @ w_true + 0.1 * rng.standard_normal(n)
-        lipschitz = 2.0 / n * float(np.linalg.eigvalsh(X.T @ X)[-1])
-        return {"X": X, "y": y, "mu": 1.0 / lipschitz, "epochs": int(params["epochs"])}
-
-    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
-        w_ref = reference_weights(inputs["X"], inputs["y"], inputs["mu"], inputs["epochs"])
-        w_opt = np.linalg.lstsq(inputs["X"], inputs["y"], rcond=None)[0]
-        return {"w": w_ref, "w_opt": w_opt}
-
-    def check(
-        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
-    ) -> Accuracy:
-        w = np.asarray(result, dtype=np.float64).reshape(-1)
-        w_ref = reference["w"]
-        if w.shape != w_ref.shape:
-            return Accuracy(float("inf"), "rel_l2_vs_ref", 0.0, False, f"shape {w.shape} != {w_ref.shape}")
-        denom = float(np.linalg.norm(w_ref)) or 1.0
-        error = float(np.linalg.norm(w - w_ref)) / denom
-        gap = float(np.linalg.norm(w - reference["w_opt"]) / (np.linalg.norm(reference["w_opt"]) or 1.0))
-        tolerance = 1e-8 if dtype == "float64" else 1e-3
-        ok = bool(np.isfinite(error) and error <= tolerance)
-        return Accuracy(error, "rel_l2_vs_ref", tolerance, ok, f"gap to least squares {gap:.3g}")
-
-    def flops(self, size: int, params: dict[str, Any]) -> float:
-        return 4.0 * params["samples"] * size * params["epochs"]
-
-    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float:
-        n = params["samples"]
-        return float(itemsize) * (n * size + n) * params["epochs"]
-
-    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
-        # X in float64 (inputs), a cast/device copy, features scratch, X^T X.
-        return int(8 * params["samples"] * size * 3 + 8 * size * size)
+def make_inputs(n: int, rng: np.random.Generator, samples: int, epochs: int) -> dict[str, Any]:
+    """X (a column of ones, then d-1 standardised Gaussian features), y from random true
+    weights plus noise, the step mu = 1/L and the epochs."""
+    d = n
+    features = rng.standard_normal((samples, d - 1))
+    if d > 1:
+        features -= features.mean(axis=0)
+        features /= features.std(axis=0)
+    X = np.empty((samples, d), dtype=np.float64)
+    X[:, 0] = 1.0
+    X[:, 1:] = features
+    w_true = rng.standard_normal(d)
+    y = X @ w_true + 0.1 * rng.standard_normal(samples)
+    lipschitz = 2.0 / samples * float(np.linalg.eigvalsh(X.T @ X)[-1])
+    return {"X": X, "y": y, "mu": 1.0 / lipschitz, "epochs": int(epochs)}
 
 
-WORKLOAD = Linreg()
+def check_weights(result: Any, reference: dict[str, Any], dtype: str) -> jitscope.Accuracy:
+    """Relative L2 distance to the reference's weights; the gap to least squares as a detail."""
+    w = np.asarray(result, dtype=np.float64).reshape(-1)
+    w_ref = reference["w"]
+    if w.shape != w_ref.shape:
+        return jitscope.Accuracy(float("inf"), "rel_l2_vs_ref", 0.0, False, f"shape {w.shape} != {w_ref.shape}")
+    denom = float(np.linalg.norm(w_ref)) or 1.0
+    error = float(np.linalg.norm(w - w_ref)) / denom
+    gap = float(np.linalg.norm(w - reference["w_opt"]) / (np.linalg.norm(reference["w_opt"]) or 1.0))
+    tolerance = 1e-8 if dtype == "float64" else 1e-3
+    ok = bool(np.isfinite(error) and error <= tolerance)
+    return jitscope.Accuracy(error, "rel_l2_vs_ref", tolerance, ok, f"gap to least squares {gap:.3g}")
+
+
+WORKLOAD = jitscope.workload(
+    "linreg",
+    description="linear regression by batch gradient descent (two mat-vecs per epoch)",
+    size_label="d (features incl. intercept)",
+    sizes=(2, 10, 100),
+    presets={"small": (2, 10), "default": (2, 10, 100), "large": (2, 10, 100, 1000)},
+    params={"epochs": jitscope.param(20, help="gradient-descent epochs per call (the classic study used 10000)",
+                                     minimum=1),
+            "samples": jitscope.param(DEFAULT_SAMPLES, help="N, rows of X", minimum=2)},
+    inputs=make_inputs,
+    check=check_weights,
+    flops=lambda n, samples, epochs: 4.0 * samples * n * epochs,
+    bytes=lambda n, samples, epochs, itemsize: float(itemsize) * (samples * n + samples) * epochs,
+    # X in float64 (inputs), a cast/device copy, features scratch, X^T X.
+    memory=lambda n, samples: 8 * samples * n * 3 + 8 * n * n,
+    result_form="1-D array w of length d",
+    record_defaults=False, input_modes=False,
+)
+
+
+@WORKLOAD.reference
+def _weights(X: Any, y: Any, mu: float, epochs: int) -> dict[str, Any]:
+    """The gradient-descent weights by the reference's own code path, and the least-squares
+    optimum they approach (for the check's detail)."""
+    return {"w": reference_weights(X, y, mu, epochs), "w_opt": np.linalg.lstsq(X, y, rcond=None)[0]}
 
 
 # ---- its kernels: the one list of what runs linreg -----------------------------------------

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import jitscope
 from jitscope.core.lazy import LazyModule
-from jitscope.core.model import Accuracy
-from jitscope.core.workload import Inputs, Workload, as_float
+from jitscope.core.workload import as_float
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 if TYPE_CHECKING:
@@ -23,51 +23,51 @@ else:  # imported at first use: planning a run needs no NumPy (core/lazy.py)
     np = LazyModule("numpy", globals(), "np")
 
 
-class NaiveLU(Workload):
-    name = "lu"
-    description = "naive LU factorisation without pivoting, determinant as sign and log|det|"
-    size_label = "matrix order n"
-    default_sizes = (10, 64, 256)
-    presets = {"small": (10, 32), "default": (10, 64, 256), "large": (10, 64, 256, 1024)}
-    result_form = "(sign, logabsdet)"
-
-    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
-        rng = np.random.default_rng(seed)
-        a = rng.uniform(0.0, 1.0, (size, size))
-        a[np.diag_indices(size)] += size
-        return {"A": a}
-
-    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
-        sign, logdet = np.linalg.slogdet(inputs["A"])
-        return float(sign), float(logdet)
-
-    def check(
-        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
-    ) -> Accuracy:
-        sign, logdet = as_float(result[0]), as_float(result[1])
-        ref_sign, ref_logdet = reference
-        error = abs(logdet - ref_logdet)
-        rtol = 1e-10 if dtype == "float64" else 1e-4
-        tolerance = rtol * max(1.0, abs(ref_logdet))
-        sign_ok = sign == ref_sign
-        ok = bool(math.isfinite(error) and error <= tolerance and sign_ok)
-        detail = f"logdet={logdet:.10g} ref={ref_logdet:.10g}" + ("" if sign_ok else f" SIGN {sign} != {ref_sign}")
-        return Accuracy(error, "abs_error_logdet", tolerance, ok, detail)
-
-    def flops(self, size: int, params: dict[str, Any]) -> float:
-        n = float(size)
-        return (2.0 / 3.0) * n**3 - n**2 / 2.0 - n / 6.0
-
-    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float:
-        # Each of the n-1 rank-1 updates reads and writes the trailing block once.
-        n = size
-        return float(itemsize) * sum(2 * (n - k - 1) ** 2 for k in range(n - 1)) if n < 20000 else float(itemsize) * 2 * n**3 / 3
-
-    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
-        return 8 * size * size * 4
+def make_matrix(n: int, rng: np.random.Generator) -> dict[str, Any]:
+    """A = U(0,1)^{n x n} + n*I: diagonally dominant, so no pivoting is needed."""
+    a = rng.uniform(0.0, 1.0, (n, n))
+    a[np.diag_indices(n)] += n
+    return {"A": a}
 
 
-WORKLOAD = NaiveLU()
+def check_logdet(result: Any, reference: tuple[float, float], dtype: str) -> jitscope.Accuracy:
+    """|logdet - ref| within a relative tolerance of |ref|, and the same sign."""
+    sign, logdet = as_float(result[0]), as_float(result[1])
+    ref_sign, ref_logdet = reference
+    error = abs(logdet - ref_logdet)
+    rtol = 1e-10 if dtype == "float64" else 1e-4
+    tolerance = rtol * max(1.0, abs(ref_logdet))
+    sign_ok = sign == ref_sign
+    ok = bool(math.isfinite(error) and error <= tolerance and sign_ok)
+    detail = f"logdet={logdet:.10g} ref={ref_logdet:.10g}" + ("" if sign_ok else f" SIGN {sign} != {ref_sign}")
+    return jitscope.Accuracy(error, "abs_error_logdet", tolerance, ok, detail)
+
+
+def moved(n: int, itemsize: int) -> float:
+    """Each of the n-1 rank-1 updates reads and writes the trailing block once."""
+    return float(itemsize) * sum(2 * (n - k - 1) ** 2 for k in range(n - 1)) if n < 20000 else float(itemsize) * 2 * n**3 / 3
+
+
+WORKLOAD = jitscope.workload(
+    "lu",
+    description="naive LU factorisation without pivoting, determinant as sign and log|det|",
+    size_label="matrix order n",
+    sizes=(10, 64, 256),
+    presets={"small": (10, 32), "default": (10, 64, 256), "large": (10, 64, 256, 1024)},
+    inputs=make_matrix,
+    check=check_logdet,
+    flops=lambda n: (2.0 / 3.0) * n**3 - n**2 / 2.0 - n / 6.0,
+    bytes=moved,
+    memory=lambda n: 8 * n * n * 4,
+    result_form="(sign, logabsdet)",
+    record_defaults=False, input_modes=False,
+)
+
+
+@WORKLOAD.reference
+def _slogdet(A: Any) -> tuple[float, float]:
+    sign, logdet = np.linalg.slogdet(A)
+    return float(sign), float(logdet)
 
 
 # ---- its kernels: the one list of what runs lu ---------------------------------------------

@@ -13,9 +13,9 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+import jitscope
 from jitscope.core.lazy import LazyModule
-from jitscope.core.model import Accuracy
-from jitscope.core.workload import Inputs, Workload, as_float
+from jitscope.core.workload import as_float
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels, triton_kernels
 
 if TYPE_CHECKING:
@@ -28,47 +28,42 @@ Z_LIMIT = 4.0
 MCPI_CHUNK = 1 << 20  # numpy's points per chunk: memory stays bounded whatever n is
 
 
-class MonteCarloPi(Workload):
-    name = "mcpi"
-    description = "Monte Carlo estimate of pi (count points inside the quarter circle)"
-    size_label = "n samples"
-    default_sizes = (10_000, 100_000, 1_000_000)
-    presets = {
-        "small": (1_000, 10_000, 100_000),
-        "default": (10_000, 100_000, 1_000_000),
-        "large": (100_000, 1_000_000, 10_000_000, 100_000_000),
-    }
-    result_form = "float estimate of pi"
-
-    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
-        return {"n": int(size), "seed": int(seed)}
-
-    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
-        return math.pi
-
-    def check(
-        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
-    ) -> Accuracy:
-        estimate = as_float(result)
-        error = abs(estimate - math.pi)
-        sigma = SIGMA_PER_SQRT_N / math.sqrt(size)
-        z = error / sigma
-        ok = bool(math.isfinite(error) and z <= Z_LIMIT)
-        return Accuracy(error, "abs_error_pi", Z_LIMIT * sigma, ok, f"pi_hat={estimate:.8f} z={z:.2f}")
-
-    def flops(self, size: int, params: dict[str, Any]) -> float:
-        return 5.0 * size
-
-    def expected_error(self, size: int, params: dict[str, Any]) -> float:
-        """The standard error of an n-sample estimate, 1.6422 / sqrt(n)."""
-        return SIGMA_PER_SQRT_N / math.sqrt(size)
-
-    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
-        # Worst case: a backend that materialises both coordinates in float64.
-        return 16 * size
+def standard_error(n: int) -> float:
+    """The standard error of an n-sample estimate, 1.6422 / sqrt(n)."""
+    return SIGMA_PER_SQRT_N / math.sqrt(n)
 
 
-WORKLOAD = MonteCarloPi()
+def z_check(result: Any, n: int) -> jitscope.Accuracy:
+    """|pi_hat - pi| against 4 standard errors."""
+    estimate = as_float(result)
+    error = abs(estimate - math.pi)
+    sigma = standard_error(n)
+    z = error / sigma
+    ok = bool(math.isfinite(error) and z <= Z_LIMIT)
+    return jitscope.Accuracy(error, "abs_error_pi", Z_LIMIT * sigma, ok, f"pi_hat={estimate:.8f} z={z:.2f}")
+
+
+WORKLOAD = jitscope.workload(
+    "mcpi",
+    description="Monte Carlo estimate of pi (count points inside the quarter circle)",
+    size_label="n samples",
+    sizes=(10_000, 100_000, 1_000_000),
+    presets={"small": (1_000, 10_000, 100_000), "default": (10_000, 100_000, 1_000_000),
+             "large": (100_000, 1_000_000, 10_000_000, 100_000_000)},
+    inputs=lambda n, seed: {"n": int(n), "seed": int(seed)},  # the RNG is each kernel's own
+    check=z_check,
+    expected_error=standard_error,
+    flops=lambda n: 5.0 * n,
+    memory=lambda n: 16 * n,  # worst case: a backend that materialises both coordinates in float64
+    result_form="float estimate of pi",
+    record_defaults=False, input_modes=False,
+)
+
+
+@WORKLOAD.reference
+def _pi(n: int, seed: int) -> float:
+    return math.pi
+
 
 # ---- its kernels: the one list of what runs mcpi -------------------------------------------
 # Each backend module holds the code (it shares that backend's transfer, sync, watches and

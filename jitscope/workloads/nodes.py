@@ -13,9 +13,9 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+import jitscope
 from jitscope.core.lazy import LazyModule
-from jitscope.core.model import Accuracy
-from jitscope.core.workload import Inputs, Param, Workload, as_float
+from jitscope.core.workload import as_float
 from jitscope.workloads._kernels import common_kernels, ref, seed_kernels
 
 if TYPE_CHECKING:
@@ -34,47 +34,39 @@ def expected_checksum(n: int, p: float) -> tuple[float, float]:
     return mean, math.sqrt(var)
 
 
-class Nodes(Workload):
-    name = "nodes"
-    description = "object-heavy loop: create n nodes, mutate biases at random, checksum"
-    size_label = "n nodes"
-    default_sizes = (1_000, 100_000, 1_000_000)
-    presets = {
-        "small": (1_000, 10_000),
-        "default": (1_000, 100_000, 1_000_000),
-        "large": (1_000, 100_000, 1_000_000, 10_000_000),
-    }
-    params = (Param("p", 0.5, "probability that a node's bias is mutated", float, 0.0, 1.0),)
-    result_form = "float checksum = sum of biases"
-
-    def make_inputs(self, size: int, params: dict[str, Any], seed: int) -> Inputs:
-        return {"n": int(size), "p": float(params["p"]), "seed": int(seed)}
-
-    def reference(self, inputs: Inputs, size: int, params: dict[str, Any]) -> Any:
-        return expected_checksum(size, float(params["p"]))
-
-    def check(
-        self, result: Any, reference: Any, inputs: Inputs, size: int, params: dict[str, Any], dtype: str
-    ) -> Accuracy:
-        checksum = as_float(result)
-        mean, sd = reference
-        if sd == 0.0:  # p in {0, 1}: the checksum is exact
-            error = abs(checksum - mean)
-            tolerance = 1e-9 * max(1.0, mean) if dtype == "float64" else 1e-5 * max(1.0, mean)
-            return Accuracy(error, "abs_error_checksum", tolerance, error <= tolerance, f"checksum={checksum:.6f}")
-        z = abs(checksum - mean) / sd
-        ok = bool(math.isfinite(z) and z <= Z_LIMIT)
-        return Accuracy(z, "z_score", Z_LIMIT, ok, f"checksum={checksum:.6f} expected={mean:.1f}±{sd:.1f}")
-
-    def bytes_moved(self, size: int, params: dict[str, Any], itemsize: int) -> float:
-        # key + bias per node in structure-of-arrays form.
-        return float(size) * (8 + itemsize)
-
-    def memory_estimate(self, size: int, params: dict[str, Any]) -> int:
-        return 120 * size  # a small Python object per node is ~100 bytes
+def check_checksum(result: Any, reference: tuple[float, float], dtype: str) -> jitscope.Accuracy:
+    """|z| <= 4 against the checksum's distribution; exact where p is 0 or 1."""
+    checksum = as_float(result)
+    mean, sd = reference
+    if sd == 0.0:  # p in {0, 1}: the checksum is exact
+        error = abs(checksum - mean)
+        tolerance = 1e-9 * max(1.0, mean) if dtype == "float64" else 1e-5 * max(1.0, mean)
+        return jitscope.Accuracy(error, "abs_error_checksum", tolerance, error <= tolerance, f"checksum={checksum:.6f}")
+    z = abs(checksum - mean) / sd
+    ok = bool(math.isfinite(z) and z <= Z_LIMIT)
+    return jitscope.Accuracy(z, "z_score", Z_LIMIT, ok, f"checksum={checksum:.6f} expected={mean:.1f}±{sd:.1f}")
 
 
-WORKLOAD = Nodes()
+WORKLOAD = jitscope.workload(
+    "nodes",
+    description="object-heavy loop: create n nodes, mutate biases at random, checksum",
+    size_label="n nodes",
+    sizes=(1_000, 100_000, 1_000_000),
+    presets={"small": (1_000, 10_000), "default": (1_000, 100_000, 1_000_000),
+             "large": (1_000, 100_000, 1_000_000, 10_000_000)},
+    params={"p": jitscope.param(0.5, help="probability that a node's bias is mutated", minimum=0.0, maximum=1.0)},
+    inputs=lambda n, p, seed: {"n": int(n), "p": float(p), "seed": int(seed)},  # the RNG is each kernel's own
+    check=check_checksum,
+    bytes=lambda n, itemsize: float(n) * (8 + itemsize),  # key + bias per node, structure of arrays
+    memory=lambda n: 120 * n,  # a small Python object per node is ~100 bytes
+    result_form="float checksum = sum of biases",
+    record_defaults=False, input_modes=False,
+)
+
+
+@WORKLOAD.reference
+def _expected(n: int, p: float, seed: int) -> tuple[float, float]:
+    return expected_checksum(n, p)
 
 
 # ---- its kernels: the one list of what runs nodes ------------------------------------------
