@@ -23,7 +23,7 @@ def test_a_builtin_workloads_kernels_are_declared_in_its_file_and_each_names_a_b
     """Every cell of a built-in workload comes from its own file, and each BuildRef resolves to
     a build taking the cell context (a typo, or a factory left uncalled, would otherwise surface
     only when that backend's cell runs, perhaps only on a GPU machine)."""
-    workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD
+    workload = importlib.import_module(f"jitscope.workloads.{name}").WORKLOAD.workload  # the engine's view
     declared = [(i.backend, i.variant) for i in workload.kernel_builds]
     declared += [(k.backend, k.variant) for k in workload.function_kernels]
     assert ("numpy", "default") in declared and ("torch", "compile") in declared

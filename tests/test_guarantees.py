@@ -338,9 +338,9 @@ def test_a_plugin_that_exits_at_import_is_reported(body: str, tmp_path: Path) ->
 def test_a_plugin_workload_named_like_a_built_in_is_refused(tmp_path: Path) -> None:
     plugin = tmp_path / "shadow.py"
     plugin.write_text(
-        "from jitscope.workloads.mcpi import MonteCarloPi\n"
-        "class Fake(MonteCarloPi):\n    name = 'mcpi'\n"
-        "WORKLOAD = Fake()\n"
+        "import jitscope\n"
+        "WORKLOAD = jitscope.workload('mcpi', inputs=lambda n: {'n': n}, sizes=(10,))\n"
+        "WORKLOAD.reference(lambda n: float(n))\n"
     )
     assert_clean_error(jitscope("run", "-w", str(plugin), "-b", "numpy", "--db", str(tmp_path / "X.db")),
                        "mcpi", "built-in")

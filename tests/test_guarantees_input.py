@@ -34,15 +34,15 @@ def test_history_of_an_empty_database_whose_path_has_brackets(tmp_path: Path) ->
 
 
 PLUGIN_WITH_MARKUP = """
-from jitscope.workloads.mcpi import MonteCarloPi
+import jitscope
 
-class Marked(MonteCarloPi):
-    name = "marked"
-    description = "reads [/tmp/in.bin] [bold]fast[/]"
-    size_label = "n [/]"
-    presets = {"[/]odd": (10, 20)}
+WORKLOAD = jitscope.workload("marked", inputs=lambda n: {"n": n}, sizes=(10,),
+                             description="reads [/tmp/in.bin] [bold]fast[/]", size_label="n [/]",
+                             presets={"[/]odd": (10, 20)})
 
-WORKLOAD = Marked()
+@WORKLOAD.reference
+def _(n):
+    return float(n)
 """
 
 
@@ -99,8 +99,9 @@ def test_history_limit_beyond_sqlite_shows_every_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["a,b", "x:y", "w@cuda", "has space", "[/]", ""])
 def test_a_plugin_name_nobody_could_type_is_refused(name: str, tmp_path: Path) -> None:
     plugin = tmp_path / "odd.py"
-    plugin.write_text("from jitscope.workloads.mcpi import MonteCarloPi\n"
-                      f"class Odd(MonteCarloPi):\n    name = {name!r}\nWORKLOAD = Odd()\n")
+    plugin.write_text("import jitscope\n"
+                      f"WORKLOAD = jitscope.workload({name!r}, inputs=lambda n: {{'n': n}}, sizes=(10,))\n"
+                      "WORKLOAD.reference(lambda n: float(n))\n")
     assert_clean_error(jitscope("run", "-w", str(plugin), "-b", "numpy", "--db", str(tmp_path / "X.db")),
                        "odd.py", "name")
 

@@ -85,10 +85,9 @@ SLOW_PLUGIN = """
 import pathlib, time
 pathlib.Path({marker!r}).write_text("importing")
 time.sleep(60)
-from jitscope.workloads.mcpi import MonteCarloPi
-class Slow(MonteCarloPi):
-    name = "slowplugin"
-WORKLOAD = Slow()
+import jitscope
+WORKLOAD = jitscope.workload("slowplugin", inputs=lambda n: {{"n": n}}, sizes=(10,))
+WORKLOAD.reference(lambda n: float(n))
 """
 
 

@@ -258,7 +258,7 @@ def test_loggable_drops_only_the_points_a_log_axis_cannot_show() -> None:
 
 def test_the_accuracy_plot_draws_the_workloads_own_expected_error() -> None:
     view = ResultSet.single(results(), RunRef(1, "#1"))
-    line = view.plot("accuracy", "mcpi", None, MCPI.expected_error).extra
+    line = view.plot("accuracy", "mcpi", None, MCPI.workload.expected_error).extra
     assert len(line) == 1 and line[0].x == [1000.0, 10000.0]
     assert line[0].y[0] == pytest.approx(1.6422 / 1000**0.5, rel=1e-3)  # sigma of a 1000-sample estimate
     assert view.plot("accuracy", "mcpi", None, None).extra == []  # no model, no line
@@ -269,7 +269,7 @@ def test_log_log_plot_and_log_bars_survive_repeated_renders_of_any_size() -> Non
     series = [Series("numpy", [1e3, 1e4, 1e5], [1e-5, 1e-4, 1e-3])]
     for width, height in ((80, 20), (30, 8), (120, 40), (80, 20)):
         text = render(series, width=width, height=height, colors=[(10, 20, 30)], legend=False, color=False,
-                      extra=[Series("expected", [1e3, 1e5], [MCPI.expected_error(1000, {}), MCPI.expected_error(100000, {})])])
+                      extra=[Series("expected", [1e3, 1e5], [MCPI.workload.expected_error(1000, {}), MCPI.workload.expected_error(100000, {})])])
         assert "1e3" in text and "1e5" in text and "\x1b[" not in text
         bars = render_log_bars(["numpy", "numba"], [Series("compile", [], [1e-4, 2.0]), Series("steady", [], [1e-3, None])],
                                width=width, height=height, color=False, legend=False)

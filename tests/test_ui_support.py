@@ -55,7 +55,7 @@ FASTLIB = Backend(name="fastlib", description="an imaginary library that is not 
 
 def make_registry() -> Registry:
     return Registry(
-        workloads={w.name: w for w in (LINREG, MCPI, LU, NODES)},
+        workloads={w.name: w.workload for w in (LINREG, MCPI, LU, NODES)},
         backends={"numpy": NUMPY, "python": PYTHON, "turbo": TURBO, "fastlib": FASTLIB},
     )
 

@@ -91,13 +91,13 @@ def test_lu_check_uses_slogdet_and_sign() -> None:
 def test_nodes_statistics() -> None:
     w = REG.workload("nodes")
     n = 10**6
-    mean, sd = w.reference({}, n, {"p": 0.5})
+    mean, sd = w.reference(w.make_inputs(n, {"p": 0.5}, 0), n, {"p": 0.5})
     assert mean == pytest.approx(n * 0.75)
     assert sd == pytest.approx(math.sqrt(n * (1 / 6 - 1 / 16)))
     assert w.check(mean + 3 * sd, (mean, sd), {}, n, {"p": 0.5}, "float64").accurate
     assert not w.check(mean + 5 * sd, (mean, sd), {}, n, {"p": 0.5}, "float64").accurate
     # p = 0 is exact: no node is mutated
-    exact = w.reference({}, 10, {"p": 0.0})
+    exact = w.reference(w.make_inputs(10, {"p": 0.0}, 0), 10, {"p": 0.0})
     assert exact == (5.0, 0.0)
     assert w.check(5.0, exact, {}, 10, {"p": 0.0}, "float64").accurate
 

@@ -443,6 +443,8 @@ def _register_module(reg: Registry, module: Any, path: str | Path) -> bool:
         _add_backend(reg, b, f"{path}: BACKENDS")
         found = True
     for user in _user_workloads(module):
+        if any(user is w for w in workloads):  # ``WORKLOAD = jitscope.workload(...)``, as the built-ins write it
+            continue
         _refuse_shadowing(reg.workloads, user.name, "workload", path)
         _add_user_workload(reg, user, path)
         found = True

@@ -32,8 +32,8 @@ from jitscope.core.declaration import param as param
 from jitscope.core.errors import UserError
 from jitscope.core.implementation import UserKernel
 from jitscope.core.model import Accuracy
-from jitscope.core.workload import INPUTS_PARAM as INPUTS_PARAM
 from jitscope.core.units import fmt_size
+from jitscope.core.workload import INPUTS_PARAM as INPUTS_PARAM
 from jitscope.core.workload import Inputs, Param, Workload
 from jitscope.core.workload import takes as takes
 
