@@ -147,3 +147,16 @@ def test_a_check_in_the_old_form_still_returns_a_verdict(tmp_path: Path) -> None
     accuracy = workload.check(reference + 1.0, reference, inputs, 10, params, "float64")
     assert (accuracy.metric, accuracy.accurate) == ("check", False)
     assert math.isclose(accuracy.error, 1.0)
+
+
+@pytest.mark.parametrize("preset", ["(0, 10)", "('10', 20)", "()", "5"])
+def test_a_preset_that_is_neither_sizes_nor_parameters_is_refused_at_load(tmp_path: Path, preset: str) -> None:
+    path = _file(tmp_path, SCALED.replace('"small": (8, 16)', f'"small": {preset}'), "presets.py")
+    assert_clean_error(jitscope("workloads", "-w", str(path)), "presets.py", "preset 'small'")
+
+
+def test_fresh_inputs_without_input_modes_is_refused() -> None:
+    import jitscope as js
+
+    with pytest.raises(ValueError, match="fresh_inputs=True needs the inputs= modes"):
+        js.workload("w", inputs=lambda n: {"n": n}, fresh_inputs=True, input_modes=False)
