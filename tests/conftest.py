@@ -16,6 +16,19 @@ BROKEN = str(TESTS / "plugins" / "broken_plugin.py")
 EXAMPLE = str(ROOT / "examples" / "dot_workload.py")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (README, ``.ci/run``): one xdist worker more than this process may use
+    cores. A test spends part of its time waiting (on a terminal, a poll, a worker process
+    starting a backend), so with one worker per core a core sat idle about 15% of the suite;
+    one more fills it: 473 s instead of 523-538 s on the 2-vCPU CI box, the same CPU
+    (docs/performance.md, "CI time, fourth round"). PYTEST_XDIST_AUTO_NUM_WORKERS, where
+    set, is left to xdist's own hook."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_isolation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Module-scoped fixtures (the backend tests' shared runs) are set up before any test's

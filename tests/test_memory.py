@@ -46,7 +46,9 @@ def test_numpy_lu_peak_is_at_least_the_matrix_and_the_same_in_any_position() -> 
     assert first >= 1000 * 1000 * 8 and second >= 1000 * 1000 * 8, peaks
     assert second == pytest.approx(first, rel=0.05), peaks
     assert big >= 1500 * 1500 * 8, peaks  # at least the matrix: 18 MB
-    assert small < 1 * MB, peaks
+    # Small, not the 36 MB the n=1500 cell left as the high-water mark: a few MB of the
+    # worker's own (timing lists, an allocator arena) may land in a busy machine's window.
+    assert small < 4 * MB, peaks
 
 
 @linux_only
