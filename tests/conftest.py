@@ -29,6 +29,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return cores + 1
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first, each file's order kept otherwise. xdist hands out its
+    groups (largest first) and then single tests in collection order, so a 25-second test
+    collected last (test_user_kernels is near the end of the alphabet) runs alone at the end
+    while the other workers have nothing left to do. Only in xdist's workers: in a plain run
+    the moved tests would split their files, and a file's module fixtures (a shared run of
+    torch, say) would be set up twice."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_isolation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Module-scoped fixtures (the backend tests' shared runs) are set up before any test's

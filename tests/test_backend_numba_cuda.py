@@ -76,6 +76,7 @@ def _run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple
         return proc.stdout, list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_the_command_labels_a_simulated_run_everywhere(tmp_path: Path) -> None:
     stdout, rows = _run(tmp_path, *ALL_FOUR, "-s", "8", "-p", "samples=64", "-p", "epochs=2", env=SIM)
     assert [r["status"] for r in rows] == ["ok"] * 4, rows

@@ -120,6 +120,7 @@ def test_example_plugin_runs_end_to_end(tmp_path: Path) -> None:
     assert "dot — dot product" in listing.stdout
 
 
+@pytest.mark.slow
 def test_listings() -> None:
     backends = jitscope("backends", "--no-probe")
     assert backends.returncode == 0

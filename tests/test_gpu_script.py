@@ -33,6 +33,7 @@ def _table(text: str, heading: str) -> list[list[str]]:
     return [[c.strip() for c in row] for row in rows[1:]]  # without the header
 
 
+@pytest.mark.slow
 def test_simulated_run_checks_every_kernel_and_reports_it(tmp_path: Path) -> None:
     out = tmp_path / "gpu.md"
     proc = _script("--simulate", "--budget", "0.01", "--out", str(out), home=tmp_path)

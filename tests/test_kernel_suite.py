@@ -271,6 +271,7 @@ CLOSURE_KERNEL = """
 """
 
 
+@pytest.mark.slow
 def test_torch_compile_options_reach_torch_compile_and_eager_records_none(tmp_path: Path, home: Path,
                                                                          warm_inductor_cache: dict[str, str]) -> None:
     """Options and status only, nothing about compiling: a shared warm Inductor cache."""

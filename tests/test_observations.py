@@ -4,6 +4,8 @@ test_memory.py; the engine with kernels whose observations are known: test_execu
 
 from __future__ import annotations
 
+import pytest
+
 from jitscope.core.model import CellSpec, Status
 from jitscope.core.registry import load_registry
 from jitscope.runner.execute import execute_cell
@@ -42,6 +44,7 @@ def test_raw_samples_are_kept_in_order_and_match_the_statistics() -> None:
     assert min(r.raw_samples) == r.stats.min
 
 
+@pytest.mark.slow
 def test_cpu_util_shows_whether_numba_parallel_used_the_cores() -> None:
     """The thread cap is configuration; cpu_util is what happened (issue 8's done-when:
     near 2 with --threads 2, near 1 with --threads 1). On a shared machine the cores may be

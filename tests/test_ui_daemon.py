@@ -240,6 +240,7 @@ async def test_a_reattached_run_that_ends_is_shown_in_results_as_a_run_started_h
 
 
 # ---- History: resume ---------------------------------------------------------------------------------
+@pytest.mark.slow
 @aio
 async def test_history_r_resumes_a_cancelled_run_in_the_background_and_shows_it(daemons: Path, gate: Path) -> None:
     from jitscope.ui.screens.history import HistoryScreen

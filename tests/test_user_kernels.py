@@ -43,6 +43,7 @@ def _write(tmp_path: Path, name: str, body: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_readme_file_runs_on_every_backend(tmp_path: Path) -> None:
     """The issue's ``kernels.py`` verbatim (examples/saxpy.py): every cell ok or skipped with
     a reason, compile apart from the steady state, errors within tolerance."""
@@ -222,6 +223,7 @@ def test_a_backend_without_a_kernel_is_skipped_with_the_decorator_to_write(runs:
     assert r["status"] == "skipped" and "no @upcast.kernel('jax')" in r["reason"]
 
 
+@pytest.mark.slow
 def test_a_parallel_kernel_never_loads_the_serial_one_from_numbas_disk_cache(tmp_path: Path) -> None:
     """Numba keys its disk cache by function and types, not by ``parallel=True``: without a
     cache per variant, numba:parallel of a function first cached by numba:default is a cache
@@ -313,6 +315,7 @@ TRITON_KERNELS = """
 """
 
 
+@pytest.mark.slow
 def test_a_users_triton_launcher_runs_under_the_interpreter_and_says_why_not_otherwise(tmp_path: Path) -> None:
     pytest.importorskip("triton")
     pytest.importorskip("torch")
