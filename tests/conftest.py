@@ -16,6 +16,7 @@ BROKEN = str(TESTS / "plugins" / "broken_plugin.py")
 EXAMPLE = str(ROOT / "examples" / "dot_workload.py")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a run without xdist must not fail on it
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` (README, ``.ci/run``): one xdist worker more than this process may use
     cores. A test spends part of its time waiting (on a terminal, a poll, a worker process

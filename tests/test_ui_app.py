@@ -165,9 +165,10 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
         screen = app.screen
         grid = screen.query_one(CellGrid)
         # the first redraw tick after the held cells (polled, not a fixed wait)
+        # (the mode bar's status is redrawn by its own timer: waited for too)
         await wait_for(pilot, lambda: screen.query_one(PlotView).renders > 0
                        and "2/6 ·" in text_of(screen.query_one("#run-line", Static))
-                       and str(grid.get_cell_at((0, 2))) == "100us")
+                       and str(grid.get_cell_at((0, 2))) == "100us" and "running 2/6" in app.run_status)
         words = [s.word for s in grid.progress.states]
         assert words[:3] == ["10us", "100us", "first call"] and words[3:] == ["queued"] * 3
         assert "2/6 ·" in text_of(screen.query_one("#run-line", Static))
@@ -179,6 +180,23 @@ async def test_live_updates_grid_progress_and_plot(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: not app.session.running)
         await wait_for(pilot, lambda: [s.word for s in grid.progress.states][3:] == ["200us", "2ms", "20ms"])
         assert app.run_status == ""
+
+
+@aio
+async def test_a_run_that_ends_while_the_app_closes_is_recorded_without_a_crash(tmp_path: Path) -> None:
+    """q then c under load: the run's end can reach the app after Textual has taken its
+    screens down on the way out. Recording that end must not ask the screen for its keys
+    (``refresh_bindings`` raised ScreenStackError, and the app quit with a traceback)."""
+    from jitscope.ui.messages import RunEvent
+    from jitscope.ui.state import RunEnded
+
+    app = make_app(tmp_path, mcpi_selection(), run_factory=factory(hold_after=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_until_held(app, pilot)
+        job = app.session.job
+    assert app.screen_stack == []  # the app has closed: its screens are gone
+    app.on_run_event(RunEvent(job, RunEnded(cancelled=True)))
+    assert job.finished and app.run_status == ""
 
 
 @aio

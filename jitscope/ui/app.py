@@ -346,7 +346,8 @@ class JitscopeApp(SessionApp):
             self.session.show(view)
         self._status_timer.pause()
         self.run_status = ""
-        self.refresh_bindings()
+        if self.screen_stack:  # not when the end arrives as the app closes (q then c): no screen is left
+            self.refresh_bindings()
         self.session.probes.resume()
         self.start_probes()
 
