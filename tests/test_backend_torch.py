@@ -4,6 +4,7 @@ first call is the compile column), threads recorded, CUDA a clear skip on a CPU 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -294,11 +295,15 @@ def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_at_the
 @pytest.mark.slow
 @needs_cxx
 def test_a_kernel_that_recompiles_every_call_is_failed_not_a_steady_state_recompiled(tmp_path: Path) -> None:
-    """Limit 2: the second call compiles a second graph (slower than the budget: it is the one
-    sample). Its own worker (the limit is Dynamo's, for the whole process) and its own cold
-    Inductor cache (a warm one would make that compile faster)."""
+    """A limit far above the calls a 0.05 s budget makes: every call after the first compiles
+    a graph of its own, inside the warm-up or the samples. How many depends on how fast each
+    compile is (one when a compile outlasts the budget; several on a warm machine, and at a
+    limit of 2 a fast third call met the limit instead), so the count is not pinned. Its own
+    worker (the limit is Dynamo's, for the whole process) and its own cold Inductor cache."""
     kernels = tmp_path / "kernels.py"
-    kernels.write_text(recompiles_every_call("plus_one", 2))
+    kernels.write_text(recompiles_every_call("plus_one", 64))
     (cell,) = run_json_cells(tmp_path, "-w", str(kernels), "-b", "torch:compile", "-s", "8")
-    _assert_failed_not_a_steady_state(cell, "torch.compile recompiled 1 graph(s) after the first call: compile time "
-                                            "fell inside the warm-up or the samples")
+    assert cell["observed"]["compiled"] == "yes", cell  # the first call did compile
+    assert cell["status"] == "failed" and cell["stats"]["median"] > 0, cell
+    assert re.fullmatch(r"torch\.compile recompiled [1-9][0-9]* graph\(s\) after the first call: compile time "
+                        r"fell inside the warm-up or the samples", cell["reason"]), cell["reason"]
