@@ -19,6 +19,7 @@ plain global lookup it always was (a function-level ``import`` would cost every 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 
@@ -38,3 +39,10 @@ class LazyModule:
 
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
+
+
+def loaded_numpy() -> Any:
+    """NumPy if something already imported it, else None. Code that only asks "is this an
+    array?" needs no import to answer: no value can be a NumPy array before NumPy is loaded,
+    so a pure-Python cell never loads it to ask."""
+    return sys.modules.get("numpy")

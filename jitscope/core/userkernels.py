@@ -22,15 +22,14 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jitscope.core.declaration import ParamSpec as ParamSpec
 from jitscope.core.declaration import check_dtypes, check_presets, param_of
 from jitscope.core.declaration import param as param
-from jitscope.core.errors import UserError
 from jitscope.core.implementation import UserKernel
+from jitscope.core.lazy import loaded_numpy
 from jitscope.core.model import Accuracy
 from jitscope.core.units import fmt_size
 from jitscope.core.workload import INPUTS_PARAM as INPUTS_PARAM
@@ -106,10 +105,16 @@ def call_with(fn: Callable[..., Any], available: Mapping[str, Any], positional: 
     """Call ``fn`` with the values its signature names (``lambda n, rng``, ``lambda nx, ny,
     rng``, ``lambda steps``); a function naming anything else is called positionally with
     ``positional`` (the historical ``(n, rng)``/``(n)`` forms under other names)."""
-    wanted = _named_parameters(fn)
-    if wanted is not None and all(name in available for name in wanted):
-        return fn(**{name: available[name] for name in wanted})
+    if callable_by_name(fn, available):
+        return fn(**{name: available[name] for name in _named_parameters(fn) or ()})
     return fn(*positional)
+
+
+def callable_by_name(fn: Callable[..., Any], available: Mapping[str, Any]) -> bool:
+    """Whether :func:`call_with` calls ``fn`` by name from ``available`` (every name its
+    signature takes is there), rather than positionally."""
+    wanted = _named_parameters(fn)
+    return wanted is not None and all(name in available for name in wanted)
 
 
 def _named_parameters(fn: Callable[..., Any]) -> list[str] | None:
@@ -237,12 +242,6 @@ def workload(name: str, **kwargs: Any) -> UserWorkload:
     return UserWorkload(name, **kwargs)
 
 
-def _numpy() -> Any:
-    """NumPy if something already loaded it, else None: no value can be a NumPy array or
-    scalar before NumPy is imported, so a pure-Python cell never loads it to ask."""
-    return sys.modules.get("numpy")
-
-
 class FunctionWorkload(Workload):
     """The engine's view of a :class:`UserWorkload` (inputs, reference, check, cost model)."""
 
@@ -273,27 +272,15 @@ class FunctionWorkload(Workload):
         """``small 1e3,1e4`` for a list of sizes, ``fine nx=200 steps=50`` for parameter values."""
         return [f"{k} {_describe_preset(values)}" for k, values in self.user.presets.items()]
 
-    def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
-        """``-s 1e6`` sizes ``n``; ``-s S`` the preset's sizes, or its parameters (and ``n``
-        if it sets one); nothing: the declared sizes, else one cell at the parameters'
-        defaults (a workload with neither has no default cells, as before: ``-s`` must say)."""
-        if not requested:
-            declared: list[tuple[int, dict[str, Any]]] = [(s, {}) for s in self.user.sizes]
-            return declared or ([(0, {})] if self.user.params else [])
-        out: list[tuple[int, dict[str, Any]]] = []
-        for token in requested:
-            if isinstance(token, int):
-                out.append((token, {}))
-            else:
-                out.extend(self._preset_points(token))
-        return out
+    def default_points(self) -> list[tuple[int, dict[str, Any]]]:
+        """The declared sizes, else one cell at the parameters' defaults (a workload with
+        neither has no default cells: ``-s`` must say)."""
+        declared: list[tuple[int, dict[str, Any]]] = [(s, {}) for s in self.user.sizes]
+        return declared or ([(0, {})] if self.user.params else [])
 
-    def _preset_points(self, token: str) -> list[tuple[int, dict[str, Any]]]:
-        if token not in self.user.presets:
-            names = ", ".join(self.user.presets) or "none"
-            raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
-                            f"(presets: {names})")
-        preset = self.user.presets[token]
+    def preset_points(self, token: str) -> list[tuple[int, dict[str, Any]]]:
+        """``-s S``: the preset's sizes, or its parameters (and ``n`` if it sets one)."""
+        preset = self.preset(token, self.user.presets)
         if isinstance(preset, tuple):
             return [(size, {}) for size in preset]
         values = dict(preset)
@@ -323,21 +310,18 @@ class FunctionWorkload(Workload):
         parameters); the NumPy generator made only for a function that takes it, so inputs
         of plain numbers load no NumPy."""
         fn = self.user.inputs
-        available = {"seed": seed, **self._available(size, params)}
-        wanted = _named_parameters(fn)
-        if wanted is not None and all(name in available for name in wanted):
-            made = call_with(fn, available)
-        else:
+        available: dict[str, Any] = {"seed": seed, **self._available(size, params)}
+        if not callable_by_name(fn, available):  # it takes rng, or is called (n, rng)
             import numpy as np
 
-            rng = np.random.default_rng(seed)
-            made = call_with(fn, {**available, "rng": rng}, (size, rng))
+            available["rng"] = np.random.default_rng(seed)
+        made = call_with(fn, available, (size, available.get("rng")))
         if not isinstance(made, Mapping):
             raise TypeError(f"{self.name}: inputs(n, rng) returned a {type(made).__name__}, not a dict of named arrays")
         return self._as_inputs(made)
 
     def _as_inputs(self, made: Mapping[Any, Any]) -> Inputs:
-        np = _numpy()
+        np = loaded_numpy()
         out: Inputs = {}
         for key, value in made.items():
             if not isinstance(key, str) or not key.isidentifier():
@@ -353,7 +337,7 @@ class FunctionWorkload(Workload):
         fn = self.user.reference_fn
         if fn is None:
             raise TypeError(f"workload {self.name} has no @{self.name}.reference: nothing to check kernels against")
-        np = _numpy()
+        np = loaded_numpy()
         own = {k: (v.copy() if np is not None and isinstance(v, np.ndarray) else copy.deepcopy(v))
                for k, v in inputs.items()}
         result = fn(**self.arguments_for(fn, own, params))
@@ -433,7 +417,7 @@ def _verdict(verdict: Any, tolerance: float) -> Accuracy:
     a bool a pass or a fail; a number an error held against the tolerance."""
     if isinstance(verdict, Accuracy):
         return verdict
-    np = _numpy()
+    np = loaded_numpy()
     if isinstance(verdict, bool) or (np is not None and isinstance(verdict, np.bool_)):
         return Accuracy(0.0 if verdict else math.inf, "check", tolerance, bool(verdict),
                         "" if verdict else "the workload's check= returned False")

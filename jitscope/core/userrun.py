@@ -20,11 +20,11 @@ every backend alike (docs/design.md §10):
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jitscope.core.backend import CellContext, CompileWatch, Kernel
+from jitscope.core.lazy import loaded_numpy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +78,7 @@ class UserKernelRun(Kernel):
 
     def _check_unchanged(self) -> None:
         given = self.inner.arguments
-        np = sys.modules.get("numpy")  # no input can be an array before NumPy is imported
+        np = loaded_numpy()
         if given is None or np is None:
             return
         for name, original in self._ctx.inputs.items():

@@ -10,9 +10,9 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jitscope.core.errors import UserError
 from jitscope.core.implementation import Implementation, UserKernel
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from jitscope.core.backend import CellContext, Kernel
 
 Inputs = dict[str, Any]
+T = TypeVar("T")
 INPUTS_PARAM = "inputs"  # the parameter that records the input mode with every cell (-p inputs=fresh)
 
 
@@ -247,19 +248,30 @@ class Workload(ABC):
 
     def points(self, requested: Sequence[int | str] | None) -> list[tuple[int, dict[str, Any]]]:
         """The cells' (size, parameter values) for ``-s``: a number is a size, a word one of
-        :attr:`presets` (its sizes); nothing requested: the default sizes. A user workload's
-        presets set parameters instead (``jitscope.core.userkernels``)."""
+        the presets (:meth:`preset_points`); nothing requested: :meth:`default_points`."""
+        if not requested:
+            return self.default_points()
         out: list[tuple[int, dict[str, Any]]] = []
-        for token in requested or self.default_sizes:
-            if isinstance(token, str):
-                if token not in self.presets:
-                    names = ", ".join(self.presets) or "none"
-                    raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
-                                f"(presets: {names})")
-                out.extend((size, {}) for size in self.presets[token])
-            else:
-                out.append((token, {}))
+        for token in requested:
+            out.extend(self.preset_points(token) if isinstance(token, str) else [(token, {})])
         return out
+
+    def default_points(self) -> list[tuple[int, dict[str, Any]]]:
+        """The cells run when ``-s`` names none: the default sizes."""
+        return [(size, {}) for size in self.default_sizes]
+
+    def preset_points(self, token: str) -> list[tuple[int, dict[str, Any]]]:
+        """``-s WORD``: one cell per size of :attr:`presets` (a user workload's presets may
+        set parameters instead, ``jitscope.core.userkernels``)."""
+        return [(size, {}) for size in self.preset(token, self.presets)]
+
+    def preset(self, token: str, presets: Mapping[str, T]) -> T:
+        """The preset ``token`` names, or the one error that says what ``-s`` takes."""
+        if token not in presets:
+            names = ", ".join(presets) or "none"
+            raise UserError(f"size {token!r} is neither a number (1000, 10k, 1e6) nor a preset of {self.name} "
+                            f"(presets: {names})")
+        return presets[token]
 
     def cell_size(self, size: int, params: dict[str, Any]) -> int:
         """The size a cell is recorded with, from a point's size and its parameters."""
